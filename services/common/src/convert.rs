@@ -1,0 +1,60 @@
+//! The shared enums between their protobuf form and the domain.
+
+use hotline_proto::common::v1 as pb;
+use hotline_sla::{Stage, Tier};
+
+use crate::error::ApiError;
+
+pub fn tier_from_proto(value: i32, field: &str) -> Result<Tier, ApiError> {
+    match pb::UrgencyTier::try_from(value) {
+        Ok(pb::UrgencyTier::Emergency) => Ok(Tier::Emergency),
+        Ok(pb::UrgencyTier::BasicLivelihood) => Ok(Tier::BasicLivelihood),
+        Ok(pb::UrgencyTier::General) => Ok(Tier::General),
+        Ok(pb::UrgencyTier::Unspecified) => Err(ApiError::invalid(field, "required")),
+        Err(_) => Err(ApiError::invalid(field, &format!("unknown tier {value}"))),
+    }
+}
+
+pub fn tier_to_proto(t: Tier) -> pb::UrgencyTier {
+    match t {
+        Tier::Emergency => pb::UrgencyTier::Emergency,
+        Tier::BasicLivelihood => pb::UrgencyTier::BasicLivelihood,
+        Tier::General => pb::UrgencyTier::General,
+    }
+}
+
+pub fn stage_to_proto(s: Stage) -> pb::Stage {
+    match s {
+        Stage::Dispatch => pb::Stage::Dispatch,
+        Stage::SignOff => pb::Stage::SignOff,
+        Stage::Feedback => pb::Stage::Feedback,
+    }
+}
+
+pub fn stage_from_proto(value: i32) -> Option<Stage> {
+    match pb::Stage::try_from(value) {
+        Ok(pb::Stage::Dispatch) => Some(Stage::Dispatch),
+        Ok(pb::Stage::SignOff) => Some(Stage::SignOff),
+        Ok(pb::Stage::Feedback) => Some(Stage::Feedback),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tiers_round_trip_and_reject_unknown() {
+        for t in Tier::ALL {
+            assert_eq!(tier_from_proto(tier_to_proto(t) as i32, "tier"), Ok(t));
+        }
+        assert!(
+            tier_from_proto(0, "tier")
+                .unwrap_err()
+                .message
+                .contains("tier: required")
+        );
+        assert!(tier_from_proto(99, "tier").is_err());
+    }
+}

@@ -1,0 +1,25 @@
+//! What every hotline service shares, so that the four services look alike:
+//!
+//! - [`config`]: settings from environment variables, every error at once;
+//! - [`telemetry`]: structured `tracing` logs;
+//! - [`startup`]: the gRPC server with health, reflection and graceful
+//!   shutdown, and the `--health-check` probe;
+//! - [`error`]: one error type mapped to `tonic::Code`;
+//! - [`validate`]: field checks that name the field;
+//! - [`db`]: the PostgreSQL pool on the service's own schema, migrations;
+//! - [`bus`]: the RabbitMQ connection;
+//! - [`outbox`]: the transactional outbox and its relay loop;
+//! - [`time`]: timestamps between chrono and protobuf;
+//! - [`convert`]: the shared enums between proto and the domain.
+
+pub mod config;
+pub mod convert;
+pub mod db;
+pub mod error;
+pub mod outbox;
+pub mod startup;
+pub mod telemetry;
+pub mod time;
+pub mod validate;
+
+pub use error::{ApiError, ErrorCode};

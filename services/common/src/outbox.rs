@@ -1,0 +1,145 @@
+//! The transactional outbox: a row written in the same transaction as the
+//! state it announces, handed to a peer service by a relay, deleted once the
+//! peer accepted it. Replicas share the rows by `FOR UPDATE SKIP LOCKED`;
+//! the peer call must be idempotent, since a crash between the call and the
+//! commit repeats it.
+//!
+//! Each service's migrations create its outbox table with this shape:
+//!
+//! ```sql
+//! CREATE TABLE <name> (
+//!     ticket_no       TEXT PRIMARY KEY,
+//!     enqueued_at     TIMESTAMPTZ NOT NULL DEFAULT now(),
+//!     attempts        INTEGER NOT NULL DEFAULT 0,
+//!     next_attempt_at TIMESTAMPTZ NOT NULL DEFAULT now(),
+//!     last_error      TEXT
+//! );
+//! ```
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use sqlx::{AssertSqlSafe, PgPool, Postgres, Transaction};
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+
+use crate::error::ApiError;
+
+/// Polling interval when nothing wakes a relay (rows of other replicas,
+/// retries coming due).
+const IDLE_POLL: Duration = Duration::from_millis(500);
+
+#[derive(Debug, Clone, Copy)]
+pub struct Outbox {
+    table: &'static str,
+}
+
+pub type Tx = Transaction<'static, Postgres>;
+
+impl Outbox {
+    /// `table` is a fixed identifier of the service's own migrations.
+    pub const fn new(table: &'static str) -> Outbox {
+        Outbox { table }
+    }
+
+    /// Adds a row inside the caller's transaction.
+    pub async fn push(&self, tx: &mut Tx, ticket_no: &str) -> Result<(), ApiError> {
+        sqlx::query(AssertSqlSafe(format!(
+            "INSERT INTO {} (ticket_no) VALUES ($1) ON CONFLICT DO NOTHING",
+            self.table
+        )))
+        .bind(ticket_no)
+        .execute(&mut **tx)
+        .await?;
+        Ok(())
+    }
+
+    /// Claims up to `limit` due rows, locked until the transaction ends.
+    pub async fn claim(&self, pool: &PgPool, limit: i64) -> Result<(Tx, Vec<String>), ApiError> {
+        let mut tx = pool.begin().await?;
+        let keys = sqlx::query_scalar(AssertSqlSafe(format!(
+            "SELECT ticket_no FROM {} WHERE next_attempt_at <= now() \
+             ORDER BY next_attempt_at LIMIT $1 FOR UPDATE SKIP LOCKED",
+            self.table
+        )))
+        .bind(limit)
+        .fetch_all(&mut *tx)
+        .await?;
+        Ok((tx, keys))
+    }
+
+    pub async fn done(&self, tx: &mut Tx, ticket_no: &str) -> Result<(), ApiError> {
+        sqlx::query(AssertSqlSafe(format!(
+            "DELETE FROM {} WHERE ticket_no = $1",
+            self.table
+        )))
+        .bind(ticket_no)
+        .execute(&mut **tx)
+        .await?;
+        Ok(())
+    }
+
+    /// Backs off exponentially: 1 s, 2 s, 4 s … capped at 5 minutes.
+    pub async fn retry_later(
+        &self,
+        tx: &mut Tx,
+        ticket_no: &str,
+        error: &str,
+    ) -> Result<(), ApiError> {
+        sqlx::query(AssertSqlSafe(format!(
+            "UPDATE {} SET attempts = attempts + 1, last_error = $2, \
+             next_attempt_at = now() + least(interval '1 second' * power(2, least(attempts, 9)), \
+                                             interval '5 minutes') \
+             WHERE ticket_no = $1",
+            self.table
+        )))
+        .bind(ticket_no)
+        .bind(error)
+        .execute(&mut **tx)
+        .await?;
+        Ok(())
+    }
+
+    pub async fn contains(&self, pool: &PgPool, ticket_no: &str) -> Result<bool, ApiError> {
+        let n: i64 = sqlx::query_scalar(AssertSqlSafe(format!(
+            "SELECT count(*) FROM {} WHERE ticket_no = $1",
+            self.table
+        )))
+        .bind(ticket_no)
+        .fetch_one(pool)
+        .await?;
+        Ok(n > 0)
+    }
+}
+
+/// Runs a relay: `step` handles one batch and says how many rows it
+/// finished; the loop sleeps when there was nothing to do, until woken,
+/// polled, or shut down.
+pub async fn run_relay<F, Fut>(
+    name: &'static str,
+    wake: Arc<Notify>,
+    token: CancellationToken,
+    mut step: F,
+) where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<usize, ApiError>>,
+{
+    loop {
+        let handled = match step().await {
+            Ok(n) => n,
+            Err(e) => {
+                tracing::warn!(relay = name, error = %e.message, "relay step failed");
+                0
+            }
+        };
+        if handled > 0 && !token.is_cancelled() {
+            continue;
+        }
+        tokio::select! {
+            _ = token.cancelled() => return,
+            _ = wake.notified() => {}
+            _ = tokio::time::sleep(IDLE_POLL) => {}
+        }
+    }
+}

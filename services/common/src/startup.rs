@@ -1,0 +1,213 @@
+//! Process start-up shared by the four binaries: configuration, logging,
+//! the gRPC server with `grpc.health.v1` and reflection, graceful shutdown
+//! on SIGTERM/SIGINT, and the `--health-check` probe used by containers.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::Context;
+use tokio_util::sync::CancellationToken;
+use tonic::transport::server::{Router, TcpIncoming};
+use tonic::transport::{Channel, Endpoint, Server};
+use tonic_health::server::HealthReporter;
+
+use crate::config::{CommonConfig, Env, ServiceName};
+
+/// A service's whole configuration.
+pub trait ServiceConfig: Sized {
+    const SERVICE: ServiceName;
+    /// Reads every setting; problems go to `env` and are reported together.
+    fn from_env(env: &mut Env) -> Self;
+    fn common(&self) -> &CommonConfig;
+}
+
+/// Runs a service binary: `<name>` serves, `<name> --health-check` probes a
+/// running instance. Exit codes: 0 clean stop, 1 failure, 2 bad config.
+pub fn main<C, F, Fut>(run: F) -> ExitCode
+where
+    C: ServiceConfig,
+    F: FnOnce(C, CancellationToken) -> Fut,
+    Fut: Future<Output = anyhow::Result<()>>,
+{
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match args.first().map(String::as_str) {
+        None => {}
+        Some("--health-check") => return runtime.block_on(health_check(C::SERVICE)),
+        Some(other) => {
+            eprintln!(
+                "usage: {} [--health-check]\nunknown argument {other:?}; settings come from HOTLINE_* environment variables (docs/CONFIGURATION.md)",
+                C::SERVICE.as_str()
+            );
+            return ExitCode::from(2);
+        }
+    }
+    let mut env = Env::from_process();
+    let config = C::from_env(&mut env);
+    if let Err(e) = env.finish() {
+        eprintln!("{}: {e}", C::SERVICE.as_str());
+        return ExitCode::from(2);
+    }
+    crate::telemetry::init(&config.common().log_filter, config.common().log_format);
+    let token = shutdown_on_signals();
+    let result = runtime.block_on(run(config, token));
+    runtime.shutdown_timeout(Duration::from_secs(2));
+    match result {
+        Ok(()) => {
+            tracing::info!("stopped");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            tracing::error!(error = format!("{e:#}"), "service failed");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// A token cancelled on SIGTERM or SIGINT.
+pub fn shutdown_on_signals() -> CancellationToken {
+    let token = CancellationToken::new();
+    let t = token.clone();
+    tokio::spawn(async move {
+        let ctrl_c = tokio::signal::ctrl_c();
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            match signal(SignalKind::terminate()) {
+                Ok(mut term) => {
+                    tokio::select! {
+                        _ = ctrl_c => {}
+                        _ = term.recv() => {}
+                    }
+                }
+                Err(_) => {
+                    let _ = ctrl_c.await;
+                }
+            }
+        }
+        #[cfg(not(unix))]
+        let _ = ctrl_c.await;
+        tracing::info!("shutdown requested");
+        t.cancel();
+    });
+    token
+}
+
+/// The gRPC server every service starts from: health and reflection in
+/// place, request timeout and keep-alive set. Add the service, mark it
+/// serving on the returned reporter, then [`serve`].
+pub fn grpc_router() -> anyhow::Result<(Router, HealthReporter)> {
+    let (reporter, health) = tonic_health::server::health_reporter();
+    let reflection = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(hotline_proto::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .build_v1()
+        .context("building the reflection service")?;
+    let router = Server::builder()
+        .timeout(Duration::from_secs(30))
+        .http2_keepalive_interval(Some(Duration::from_secs(30)))
+        .add_service(health)
+        .add_service(reflection);
+    Ok((router, reporter))
+}
+
+/// Serves until `token` is cancelled, then stops accepting, marks every
+/// service not serving and lets calls in flight finish within the grace.
+pub async fn serve(
+    cfg: &CommonConfig,
+    router: Router,
+    reporter: HealthReporter,
+    token: CancellationToken,
+) -> anyhow::Result<()> {
+    let incoming = TcpIncoming::bind(cfg.listen_addr)
+        .with_context(|| format!("binding {}", cfg.listen_addr))?
+        .with_nodelay(Some(true));
+    tracing::info!(addr = %cfg.listen_addr, service = cfg.service.as_str(), "listening");
+    let grace = cfg.shutdown_grace;
+    let signal = {
+        let token = token.clone();
+        async move {
+            token.cancelled().await;
+            reporter
+                .set_service_status("", tonic_health::ServingStatus::NotServing)
+                .await;
+        }
+    };
+    let server = router.serve_with_incoming_shutdown(incoming, signal);
+    tokio::pin!(server);
+    tokio::select! {
+        r = &mut server => r.context("grpc server")?,
+        _ = async { token.cancelled().await; tokio::time::sleep(grace).await } => {
+            tracing::warn!(grace_s = grace.as_secs_f64(), "calls still running after the grace period, stopping anyway");
+        }
+    }
+    Ok(())
+}
+
+/// A lazily connected channel to a sibling service.
+pub fn peer_channel(url: &str) -> anyhow::Result<Channel> {
+    Ok(Endpoint::from_shared(url.to_string())
+        .with_context(|| format!("bad service URL {url:?}"))?
+        .connect_timeout(Duration::from_secs(3))
+        .timeout(Duration::from_secs(15))
+        .tcp_nodelay(true)
+        .http2_keep_alive_interval(Duration::from_secs(30))
+        .connect_lazy())
+}
+
+/// Probes the instance configured by the environment: exit 0 when its
+/// health service answers SERVING.
+async fn health_check(service: ServiceName) -> ExitCode {
+    let env = Env::from_process();
+    let default = SocketAddr::from(([127, 0, 0, 1], service.default_port()));
+    let mut addr: SocketAddr = env
+        .optional("HOTLINE_LISTEN_ADDR")
+        .and_then(|a| a.parse().ok())
+        .unwrap_or(default);
+    if addr.ip().is_unspecified() {
+        addr.set_ip([127, 0, 0, 1].into());
+    }
+    let probe = async {
+        let channel = Endpoint::from_shared(format!("http://{addr}"))?
+            .connect()
+            .await?;
+        let mut client = tonic_health::pb::health_client::HealthClient::new(channel);
+        let reply = client
+            .check(tonic_health::pb::HealthCheckRequest {
+                service: String::new(),
+            })
+            .await?;
+        anyhow::Ok(reply.into_inner().status)
+    };
+    match tokio::time::timeout(Duration::from_secs(5), probe).await {
+        Ok(Ok(s))
+            if s == tonic_health::pb::health_check_response::ServingStatus::Serving as i32 =>
+        {
+            println!("{} at {addr}: serving", service.as_str());
+            ExitCode::SUCCESS
+        }
+        Ok(Ok(s)) => {
+            println!("{} at {addr}: not serving (status {s})", service.as_str());
+            ExitCode::FAILURE
+        }
+        Ok(Err(e)) => {
+            println!("{} at {addr}: unreachable: {e}", service.as_str());
+            ExitCode::FAILURE
+        }
+        Err(_) => {
+            println!("{} at {addr}: no answer within 5 s", service.as_str());
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,104 @@
+//! Field checks shared by the services. A [`Fields`] collects every problem
+//! of one request and reports them together, each naming its field.
+
+use crate::error::ApiError;
+
+#[derive(Default)]
+pub struct Fields {
+    problems: Vec<(String, String)>,
+}
+
+impl Fields {
+    pub fn new() -> Fields {
+        Fields::default()
+    }
+
+    pub fn add(&mut self, field: &str, problem: impl Into<String>) {
+        self.problems.push((field.to_string(), problem.into()));
+    }
+
+    /// A required text of at most `max` characters, free of control
+    /// characters other than newlines and tabs. Returns it trimmed.
+    pub fn text(&mut self, field: &str, value: &str, max: usize) -> String {
+        let v = value.trim();
+        if v.is_empty() {
+            self.add(field, "required");
+        } else {
+            self.optional_text(field, v, max);
+        }
+        v.to_string()
+    }
+
+    /// An optional text: same checks when given.
+    pub fn optional_text(&mut self, field: &str, value: &str, max: usize) -> String {
+        let v = value.trim();
+        let chars = v.chars().count();
+        if chars > max {
+            self.add(
+                field,
+                format!("too long: {chars} characters, at most {max}"),
+            );
+        } else if v
+            .chars()
+            .any(|c| c.is_control() && c != '\n' && c != '\t' && c != '\r')
+        {
+            self.add(field, "contains control characters");
+        }
+        v.to_string()
+    }
+
+    /// A required code: 1–`max` characters of ASCII letters, digits, '-',
+    /// '_' and '.'.
+    pub fn code(&mut self, field: &str, value: &str, max: usize) -> String {
+        let v = value.trim();
+        if v.is_empty() {
+            self.add(field, "required");
+        } else if v.len() > max {
+            self.add(field, format!("too long: at most {max} characters"));
+        } else if !v
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+        {
+            self.add(field, "only letters, digits, '-', '_' and '.' are allowed");
+        }
+        v.to_string()
+    }
+
+    pub fn is_ok(&self) -> bool {
+        self.problems.is_empty()
+    }
+
+    /// Ok when nothing was wrong, else one INVALID_ARGUMENT naming all.
+    pub fn finish(self) -> Result<(), ApiError> {
+        if self.problems.is_empty() {
+            Ok(())
+        } else {
+            Err(ApiError::invalid_fields(self.problems))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn collects_all_problems() {
+        let mut f = Fields::new();
+        f.text("content", "   ", 10);
+        f.text("name", "abcdefghijkl", 10);
+        f.text("addr", "bad\u{0}byte", 50);
+        f.code("category_code", "heat ing", 10);
+        let e = f.finish().unwrap_err();
+        assert_eq!(e.fields.len(), 4);
+        assert!(e.message.contains("content: required"));
+        assert!(e.message.contains("name: too long"));
+    }
+
+    #[test]
+    fn counts_characters_not_bytes() {
+        let mut f = Fields::new();
+        f.text("content", "供暖不热供暖不热", 8);
+        assert!(f.is_ok());
+    }
+}

@@ -1,0 +1,83 @@
+//! Hands routings to undertaking through the outbox. Undertaking's
+//! CreateAssignments is idempotent, so a repeat after a crash is harmless.
+
+use std::sync::Arc;
+
+use futures_util::future::join_all;
+use hotline_common::ApiError;
+use hotline_common::error::from_peer;
+use hotline_common::outbox::run_relay;
+use hotline_proto::undertaking::v1::undertaking_service_client::UndertakingServiceClient;
+use hotline_proto::undertaking::v1::{CreateAssignmentsRequest, NewAssignment};
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+use tonic::transport::Channel;
+
+use crate::store::{Store, UNDERTAKING_OUTBOX};
+
+const BATCH: i64 = 64;
+
+pub async fn run(
+    store: Store,
+    undertaking: UndertakingServiceClient<Channel>,
+    wake: Arc<Notify>,
+    token: CancellationToken,
+) {
+    run_relay("dispatch-to-undertaking", wake, token, || {
+        step(&store, &undertaking)
+    })
+    .await
+}
+
+async fn step(
+    store: &Store,
+    undertaking: &UndertakingServiceClient<Channel>,
+) -> Result<usize, ApiError> {
+    let (mut tx, keys) = UNDERTAKING_OUTBOX.claim(store.pool(), BATCH).await?;
+    if keys.is_empty() {
+        return Ok(0);
+    }
+    let calls = keys.iter().map(|no| async move {
+        let (ticket, routing) = store
+            .get(no)
+            .await?
+            .ok_or_else(|| ApiError::internal(format!("outbox names unknown routing {no}")))?;
+        let assignments = routing
+            .units
+            .iter()
+            .map(|u| NewAssignment {
+                unit_id: u.unit_id.clone(),
+                role: u.role,
+                sign_deadline: u.sign_deadline,
+                feedback_deadline: u.feedback_deadline,
+            })
+            .collect();
+        undertaking
+            .clone()
+            .create_assignments(CreateAssignmentsRequest {
+                ticket: Some(ticket),
+                dispatched_at: routing.dispatched_at,
+                assignments,
+            })
+            .await
+            .map_err(|s| from_peer("undertaking", s))
+    });
+    let results = join_all(calls).await;
+    let mut done = 0;
+    for (no, r) in keys.iter().zip(results) {
+        match r {
+            Ok(_) => {
+                UNDERTAKING_OUTBOX.done(&mut tx, no).await?;
+                done += 1;
+            }
+            Err(e) => {
+                tracing::warn!(ticket_no = %no, error = %e.message, "not handed to undertaking, will retry");
+                UNDERTAKING_OUTBOX
+                    .retry_later(&mut tx, no, &e.message)
+                    .await?;
+            }
+        }
+    }
+    tx.commit().await?;
+    Ok(done)
+}

@@ -1,0 +1,50 @@
+//! Wires dispatch together: database, peers, relay, gRPC server.
+
+use std::sync::Arc;
+
+use hotline_common::startup::{grpc_router, peer_channel, serve};
+use hotline_proto::dispatch::v1::dispatch_service_server::DispatchServiceServer;
+use hotline_proto::undertaking::v1::undertaking_service_client::UndertakingServiceClient;
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+
+use crate::api::{Api, catalogue_to_proto};
+use crate::config::Config;
+use crate::store::{MIGRATOR, Store};
+
+pub async fn run(cfg: Config, token: CancellationToken) -> anyhow::Result<()> {
+    let pool = hotline_common::db::connect_and_migrate(&cfg.common, &MIGRATOR).await?;
+    let store = Store::new(pool);
+    let undertaking = UndertakingServiceClient::new(peer_channel(&cfg.undertaking_url)?);
+    let wake = Arc::new(Notify::new());
+    tracing::info!(
+        version = %cfg.catalogue.version,
+        categories = cfg.catalogue.categories.len(),
+        areas = cfg.catalogue.areas.len(),
+        units = cfg.catalogue.units.len(),
+        "dispatch catalogue loaded"
+    );
+
+    let mut tasks = tokio::task::JoinSet::new();
+    tasks.spawn(crate::relay::run(
+        store.clone(),
+        undertaking,
+        wake.clone(),
+        token.clone(),
+    ));
+
+    let api = Api {
+        store,
+        catalogue_proto: catalogue_to_proto(&cfg.catalogue),
+        catalogue: Arc::new(cfg.catalogue.clone()),
+        policy: Arc::new(cfg.common.policy.clone()),
+        relay_wake: wake,
+    };
+    let (router, health) = grpc_router()?;
+    let router = router.add_service(DispatchServiceServer::new(api));
+    health.set_serving::<DispatchServiceServer<Api>>().await;
+    let served = serve(&cfg.common, router, health, token.clone()).await;
+    token.cancel();
+    while tasks.join_next().await.is_some() {}
+    served
+}

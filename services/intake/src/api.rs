@@ -1,0 +1,228 @@
+//! Intake's gRPC layer: decode, check, call the store and peers, encode.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use hotline_common::ApiError;
+use hotline_common::error::from_peer;
+use hotline_common::time::{opt_to_proto, to_proto};
+use hotline_common::validate::Fields;
+use hotline_proto::common::v1 as pb;
+use hotline_proto::intake::v1::intake_service_server::IntakeService;
+use hotline_proto::intake::v1::*;
+use hotline_proto::undertaking::v1::undertaking_service_client::UndertakingServiceClient;
+use hotline_proto::undertaking::v1::{AssignmentState, ListTicketAssignmentsRequest};
+use hotline_sla::Policy;
+use prost::Message;
+use sha2::{Digest, Sha256};
+use tokio::sync::Notify;
+use tonic::transport::Channel;
+use tonic::{Request, Response, Status};
+
+use crate::codes::Codes;
+use crate::domain::parse_submit;
+use crate::store::{Inserted, Store, StoredTicket};
+
+pub struct Api {
+    pub store: Store,
+    pub policy: Arc<Policy>,
+    pub codes: Codes,
+    pub undertaking: UndertakingServiceClient<Channel>,
+    /// Wakes the relay to dispatch when a ticket is stored.
+    pub relay_wake: Arc<Notify>,
+}
+
+/// Now, at the precision PostgreSQL keeps (microseconds).
+pub fn now() -> DateTime<Utc> {
+    let t = Utc::now();
+    DateTime::from_timestamp_micros(t.timestamp_micros()).unwrap_or(t)
+}
+
+fn request_hash(req: &SubmitRequest) -> Vec<u8> {
+    let mut canonical = req.clone();
+    canonical.idempotency_key.clear();
+    Sha256::digest(canonical.encode_to_vec()).to_vec()
+}
+
+pub fn ticket_no_field(ticket_no: &str) -> Result<String, ApiError> {
+    let mut f = Fields::new();
+    let t = f.code("ticket_no", ticket_no, 32);
+    f.finish()?;
+    Ok(t)
+}
+
+impl Api {
+    async fn submit(&self, req: SubmitRequest) -> Result<SubmitResponse, ApiError> {
+        let known = self.codes.get(true).await?;
+        let ticket = match parse_submit(&req, &known) {
+            Ok(t) => t,
+            Err(first) => {
+                // The codes may have changed since they were read.
+                let fresh = self.codes.get(false).await?;
+                if Arc::ptr_eq(&fresh, &known) {
+                    return Err(first);
+                }
+                parse_submit(&req, &fresh)?
+            }
+        };
+        let hash = request_hash(&req);
+        let accepted_at = now();
+        let surge = false;
+        let deadline = self
+            .policy
+            .dispatch_deadline(ticket.class, accepted_at, surge);
+        match self
+            .store
+            .insert(&ticket, &hash, accepted_at, deadline, surge)
+            .await?
+        {
+            Inserted::New(t) => {
+                self.relay_wake.notify_one();
+                tracing::info!(
+                    ticket_no = %t.summary.ticket_no,
+                    tier = %ticket.class.tier,
+                    category = %ticket.category_code,
+                    "request accepted"
+                );
+                Ok(response(&t, false))
+            }
+            Inserted::Existing(t) if t.request_hash == hash => Ok(response(&t, true)),
+            Inserted::Existing(t) => Err(ApiError::invalid(
+                "idempotency_key",
+                &format!(
+                    "already used for ticket {} with a different request",
+                    t.summary.ticket_no
+                ),
+            )),
+        }
+    }
+
+    async fn load(&self, ticket_no: &str) -> Result<StoredTicket, ApiError> {
+        let ticket_no = ticket_no_field(ticket_no)?;
+        self.store
+            .get(&ticket_no)
+            .await?
+            .ok_or_else(|| ApiError::not_found(format!("no ticket {ticket_no}")))
+    }
+
+    async fn timeline(&self, ticket_no: &str) -> Result<GetTimelineResponse, ApiError> {
+        let t = self.load(ticket_no).await?;
+        let now = Utc::now();
+        let mut entries = vec![TimelineEntry {
+            kind: TimelineEventKind::Accepted as i32,
+            occurred_at: Some(to_proto(t.accepted_at)),
+            deadline: None,
+            unit_id: String::new(),
+            role: pb::AssignmentRole::Unspecified as i32,
+            overdue: false,
+        }];
+        let assignments = self
+            .undertaking
+            .clone()
+            .list_ticket_assignments(ListTicketAssignmentsRequest {
+                ticket_no: t.summary.ticket_no.clone(),
+            })
+            .await
+            .map_err(|s| from_peer("undertaking", s))?
+            .into_inner()
+            .assignments;
+        let overdue = |done: Option<&prost_types::Timestamp>, deadline: DateTime<Utc>| match done {
+            Some(at) => {
+                at.seconds > deadline.timestamp()
+                    || (at.seconds == deadline.timestamp()
+                        && at.nanos as u32 > deadline.timestamp_subsec_nanos())
+            }
+            None => now > deadline,
+        };
+        if assignments.is_empty() {
+            entries.push(TimelineEntry {
+                kind: TimelineEventKind::Dispatched as i32,
+                occurred_at: None,
+                deadline: Some(to_proto(t.dispatch_deadline)),
+                unit_id: String::new(),
+                role: pb::AssignmentRole::Unspecified as i32,
+                overdue: overdue(None, t.dispatch_deadline),
+            });
+        }
+        let mut feedback = None;
+        for a in &assignments {
+            let stage = |kind: TimelineEventKind,
+                         at: Option<&prost_types::Timestamp>,
+                         deadline: Option<&prost_types::Timestamp>| {
+                let d = deadline.and_then(|d| DateTime::from_timestamp(d.seconds, d.nanos as u32));
+                TimelineEntry {
+                    kind: kind as i32,
+                    occurred_at: at.cloned(),
+                    deadline: deadline.cloned(),
+                    unit_id: a.unit_id.clone(),
+                    role: a.role,
+                    overdue: d.is_some_and(|d| overdue(at, d)),
+                }
+            };
+            entries.push(stage(
+                TimelineEventKind::Dispatched,
+                a.dispatched_at.as_ref(),
+                opt_to_proto(Some(t.dispatch_deadline)).as_ref(),
+            ));
+            entries.push(stage(
+                TimelineEventKind::Signed,
+                a.signed_at.as_ref(),
+                a.sign_deadline.as_ref(),
+            ));
+            entries.push(stage(
+                TimelineEventKind::FedBack,
+                a.fed_back_at.as_ref(),
+                a.feedback_deadline.as_ref(),
+            ));
+            if a.role == pb::AssignmentRole::Lead as i32
+                && a.state == AssignmentState::FedBack as i32
+            {
+                feedback = a.feedback.clone();
+            }
+        }
+        Ok(GetTimelineResponse {
+            ticket_no: t.summary.ticket_no,
+            entries,
+            feedback,
+        })
+    }
+}
+
+fn response(t: &StoredTicket, replayed: bool) -> SubmitResponse {
+    SubmitResponse {
+        ticket_no: t.summary.ticket_no.clone(),
+        replayed,
+        accepted_at: Some(to_proto(t.accepted_at)),
+        dispatch_deadline: Some(to_proto(t.dispatch_deadline)),
+    }
+}
+
+#[tonic::async_trait]
+impl IntakeService for Api {
+    async fn submit(
+        &self,
+        req: Request<SubmitRequest>,
+    ) -> Result<Response<SubmitResponse>, Status> {
+        Ok(Response::new(Api::submit(self, req.into_inner()).await?))
+    }
+
+    async fn get_ticket(
+        &self,
+        req: Request<GetTicketRequest>,
+    ) -> Result<Response<GetTicketResponse>, Status> {
+        let t = self.load(&req.into_inner().ticket_no).await?;
+        Ok(Response::new(GetTicketResponse {
+            dispatch_deadline: Some(to_proto(t.dispatch_deadline)),
+            ticket: Some(t.summary),
+        }))
+    }
+
+    async fn get_timeline(
+        &self,
+        req: Request<GetTimelineRequest>,
+    ) -> Result<Response<GetTimelineResponse>, Status> {
+        Ok(Response::new(
+            self.timeline(&req.into_inner().ticket_no).await?,
+        ))
+    }
+}

@@ -1,0 +1,5 @@
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    hotline_common::startup::main(hotline_intake::startup::run)
+}

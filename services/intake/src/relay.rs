@@ -1,0 +1,68 @@
+//! Hands stored tickets to dispatch through the outbox: a ticket accepted
+//! is dispatched even if intake or dispatch stops in between, and
+//! dispatch's RouteTicket is idempotent, so a repeat is harmless.
+
+use std::sync::Arc;
+
+use futures_util::future::join_all;
+use hotline_common::ApiError;
+use hotline_common::outbox::run_relay;
+use hotline_proto::dispatch::v1::RouteTicketRequest;
+use hotline_proto::dispatch::v1::dispatch_service_client::DispatchServiceClient;
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+use tonic::transport::Channel;
+
+use crate::store::{DISPATCH_OUTBOX, Store};
+
+const BATCH: i64 = 64;
+
+pub async fn run(
+    store: Store,
+    dispatch: DispatchServiceClient<Channel>,
+    wake: Arc<Notify>,
+    token: CancellationToken,
+) {
+    run_relay("intake-to-dispatch", wake, token, || {
+        step(&store, &dispatch)
+    })
+    .await
+}
+
+async fn step(store: &Store, dispatch: &DispatchServiceClient<Channel>) -> Result<usize, ApiError> {
+    let (mut tx, keys) = DISPATCH_OUTBOX.claim(store.pool(), BATCH).await?;
+    if keys.is_empty() {
+        return Ok(0);
+    }
+    let calls = keys.iter().map(|no| async move {
+        let ticket = store
+            .get(no)
+            .await?
+            .ok_or_else(|| ApiError::internal(format!("outbox names unknown ticket {no}")))?;
+        dispatch
+            .clone()
+            .route_ticket(RouteTicketRequest {
+                ticket: Some(ticket.summary),
+                dispatch_deadline: Some(hotline_common::time::to_proto(ticket.dispatch_deadline)),
+            })
+            .await
+            .map_err(|s| hotline_common::error::from_peer("dispatch", s))
+    });
+    let results = join_all(calls).await;
+    let mut done = 0;
+    for (no, r) in keys.iter().zip(results) {
+        match r {
+            Ok(_) => {
+                DISPATCH_OUTBOX.done(&mut tx, no).await?;
+                done += 1;
+                tracing::debug!(ticket_no = %no, "handed to dispatch");
+            }
+            Err(e) => {
+                tracing::warn!(ticket_no = %no, error = %e.message, "not handed to dispatch, will retry");
+                DISPATCH_OUTBOX.retry_later(&mut tx, no, &e.message).await?;
+            }
+        }
+    }
+    tx.commit().await?;
+    Ok(done)
+}

@@ -1,0 +1,52 @@
+//! Wires intake together: database, peers, background tasks, gRPC server.
+
+use std::sync::Arc;
+
+use hotline_common::startup::{grpc_router, peer_channel, serve};
+use hotline_proto::dispatch::v1::dispatch_service_client::DispatchServiceClient;
+use hotline_proto::intake::v1::intake_service_server::IntakeServiceServer;
+use hotline_proto::undertaking::v1::undertaking_service_client::UndertakingServiceClient;
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+
+use crate::api::Api;
+use crate::codes::Codes;
+use crate::config::Config;
+use crate::store::{MIGRATOR, Store};
+
+pub async fn run(cfg: Config, token: CancellationToken) -> anyhow::Result<()> {
+    let pool = hotline_common::db::connect_and_migrate(&cfg.common, &MIGRATOR).await?;
+    let store = Store::new(pool, cfg.ticket_prefix.clone());
+    let dispatch = DispatchServiceClient::new(peer_channel(&cfg.dispatch_url)?);
+    let undertaking = UndertakingServiceClient::new(peer_channel(&cfg.undertaking_url)?);
+    let codes = Codes::new(dispatch.clone());
+    let wake = Arc::new(Notify::new());
+
+    let mut tasks = tokio::task::JoinSet::new();
+    tasks.spawn(
+        codes
+            .clone()
+            .refresh_loop(cfg.catalogue_refresh, token.clone()),
+    );
+    tasks.spawn(crate::relay::run(
+        store.clone(),
+        dispatch,
+        wake.clone(),
+        token.clone(),
+    ));
+
+    let api = Api {
+        store,
+        policy: Arc::new(cfg.common.policy.clone()),
+        codes,
+        undertaking,
+        relay_wake: wake,
+    };
+    let (router, health) = grpc_router()?;
+    let router = router.add_service(IntakeServiceServer::new(api));
+    health.set_serving::<IntakeServiceServer<Api>>().await;
+    let served = serve(&cfg.common, router, health, token.clone()).await;
+    token.cancel();
+    while tasks.join_next().await.is_some() {}
+    served
+}

@@ -1,0 +1,226 @@
+//! Intake's storage: tickets, their idempotency keys, and the outbox to
+//! dispatch. All of intake's SQL lives here.
+
+use chrono::{DateTime, Utc};
+use hotline_common::ApiError;
+use hotline_common::error::violated_constraint;
+use hotline_common::outbox::Outbox;
+use hotline_proto::common::v1 as pb;
+use prost::Message;
+use sqlx::migrate::Migrator;
+use sqlx::{PgPool, Postgres, Row, Transaction};
+
+use crate::domain::NewTicket;
+
+pub static MIGRATOR: Migrator = sqlx::migrate!("./migrations");
+
+/// Tickets accepted and not yet handed to dispatch.
+pub const DISPATCH_OUTBOX: Outbox = Outbox::new("dispatch_outbox");
+
+/// A stored ticket.
+#[derive(Debug, Clone)]
+pub struct StoredTicket {
+    pub summary: pb::TicketSummary,
+    pub accepted_at: DateTime<Utc>,
+    pub dispatch_deadline: DateTime<Utc>,
+    pub request_hash: Vec<u8>,
+}
+
+/// What `insert` did.
+pub enum Inserted {
+    New(StoredTicket),
+    /// A ticket with this idempotency key existed already.
+    Existing(StoredTicket),
+}
+
+#[derive(Clone)]
+pub struct Store {
+    pool: PgPool,
+    ticket_prefix: String,
+}
+
+const TICKET_COLUMNS: &str = "ticket_no, request_hash, channel, tier, complex, category_code, content, \
+     district_code, street_code, address, requester_anonymous, requester_name, requester_phone, \
+     return_visit_consent, attachments, accepted_at, dispatch_deadline";
+
+fn ticket_from_row(row: &sqlx::postgres::PgRow) -> Result<StoredTicket, ApiError> {
+    let tier: String = row.get("tier");
+    let tier: hotline_sla::Tier = tier
+        .parse()
+        .map_err(|e: String| ApiError::internal(format!("stored tier: {e}")))?;
+    let attachments: Vec<u8> = row.get("attachments");
+    let attachments = AttachmentList::decode(attachments.as_slice())
+        .map_err(|e| ApiError::internal(format!("stored attachments: {e}")))?
+        .items;
+    let accepted_at: DateTime<Utc> = row.get("accepted_at");
+    let summary = pb::TicketSummary {
+        ticket_no: row.get("ticket_no"),
+        channel: row.get("channel"),
+        category_code: row.get("category_code"),
+        tier: hotline_common::convert::tier_to_proto(tier) as i32,
+        complex: row.get("complex"),
+        content: row.get("content"),
+        location: Some(pb::Location {
+            district_code: row.get("district_code"),
+            street_code: row
+                .get::<Option<String>, _>("street_code")
+                .unwrap_or_default(),
+            address: row.get("address"),
+        }),
+        requester: Some(pb::Requester {
+            anonymous: row.get("requester_anonymous"),
+            name: row
+                .get::<Option<String>, _>("requester_name")
+                .unwrap_or_default(),
+            phone: row
+                .get::<Option<String>, _>("requester_phone")
+                .unwrap_or_default(),
+            return_visit_consent: row.get("return_visit_consent"),
+        }),
+        attachments,
+        accepted_at: Some(hotline_common::time::to_proto(accepted_at)),
+    };
+    Ok(StoredTicket {
+        summary,
+        accepted_at,
+        dispatch_deadline: row.get("dispatch_deadline"),
+        request_hash: row.get("request_hash"),
+    })
+}
+
+/// Attachments are kept as one protobuf blob: they are metadata only.
+#[derive(Clone, PartialEq, prost::Message)]
+struct AttachmentList {
+    #[prost(message, repeated, tag = "1")]
+    items: Vec<pb::Attachment>,
+}
+
+impl Store {
+    pub fn new(pool: PgPool, ticket_prefix: String) -> Store {
+        Store {
+            pool,
+            ticket_prefix,
+        }
+    }
+
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+
+    /// Stores a new ticket and its outbox row in one transaction, or
+    /// returns the ticket already stored under the same idempotency key.
+    pub async fn insert(
+        &self,
+        t: &NewTicket,
+        request_hash: &[u8],
+        accepted_at: DateTime<Utc>,
+        dispatch_deadline: DateTime<Utc>,
+        surge: bool,
+    ) -> Result<Inserted, ApiError> {
+        let mut tx = self.pool.begin().await?;
+        if let Some(key) = &t.idempotency_key
+            && let Some(existing) = by_key(&mut tx, key).await?
+        {
+            return Ok(Inserted::Existing(existing));
+        }
+        let seq: i64 = sqlx::query_scalar("SELECT nextval('ticket_seq')")
+            .fetch_one(&mut *tx)
+            .await?;
+        let ticket_no = format!("{}{:012}", self.ticket_prefix, seq);
+        let attachments = AttachmentList {
+            items: t.attachments.clone(),
+        }
+        .encode_to_vec();
+        let r = &t.requester;
+        let inserted = sqlx::query(
+            "INSERT INTO tickets (ticket_no, idempotency_key, request_hash, channel, tier, complex, \
+             category_code, content, district_code, street_code, address, requester_anonymous, \
+             requester_name, requester_phone, return_visit_consent, attachments, accepted_at, \
+             dispatch_deadline, surge) \
+             VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19)",
+        )
+        .bind(&ticket_no)
+        .bind(&t.idempotency_key)
+        .bind(request_hash)
+        .bind(t.channel as i32)
+        .bind(t.class.tier.as_str())
+        .bind(t.class.complex)
+        .bind(&t.category_code)
+        .bind(&t.content)
+        .bind(&t.location.district_code)
+        .bind(&t.location.street_code)
+        .bind(&t.location.address)
+        .bind(r.anonymous)
+        .bind(&r.name)
+        .bind(&r.phone)
+        .bind(r.return_visit_consent)
+        .bind(&attachments)
+        .bind(accepted_at)
+        .bind(dispatch_deadline)
+        .bind(surge)
+        .execute(&mut *tx)
+        .await;
+        match inserted {
+            Ok(_) => {}
+            Err(e) if violated_constraint(&e) == Some("tickets_idempotency_key_unique") => {
+                // A concurrent call with the same key won the race.
+                drop(tx);
+                let mut tx = self.pool.begin().await?;
+                let key = t.idempotency_key.as_deref().unwrap_or_default();
+                return match by_key(&mut tx, key).await? {
+                    Some(existing) => Ok(Inserted::Existing(existing)),
+                    None => Err(ApiError::unavailable("concurrent submit, retry")),
+                };
+            }
+            Err(e) => return Err(e.into()),
+        }
+        DISPATCH_OUTBOX.push(&mut tx, &ticket_no).await?;
+        let stored = get_in(&mut tx, &ticket_no)
+            .await?
+            .ok_or_else(|| ApiError::internal("inserted ticket vanished"))?;
+        tx.commit().await?;
+        Ok(Inserted::New(stored))
+    }
+
+    pub async fn get(&self, ticket_no: &str) -> Result<Option<StoredTicket>, ApiError> {
+        let mut conn = self.pool.acquire().await?;
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {TICKET_COLUMNS} FROM tickets WHERE ticket_no = $1"
+        )))
+        .bind(ticket_no)
+        .fetch_optional(&mut *conn)
+        .await?;
+        row.as_ref().map(ticket_from_row).transpose()
+    }
+
+    /// Whether the ticket still waits to be handed to dispatch.
+    pub async fn awaiting_dispatch(&self, ticket_no: &str) -> Result<bool, ApiError> {
+        DISPATCH_OUTBOX.contains(&self.pool, ticket_no).await
+    }
+}
+
+async fn by_key(
+    tx: &mut Transaction<'static, Postgres>,
+    key: &str,
+) -> Result<Option<StoredTicket>, ApiError> {
+    let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT {TICKET_COLUMNS} FROM tickets WHERE idempotency_key = $1"
+    )))
+    .bind(key)
+    .fetch_optional(&mut **tx)
+    .await?;
+    row.as_ref().map(ticket_from_row).transpose()
+}
+
+async fn get_in(
+    tx: &mut Transaction<'static, Postgres>,
+    ticket_no: &str,
+) -> Result<Option<StoredTicket>, ApiError> {
+    let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT {TICKET_COLUMNS} FROM tickets WHERE ticket_no = $1"
+    )))
+    .bind(ticket_no)
+    .fetch_optional(&mut **tx)
+    .await?;
+    row.as_ref().map(ticket_from_row).transpose()
+}

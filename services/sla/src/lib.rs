@@ -1,0 +1,560 @@
+//! Time-limit policy (时限) of a 12345 hotline, and the deadline arithmetic
+//! that follows from it. Pure rules: no IO, no clock reads.
+//!
+//! The numbers are data: [`Policy::beijing`] is the Beijing standard's table
+//! (`policy/beijing.toml`); a deployment loads its own with
+//! [`Policy::from_toml`], and tests load limits of seconds.
+
+use std::fmt;
+use std::str::FromStr;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use serde::Deserialize;
+
+/// The Beijing policy file, compiled in as the default.
+pub const BEIJING_POLICY_TOML: &str = include_str!("../policy/beijing.toml");
+
+/// Urgency tier (紧急程度) of a request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Tier {
+    /// 紧急
+    Emergency,
+    /// 民生保障
+    BasicLivelihood,
+    /// 一般
+    General,
+}
+
+impl Tier {
+    pub const ALL: [Tier; 3] = [Tier::Emergency, Tier::BasicLivelihood, Tier::General];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Tier::Emergency => "emergency",
+            Tier::BasicLivelihood => "basic_livelihood",
+            Tier::General => "general",
+        }
+    }
+}
+
+impl fmt::Display for Tier {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Tier {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Tier::ALL
+            .into_iter()
+            .find(|t| t.as_str() == s)
+            .ok_or_else(|| format!("unknown tier {s:?}"))
+    }
+}
+
+/// The class a ticket's limits are looked up by: its tier, with general
+/// requests judged complex (复杂疑难) as a class of their own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TicketClass {
+    pub tier: Tier,
+    pub complex: bool,
+}
+
+/// A stage that runs against a limit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Stage {
+    /// 派单, counted from acceptance.
+    Dispatch,
+    /// 签收, counted from dispatch.
+    SignOff,
+    /// 反馈, counted from dispatch (or acceptance, by policy).
+    Feedback,
+}
+
+impl Stage {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Stage::Dispatch => "dispatch",
+            Stage::SignOff => "sign_off",
+            Stage::Feedback => "feedback",
+        }
+    }
+}
+
+impl FromStr for Stage {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        [Stage::Dispatch, Stage::SignOff, Stage::Feedback]
+            .into_iter()
+            .find(|t| t.as_str() == s)
+            .ok_or_else(|| format!("unknown stage {s:?}"))
+    }
+}
+
+/// The limits of one class of tickets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    pub dispatch: Duration,
+    /// Dispatch limit while surge mode (话务量大量集中) is on; `None` when
+    /// surge mode does not change this class.
+    pub dispatch_surge: Option<Duration>,
+    pub sign_off: Duration,
+    pub feedback: Duration,
+}
+
+/// Where the feedback clock starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FeedbackFrom {
+    Dispatch,
+    Acceptance,
+}
+
+/// When the "about to expire" (即将到期) event fires.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct DueSoon {
+    /// Fires when this share of the limit is left (0 < f < 1).
+    pub remaining_fraction: f64,
+    /// But never earlier than this before the deadline.
+    pub max_lead: Duration,
+}
+
+/// A whole time-limit policy.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Policy {
+    pub name: String,
+    pub feedback_from: FeedbackFrom,
+    pub due_soon: DueSoon,
+    emergency: Limits,
+    basic_livelihood: Limits,
+    general: Limits,
+    complex: Limits,
+}
+
+/// Every problem found in a policy file, reported at once.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid time-limit policy: {}", .0.join("; "))]
+pub struct PolicyError(pub Vec<String>);
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPolicy {
+    name: Option<String>,
+    feedback_counted_from: Option<String>,
+    due_soon: Option<RawDueSoon>,
+    tiers: Option<RawTiers>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawDueSoon {
+    remaining_fraction: Option<f64>,
+    max_lead: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawTiers {
+    emergency: Option<RawLimits>,
+    basic_livelihood: Option<RawLimits>,
+    general: Option<RawLimits>,
+    complex: Option<RawLimits>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawLimits {
+    dispatch: Option<String>,
+    dispatch_surge: Option<String>,
+    sign_off: Option<String>,
+    feedback: Option<String>,
+}
+
+/// Parses "30s", "15m", "2h", "7d" or combinations such as "1h30m".
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let s = text.trim();
+    if s.is_empty() {
+        return Err("empty duration".into());
+    }
+    let mut total: u64 = 0;
+    let mut number = String::new();
+    for c in s.chars() {
+        if c.is_ascii_digit() {
+            number.push(c);
+            continue;
+        }
+        let unit = match c {
+            's' => 1,
+            'm' => 60,
+            'h' => 3600,
+            'd' => 86_400,
+            _ => return Err(format!("bad duration {text:?}: unknown unit {c:?}")),
+        };
+        let n: u64 = number
+            .parse()
+            .map_err(|_| format!("bad duration {text:?}: a number must come before {c:?}"))?;
+        total = n
+            .checked_mul(unit)
+            .and_then(|v| total.checked_add(v))
+            .ok_or_else(|| format!("bad duration {text:?}: too large"))?;
+        number.clear();
+    }
+    if !number.is_empty() {
+        return Err(format!(
+            "bad duration {text:?}: missing unit after {number}"
+        ));
+    }
+    if total == 0 {
+        return Err(format!("bad duration {text:?}: must be positive"));
+    }
+    Ok(Duration::from_secs(total))
+}
+
+fn field(errors: &mut Vec<String>, path: &str, value: Option<&String>) -> Option<Duration> {
+    match value {
+        None => None,
+        Some(v) => match parse_duration(v) {
+            Ok(d) => Some(d),
+            Err(e) => {
+                errors.push(format!("{path}: {e}"));
+                None
+            }
+        },
+    }
+}
+
+fn limits(
+    errors: &mut Vec<String>,
+    tier: &str,
+    raw: Option<&RawLimits>,
+    base: Option<&Limits>,
+) -> Option<Limits> {
+    let empty = RawLimits::default();
+    let raw = raw.unwrap_or(&empty);
+    let mut stage = |name: &str, v: Option<&String>, inherited: Option<Duration>| {
+        let path = format!("tiers.{tier}.{name}");
+        let parsed = field(errors, &path, v);
+        if v.is_none() && inherited.is_none() {
+            errors.push(format!("{path}: missing"));
+        }
+        parsed.or(inherited)
+    };
+    let dispatch = stage("dispatch", raw.dispatch.as_ref(), base.map(|b| b.dispatch));
+    let sign_off = stage("sign_off", raw.sign_off.as_ref(), base.map(|b| b.sign_off));
+    let feedback = stage("feedback", raw.feedback.as_ref(), base.map(|b| b.feedback));
+    let dispatch_surge = field(
+        errors,
+        &format!("tiers.{tier}.dispatch_surge"),
+        raw.dispatch_surge.as_ref(),
+    )
+    .or(base.and_then(|b| b.dispatch_surge));
+    Some(Limits {
+        dispatch: dispatch?,
+        dispatch_surge,
+        sign_off: sign_off?,
+        feedback: feedback?,
+    })
+}
+
+impl Policy {
+    /// The Beijing standard's policy.
+    pub fn beijing() -> Policy {
+        Policy::from_toml(BEIJING_POLICY_TOML).expect("the built-in Beijing policy is valid")
+    }
+
+    /// Parses a policy file, reporting every problem at once.
+    pub fn from_toml(text: &str) -> Result<Policy, PolicyError> {
+        let raw: RawPolicy = toml::from_str(text).map_err(|e| PolicyError(vec![e.to_string()]))?;
+        let mut errors = Vec::new();
+        let name = raw.name.unwrap_or_default();
+        if name.trim().is_empty() {
+            errors.push("name: missing".into());
+        }
+        let feedback_from = match raw.feedback_counted_from.as_deref() {
+            None | Some("dispatch") => FeedbackFrom::Dispatch,
+            Some("acceptance") => FeedbackFrom::Acceptance,
+            Some(other) => {
+                errors.push(format!(
+                    "feedback_counted_from: {other:?} is neither \"dispatch\" nor \"acceptance\""
+                ));
+                FeedbackFrom::Dispatch
+            }
+        };
+        let due_raw = raw.due_soon.unwrap_or(RawDueSoon {
+            remaining_fraction: None,
+            max_lead: None,
+        });
+        let remaining_fraction = due_raw.remaining_fraction.unwrap_or(0.25);
+        if !(remaining_fraction > 0.0 && remaining_fraction < 1.0) {
+            errors.push(format!(
+                "due_soon.remaining_fraction: {remaining_fraction} is not between 0 and 1"
+            ));
+        }
+        let max_lead = field(&mut errors, "due_soon.max_lead", due_raw.max_lead.as_ref())
+            .unwrap_or(Duration::from_secs(86_400));
+        let tiers = raw.tiers.unwrap_or(RawTiers {
+            emergency: None,
+            basic_livelihood: None,
+            general: None,
+            complex: None,
+        });
+        let emergency = limits(&mut errors, "emergency", tiers.emergency.as_ref(), None);
+        let basic = limits(
+            &mut errors,
+            "basic_livelihood",
+            tiers.basic_livelihood.as_ref(),
+            None,
+        );
+        let general = limits(&mut errors, "general", tiers.general.as_ref(), None);
+        let complex = match &general {
+            Some(g) => limits(&mut errors, "complex", tiers.complex.as_ref(), Some(g)),
+            None => None,
+        };
+        match (emergency, basic, general, complex) {
+            (Some(emergency), Some(basic_livelihood), Some(general), Some(complex))
+                if errors.is_empty() =>
+            {
+                Ok(Policy {
+                    name,
+                    feedback_from,
+                    due_soon: DueSoon {
+                        remaining_fraction,
+                        max_lead,
+                    },
+                    emergency,
+                    basic_livelihood,
+                    general,
+                    complex,
+                })
+            }
+            _ => Err(PolicyError(errors)),
+        }
+    }
+
+    /// The limits of a class of tickets.
+    pub fn limits(&self, class: TicketClass) -> &Limits {
+        match (class.tier, class.complex) {
+            (Tier::Emergency, _) => &self.emergency,
+            (Tier::BasicLivelihood, _) => &self.basic_livelihood,
+            (Tier::General, false) => &self.general,
+            (Tier::General, true) => &self.complex,
+        }
+    }
+
+    /// Dispatch (派单) deadline of a ticket accepted at `accepted_at`,
+    /// with surge mode on or off at that moment.
+    pub fn dispatch_deadline(
+        &self,
+        class: TicketClass,
+        accepted_at: DateTime<Utc>,
+        surge: bool,
+    ) -> DateTime<Utc> {
+        let l = self.limits(class);
+        let limit = match (surge, l.dispatch_surge) {
+            (true, Some(s)) => s,
+            _ => l.dispatch,
+        };
+        add(accepted_at, limit)
+    }
+
+    /// Sign-off (签收) deadline of an assignment dispatched at `dispatched_at`.
+    pub fn sign_deadline(&self, class: TicketClass, dispatched_at: DateTime<Utc>) -> DateTime<Utc> {
+        add(dispatched_at, self.limits(class).sign_off)
+    }
+
+    /// Feedback (反馈) deadline, counted from dispatch or acceptance by
+    /// policy.
+    pub fn feedback_deadline(
+        &self,
+        class: TicketClass,
+        accepted_at: DateTime<Utc>,
+        dispatched_at: DateTime<Utc>,
+    ) -> DateTime<Utc> {
+        let start = match self.feedback_from {
+            FeedbackFrom::Dispatch => dispatched_at,
+            FeedbackFrom::Acceptance => accepted_at,
+        };
+        add(start, self.limits(class).feedback)
+    }
+
+    /// When the "about to expire" event of a clock running from `start` to
+    /// `deadline` fires.
+    pub fn due_soon_at(&self, start: DateTime<Utc>, deadline: DateTime<Utc>) -> DateTime<Utc> {
+        let span = (deadline - start).to_std().unwrap_or_default();
+        let lead = span
+            .mul_f64(self.due_soon.remaining_fraction)
+            .min(self.due_soon.max_lead);
+        deadline - chrono::Duration::from_std(lead).unwrap_or_default()
+    }
+}
+
+fn add(t: DateTime<Utc>, d: Duration) -> DateTime<Utc> {
+    t + chrono::Duration::from_std(d).expect("policy durations fit in chrono")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn at(h: u32, m: u32) -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 11, 27, h, m, 0).unwrap()
+    }
+
+    const GENERAL: TicketClass = TicketClass {
+        tier: Tier::General,
+        complex: false,
+    };
+
+    #[test]
+    fn beijing_table_matches_the_standard() {
+        let p = Policy::beijing();
+        let h = |n: u64| Duration::from_secs(n * 3600);
+        let e = p.limits(TicketClass {
+            tier: Tier::Emergency,
+            complex: false,
+        });
+        assert_eq!(
+            (e.dispatch, e.sign_off, e.feedback),
+            (h(1), Duration::from_secs(900), h(2))
+        );
+        let b = p.limits(TicketClass {
+            tier: Tier::BasicLivelihood,
+            complex: false,
+        });
+        assert_eq!(
+            (b.dispatch, b.sign_off, b.feedback),
+            (h(2), Duration::from_secs(1800), h(24))
+        );
+        let g = p.limits(GENERAL);
+        assert_eq!(
+            (g.dispatch, g.dispatch_surge, g.sign_off, g.feedback),
+            (h(24), Some(h(48)), h(24), h(7 * 24))
+        );
+        let c = p.limits(TicketClass {
+            tier: Tier::General,
+            complex: true,
+        });
+        assert_eq!(
+            (c.dispatch, c.sign_off, c.feedback),
+            (h(24), h(24), h(15 * 24))
+        );
+    }
+
+    #[test]
+    fn natural_days_run_through_weekends() {
+        // Friday 2026-11-27 10:00 + 7 natural days = Friday 2026-12-04 10:00.
+        let p = Policy::beijing();
+        let fb = p.feedback_deadline(GENERAL, at(9, 0), at(10, 0));
+        assert_eq!(fb, Utc.with_ymd_and_hms(2026, 12, 4, 10, 0, 0).unwrap());
+    }
+
+    #[test]
+    fn surge_mode_doubles_general_dispatch_only() {
+        let p = Policy::beijing();
+        assert_eq!(
+            p.dispatch_deadline(GENERAL, at(10, 0), true),
+            at(10, 0) + chrono::Duration::hours(48)
+        );
+        let e = TicketClass {
+            tier: Tier::Emergency,
+            complex: false,
+        };
+        assert_eq!(p.dispatch_deadline(e, at(10, 0), true), at(11, 0));
+    }
+
+    #[test]
+    fn feedback_can_count_from_acceptance() {
+        let text = BEIJING_POLICY_TOML.replace(
+            "feedback_counted_from = \"dispatch\"",
+            "feedback_counted_from = \"acceptance\"",
+        );
+        let p = Policy::from_toml(&text).unwrap();
+        let e = TicketClass {
+            tier: Tier::Emergency,
+            complex: false,
+        };
+        assert_eq!(p.feedback_deadline(e, at(9, 0), at(9, 30)), at(11, 0));
+    }
+
+    #[test]
+    fn due_soon_is_a_share_of_the_limit_capped() {
+        let p = Policy::beijing();
+        // 2 h limit, a quarter left: 30 minutes before.
+        assert_eq!(p.due_soon_at(at(9, 0), at(11, 0)), at(10, 30));
+        // 15 days: capped at one day before.
+        let start = at(9, 0);
+        let deadline = start + chrono::Duration::days(15);
+        assert_eq!(
+            p.due_soon_at(start, deadline),
+            deadline - chrono::Duration::days(1)
+        );
+    }
+
+    #[test]
+    fn durations_parse() {
+        assert_eq!(parse_duration("30s"), Ok(Duration::from_secs(30)));
+        assert_eq!(parse_duration("1h30m"), Ok(Duration::from_secs(5400)));
+        assert_eq!(parse_duration("7d"), Ok(Duration::from_secs(604_800)));
+        assert!(parse_duration("").is_err());
+        assert!(parse_duration("5").is_err());
+        assert!(parse_duration("h").is_err());
+        assert!(parse_duration("0s").is_err());
+        assert!(parse_duration("3w").is_err());
+    }
+
+    #[test]
+    fn every_error_is_reported_at_once() {
+        let err = Policy::from_toml(
+            r#"
+            name = ""
+            feedback_counted_from = "never"
+            [tiers.emergency]
+            dispatch = "1x"
+            sign_off = "15m"
+            [tiers.general]
+            dispatch = "1h"
+            sign_off = "1h"
+            feedback = "1d"
+            "#,
+        )
+        .unwrap_err();
+        let all = err.0.join("\n");
+        for needle in [
+            "name: missing",
+            "feedback_counted_from",
+            "tiers.emergency.dispatch: bad duration",
+            "tiers.emergency.feedback: missing",
+            "tiers.basic_livelihood.dispatch: missing",
+        ] {
+            assert!(all.contains(needle), "{needle} not in {all}");
+        }
+    }
+
+    #[test]
+    fn seconds_long_policies_load() {
+        let p = Policy::from_toml(
+            r#"
+            name = "test"
+            [tiers.emergency]
+            dispatch = "4s"
+            sign_off = "2s"
+            feedback = "6s"
+            [tiers.basic_livelihood]
+            dispatch = "4s"
+            sign_off = "2s"
+            feedback = "6s"
+            [tiers.general]
+            dispatch = "4s"
+            sign_off = "2s"
+            feedback = "6s"
+            "#,
+        )
+        .unwrap();
+        assert_eq!(
+            p.sign_deadline(GENERAL, at(9, 0)),
+            at(9, 0) + chrono::Duration::seconds(2)
+        );
+    }
+}
