@@ -1,0 +1,232 @@
+//! The handling units' rules: the assignment state machine and what
+//! feedback must contain. Pure: no IO.
+
+use std::fmt;
+
+use hotline_common::ApiError;
+use hotline_common::validate::Fields;
+use hotline_proto::common::v1::{Feedback, FeedbackOutcome};
+
+pub const MAX_FEEDBACK_TEXT: usize = 4000;
+
+/// Where an assignment stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum State {
+    /// 待签收
+    PendingSign,
+    /// 办理中
+    Signed,
+    /// 已反馈
+    FedBack,
+}
+
+impl State {
+    pub const ALL: [State; 3] = [State::PendingSign, State::Signed, State::FedBack];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            State::PendingSign => "pending_sign",
+            State::Signed => "signed",
+            State::FedBack => "fed_back",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<State> {
+        State::ALL.into_iter().find(|x| x.as_str() == s)
+    }
+}
+
+impl fmt::Display for State {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            State::PendingSign => "pending sign-off",
+            State::Signed => "signed",
+            State::FedBack => "fed back",
+        })
+    }
+}
+
+/// What a unit does to an assignment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    /// 签收
+    Sign,
+    /// 反馈
+    Feedback,
+}
+
+impl Action {
+    pub const ALL: [Action; 2] = [Action::Sign, Action::Feedback];
+}
+
+/// The one table of legal moves. Anything else is FAILED_PRECONDITION,
+/// saying the current state.
+pub fn transition(from: State, action: Action) -> Result<State, ApiError> {
+    match (from, action) {
+        (State::PendingSign, Action::Sign) => Ok(State::Signed),
+        (State::Signed, Action::Feedback) => Ok(State::FedBack),
+        (State::Signed | State::FedBack, Action::Sign) => Err(ApiError::precondition(format!(
+            "already signed: the assignment is {from}"
+        ))),
+        (State::PendingSign, Action::Feedback) => Err(ApiError::precondition(
+            "not signed yet: sign for the assignment before giving feedback",
+        )),
+        (State::FedBack, Action::Feedback) => Err(ApiError::precondition(
+            "feedback already given: the assignment is fed back",
+        )),
+    }
+}
+
+/// Checks that feedback carries what the standard requires for its
+/// outcome; every missing part is named.
+pub fn check_feedback(fb: Option<&Feedback>) -> Result<(), ApiError> {
+    let Some(fb) = fb else {
+        return Err(ApiError::invalid("feedback", "required"));
+    };
+    let mut f = Fields::new();
+    f.text("feedback.summary", &fb.summary, MAX_FEEDBACK_TEXT);
+    for (name, v) in [
+        ("feedback.responsible_unit", &fb.responsible_unit),
+        ("feedback.reason", &fb.reason),
+        ("feedback.next_measures", &fb.next_measures),
+        ("feedback.referral_channel", &fb.referral_channel),
+    ] {
+        f.optional_text(name, v, MAX_FEEDBACK_TEXT);
+    }
+    match FeedbackOutcome::try_from(fb.outcome) {
+        Ok(FeedbackOutcome::Resolved) => {}
+        Ok(FeedbackOutcome::Unresolved) => {
+            // 主责单位、未解决原因、下一步工作措施、落实时间
+            for (name, v) in [
+                ("feedback.responsible_unit", &fb.responsible_unit),
+                ("feedback.reason", &fb.reason),
+                ("feedback.next_measures", &fb.next_measures),
+            ] {
+                if v.trim().is_empty() {
+                    f.add(name, "required when the request is not resolved");
+                }
+            }
+            if fb.measures_due.is_none() {
+                f.add(
+                    "feedback.measures_due",
+                    "required when the request is not resolved",
+                );
+            }
+        }
+        Ok(FeedbackOutcome::CannotResolve) => {
+            // 原因或困难、有无研究工作措施
+            if fb.reason.trim().is_empty() {
+                f.add(
+                    "feedback.reason",
+                    "required when the request cannot be resolved",
+                );
+            }
+        }
+        Ok(FeedbackOutcome::Explained) => {
+            if fb.referral_channel.trim().is_empty() {
+                f.add(
+                    "feedback.referral_channel",
+                    "required when the request is answered by explanation",
+                );
+            }
+        }
+        Ok(FeedbackOutcome::Unspecified) => f.add("feedback.outcome", "required"),
+        Err(_) => f.add(
+            "feedback.outcome",
+            format!("unknown outcome {}", fb.outcome),
+        ),
+    }
+    f.finish()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use hotline_common::ErrorCode;
+
+    #[test]
+    fn every_state_and_action_is_decided() {
+        for from in State::ALL {
+            for action in Action::ALL {
+                let legal = matches!(
+                    (from, action),
+                    (State::PendingSign, Action::Sign) | (State::Signed, Action::Feedback)
+                );
+                match transition(from, action) {
+                    Ok(_) => assert!(legal, "{from:?} {action:?} should be refused"),
+                    Err(e) => {
+                        assert!(!legal, "{from:?} {action:?} should be allowed");
+                        assert_eq!(e.code, ErrorCode::FailedPrecondition);
+                    }
+                }
+            }
+        }
+        assert!(
+            transition(State::Signed, Action::Sign)
+                .unwrap_err()
+                .message
+                .contains("already signed")
+        );
+    }
+
+    fn fb(outcome: FeedbackOutcome) -> Feedback {
+        Feedback {
+            outcome: outcome as i32,
+            summary: "已联系诉求人".into(),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn resolved_needs_only_a_summary() {
+        check_feedback(Some(&fb(FeedbackOutcome::Resolved))).unwrap();
+        let mut empty = fb(FeedbackOutcome::Resolved);
+        empty.summary.clear();
+        assert!(
+            check_feedback(Some(&empty))
+                .unwrap_err()
+                .message
+                .contains("feedback.summary")
+        );
+    }
+
+    #[test]
+    fn unresolved_names_each_missing_part() {
+        let e = check_feedback(Some(&fb(FeedbackOutcome::Unresolved))).unwrap_err();
+        for part in [
+            "responsible_unit",
+            "reason",
+            "next_measures",
+            "measures_due",
+        ] {
+            assert!(
+                e.message.contains(&format!("feedback.{part}")),
+                "{part}: {}",
+                e.message
+            );
+        }
+    }
+
+    #[test]
+    fn cannot_resolve_and_explained_have_their_parts() {
+        assert!(
+            check_feedback(Some(&fb(FeedbackOutcome::CannotResolve)))
+                .unwrap_err()
+                .message
+                .contains("feedback.reason")
+        );
+        assert!(
+            check_feedback(Some(&fb(FeedbackOutcome::Explained)))
+                .unwrap_err()
+                .message
+                .contains("feedback.referral_channel")
+        );
+        assert!(
+            check_feedback(Some(&fb(FeedbackOutcome::Unspecified)))
+                .unwrap_err()
+                .message
+                .contains("feedback.outcome")
+        );
+        assert!(check_feedback(None).is_err());
+    }
+}

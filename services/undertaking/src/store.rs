@@ -1,0 +1,218 @@
+//! Undertaking's storage: assignments. All of its SQL lives here.
+
+use chrono::{DateTime, Utc};
+use hotline_common::ApiError;
+use hotline_common::time::{opt_to_proto, to_proto};
+use hotline_proto::common::v1::{AssignmentRole, Feedback, TicketSummary};
+use hotline_proto::undertaking::v1::{Assignment, AssignmentState};
+use prost::Message;
+use sqlx::migrate::Migrator;
+use sqlx::postgres::PgRow;
+use sqlx::{PgPool, Postgres, Row, Transaction};
+use uuid::Uuid;
+
+use crate::domain::State;
+
+pub static MIGRATOR: Migrator = sqlx::migrate!("./migrations");
+
+/// One assignment to record.
+pub struct NewAssignment {
+    pub unit_id: String,
+    pub lead: bool,
+    pub sign_deadline: DateTime<Utc>,
+    pub feedback_deadline: DateTime<Utc>,
+}
+
+/// A stored assignment with its state.
+pub struct Stored {
+    pub id: Uuid,
+    pub unit_id: String,
+    pub state: State,
+    pub proto: Assignment,
+}
+
+#[derive(Clone)]
+pub struct Store {
+    pool: PgPool,
+}
+
+const COLUMNS: &str = "assignment_id, ticket_no, unit_id, role, state, ticket, dispatched_at, \
+     sign_deadline, feedback_deadline, signed_at, fed_back_at, feedback";
+
+fn from_row(row: &PgRow) -> Result<Stored, ApiError> {
+    let state_text: String = row.get("state");
+    let state = State::parse(&state_text)
+        .ok_or_else(|| ApiError::internal(format!("stored state {state_text:?}")))?;
+    let ticket: Vec<u8> = row.get("ticket");
+    let ticket = TicketSummary::decode(ticket.as_slice())
+        .map_err(|e| ApiError::internal(format!("stored ticket: {e}")))?;
+    let feedback: Option<Vec<u8>> = row.get("feedback");
+    let feedback = feedback
+        .map(|b| Feedback::decode(b.as_slice()))
+        .transpose()
+        .map_err(|e| ApiError::internal(format!("stored feedback: {e}")))?;
+    let role: String = row.get("role");
+    let id: Uuid = row.get("assignment_id");
+    let unit_id: String = row.get("unit_id");
+    let proto = Assignment {
+        assignment_id: id.to_string(),
+        ticket_no: row.get("ticket_no"),
+        unit_id: unit_id.clone(),
+        role: if role == "lead" {
+            AssignmentRole::Lead
+        } else {
+            AssignmentRole::Co
+        } as i32,
+        state: match state {
+            State::PendingSign => AssignmentState::PendingSign,
+            State::Signed => AssignmentState::Signed,
+            State::FedBack => AssignmentState::FedBack,
+        } as i32,
+        dispatched_at: Some(to_proto(row.get("dispatched_at"))),
+        sign_deadline: Some(to_proto(row.get("sign_deadline"))),
+        signed_at: opt_to_proto(row.get("signed_at")),
+        feedback_deadline: Some(to_proto(row.get("feedback_deadline"))),
+        fed_back_at: opt_to_proto(row.get("fed_back_at")),
+        feedback,
+        ticket: Some(ticket),
+    };
+    Ok(Stored {
+        id,
+        unit_id,
+        state,
+        proto,
+    })
+}
+
+/// A page position: the last row's dispatch time and id.
+pub type Cursor = (DateTime<Utc>, Uuid);
+
+impl Store {
+    pub fn new(pool: PgPool) -> Store {
+        Store { pool }
+    }
+
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+
+    /// Records a ticket's assignments; those already recorded (same ticket
+    /// and unit) are kept as they are. Returns all of the ticket's.
+    pub async fn create(
+        &self,
+        ticket: &TicketSummary,
+        dispatched_at: DateTime<Utc>,
+        assignments: &[NewAssignment],
+    ) -> Result<(Vec<Stored>, usize), ApiError> {
+        let mut tx = self.pool.begin().await?;
+        let bytes = ticket.encode_to_vec();
+        let mut created = 0;
+        for a in assignments {
+            created += sqlx::query(
+                "INSERT INTO assignments (assignment_id, ticket_no, unit_id, role, state, ticket, \
+                 dispatched_at, sign_deadline, feedback_deadline) \
+                 VALUES ($1, $2, $3, $4, 'pending_sign', $5, $6, $7, $8) \
+                 ON CONFLICT ON CONSTRAINT assignments_ticket_unit_unique DO NOTHING",
+            )
+            .bind(Uuid::now_v7())
+            .bind(&ticket.ticket_no)
+            .bind(&a.unit_id)
+            .bind(if a.lead { "lead" } else { "co" })
+            .bind(&bytes)
+            .bind(dispatched_at)
+            .bind(a.sign_deadline)
+            .bind(a.feedback_deadline)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected() as usize;
+        }
+        tx.commit().await?;
+        Ok((self.by_ticket(&ticket.ticket_no).await?, created))
+    }
+
+    pub async fn by_ticket(&self, ticket_no: &str) -> Result<Vec<Stored>, ApiError> {
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {COLUMNS} FROM assignments WHERE ticket_no = $1 \
+             ORDER BY (role = 'lead') DESC, unit_id"
+        )))
+        .bind(ticket_no)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(from_row).collect()
+    }
+
+    /// One unit's assignments, newest first, after `cursor`.
+    pub async fn by_unit(
+        &self,
+        unit_id: &str,
+        state: Option<State>,
+        cursor: Option<Cursor>,
+        limit: i64,
+    ) -> Result<Vec<Stored>, ApiError> {
+        let (at, id) = cursor.unzip();
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {COLUMNS} FROM assignments WHERE unit_id = $1 \
+             AND ($2::text IS NULL OR state = $2) \
+             AND ($3::timestamptz IS NULL OR (dispatched_at, assignment_id) < ($3, $4)) \
+             ORDER BY dispatched_at DESC, assignment_id DESC LIMIT $5"
+        )))
+        .bind(unit_id)
+        .bind(state.map(State::as_str))
+        .bind(at)
+        .bind(id)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(from_row).collect()
+    }
+
+    /// Locks one assignment for a state change.
+    pub async fn lock(
+        &self,
+        id: Uuid,
+    ) -> Result<(Transaction<'static, Postgres>, Option<Stored>), ApiError> {
+        let mut tx = self.pool.begin().await?;
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {COLUMNS} FROM assignments WHERE assignment_id = $1 FOR UPDATE"
+        )))
+        .bind(id)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let stored = row.as_ref().map(from_row).transpose()?;
+        Ok((tx, stored))
+    }
+
+    pub async fn mark_signed(
+        tx: &mut Transaction<'static, Postgres>,
+        id: Uuid,
+        at: DateTime<Utc>,
+    ) -> Result<Stored, ApiError> {
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "UPDATE assignments SET state = 'signed', signed_at = $2 \
+             WHERE assignment_id = $1 RETURNING {COLUMNS}"
+        )))
+        .bind(id)
+        .bind(at)
+        .fetch_one(&mut **tx)
+        .await?;
+        from_row(&row)
+    }
+
+    pub async fn mark_fed_back(
+        tx: &mut Transaction<'static, Postgres>,
+        id: Uuid,
+        at: DateTime<Utc>,
+        feedback: &Feedback,
+    ) -> Result<Stored, ApiError> {
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "UPDATE assignments SET state = 'fed_back', fed_back_at = $2, feedback = $3 \
+             WHERE assignment_id = $1 RETURNING {COLUMNS}"
+        )))
+        .bind(id)
+        .bind(at)
+        .bind(feedback.encode_to_vec())
+        .fetch_one(&mut **tx)
+        .await?;
+        from_row(&row)
+    }
+}
