@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 const FILES: &[&str] = &[
     "hotline/common/v1/common.proto",
+    "hotline/common/v1/clock.proto",
     "hotline/intake/v1/intake.proto",
     "hotline/dispatch/v1/dispatch.proto",
     "hotline/undertaking/v1/undertaking.proto",

@@ -22,10 +22,10 @@ pub fn is_plain_identifier(s: &str) -> bool {
 }
 
 /// Connects to the service's schema (creating it when missing), waiting for
-/// the database to come up, and applies the service's migrations.
+/// the database to come up, and applies the given migrations.
 pub async fn connect_and_migrate(
     cfg: &CommonConfig,
-    migrator: &Migrator,
+    migrators: &[&Migrator],
 ) -> anyhow::Result<PgPool> {
     let schema = &cfg.database_schema;
     anyhow::ensure!(is_plain_identifier(schema), "bad schema name {schema:?}");
@@ -72,7 +72,11 @@ pub async fn connect_and_migrate(
         .connect_with(opts)
         .await
         .context("opening the connection pool")?;
-    migrator
+    // The service's own migrations and shared ones (clocks) share one
+    // history table; their version ranges do not overlap.
+    let mut all: Vec<_> = migrators.iter().flat_map(|m| m.iter().cloned()).collect();
+    all.sort_by_key(|m| m.version);
+    Migrator::with_migrations(all)
         .run(&pool)
         .await
         .with_context(|| format!("migrating schema {schema}"))?;

@@ -7,16 +7,21 @@
 //! - [`error`]: one error type mapped to `tonic::Code`;
 //! - [`validate`]: field checks that name the field;
 //! - [`db`]: the PostgreSQL pool on the service's own schema, migrations;
-//! - [`bus`]: the RabbitMQ connection;
+//! - [`bus`]: RabbitMQ connection, deadline topology, confirmed publishing;
+//! - [`clock`]: time-limit clocks, their timers and the deadline scheduler;
 //! - [`outbox`]: the transactional outbox and its relay loop;
+//! - [`paging`]: page tokens and sizes of the list RPCs;
 //! - [`time`]: timestamps between chrono and protobuf;
 //! - [`convert`]: the shared enums between proto and the domain.
 
+pub mod bus;
+pub mod clock;
 pub mod config;
 pub mod convert;
 pub mod db;
 pub mod error;
 pub mod outbox;
+pub mod paging;
 pub mod startup;
 pub mod telemetry;
 pub mod time;

@@ -5,6 +5,13 @@ use prost_types::Timestamp;
 
 use crate::error::ApiError;
 
+/// Now, at the precision PostgreSQL keeps (microseconds), so that a time
+/// read back equals the time written.
+pub fn now() -> DateTime<Utc> {
+    let t = Utc::now();
+    DateTime::from_timestamp_micros(t.timestamp_micros()).unwrap_or(t)
+}
+
 pub fn to_proto(t: DateTime<Utc>) -> Timestamp {
     Timestamp {
         seconds: t.timestamp(),

@@ -3,6 +3,7 @@
 use std::sync::Arc;
 
 use hotline_common::ApiError;
+use hotline_common::time::now;
 use hotline_proto::dispatch::v1::dispatch_service_server::DispatchService;
 use hotline_proto::dispatch::v1::*;
 use hotline_sla::Policy;
@@ -20,11 +21,6 @@ pub struct Api {
     pub catalogue_proto: hotline_proto::dispatch::v1::Catalogue,
     pub policy: Arc<Policy>,
     pub relay_wake: Arc<Notify>,
-}
-
-fn now() -> chrono::DateTime<chrono::Utc> {
-    let t = chrono::Utc::now();
-    chrono::DateTime::from_timestamp_micros(t.timestamp_micros()).unwrap_or(t)
 }
 
 pub fn catalogue_to_proto(c: &Catalogue) -> hotline_proto::dispatch::v1::Catalogue {

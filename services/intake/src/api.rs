@@ -5,6 +5,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use hotline_common::ApiError;
 use hotline_common::error::from_peer;
+use hotline_common::time::now;
 use hotline_common::time::{opt_to_proto, to_proto};
 use hotline_common::validate::Fields;
 use hotline_proto::common::v1 as pb;
@@ -30,12 +31,6 @@ pub struct Api {
     pub undertaking: UndertakingServiceClient<Channel>,
     /// Wakes the relay to dispatch when a ticket is stored.
     pub relay_wake: Arc<Notify>,
-}
-
-/// Now, at the precision PostgreSQL keeps (microseconds).
-pub fn now() -> DateTime<Utc> {
-    let t = Utc::now();
-    DateTime::from_timestamp_micros(t.timestamp_micros()).unwrap_or(t)
 }
 
 fn request_hash(req: &SubmitRequest) -> Vec<u8> {
@@ -73,7 +68,7 @@ impl Api {
             .dispatch_deadline(ticket.class, accepted_at, surge);
         match self
             .store
-            .insert(&ticket, &hash, accepted_at, deadline, surge)
+            .insert(&ticket, &hash, accepted_at, deadline, surge, &self.policy)
             .await?
         {
             Inserted::New(t) => {

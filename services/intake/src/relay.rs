@@ -6,7 +6,11 @@ use std::sync::Arc;
 
 use futures_util::future::join_all;
 use hotline_common::ApiError;
+use hotline_common::clock;
 use hotline_common::outbox::run_relay;
+use hotline_sla::Stage;
+
+use hotline_common::time::now;
 use hotline_proto::dispatch::v1::RouteTicketRequest;
 use hotline_proto::dispatch::v1::dispatch_service_client::DispatchServiceClient;
 use tokio::sync::Notify;
@@ -54,6 +58,13 @@ async fn step(store: &Store, dispatch: &DispatchServiceClient<Channel>) -> Resul
         match r {
             Ok(_) => {
                 DISPATCH_OUTBOX.done(&mut tx, no).await?;
+                // Dispatched: the dispatch clock stops.
+                clock::stop(
+                    &mut tx,
+                    &clock::clock_id(no, Stage::Dispatch, clock::CENTRE_UNIT),
+                    now(),
+                )
+                .await?;
                 done += 1;
                 tracing::debug!(ticket_no = %no, "handed to dispatch");
             }

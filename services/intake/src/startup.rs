@@ -2,7 +2,10 @@
 
 use std::sync::Arc;
 
+use hotline_common::bus::Publisher;
+use hotline_common::clock::{self, ClockApi};
 use hotline_common::startup::{grpc_router, peer_channel, serve};
+use hotline_proto::common::v1::clock_service_server::ClockServiceServer;
 use hotline_proto::dispatch::v1::dispatch_service_client::DispatchServiceClient;
 use hotline_proto::intake::v1::intake_service_server::IntakeServiceServer;
 use hotline_proto::undertaking::v1::undertaking_service_client::UndertakingServiceClient;
@@ -15,12 +18,14 @@ use crate::config::Config;
 use crate::store::{MIGRATOR, Store};
 
 pub async fn run(cfg: Config, token: CancellationToken) -> anyhow::Result<()> {
-    let pool = hotline_common::db::connect_and_migrate(&cfg.common, &MIGRATOR).await?;
+    let pool = hotline_common::db::connect_and_migrate(&cfg.common, &[&MIGRATOR, &clock::MIGRATOR])
+        .await?;
     let store = Store::new(pool, cfg.ticket_prefix.clone());
     let dispatch = DispatchServiceClient::new(peer_channel(&cfg.dispatch_url)?);
     let undertaking = UndertakingServiceClient::new(peer_channel(&cfg.undertaking_url)?);
     let codes = Codes::new(dispatch.clone());
     let wake = Arc::new(Notify::new());
+    let publisher = Arc::new(Publisher::new(&cfg.common.amqp_url, "intake-clocks"));
 
     let mut tasks = tokio::task::JoinSet::new();
     tasks.spawn(
@@ -28,6 +33,11 @@ pub async fn run(cfg: Config, token: CancellationToken) -> anyhow::Result<()> {
             .clone()
             .refresh_loop(cfg.catalogue_refresh, token.clone()),
     );
+    tasks.spawn(clock::run_scheduler(
+        store.pool().clone(),
+        publisher,
+        token.clone(),
+    ));
     tasks.spawn(crate::relay::run(
         store.clone(),
         dispatch,
@@ -35,6 +45,9 @@ pub async fn run(cfg: Config, token: CancellationToken) -> anyhow::Result<()> {
         token.clone(),
     ));
 
+    let clocks = ClockApi {
+        pool: store.pool().clone(),
+    };
     let api = Api {
         store,
         policy: Arc::new(cfg.common.policy.clone()),
@@ -43,7 +56,9 @@ pub async fn run(cfg: Config, token: CancellationToken) -> anyhow::Result<()> {
         relay_wake: wake,
     };
     let (router, health) = grpc_router()?;
-    let router = router.add_service(IntakeServiceServer::new(api));
+    let router = router
+        .add_service(IntakeServiceServer::new(api))
+        .add_service(ClockServiceServer::new(clocks));
     health.set_serving::<IntakeServiceServer<Api>>().await;
     let served = serve(&cfg.common, router, health, token.clone()).await;
     token.cancel();

@@ -3,9 +3,11 @@
 
 use chrono::{DateTime, Utc};
 use hotline_common::ApiError;
+use hotline_common::clock::{self, CENTRE_UNIT, ClockSpec};
 use hotline_common::error::violated_constraint;
 use hotline_common::outbox::Outbox;
 use hotline_proto::common::v1 as pb;
+use hotline_sla::{Policy, Stage};
 use prost::Message;
 use sqlx::migrate::Migrator;
 use sqlx::{PgPool, Postgres, Row, Transaction};
@@ -116,6 +118,7 @@ impl Store {
         accepted_at: DateTime<Utc>,
         dispatch_deadline: DateTime<Utc>,
         surge: bool,
+        policy: &Policy,
     ) -> Result<Inserted, ApiError> {
         let mut tx = self.pool.begin().await?;
         if let Some(key) = &t.idempotency_key
@@ -175,6 +178,18 @@ impl Store {
             Err(e) => return Err(e.into()),
         }
         DISPATCH_OUTBOX.push(&mut tx, &ticket_no).await?;
+        clock::start(
+            &mut tx,
+            policy,
+            &ClockSpec {
+                ticket_no: &ticket_no,
+                stage: Stage::Dispatch,
+                unit_id: CENTRE_UNIT,
+                started_at: accepted_at,
+                deadline: dispatch_deadline,
+            },
+        )
+        .await?;
         let stored = get_in(&mut tx, &ticket_no)
             .await?
             .ok_or_else(|| ApiError::internal("inserted ticket vanished"))?;

@@ -1,1 +1,5 @@
-fn main() {}
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    hotline_common::startup::main(hotline_supervision::startup::run)
+}

@@ -1,28 +1,25 @@
 //! Undertaking's gRPC layer.
 
-use chrono::{DateTime, Utc};
+use std::sync::Arc;
+
 use hotline_common::ApiError;
+use hotline_common::paging;
+use hotline_common::time::now;
 use hotline_common::time::required;
 use hotline_common::validate::Fields;
 use hotline_proto::common::v1::AssignmentRole;
 use hotline_proto::undertaking::v1::undertaking_service_server::UndertakingService;
 use hotline_proto::undertaking::v1::*;
+use hotline_sla::Policy;
 use tonic::{Request, Response, Status};
 use uuid::Uuid;
 
 use crate::domain::{Action, State, check_feedback, transition};
-use crate::store::{self, Cursor, Store, Stored};
+use crate::store::{self, Store, Stored};
 
 pub struct Api {
     pub store: Store,
-}
-
-pub const DEFAULT_PAGE: i64 = 50;
-pub const MAX_PAGE: i64 = 500;
-
-fn now() -> DateTime<Utc> {
-    let t = Utc::now();
-    DateTime::from_timestamp_micros(t.timestamp_micros()).unwrap_or(t)
+    pub policy: Arc<Policy>,
 }
 
 fn parse_id(raw: &str) -> Result<Uuid, ApiError> {
@@ -32,24 +29,6 @@ fn parse_id(raw: &str) -> Result<Uuid, ApiError> {
 
 fn unit_field(f: &mut Fields, raw: &str) -> String {
     f.code("unit_id", raw, 64)
-}
-
-fn encode_cursor(c: Cursor) -> String {
-    format!("{}_{}", c.0.timestamp_micros(), c.1)
-}
-
-fn decode_cursor(token: &str) -> Result<Option<Cursor>, ApiError> {
-    if token.is_empty() {
-        return Ok(None);
-    }
-    let bad = || ApiError::invalid("page_token", "not a token this service issued");
-    let (micros, id) = token.split_once('_').ok_or_else(bad)?;
-    let at = micros
-        .parse::<i64>()
-        .ok()
-        .and_then(DateTime::from_timestamp_micros)
-        .ok_or_else(bad)?;
-    Ok(Some((at, Uuid::parse_str(id).map_err(|_| bad())?)))
 }
 
 impl Api {
@@ -113,7 +92,10 @@ impl Api {
             }
         }
         f.finish()?;
-        let (all, created) = self.store.create(&ticket, dispatched_at?, &new).await?;
+        let (all, created) = self
+            .store
+            .create(&ticket, dispatched_at?, &new, &self.policy)
+            .await?;
         if created > 0 {
             tracing::info!(ticket_no = %ticket.ticket_no, created, "assignments recorded");
         }
@@ -135,34 +117,16 @@ impl Api {
                 None
             }
         };
-        let size = match req.page_size {
-            0 => DEFAULT_PAGE,
-            n if (1..=MAX_PAGE as i32).contains(&n) => n as i64,
-            n => {
-                f.add("page_size", format!("1–{MAX_PAGE}, got {n}"));
-                DEFAULT_PAGE
-            }
-        };
+        let size = paging::size(&mut f, req.page_size);
         f.finish()?;
-        let cursor = decode_cursor(&req.page_token)?;
+        let cursor = paging::decode(&req.page_token)?;
         let mut rows = self
             .store
             .by_unit(&unit_id, state, cursor, size + 1)
             .await?;
-        let next_page_token = if rows.len() as i64 > size {
-            rows.truncate(size as usize);
-            rows.last()
-                .map(|r| {
-                    let at = r.proto.dispatched_at.as_ref().expect("always set");
-                    encode_cursor((
-                        DateTime::from_timestamp(at.seconds, at.nanos as u32).unwrap_or_default(),
-                        r.id,
-                    ))
-                })
-                .unwrap_or_default()
-        } else {
-            String::new()
-        };
+        let next_page_token = paging::cut(&mut rows, size, |r| {
+            paging::cursor_of(r.proto.dispatched_at.as_ref(), &r.proto.assignment_id)
+        });
         Ok(ListAssignmentsResponse {
             assignments: rows.into_iter().map(|s| s.proto).collect(),
             next_page_token,
@@ -276,21 +240,5 @@ impl UndertakingService for Api {
         Ok(Response::new(SubmitFeedbackResponse {
             assignment: Some(s.proto),
         }))
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn cursors_round_trip_and_reject_junk() {
-        let c = (
-            DateTime::from_timestamp_micros(1_764_000_000_123_456).unwrap(),
-            Uuid::now_v7(),
-        );
-        assert_eq!(decode_cursor(&encode_cursor(c)).unwrap(), Some(c));
-        assert!(decode_cursor("junk").is_err());
-        assert_eq!(decode_cursor("").unwrap(), None);
     }
 }

@@ -1,6 +1,11 @@
-//! Wires undertaking together: database, gRPC server.
+//! Wires undertaking together: database, clock scheduler, gRPC server.
 
+use std::sync::Arc;
+
+use hotline_common::bus::Publisher;
+use hotline_common::clock::{self, ClockApi};
 use hotline_common::startup::{grpc_router, serve};
+use hotline_proto::common::v1::clock_service_server::ClockServiceServer;
 use hotline_proto::undertaking::v1::undertaking_service_server::UndertakingServiceServer;
 use tokio_util::sync::CancellationToken;
 
@@ -9,12 +14,22 @@ use crate::config::Config;
 use crate::store::{MIGRATOR, Store};
 
 pub async fn run(cfg: Config, token: CancellationToken) -> anyhow::Result<()> {
-    let pool = hotline_common::db::connect_and_migrate(&cfg.common, &MIGRATOR).await?;
+    let pool = hotline_common::db::connect_and_migrate(&cfg.common, &[&MIGRATOR, &clock::MIGRATOR])
+        .await?;
+    let publisher = Arc::new(Publisher::new(&cfg.common.amqp_url, "undertaking-clocks"));
+    let scheduler = tokio::spawn(clock::run_scheduler(pool.clone(), publisher, token.clone()));
+
     let api = Api {
-        store: Store::new(pool),
+        store: Store::new(pool.clone()),
+        policy: Arc::new(cfg.common.policy.clone()),
     };
     let (router, health) = grpc_router()?;
-    let router = router.add_service(UndertakingServiceServer::new(api));
+    let router = router
+        .add_service(UndertakingServiceServer::new(api))
+        .add_service(ClockServiceServer::new(ClockApi { pool }));
     health.set_serving::<UndertakingServiceServer<Api>>().await;
-    serve(&cfg.common, router, health, token).await
+    let served = serve(&cfg.common, router, health, token.clone()).await;
+    token.cancel();
+    let _ = scheduler.await;
+    served
 }

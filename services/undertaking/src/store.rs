@@ -12,6 +12,8 @@ use sqlx::{PgPool, Postgres, Row, Transaction};
 use uuid::Uuid;
 
 use crate::domain::State;
+use hotline_common::clock::{self, ClockSpec};
+use hotline_sla::{Policy, Stage};
 
 pub static MIGRATOR: Migrator = sqlx::migrate!("./migrations");
 
@@ -84,8 +86,7 @@ fn from_row(row: &PgRow) -> Result<Stored, ApiError> {
     })
 }
 
-/// A page position: the last row's dispatch time and id.
-pub type Cursor = (DateTime<Utc>, Uuid);
+pub use hotline_common::paging::Cursor;
 
 impl Store {
     pub fn new(pool: PgPool) -> Store {
@@ -103,12 +104,13 @@ impl Store {
         ticket: &TicketSummary,
         dispatched_at: DateTime<Utc>,
         assignments: &[NewAssignment],
+        policy: &Policy,
     ) -> Result<(Vec<Stored>, usize), ApiError> {
         let mut tx = self.pool.begin().await?;
         let bytes = ticket.encode_to_vec();
         let mut created = 0;
         for a in assignments {
-            created += sqlx::query(
+            let inserted = sqlx::query(
                 "INSERT INTO assignments (assignment_id, ticket_no, unit_id, role, state, ticket, \
                  dispatched_at, sign_deadline, feedback_deadline) \
                  VALUES ($1, $2, $3, $4, 'pending_sign', $5, $6, $7, $8) \
@@ -124,7 +126,29 @@ impl Store {
             .bind(a.feedback_deadline)
             .execute(&mut *tx)
             .await?
-            .rows_affected() as usize;
+            .rows_affected();
+            if inserted == 0 {
+                continue;
+            }
+            created += 1;
+            // Sign-off and feedback are both counted from dispatch.
+            for (stage, deadline) in [
+                (Stage::SignOff, a.sign_deadline),
+                (Stage::Feedback, a.feedback_deadline),
+            ] {
+                clock::start(
+                    &mut tx,
+                    policy,
+                    &ClockSpec {
+                        ticket_no: &ticket.ticket_no,
+                        stage,
+                        unit_id: &a.unit_id,
+                        started_at: dispatched_at,
+                        deadline,
+                    },
+                )
+                .await?;
+            }
         }
         tx.commit().await?;
         Ok((self.by_ticket(&ticket.ticket_no).await?, created))
@@ -182,6 +206,7 @@ impl Store {
         Ok((tx, stored))
     }
 
+    /// Signed: the sign-off clock stops.
     pub async fn mark_signed(
         tx: &mut Transaction<'static, Postgres>,
         id: Uuid,
@@ -195,9 +220,17 @@ impl Store {
         .bind(at)
         .fetch_one(&mut **tx)
         .await?;
-        from_row(&row)
+        let s = from_row(&row)?;
+        clock::stop(
+            tx,
+            &clock::clock_id(&s.proto.ticket_no, Stage::SignOff, &s.unit_id),
+            at,
+        )
+        .await?;
+        Ok(s)
     }
 
+    /// Fed back: the feedback clock stops.
     pub async fn mark_fed_back(
         tx: &mut Transaction<'static, Postgres>,
         id: Uuid,
@@ -213,6 +246,13 @@ impl Store {
         .bind(feedback.encode_to_vec())
         .fetch_one(&mut **tx)
         .await?;
-        from_row(&row)
+        let s = from_row(&row)?;
+        clock::stop(
+            tx,
+            &clock::clock_id(&s.proto.ticket_no, Stage::Feedback, &s.unit_id),
+            at,
+        )
+        .await?;
+        Ok(s)
     }
 }

@@ -1,0 +1,81 @@
+//! Supervision's gRPC layer.
+
+use hotline_common::paging;
+use hotline_common::validate::Fields;
+use hotline_proto::supervision::v1::supervision_service_server::SupervisionService;
+use hotline_proto::supervision::v1::*;
+use tonic::{Request, Response, Status};
+
+use crate::store::Store;
+
+pub struct Api {
+    pub store: Store,
+}
+
+fn filter(f: &mut Fields, field: &str, raw: &str) -> Option<String> {
+    if raw.trim().is_empty() {
+        None
+    } else {
+        Some(f.code(field, raw, 64))
+    }
+}
+
+#[tonic::async_trait]
+impl SupervisionService for Api {
+    async fn list_urges(
+        &self,
+        req: Request<ListUrgesRequest>,
+    ) -> Result<Response<ListUrgesResponse>, Status> {
+        let r = req.into_inner();
+        let mut f = Fields::new();
+        let unit = filter(&mut f, "unit_id", &r.unit_id);
+        let ticket = filter(&mut f, "ticket_no", &r.ticket_no);
+        let size = paging::size(&mut f, r.page_size);
+        f.finish()?;
+        let cursor = paging::decode(&r.page_token)?;
+        let mut urges = self
+            .store
+            .urges(unit.as_deref(), ticket.as_deref(), cursor, size + 1)
+            .await?;
+        let next_page_token = paging::cut(&mut urges, size, |u| {
+            paging::cursor_of(u.issued_at.as_ref(), &u.urge_id)
+        });
+        Ok(Response::new(ListUrgesResponse {
+            urges,
+            next_page_token,
+        }))
+    }
+
+    async fn list_cases(
+        &self,
+        req: Request<ListCasesRequest>,
+    ) -> Result<Response<ListCasesResponse>, Status> {
+        let r = req.into_inner();
+        let mut f = Fields::new();
+        let unit = filter(&mut f, "unit_id", &r.unit_id);
+        let ticket = filter(&mut f, "ticket_no", &r.ticket_no);
+        let open = match CaseState::try_from(r.state) {
+            Ok(CaseState::Unspecified) => None,
+            Ok(CaseState::Open) => Some(true),
+            Ok(CaseState::Closed) => Some(false),
+            Err(_) => {
+                f.add("state", format!("unknown state {}", r.state));
+                None
+            }
+        };
+        let size = paging::size(&mut f, r.page_size);
+        f.finish()?;
+        let cursor = paging::decode(&r.page_token)?;
+        let mut cases = self
+            .store
+            .cases(unit.as_deref(), ticket.as_deref(), open, cursor, size + 1)
+            .await?;
+        let next_page_token = paging::cut(&mut cases, size, |c| {
+            paging::cursor_of(c.opened_at.as_ref(), &c.case_id)
+        });
+        Ok(Response::new(ListCasesResponse {
+            cases,
+            next_page_token,
+        }))
+    }
+}

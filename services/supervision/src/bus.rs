@@ -1,0 +1,228 @@
+//! Supervision's side of RabbitMQ: consumes deadline events in batches,
+//! decides, records, and only then acknowledges. A crash before the ack
+//! redelivers the batch; the unique event ids absorb the repeat. A message
+//! that cannot be decoded is rejected to the dead-letter queue.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use futures_util::{FutureExt, StreamExt};
+use hotline_common::bus::{DEADLINE_QUEUE, connect, declare_topology};
+use hotline_common::error::from_peer;
+use hotline_common::time::now;
+use hotline_common::{ApiError, clock};
+use hotline_proto::common::v1::clock_service_client::ClockServiceClient;
+use hotline_proto::common::v1::{CheckClocksRequest, ClockState, DeadlineEvent};
+use lapin::options::{BasicAckOptions, BasicConsumeOptions, BasicQosOptions, BasicRejectOptions};
+use lapin::types::FieldTable;
+use prost::Message;
+use tokio_util::sync::CancellationToken;
+use tonic::transport::Channel;
+
+use crate::domain::{Decision, Owner, decide, owner};
+use crate::store::{Actions, Store};
+
+/// Clock owners, by the stages they own.
+#[derive(Clone)]
+pub struct Owners {
+    pub intake: ClockServiceClient<Channel>,
+    pub undertaking: ClockServiceClient<Channel>,
+}
+
+impl Owners {
+    async fn check(&self, who: Owner, ids: Vec<String>) -> Result<Vec<ClockState>, ApiError> {
+        let (mut client, name) = match who {
+            Owner::Intake => (self.intake.clone(), "intake"),
+            Owner::Undertaking => (self.undertaking.clone(), "undertaking"),
+        };
+        let mut states = Vec::with_capacity(ids.len());
+        for chunk in ids.chunks(1000) {
+            let reply = client
+                .check_clocks(CheckClocksRequest {
+                    clock_ids: chunk.to_vec(),
+                })
+                .await
+                .map_err(|s| from_peer(name, s))?;
+            states.extend(reply.into_inner().clocks);
+        }
+        Ok(states)
+    }
+}
+
+/// Decides and records a batch of events. Transient failures (database,
+/// owners) are returned so the caller can retry the same batch.
+pub async fn handle(
+    store: &Store,
+    owners: &Owners,
+    events: &[DeadlineEvent],
+) -> Result<(u64, u64), ApiError> {
+    let ids: Vec<String> = events.iter().map(|e| e.event_id.clone()).collect();
+    let done: std::collections::HashSet<String> =
+        store.already_handled(&ids).await?.into_iter().collect();
+    let fresh: Vec<&DeadlineEvent> = events
+        .iter()
+        .filter(|e| !done.contains(&e.event_id))
+        .collect();
+
+    let mut by_owner: HashMap<Owner, Vec<String>> = HashMap::new();
+    for e in &fresh {
+        if let Some(stage) = clock::event_stage(e) {
+            by_owner
+                .entry(owner(stage))
+                .or_default()
+                .push(e.clock_id.clone());
+        }
+    }
+    let mut clocks: HashMap<String, ClockState> = HashMap::new();
+    for (who, mut ids) in by_owner {
+        ids.sort();
+        ids.dedup();
+        for c in owners.check(who, ids).await? {
+            clocks.insert(c.clock_id.clone(), c);
+        }
+    }
+
+    let mut actions = Actions::default();
+    for e in fresh {
+        let clock = clocks.get(&e.clock_id);
+        match decide(e, clock) {
+            Decision::Urge => actions.urges.push(e),
+            Decision::OpenCase { closed } => {
+                let closed_at = if closed {
+                    clock
+                        .and_then(|c| c.stopped_at.as_ref())
+                        .and_then(|t| hotline_common::time::from_proto(t, "stopped_at").ok())
+                } else {
+                    None
+                };
+                actions.cases.push((e, closed_at));
+            }
+            Decision::CloseCases => actions.close.push(e.clock_id.clone()),
+            Decision::Ignore(why) => {
+                tracing::debug!(event_id = %e.event_id, reason = why, "deadline event ignored")
+            }
+        }
+    }
+    store.record(&actions, now()).await
+}
+
+/// Consumes until shutdown, reconnecting with back-off whenever the broker
+/// or the connection goes away.
+pub async fn run(
+    url: String,
+    prefetch: u16,
+    store: Store,
+    owners: Owners,
+    token: CancellationToken,
+) {
+    let mut backoff = Duration::from_millis(200);
+    while !token.is_cancelled() {
+        match consume(&url, prefetch, &store, &owners, &token).await {
+            Ok(()) => return,
+            Err(e) => {
+                tracing::warn!(
+                    error = format!("{e:#}"),
+                    "deadline consumer stopped, reconnecting"
+                );
+                tokio::select! {
+                    _ = token.cancelled() => return,
+                    _ = tokio::time::sleep(backoff) => {}
+                }
+                backoff = (backoff * 2).min(Duration::from_secs(5));
+            }
+        }
+    }
+}
+
+async fn consume(
+    url: &str,
+    prefetch: u16,
+    store: &Store,
+    owners: &Owners,
+    token: &CancellationToken,
+) -> anyhow::Result<()> {
+    let conn = connect(url, "supervision-deadlines").await?;
+    let ch = conn.create_channel().await?;
+    declare_topology(&ch).await?;
+    ch.basic_qos(prefetch, BasicQosOptions::default()).await?;
+    let mut consumer = ch
+        .basic_consume(
+            DEADLINE_QUEUE.into(),
+            "supervision".into(),
+            BasicConsumeOptions::default(),
+            FieldTable::default(),
+        )
+        .await?;
+    tracing::info!(
+        queue = DEADLINE_QUEUE,
+        prefetch,
+        "consuming deadline events"
+    );
+    loop {
+        let first = tokio::select! {
+            _ = token.cancelled() => {
+                let _ = conn.close(200, "shutdown".into()).await;
+                return Ok(());
+            }
+            d = consumer.next() => d,
+        };
+        let Some(first) = first else {
+            anyhow::bail!("consumer cancelled by the broker");
+        };
+        // Take whatever else is already here, up to the prefetch.
+        let mut deliveries = vec![first?];
+        while deliveries.len() < prefetch as usize {
+            match consumer.next().now_or_never() {
+                Some(Some(d)) => deliveries.push(d?),
+                Some(None) => anyhow::bail!("consumer cancelled by the broker"),
+                None => break,
+            }
+        }
+        let mut events = Vec::with_capacity(deliveries.len());
+        let mut good = Vec::with_capacity(deliveries.len());
+        for d in deliveries {
+            match DeadlineEvent::decode(d.data.as_slice()) {
+                Ok(e) if !e.event_id.is_empty() => {
+                    events.push(e);
+                    good.push(d);
+                }
+                _ => {
+                    tracing::error!(
+                        delivery_tag = d.delivery_tag,
+                        "undecodable deadline event, dead-lettering"
+                    );
+                    d.reject(BasicRejectOptions { requeue: false }).await?;
+                }
+            }
+        }
+        // Retry the same batch until it is recorded: the messages stay
+        // unacknowledged meanwhile, and are redelivered if we die.
+        let mut wait = Duration::from_millis(100);
+        loop {
+            match handle(store, owners, &events).await {
+                Ok((urges, cases)) => {
+                    if urges + cases > 0 {
+                        tracing::info!(
+                            events = events.len(),
+                            urges,
+                            cases,
+                            "deadline events handled"
+                        );
+                    }
+                    break;
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e.message, events = events.len(), "deadline events not handled yet, retrying");
+                    tokio::select! {
+                        _ = token.cancelled() => return Ok(()),
+                        _ = tokio::time::sleep(wait) => {}
+                    }
+                    wait = (wait * 2).min(Duration::from_secs(5));
+                }
+            }
+        }
+        for d in good {
+            d.ack(BasicAckOptions::default()).await?;
+        }
+    }
+}

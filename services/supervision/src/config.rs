@@ -1,0 +1,39 @@
+//! Supervision's settings. Shared ones are in `hotline_common::config`.
+
+use hotline_common::config::{CommonConfig, Env, ServiceName};
+use hotline_common::startup::ServiceConfig;
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub common: CommonConfig,
+    /// `HOTLINE_INTAKE_URL`: intake, owner of dispatch clocks.
+    pub intake_url: String,
+    /// `HOTLINE_UNDERTAKING_URL`: undertaking, owner of sign-off and
+    /// feedback clocks.
+    pub undertaking_url: String,
+    /// `HOTLINE_DEADLINE_PREFETCH`: deadline events taken from RabbitMQ at
+    /// once, and the largest batch handled in one transaction (default 1000).
+    pub prefetch: u16,
+}
+
+impl ServiceConfig for Config {
+    const SERVICE: ServiceName = ServiceName::Supervision;
+
+    fn from_env(env: &mut Env) -> Config {
+        let common = CommonConfig::from_env(env, Self::SERVICE);
+        let prefetch = env.parse("HOTLINE_DEADLINE_PREFETCH", 1000u16);
+        if prefetch == 0 {
+            env.error("HOTLINE_DEADLINE_PREFETCH: must be at least 1".into());
+        }
+        Config {
+            intake_url: CommonConfig::peer_url(env, ServiceName::Intake),
+            undertaking_url: CommonConfig::peer_url(env, ServiceName::Undertaking),
+            prefetch,
+            common,
+        }
+    }
+
+    fn common(&self) -> &CommonConfig {
+        &self.common
+    }
+}

@@ -1,0 +1,34 @@
+//! Wires supervision together: database, deadline consumer, gRPC server.
+
+use hotline_common::startup::{grpc_router, peer_channel, serve};
+use hotline_proto::common::v1::clock_service_client::ClockServiceClient;
+use hotline_proto::supervision::v1::supervision_service_server::SupervisionServiceServer;
+use tokio_util::sync::CancellationToken;
+
+use crate::api::Api;
+use crate::bus::Owners;
+use crate::config::Config;
+use crate::store::{MIGRATOR, Store};
+
+pub async fn run(cfg: Config, token: CancellationToken) -> anyhow::Result<()> {
+    let pool = hotline_common::db::connect_and_migrate(&cfg.common, &[&MIGRATOR]).await?;
+    let store = Store::new(pool);
+    let owners = Owners {
+        intake: ClockServiceClient::new(peer_channel(&cfg.intake_url)?),
+        undertaking: ClockServiceClient::new(peer_channel(&cfg.undertaking_url)?),
+    };
+    let consumer = tokio::spawn(crate::bus::run(
+        cfg.common.amqp_url.clone(),
+        cfg.prefetch,
+        store.clone(),
+        owners,
+        token.clone(),
+    ));
+    let (router, health) = grpc_router()?;
+    let router = router.add_service(SupervisionServiceServer::new(Api { store }));
+    health.set_serving::<SupervisionServiceServer<Api>>().await;
+    let served = serve(&cfg.common, router, health, token.clone()).await;
+    token.cancel();
+    let _ = consumer.await;
+    served
+}
