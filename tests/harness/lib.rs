@@ -1,1 +1,393 @@
+//! Test harness: starts the four service binaries as separate processes on
+//! free ports, against a fresh PostgreSQL database and a fresh RabbitMQ
+//! virtual host, and hands out gRPC clients. Everything is torn down when
+//! the [`System`] is dropped.
+//!
+//! The binaries are the ones `cargo build --workspace --bins` put next to
+//! the test executable's `deps/` folder (`target/debug/`).
 
+use std::collections::HashMap;
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use hotline_proto::common::v1::clock_service_client::ClockServiceClient;
+use hotline_proto::dispatch::v1::dispatch_service_client::DispatchServiceClient;
+use hotline_proto::intake::v1::intake_service_client::IntakeServiceClient;
+use hotline_proto::supervision::v1::supervision_service_client::SupervisionServiceClient;
+use hotline_proto::undertaking::v1::undertaking_service_client::UndertakingServiceClient;
+use sqlx::Connection;
+use tonic::transport::Channel;
+
+pub const SERVICES: [&str; 4] = ["intake", "dispatch", "undertaking", "supervision"];
+
+/// A policy of seconds, so that deadlines can be seen to fire: sign-off in
+/// 3 s (urged at 1.5 s), feedback in 6 s, dispatch in 4 s.
+pub const FAST_POLICY: &str = r#"
+name = "test-seconds"
+feedback_counted_from = "dispatch"
+[due_soon]
+remaining_fraction = 0.5
+max_lead = "1d"
+[tiers.emergency]
+dispatch = "4s"
+sign_off = "3s"
+feedback = "6s"
+[tiers.basic_livelihood]
+dispatch = "8s"
+sign_off = "6s"
+feedback = "12s"
+[tiers.general]
+dispatch = "30s"
+dispatch_surge = "60s"
+sign_off = "30s"
+feedback = "60s"
+[tiers.complex]
+feedback = "120s"
+"#;
+
+pub fn postgres_admin_url() -> String {
+    std::env::var("HOTLINE_TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
+}
+
+/// Options of a test system.
+#[derive(Default, Clone)]
+pub struct Options {
+    /// Policy file contents; `None` keeps the built-in Beijing policy.
+    pub policy: Option<String>,
+    /// Extra environment for every service.
+    pub env: Vec<(String, String)>,
+}
+
+struct Proc {
+    child: Option<Child>,
+    port: u16,
+}
+
+pub struct System {
+    pub db_name: String,
+    pub vhost: String,
+    pub dir: PathBuf,
+    procs: HashMap<&'static str, Proc>,
+    env: Vec<(String, String)>,
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+/// Where cargo put the service binaries.
+pub fn bin_dir() -> PathBuf {
+    let exe = std::env::current_exe().expect("test executable path");
+    // target/debug/deps/<test> → target/debug
+    exe.parent()
+        .and_then(Path::parent)
+        .expect("target dir")
+        .to_path_buf()
+}
+
+fn rabbitmqctl(args: &[&str]) -> anyhow::Result<()> {
+    let out = Command::new("rabbitmqctl")
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .context("running rabbitmqctl (is RabbitMQ installed here?)")?;
+    if !out.status.success() {
+        bail!(
+            "rabbitmqctl {args:?} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    Ok(())
+}
+
+impl System {
+    pub async fn start(opts: Options) -> anyhow::Result<System> {
+        let id = uuid::Uuid::new_v4().simple().to_string();
+        let db_name = format!("hotline_test_{}", &id[..12]);
+        let vhost = format!("hotline-test-{}", &id[..12]);
+        let dir = bin_dir().join("e2e").join(&db_name);
+        std::fs::create_dir_all(&dir)?;
+
+        let mut admin = sqlx::PgConnection::connect(&postgres_admin_url())
+            .await
+            .context("connecting to PostgreSQL as admin")?;
+        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {db_name}")))
+            .execute(&mut admin)
+            .await?;
+        admin.close().await.ok();
+        let vh = vhost.clone();
+        tokio::task::spawn_blocking(move || {
+            rabbitmqctl(&["add_vhost", &vh])?;
+            rabbitmqctl(&["set_permissions", "-p", &vh, "guest", ".*", ".*", ".*"])
+        })
+        .await??;
+
+        let mut env = vec![
+            (
+                "HOTLINE_DATABASE_URL".to_string(),
+                format!("postgres://postgres@127.0.0.1:5432/{db_name}"),
+            ),
+            (
+                "HOTLINE_AMQP_URL".to_string(),
+                format!("amqp://guest:guest@127.0.0.1:5672/{vhost}"),
+            ),
+            ("HOTLINE_LOG".to_string(), "info,hotline=debug".to_string()),
+            (
+                "HOTLINE_SHUTDOWN_GRACE_SECONDS".to_string(),
+                "2".to_string(),
+            ),
+            (
+                "HOTLINE_DATABASE_MAX_CONNECTIONS".to_string(),
+                "6".to_string(),
+            ),
+        ];
+        if let Some(policy) = &opts.policy {
+            let path = dir.join("policy.toml");
+            std::fs::write(&path, policy)?;
+            env.push((
+                "HOTLINE_POLICY_FILE".to_string(),
+                path.display().to_string(),
+            ));
+        }
+        let mut procs = HashMap::new();
+        for name in SERVICES {
+            procs.insert(
+                name,
+                Proc {
+                    child: None,
+                    port: free_port(),
+                },
+            );
+        }
+        for name in SERVICES {
+            let var = format!("HOTLINE_{}_URL", name.to_uppercase());
+            env.push((var, format!("http://127.0.0.1:{}", procs[name].port)));
+        }
+        env.extend(opts.env.iter().cloned());
+        let mut sys = System {
+            db_name,
+            vhost,
+            dir,
+            procs,
+            env,
+        };
+        for name in SERVICES {
+            sys.spawn(name)?;
+        }
+        for name in SERVICES {
+            sys.wait_healthy(name, Duration::from_secs(60)).await?;
+        }
+        Ok(sys)
+    }
+
+    fn spawn(&mut self, name: &'static str) -> anyhow::Result<()> {
+        let bin = bin_dir().join(name);
+        if !bin.exists() {
+            bail!(
+                "{} is missing: run `cargo build --workspace --bins` first (tests/run.sh does)",
+                bin.display()
+            );
+        }
+        let port = self.procs[name].port;
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.dir.join(format!("{name}.log")))?;
+        let child = Command::new(&bin)
+            .envs(self.env.iter().cloned())
+            .env("HOTLINE_LISTEN_ADDR", format!("127.0.0.1:{port}"))
+            .stdin(Stdio::null())
+            .stdout(log.try_clone()?)
+            .stderr(log)
+            .spawn()
+            .with_context(|| format!("starting {}", bin.display()))?;
+        self.procs.get_mut(name).expect("known service").child = Some(child);
+        Ok(())
+    }
+
+    pub fn port(&self, name: &str) -> u16 {
+        self.procs[name].port
+    }
+
+    pub fn url(&self, name: &str) -> String {
+        format!("http://127.0.0.1:{}", self.port(name))
+    }
+
+    pub async fn channel(&self, name: &str) -> Channel {
+        Channel::from_shared(self.url(name))
+            .expect("url")
+            .timeout(Duration::from_secs(20))
+            .connect_lazy()
+    }
+
+    /// Waits until a service answers SERVING on grpc.health.v1.
+    pub async fn wait_healthy(&mut self, name: &str, patience: Duration) -> anyhow::Result<()> {
+        let started = Instant::now();
+        loop {
+            if let Some(c) = self.procs.get_mut(name).and_then(|p| p.child.as_mut())
+                && let Ok(Some(status)) = c.try_wait()
+            {
+                bail!("{name} exited with {status}; log:\n{}", self.log(name));
+            }
+            let ch = self.channel(name).await;
+            let mut client = tonic_health::pb::health_client::HealthClient::new(ch);
+            if let Ok(r) = client
+                .check(tonic_health::pb::HealthCheckRequest {
+                    service: String::new(),
+                })
+                .await
+                && r.into_inner().status
+                    == tonic_health::pb::health_check_response::ServingStatus::Serving as i32
+            {
+                return Ok(());
+            }
+            if started.elapsed() > patience {
+                bail!(
+                    "{name} not healthy after {patience:?}; log:\n{}",
+                    self.log(name)
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    pub fn log(&self, name: &str) -> String {
+        std::fs::read_to_string(self.dir.join(format!("{name}.log"))).unwrap_or_default()
+    }
+
+    /// Kills a service at once (SIGKILL): a crash.
+    pub fn kill(&mut self, name: &str) {
+        if let Some(mut c) = self.procs.get_mut(name).and_then(|p| p.child.take()) {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    /// Stops a service with SIGTERM and waits for it to exit.
+    pub fn terminate(&mut self, name: &str) -> Option<std::process::ExitStatus> {
+        let mut c = self.procs.get_mut(name)?.child.take()?;
+        let _ = Command::new("kill")
+            .args(["-TERM", &c.id().to_string()])
+            .status();
+        let started = Instant::now();
+        while started.elapsed() < Duration::from_secs(20) {
+            if let Ok(Some(status)) = c.try_wait() {
+                return Some(status);
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = c.kill();
+        c.wait().ok()
+    }
+
+    /// Starts a stopped service again on the same port and waits for it.
+    pub async fn restart(&mut self, name: &'static str) -> anyhow::Result<()> {
+        self.spawn(name)?;
+        self.wait_healthy(name, Duration::from_secs(60)).await
+    }
+
+    pub async fn intake(&self) -> IntakeServiceClient<Channel> {
+        IntakeServiceClient::new(self.channel("intake").await)
+    }
+    pub async fn dispatch(&self) -> DispatchServiceClient<Channel> {
+        DispatchServiceClient::new(self.channel("dispatch").await)
+    }
+    pub async fn undertaking(&self) -> UndertakingServiceClient<Channel> {
+        UndertakingServiceClient::new(self.channel("undertaking").await)
+    }
+    pub async fn supervision(&self) -> SupervisionServiceClient<Channel> {
+        SupervisionServiceClient::new(self.channel("supervision").await)
+    }
+    pub async fn clocks(&self, owner: &str) -> ClockServiceClient<Channel> {
+        ClockServiceClient::new(self.channel(owner).await)
+    }
+
+    /// A connection to one service's schema in the test database.
+    pub async fn db(&self, schema: &str) -> anyhow::Result<sqlx::PgConnection> {
+        let mut c = sqlx::PgConnection::connect(&format!(
+            "postgres://postgres@127.0.0.1:5432/{}",
+            self.db_name
+        ))
+        .await?;
+        sqlx::query(sqlx::AssertSqlSafe(format!("SET search_path TO {schema}")))
+            .execute(&mut c)
+            .await?;
+        Ok(c)
+    }
+
+    pub fn amqp_url(&self) -> String {
+        format!("amqp://guest:guest@127.0.0.1:5672/{}", self.vhost)
+    }
+}
+
+impl Drop for System {
+    fn drop(&mut self) {
+        let names: Vec<&'static str> = self.procs.keys().copied().collect();
+        for name in &names {
+            if let Some(c) = self.procs.get_mut(name).and_then(|p| p.child.as_mut()) {
+                let _ = Command::new("kill")
+                    .args(["-TERM", &c.id().to_string()])
+                    .status();
+            }
+        }
+        for name in names {
+            if let Some(mut c) = self.procs.get_mut(name).and_then(|p| p.child.take()) {
+                let started = Instant::now();
+                loop {
+                    if let Ok(Some(_)) = c.try_wait() {
+                        break;
+                    }
+                    if started.elapsed() > Duration::from_secs(5) {
+                        let _ = c.kill();
+                        let _ = c.wait();
+                        break;
+                    }
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+            }
+        }
+        let _ = Command::new("rabbitmqctl")
+            .args(["delete_vhost", &self.vhost])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
+        let _ = Command::new("psql")
+            .args([
+                &postgres_admin_url(),
+                "-q",
+                "-c",
+                &format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.db_name),
+            ])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
+    }
+}
+
+/// Polls `probe` every 100 ms until it yields a value or `patience` runs
+/// out.
+pub async fn eventually<T, F, Fut>(patience: Duration, what: &str, mut probe: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let started = Instant::now();
+    loop {
+        if let Some(v) = probe().await {
+            return v;
+        }
+        if started.elapsed() > patience {
+            panic!("timed out after {patience:?} waiting for {what}");
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}

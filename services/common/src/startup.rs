@@ -60,8 +60,10 @@ where
         return ExitCode::from(2);
     }
     crate::telemetry::init(&config.common().log_filter, config.common().log_format);
-    let token = shutdown_on_signals();
-    let result = runtime.block_on(run(config, token));
+    let result = runtime.block_on(async {
+        let token = shutdown_on_signals();
+        run(config, token).await
+    });
     runtime.shutdown_timeout(Duration::from_secs(2));
     match result {
         Ok(()) => {

@@ -1,5 +1,6 @@
 //! The category and area codes requests are checked against, read from
-//! dispatch's catalogue and refreshed in the background.
+//! dispatch's catalogue, refreshed in the background, and saved so that a
+//! restart while dispatch is down still has them.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -7,41 +8,53 @@ use std::time::Duration;
 use hotline_common::ApiError;
 use hotline_common::error::from_peer;
 use hotline_proto::dispatch::v1::dispatch_service_client::DispatchServiceClient;
-use hotline_proto::dispatch::v1::{AreaKind, GetCatalogueRequest};
+use hotline_proto::dispatch::v1::{AreaKind, Catalogue, GetCatalogueRequest};
 use tokio::sync::RwLock;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tonic::transport::Channel;
 
 use crate::domain::KnownCodes;
+use crate::store::Store;
 
 /// A refresh on demand (an unknown code) happens at most this often.
 const MIN_REFRESH_GAP: Duration = Duration::from_secs(2);
 
+/// The codes in force and when they were read.
+type Loaded = (Arc<KnownCodes>, Instant);
+
 #[derive(Clone)]
 pub struct Codes {
     client: DispatchServiceClient<Channel>,
-    current: Arc<RwLock<Option<(Arc<KnownCodes>, Instant)>>>,
+    store: Store,
+    current: Arc<RwLock<Option<Loaded>>>,
 }
 
 impl Codes {
-    pub fn new(client: DispatchServiceClient<Channel>) -> Codes {
+    pub fn new(client: DispatchServiceClient<Channel>, store: Store) -> Codes {
         Codes {
             client,
+            store,
             current: Arc::new(RwLock::new(None)),
         }
     }
 
-    async fn fetch(&self) -> Result<Arc<KnownCodes>, ApiError> {
-        let cat = self
-            .client
-            .clone()
-            .get_catalogue(GetCatalogueRequest {})
-            .await
-            .map_err(|s| from_peer("dispatch", s))?
-            .into_inner()
-            .catalogue
-            .ok_or_else(|| ApiError::unavailable("dispatch sent no catalogue"))?;
+    /// Loads the codes saved by an earlier run, if any.
+    pub async fn load_saved(&self) -> Result<bool, ApiError> {
+        match self.store.saved_catalogue().await? {
+            Some(cat) => {
+                self.install(cat).await;
+                Ok(true)
+            }
+            None => Ok(false),
+        }
+    }
+
+    pub async fn is_loaded(&self) -> bool {
+        self.current.read().await.is_some()
+    }
+
+    async fn install(&self, cat: Catalogue) -> Arc<KnownCodes> {
         let mut known = KnownCodes {
             version: cat.version,
             ..KnownCodes::default()
@@ -56,6 +69,29 @@ impl Codes {
         }
         let known = Arc::new(known);
         *self.current.write().await = Some((known.clone(), Instant::now()));
+        known
+    }
+
+    async fn fetch(&self) -> Result<Arc<KnownCodes>, ApiError> {
+        let cat = self
+            .client
+            .clone()
+            .get_catalogue(GetCatalogueRequest {})
+            .await
+            .map_err(|s| from_peer("dispatch", s))?
+            .into_inner()
+            .catalogue
+            .ok_or_else(|| ApiError::unavailable("dispatch sent no catalogue"))?;
+        let changed = self
+            .current
+            .read()
+            .await
+            .as_ref()
+            .is_none_or(|(k, _)| k.version != cat.version);
+        if changed {
+            self.store.save_catalogue(&cat).await?;
+        }
+        let known = self.install(cat).await;
         Ok(known)
     }
 

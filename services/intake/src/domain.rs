@@ -201,9 +201,8 @@ pub fn parse_submit(req: &SubmitRequest, known: &KnownCodes) -> Result<NewTicket
         if a.size_bytes < 0 {
             f.add(&field("size_bytes"), "must not be negative");
         }
-        if !a.sha256.is_empty()
-            && !(a.sha256.len() == 64 && a.sha256.chars().all(|c| c.is_ascii_hexdigit()))
-        {
+        let hex64 = a.sha256.len() == 64 && a.sha256.chars().all(|c| c.is_ascii_hexdigit());
+        if !a.sha256.is_empty() && !hex64 {
             f.add(&field("sha256"), "64 hexadecimal digits");
         }
     }

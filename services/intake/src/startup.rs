@@ -23,7 +23,10 @@ pub async fn run(cfg: Config, token: CancellationToken) -> anyhow::Result<()> {
     let store = Store::new(pool, cfg.ticket_prefix.clone());
     let dispatch = DispatchServiceClient::new(peer_channel(&cfg.dispatch_url)?);
     let undertaking = UndertakingServiceClient::new(peer_channel(&cfg.undertaking_url)?);
-    let codes = Codes::new(dispatch.clone());
+    let codes = Codes::new(dispatch.clone(), store.clone());
+    if codes.load_saved().await? {
+        tracing::info!("catalogue codes loaded from the last run");
+    }
     let wake = Arc::new(Notify::new());
     let publisher = Arc::new(Publisher::new(&cfg.common.amqp_url, "intake-clocks"));
 
@@ -48,6 +51,7 @@ pub async fn run(cfg: Config, token: CancellationToken) -> anyhow::Result<()> {
     let clocks = ClockApi {
         pool: store.pool().clone(),
     };
+    let codes_probe = codes.clone();
     let api = Api {
         store,
         policy: Arc::new(cfg.common.policy.clone()),
@@ -59,7 +63,26 @@ pub async fn run(cfg: Config, token: CancellationToken) -> anyhow::Result<()> {
     let router = router
         .add_service(IntakeServiceServer::new(api))
         .add_service(ClockServiceServer::new(clocks));
-    health.set_serving::<IntakeServiceServer<Api>>().await;
+    // Serving once the codes requests are checked against are known: at
+    // once after the first run, or when dispatch first answers.
+    health
+        .set_service_status("", tonic_health::ServingStatus::NotServing)
+        .await;
+    {
+        let (health, codes, token) = (health.clone(), codes_probe, token.clone());
+        tasks.spawn(async move {
+            while !codes.is_loaded().await {
+                tokio::select! {
+                    _ = token.cancelled() => return,
+                    _ = tokio::time::sleep(std::time::Duration::from_millis(100)) => {}
+                }
+            }
+            health.set_serving::<IntakeServiceServer<Api>>().await;
+            health
+                .set_service_status("", tonic_health::ServingStatus::Serving)
+                .await;
+        });
+    }
     let served = serve(&cfg.common, router, health, token.clone()).await;
     token.cancel();
     while tasks.join_next().await.is_some() {}

@@ -7,6 +7,7 @@ use hotline_common::clock::{self, CENTRE_UNIT, ClockSpec};
 use hotline_common::error::violated_constraint;
 use hotline_common::outbox::Outbox;
 use hotline_proto::common::v1 as pb;
+use hotline_proto::dispatch::v1::Catalogue;
 use hotline_sla::{Policy, Stage};
 use prost::Message;
 use sqlx::migrate::Migrator;
@@ -206,6 +207,29 @@ impl Store {
         .fetch_optional(&mut *conn)
         .await?;
         row.as_ref().map(ticket_from_row).transpose()
+    }
+
+    /// The catalogue saved by the last refresh.
+    pub async fn saved_catalogue(&self) -> Result<Option<Catalogue>, ApiError> {
+        let bytes: Option<Vec<u8>> = sqlx::query_scalar("SELECT catalogue FROM catalogue_cache")
+            .fetch_optional(&self.pool)
+            .await?;
+        bytes
+            .map(|b| Catalogue::decode(b.as_slice()))
+            .transpose()
+            .map_err(|e| ApiError::internal(format!("saved catalogue: {e}")))
+    }
+
+    pub async fn save_catalogue(&self, c: &Catalogue) -> Result<(), ApiError> {
+        sqlx::query(
+            "INSERT INTO catalogue_cache (version, catalogue, fetched_at) VALUES ($1, $2, now()) \
+             ON CONFLICT (only_row) DO UPDATE SET version = $1, catalogue = $2, fetched_at = now()",
+        )
+        .bind(&c.version)
+        .bind(c.encode_to_vec())
+        .execute(&self.pool)
+        .await?;
+        Ok(())
     }
 
     /// Whether the ticket still waits to be handed to dispatch.
