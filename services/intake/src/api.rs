@@ -62,7 +62,7 @@ impl Api {
         };
         let hash = request_hash(&req);
         let accepted_at = now();
-        let surge = false;
+        let (surge, _, _) = self.store.surge_mode().await?;
         let deadline = self
             .policy
             .dispatch_deadline(ticket.class, accepted_at, surge);
@@ -192,8 +192,41 @@ fn response(t: &StoredTicket, replayed: bool) -> SubmitResponse {
     }
 }
 
+async fn surge_reply(store: &Store) -> Result<SurgeMode, ApiError> {
+    let (on, reason, changed_at) = store.surge_mode().await?;
+    Ok(SurgeMode {
+        on,
+        reason,
+        changed_at: opt_to_proto(changed_at),
+    })
+}
+
 #[tonic::async_trait]
 impl IntakeService for Api {
+    async fn set_surge_mode(
+        &self,
+        req: Request<SetSurgeModeRequest>,
+    ) -> Result<Response<SetSurgeModeResponse>, Status> {
+        let r = req.into_inner();
+        let mut f = Fields::new();
+        let reason = f.text("reason", &r.reason, 500);
+        f.finish()?;
+        self.store.set_surge_mode(r.on, &reason, now()).await?;
+        tracing::info!(on = r.on, reason = %reason, "surge mode switched");
+        Ok(Response::new(SetSurgeModeResponse {
+            surge_mode: Some(surge_reply(&self.store).await?),
+        }))
+    }
+
+    async fn get_surge_mode(
+        &self,
+        _req: Request<GetSurgeModeRequest>,
+    ) -> Result<Response<GetSurgeModeResponse>, Status> {
+        Ok(Response::new(GetSurgeModeResponse {
+            surge_mode: Some(surge_reply(&self.store).await?),
+        }))
+    }
+
     async fn submit(
         &self,
         req: Request<SubmitRequest>,

@@ -209,6 +209,35 @@ impl Store {
         row.as_ref().map(ticket_from_row).transpose()
     }
 
+    /// Surge mode as last set: (on, reason, changed at).
+    pub async fn surge_mode(&self) -> Result<(bool, String, Option<DateTime<Utc>>), ApiError> {
+        let row: Option<(bool, String, DateTime<Utc>)> =
+            sqlx::query_as("SELECT is_on, reason, changed_at FROM surge_mode")
+                .fetch_optional(&self.pool)
+                .await?;
+        Ok(row.map_or((false, String::new(), None), |(on, r, at)| {
+            (on, r, Some(at))
+        }))
+    }
+
+    pub async fn set_surge_mode(
+        &self,
+        on: bool,
+        reason: &str,
+        at: DateTime<Utc>,
+    ) -> Result<(), ApiError> {
+        sqlx::query(
+            "INSERT INTO surge_mode (is_on, reason, changed_at) VALUES ($1, $2, $3) \
+             ON CONFLICT (only_row) DO UPDATE SET is_on = $1, reason = $2, changed_at = $3",
+        )
+        .bind(on)
+        .bind(reason)
+        .bind(at)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
     /// The catalogue saved by the last refresh.
     pub async fn saved_catalogue(&self) -> Result<Option<Catalogue>, ApiError> {
         let bytes: Option<Vec<u8>> = sqlx::query_scalar("SELECT catalogue FROM catalogue_cache")

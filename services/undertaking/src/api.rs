@@ -14,12 +14,20 @@ use hotline_sla::Policy;
 use tonic::{Request, Response, Status};
 use uuid::Uuid;
 
-use crate::domain::{Action, State, check_feedback, transition};
+use crate::domain::{
+    Action, ExtensionState, State, check_extension, check_feedback, decide_extension, transition,
+};
 use crate::store::{self, Store, Stored};
+use hotline_common::convert::stage_from_proto;
+use hotline_common::error::from_peer;
+use hotline_proto::supervision::v1::supervision_service_client::SupervisionServiceClient;
+use hotline_proto::supervision::v1::{ListCasesRequest, ListUrgesRequest};
+use tonic::transport::Channel;
 
 pub struct Api {
     pub store: Store,
     pub policy: Arc<Policy>,
+    pub supervision: SupervisionServiceClient<Channel>,
 }
 
 fn parse_id(raw: &str) -> Result<Uuid, ApiError> {
@@ -182,8 +190,154 @@ impl Api {
     }
 }
 
+impl Api {
+    async fn request_extension(&self, r: RequestExtensionRequest) -> Result<Extension, ApiError> {
+        let mut f = Fields::new();
+        let unit_id = unit_field(&mut f, &r.unit_id);
+        let id = parse_id(&r.assignment_id);
+        if let Err(e) = &id {
+            f.add("assignment_id", e.fields[0].1.clone());
+        }
+        let reason = f.text("reason", &r.reason, 1000);
+        let stage = stage_from_proto(r.stage);
+        if stage.is_none() {
+            f.add("stage", "sign_off or feedback");
+        }
+        let requested = required(r.requested_deadline.as_ref(), "requested_deadline");
+        if let Err(e) = &requested {
+            f.add("requested_deadline", e.fields[0].1.clone());
+        }
+        f.finish()?;
+        let (id, stage, requested) = (id?, stage.expect("checked"), requested?);
+        let (mut tx, stored) = self.store.lock(id).await?;
+        let a = match stored {
+            Some(s) if s.unit_id == unit_id => s,
+            _ => {
+                return Err(ApiError::not_found(format!(
+                    "no assignment {id} for unit {unit_id}"
+                )));
+            }
+        };
+        let current = match stage {
+            hotline_sla::Stage::SignOff => a.proto.sign_deadline.as_ref(),
+            _ => a.proto.feedback_deadline.as_ref(),
+        };
+        let current = required(current, "deadline")?;
+        let at = now();
+        check_extension(a.state, stage, at, current, requested)?;
+        let ext =
+            Store::insert_extension(&mut tx, &a, stage, &reason, current, requested, at).await?;
+        tx.commit().await?;
+        tracing::info!(extension_id = %ext.extension_id, ticket_no = %ext.ticket_no, unit_id = %unit_id, stage = stage.as_str(), "extension requested");
+        Ok(ext)
+    }
+
+    async fn decide(&self, r: DecideExtensionRequest) -> Result<Extension, ApiError> {
+        let mut f = Fields::new();
+        let id = Uuid::parse_str(r.extension_id.trim());
+        if id.is_err() {
+            f.add("extension_id", "not an extension id");
+        }
+        let note = if r.approve {
+            f.optional_text("note", &r.note, 1000)
+        } else {
+            f.text("note", &r.note, 1000)
+        };
+        f.finish()?;
+        let id = id.expect("checked");
+        let (mut tx, found) = self.store.lock_extension(id).await?;
+        let (ext, state) =
+            found.ok_or_else(|| ApiError::not_found(format!("no extension {id}")))?;
+        let next = decide_extension(state, r.approve)?;
+        let at = now();
+        if next == ExtensionState::Approved {
+            let stage =
+                stage_from_proto(ext.stage).ok_or_else(|| ApiError::internal("stored stage"))?;
+            let requested = required(ext.requested_deadline.as_ref(), "requested_deadline")?;
+            Store::move_deadline(&mut tx, &self.policy, &ext, stage, requested, at).await?;
+        }
+        let ext = Store::decide_extension(&mut tx, id, next, &note, at).await?;
+        tx.commit().await?;
+        tracing::info!(extension_id = %id, state = next.as_str(), "extension decided");
+        Ok(ext)
+    }
+
+    async fn unit_supervision(
+        &self,
+        r: ListUnitSupervisionRequest,
+    ) -> Result<ListUnitSupervisionResponse, ApiError> {
+        let mut f = Fields::new();
+        let unit_id = unit_field(&mut f, &r.unit_id);
+        paging::size(&mut f, r.page_size);
+        f.finish()?;
+        let mut client = self.supervision.clone();
+        let urges = client
+            .list_urges(ListUrgesRequest {
+                unit_id: unit_id.clone(),
+                page_size: r.page_size,
+                ..Default::default()
+            })
+            .await
+            .map_err(|s| from_peer("supervision", s))?
+            .into_inner()
+            .urges;
+        let cases = client
+            .list_cases(ListCasesRequest {
+                unit_id,
+                page_size: r.page_size,
+                ..Default::default()
+            })
+            .await
+            .map_err(|s| from_peer("supervision", s))?
+            .into_inner()
+            .cases;
+        Ok(ListUnitSupervisionResponse { urges, cases })
+    }
+}
+
 #[tonic::async_trait]
 impl UndertakingService for Api {
+    async fn request_extension(
+        &self,
+        req: Request<RequestExtensionRequest>,
+    ) -> Result<Response<RequestExtensionResponse>, Status> {
+        let extension = Api::request_extension(self, req.into_inner()).await?;
+        Ok(Response::new(RequestExtensionResponse {
+            extension: Some(extension),
+        }))
+    }
+
+    async fn decide_extension(
+        &self,
+        req: Request<DecideExtensionRequest>,
+    ) -> Result<Response<DecideExtensionResponse>, Status> {
+        let extension = self.decide(req.into_inner()).await?;
+        Ok(Response::new(DecideExtensionResponse {
+            extension: Some(extension),
+        }))
+    }
+
+    async fn list_extensions(
+        &self,
+        req: Request<ListExtensionsRequest>,
+    ) -> Result<Response<ListExtensionsResponse>, Status> {
+        let mut f = Fields::new();
+        let no = f.code("ticket_no", &req.into_inner().ticket_no, 32);
+        f.finish()?;
+        Ok(Response::new(ListExtensionsResponse {
+            extensions: self.store.extensions_by_ticket(&no).await?,
+        }))
+    }
+
+    async fn list_unit_supervision(
+        &self,
+        req: Request<ListUnitSupervisionRequest>,
+    ) -> Result<Response<ListUnitSupervisionResponse>, Status> {
+        Ok(Response::new(
+            self.unit_supervision(req.into_inner()).await?,
+        ))
+    }
+
     async fn create_assignments(
         &self,
         req: Request<CreateAssignmentsRequest>,

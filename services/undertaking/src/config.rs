@@ -6,6 +6,9 @@ use hotline_common::startup::ServiceConfig;
 #[derive(Debug, Clone)]
 pub struct Config {
     pub common: CommonConfig,
+    /// `HOTLINE_SUPERVISION_URL`: where supervision is reached (to show a
+    /// unit its urges and cases).
+    pub supervision_url: String,
 }
 
 impl ServiceConfig for Config {
@@ -14,6 +17,7 @@ impl ServiceConfig for Config {
     fn from_env(env: &mut Env) -> Config {
         Config {
             common: CommonConfig::from_env(env, Self::SERVICE),
+            supervision_url: CommonConfig::peer_url(env, ServiceName::Supervision),
         }
     }
 

@@ -3,9 +3,11 @@
 
 use std::fmt;
 
+use chrono::{DateTime, Utc};
 use hotline_common::ApiError;
 use hotline_common::validate::Fields;
 use hotline_proto::common::v1::{Feedback, FeedbackOutcome};
+use hotline_sla::Stage;
 
 pub const MAX_FEEDBACK_TEXT: usize = 4000;
 
@@ -139,6 +141,86 @@ pub fn check_feedback(fb: Option<&Feedback>) -> Result<(), ApiError> {
     f.finish()
 }
 
+/// Where an extension request stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExtensionState {
+    Pending,
+    Approved,
+    Rejected,
+}
+
+impl ExtensionState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ExtensionState::Pending => "pending",
+            ExtensionState::Approved => "approved",
+            ExtensionState::Rejected => "rejected",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<ExtensionState> {
+        [
+            ExtensionState::Pending,
+            ExtensionState::Approved,
+            ExtensionState::Rejected,
+        ]
+        .into_iter()
+        .find(|x| x.as_str() == s)
+    }
+}
+
+/// Checks an extension (延期) request: for a stage still running, asked
+/// before its limit runs out, for a later deadline.
+pub fn check_extension(
+    assignment: State,
+    stage: Stage,
+    now: DateTime<Utc>,
+    current_deadline: DateTime<Utc>,
+    requested: DateTime<Utc>,
+) -> Result<(), ApiError> {
+    let running = match stage {
+        Stage::SignOff => assignment == State::PendingSign,
+        Stage::Feedback => assignment != State::FedBack,
+        Stage::Dispatch => {
+            return Err(ApiError::invalid(
+                "stage",
+                "only sign_off or feedback can be extended",
+            ));
+        }
+    };
+    if !running {
+        return Err(ApiError::precondition(format!(
+            "the {} stage is done: the assignment is {assignment}",
+            stage.as_str()
+        )));
+    }
+    if now >= current_deadline {
+        return Err(ApiError::precondition(format!(
+            "the {} limit has already run out; extensions are asked for before it",
+            stage.as_str()
+        )));
+    }
+    if requested <= current_deadline {
+        return Err(ApiError::invalid(
+            "requested_deadline",
+            "must be later than the current deadline",
+        ));
+    }
+    Ok(())
+}
+
+/// The centre's decision on a pending request.
+pub fn decide_extension(from: ExtensionState, approve: bool) -> Result<ExtensionState, ApiError> {
+    match from {
+        ExtensionState::Pending if approve => Ok(ExtensionState::Approved),
+        ExtensionState::Pending => Ok(ExtensionState::Rejected),
+        done => Err(ApiError::precondition(format!(
+            "the extension is already {}",
+            done.as_str()
+        ))),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -228,5 +310,42 @@ mod tests {
                 .contains("feedback.outcome")
         );
         assert!(check_feedback(None).is_err());
+    }
+
+    #[test]
+    fn extensions_are_asked_in_time_for_a_running_stage() {
+        let t = |m: i64| DateTime::from_timestamp(1_764_000_000 + m * 60, 0).unwrap();
+        check_extension(State::PendingSign, Stage::SignOff, t(0), t(10), t(20)).unwrap();
+        check_extension(State::Signed, Stage::Feedback, t(0), t(10), t(20)).unwrap();
+        let e = check_extension(State::Signed, Stage::SignOff, t(0), t(10), t(20)).unwrap_err();
+        assert_eq!(e.code, ErrorCode::FailedPrecondition);
+        let e =
+            check_extension(State::PendingSign, Stage::SignOff, t(10), t(10), t(20)).unwrap_err();
+        assert!(e.message.contains("already run out"));
+        let e = check_extension(State::PendingSign, Stage::SignOff, t(0), t(10), t(5)).unwrap_err();
+        assert!(e.message.contains("requested_deadline"));
+        let e =
+            check_extension(State::PendingSign, Stage::Dispatch, t(0), t(10), t(20)).unwrap_err();
+        assert_eq!(e.code, ErrorCode::InvalidArgument);
+    }
+
+    #[test]
+    fn an_extension_is_decided_once() {
+        assert_eq!(
+            decide_extension(ExtensionState::Pending, true),
+            Ok(ExtensionState::Approved)
+        );
+        assert_eq!(
+            decide_extension(ExtensionState::Pending, false),
+            Ok(ExtensionState::Rejected)
+        );
+        for done in [ExtensionState::Approved, ExtensionState::Rejected] {
+            assert!(
+                decide_extension(done, true)
+                    .unwrap_err()
+                    .message
+                    .contains("already")
+            );
+        }
     }
 }

@@ -4,8 +4,9 @@ use std::sync::Arc;
 
 use hotline_common::bus::Publisher;
 use hotline_common::clock::{self, ClockApi};
-use hotline_common::startup::{grpc_router, serve};
+use hotline_common::startup::{grpc_router, peer_channel, serve};
 use hotline_proto::common::v1::clock_service_server::ClockServiceServer;
+use hotline_proto::supervision::v1::supervision_service_client::SupervisionServiceClient;
 use hotline_proto::undertaking::v1::undertaking_service_server::UndertakingServiceServer;
 use tokio_util::sync::CancellationToken;
 
@@ -22,6 +23,7 @@ pub async fn run(cfg: Config, token: CancellationToken) -> anyhow::Result<()> {
     let api = Api {
         store: Store::new(pool.clone()),
         policy: Arc::new(cfg.common.policy.clone()),
+        supervision: SupervisionServiceClient::new(peer_channel(&cfg.supervision_url)?),
     };
     let (router, health) = grpc_router()?;
     let router = router

@@ -4,15 +4,17 @@ use chrono::{DateTime, Utc};
 use hotline_common::ApiError;
 use hotline_common::time::{opt_to_proto, to_proto};
 use hotline_proto::common::v1::{AssignmentRole, Feedback, TicketSummary};
-use hotline_proto::undertaking::v1::{Assignment, AssignmentState};
+use hotline_proto::undertaking::v1::{Assignment, AssignmentState, Extension};
 use prost::Message;
 use sqlx::migrate::Migrator;
 use sqlx::postgres::PgRow;
 use sqlx::{PgPool, Postgres, Row, Transaction};
 use uuid::Uuid;
 
-use crate::domain::State;
+use crate::domain::{ExtensionState, State};
 use hotline_common::clock::{self, ClockSpec};
+use hotline_common::error::violated_constraint;
+use hotline_proto::undertaking::v1 as pb;
 use hotline_sla::{Policy, Stage};
 
 pub static MIGRATOR: Migrator = sqlx::migrate!("./migrations");
@@ -255,4 +257,168 @@ impl Store {
         .await?;
         Ok(s)
     }
+
+    /// Records an extension request against a locked assignment. A second
+    /// pending request for the same stage is a wrong state.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn insert_extension(
+        tx: &mut Transaction<'static, Postgres>,
+        a: &Stored,
+        stage: Stage,
+        reason: &str,
+        previous: DateTime<Utc>,
+        requested: DateTime<Utc>,
+        at: DateTime<Utc>,
+    ) -> Result<Extension, ApiError> {
+        let row = sqlx::query(
+            "INSERT INTO extensions (extension_id, assignment_id, ticket_no, unit_id, stage, reason, \
+             previous_deadline, requested_deadline, state, requested_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'pending', $9) RETURNING *",
+        )
+        .bind(Uuid::now_v7())
+        .bind(a.id)
+        .bind(&a.proto.ticket_no)
+        .bind(&a.unit_id)
+        .bind(stage.as_str())
+        .bind(reason)
+        .bind(previous)
+        .bind(requested)
+        .bind(at)
+        .fetch_one(&mut **tx)
+        .await
+        .map_err(|e| match violated_constraint(&e) {
+            Some("extensions_one_pending") => ApiError::precondition(format!(
+                "an extension of the {} stage is already waiting for a decision",
+                stage.as_str()
+            )),
+            _ => e.into(),
+        })?;
+        extension_from_row(&row)
+    }
+
+    /// Locks one extension for a decision.
+    pub async fn lock_extension(
+        &self,
+        id: Uuid,
+    ) -> Result<
+        (
+            Transaction<'static, Postgres>,
+            Option<(Extension, ExtensionState)>,
+        ),
+        ApiError,
+    > {
+        let mut tx = self.pool.begin().await?;
+        let row = sqlx::query("SELECT * FROM extensions WHERE extension_id = $1 FOR UPDATE")
+            .bind(id)
+            .fetch_optional(&mut *tx)
+            .await?;
+        let found = match row {
+            None => None,
+            Some(r) => {
+                let state: String = r.get("state");
+                let state = ExtensionState::parse(&state).ok_or_else(|| {
+                    ApiError::internal(format!("stored extension state {state:?}"))
+                })?;
+                Some((extension_from_row(&r)?, state))
+            }
+        };
+        Ok((tx, found))
+    }
+
+    pub async fn decide_extension(
+        tx: &mut Transaction<'static, Postgres>,
+        id: Uuid,
+        state: ExtensionState,
+        note: &str,
+        at: DateTime<Utc>,
+    ) -> Result<Extension, ApiError> {
+        let row = sqlx::query(
+            "UPDATE extensions SET state = $2, decision_note = $3, decided_at = $4 \
+             WHERE extension_id = $1 RETURNING *",
+        )
+        .bind(id)
+        .bind(state.as_str())
+        .bind(note)
+        .bind(at)
+        .fetch_one(&mut **tx)
+        .await?;
+        extension_from_row(&row)
+    }
+
+    /// Moves an assignment's deadline for a stage (an approved extension),
+    /// with its clock.
+    pub async fn move_deadline(
+        tx: &mut Transaction<'static, Postgres>,
+        policy: &Policy,
+        ext: &Extension,
+        stage: Stage,
+        new_deadline: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<(), ApiError> {
+        let column = match stage {
+            Stage::SignOff => "sign_deadline",
+            Stage::Feedback => "feedback_deadline",
+            Stage::Dispatch => return Err(ApiError::internal("dispatch is not undertaking's")),
+        };
+        let id = Uuid::parse_str(&ext.assignment_id)
+            .map_err(|_| ApiError::internal("stored assignment id"))?;
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "UPDATE assignments SET {column} = $2 WHERE assignment_id = $1"
+        )))
+        .bind(id)
+        .bind(new_deadline)
+        .execute(&mut **tx)
+        .await?;
+        clock::extend(
+            tx,
+            policy,
+            &clock::clock_id(&ext.ticket_no, stage, &ext.unit_id),
+            new_deadline,
+            now,
+        )
+        .await?;
+        Ok(())
+    }
+
+    pub async fn extensions_by_ticket(&self, ticket_no: &str) -> Result<Vec<Extension>, ApiError> {
+        let rows = sqlx::query(
+            "SELECT * FROM extensions WHERE ticket_no = $1 ORDER BY requested_at DESC, extension_id DESC",
+        )
+        .bind(ticket_no)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(extension_from_row).collect()
+    }
+}
+
+fn extension_from_row(row: &PgRow) -> Result<Extension, ApiError> {
+    let stage: String = row.get("stage");
+    let stage: Stage = stage
+        .parse()
+        .map_err(|e: String| ApiError::internal(format!("stored stage: {e}")))?;
+    let state: String = row.get("state");
+    let state = match ExtensionState::parse(&state) {
+        Some(ExtensionState::Pending) => pb::ExtensionState::Pending,
+        Some(ExtensionState::Approved) => pb::ExtensionState::Approved,
+        Some(ExtensionState::Rejected) => pb::ExtensionState::Rejected,
+        None => {
+            return Err(ApiError::internal(format!(
+                "stored extension state {state:?}"
+            )));
+        }
+    };
+    Ok(Extension {
+        extension_id: row.get::<Uuid, _>("extension_id").to_string(),
+        assignment_id: row.get::<Uuid, _>("assignment_id").to_string(),
+        ticket_no: row.get("ticket_no"),
+        unit_id: row.get("unit_id"),
+        stage: hotline_common::convert::stage_to_proto(stage) as i32,
+        reason: row.get("reason"),
+        previous_deadline: Some(to_proto(row.get("previous_deadline"))),
+        requested_deadline: Some(to_proto(row.get("requested_deadline"))),
+        state: state as i32,
+        requested_at: Some(to_proto(row.get("requested_at"))),
+        decided_at: opt_to_proto(row.get("decided_at")),
+        decision_note: row.get("decision_note"),
+    })
 }
