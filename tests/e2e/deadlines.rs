@@ -8,9 +8,7 @@ use hotline_proto::intake::v1::SubmitRequest;
 use hotline_proto::supervision::v1::{
     CaseState, ListCasesRequest, ListUrgesRequest, SupervisionCase, Urge,
 };
-use hotline_proto::undertaking::v1::{
-    Assignment, ListTicketAssignmentsRequest, SignAssignmentRequest,
-};
+use hotline_proto::undertaking::v1::{Assignment, SignAssignmentRequest};
 use hotline_tests::{FAST_POLICY, Options, System, eventually};
 
 pub fn emergency(key: &str) -> SubmitRequest {
@@ -55,21 +53,7 @@ pub async fn submit(sys: &System, key: &str) -> String {
 }
 
 pub async fn assignments(sys: &System, ticket_no: &str) -> Vec<Assignment> {
-    let u = sys.undertaking().await;
-    eventually(Duration::from_secs(20), "assignments", || {
-        let mut u = u.clone();
-        let no = ticket_no.to_string();
-        async move {
-            let a = u
-                .list_ticket_assignments(ListTicketAssignmentsRequest { ticket_no: no })
-                .await
-                .ok()?
-                .into_inner()
-                .assignments;
-            (!a.is_empty()).then_some(a)
-        }
-    })
-    .await
+    hotline_tests::assignments_of(sys, ticket_no).await
 }
 
 pub async fn urges(sys: &System, ticket_no: &str) -> Vec<Urge> {
@@ -185,4 +169,386 @@ async fn a_request_signed_in_time_gets_nothing_for_sign_off() {
     let c = cases(&sys, &no).await;
     assert_eq!(of_stage(&u, Stage::SignOff, |x| x.stage), 0, "{u:?}");
     assert_eq!(of_stage(&c, Stage::SignOff, |x| x.stage), 0, "{c:?}");
+}
+
+fn ts(t: chrono::DateTime<chrono::Utc>) -> prost_types::Timestamp {
+    prost_types::Timestamp {
+        seconds: t.timestamp(),
+        nanos: t.timestamp_subsec_nanos() as i32,
+    }
+}
+
+fn time(t: &Option<prost_types::Timestamp>) -> chrono::DateTime<chrono::Utc> {
+    let t = t.as_ref().expect("timestamp");
+    chrono::DateTime::from_timestamp(t.seconds, t.nanos as u32).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_approved_extension_moves_the_events() {
+    use hotline_proto::undertaking::v1::{
+        DecideExtensionRequest, ExtensionState, ListExtensionsRequest, ListUnitSupervisionRequest,
+        RequestExtensionRequest,
+    };
+    let sys = fast_system().await;
+    let mut req = emergency("extend");
+    // Basic livelihood: sign-off 6 s (urged at 3 s), feedback 12 s.
+    req.tier = UrgencyTier::BasicLivelihood as i32;
+    let no = sys
+        .intake()
+        .await
+        .submit(req)
+        .await
+        .unwrap()
+        .into_inner()
+        .ticket_no;
+    let a = assignments(&sys, &no).await.remove(0);
+    let dispatched = time(&a.dispatched_at);
+    let old_deadline = time(&a.sign_deadline);
+    let new_deadline = dispatched + chrono::Duration::seconds(16);
+    let mut u = sys.undertaking().await;
+    let ask = |reason: &str| RequestExtensionRequest {
+        assignment_id: a.assignment_id.clone(),
+        unit_id: a.unit_id.clone(),
+        stage: Stage::SignOff as i32,
+        reason: reason.into(),
+        requested_deadline: Some(ts(new_deadline)),
+    };
+
+    // Rejected first: the clock runs on.
+    let first = u
+        .request_extension(ask("现场勘查需要时间"))
+        .await
+        .unwrap()
+        .into_inner()
+        .extension
+        .unwrap();
+    let twice = u.request_extension(ask("again")).await.unwrap_err();
+    assert_eq!(
+        twice.code(),
+        tonic::Code::FailedPrecondition,
+        "{}",
+        twice.message()
+    );
+    let no_note = u
+        .decide_extension(DecideExtensionRequest {
+            extension_id: first.extension_id.clone(),
+            approve: false,
+            note: String::new(),
+        })
+        .await
+        .unwrap_err();
+    assert!(no_note.message().contains("note"), "{}", no_note.message());
+    u.decide_extension(DecideExtensionRequest {
+        extension_id: first.extension_id.clone(),
+        approve: false,
+        note: "理由不充分".into(),
+    })
+    .await
+    .unwrap();
+    // Then asked again and approved: the deadline moves to 16 s.
+    let second = u
+        .request_extension(ask("需协调产权单位"))
+        .await
+        .unwrap()
+        .into_inner()
+        .extension
+        .unwrap();
+    let approved = u
+        .decide_extension(DecideExtensionRequest {
+            extension_id: second.extension_id.clone(),
+            approve: true,
+            note: String::new(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .extension
+        .unwrap();
+    assert_eq!(approved.state, ExtensionState::Approved as i32);
+    assert_eq!(time(&approved.previous_deadline), old_deadline);
+    let again = u
+        .decide_extension(DecideExtensionRequest {
+            extension_id: second.extension_id.clone(),
+            approve: false,
+            note: "x".into(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(again.code(), tonic::Code::FailedPrecondition);
+    let listed = u
+        .list_extensions(ListExtensionsRequest {
+            ticket_no: no.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .extensions;
+    assert_eq!(listed.len(), 2);
+    assert_eq!(
+        time(&assignments(&sys, &no).await[0].sign_deadline),
+        new_deadline
+    );
+
+    // Past the old deadline: no sign-off case.
+    tokio::time::sleep(
+        (old_deadline - chrono::Utc::now())
+            .to_std()
+            .unwrap_or_default()
+            + Duration::from_secs(2),
+    )
+    .await;
+    assert_eq!(
+        of_stage(&cases(&sys, &no).await, Stage::SignOff, |c| c.stage),
+        0
+    );
+    // At the new one: exactly one case, with the new deadline, and one urge.
+    let c = eventually(
+        Duration::from_secs(20),
+        "sign-off case at the new deadline",
+        || {
+            let sys = &sys;
+            let no = no.clone();
+            async move {
+                let c: Vec<SupervisionCase> = cases(sys, &no)
+                    .await
+                    .into_iter()
+                    .filter(|c| c.stage == Stage::SignOff as i32)
+                    .collect();
+                (!c.is_empty()).then_some(c)
+            }
+        },
+    )
+    .await;
+    assert_eq!(c.len(), 1);
+    assert_eq!(time(&c[0].deadline), new_deadline);
+    assert!(time(&c[0].opened_at) >= new_deadline);
+    let u_list = urges(&sys, &no).await;
+    assert_eq!(
+        of_stage(&u_list, Stage::SignOff, |x| x.stage),
+        1,
+        "{u_list:?}"
+    );
+    assert_eq!(
+        time(
+            &u_list
+                .iter()
+                .find(|x| x.stage == Stage::SignOff as i32)
+                .unwrap()
+                .deadline
+        ),
+        new_deadline
+    );
+
+    // The unit sees them through undertaking.
+    let seen = u
+        .list_unit_supervision(ListUnitSupervisionRequest {
+            unit_id: a.unit_id.clone(),
+            page_size: 0,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(seen.cases.iter().any(|x| x.ticket_no == no));
+    assert!(seen.urges.iter().any(|x| x.ticket_no == no));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn supervision_down_catches_up_on_what_expired_meanwhile() {
+    let mut sys = fast_system().await;
+    sys.kill("supervision");
+    let no = submit(&sys, "while-supervision-down").await;
+    assignments(&sys, &no).await;
+    // Both clocks (3 s, 6 s) expire while supervision is down.
+    tokio::time::sleep(Duration::from_secs(8)).await;
+    sys.restart("supervision").await.unwrap();
+    eventually(
+        Duration::from_secs(20),
+        "the missed urges and cases",
+        || {
+            let sys = &sys;
+            let no = no.clone();
+            async move {
+                (urges(sys, &no).await.len() == 2 && cases(sys, &no).await.len() == 2).then_some(())
+            }
+        },
+    )
+    .await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(urges(&sys, &no).await.len(), 2);
+    assert_eq!(cases(&sys, &no).await.len(), 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_message_delivered_twice_acts_once() {
+    use hotline_proto::common::v1::{DeadlineEvent, DeadlineEventKind};
+    let sys = fast_system().await;
+    let no = submit(&sys, "duplicated").await;
+    let a = assignments(&sys, &no).await.remove(0);
+    eventually(Duration::from_secs(20), "the sign-off case", || {
+        let sys = &sys;
+        let no = no.clone();
+        async move { (of_stage(&cases(sys, &no).await, Stage::SignOff, |c| c.stage) == 1).then_some(()) }
+    })
+    .await;
+    // The same events again, three times each, as a redelivery would.
+    let clock_id = format!("{no}/sign_off/{}", a.unit_id);
+    let event = |kind: DeadlineEventKind, name: &str, fire_at| DeadlineEvent {
+        event_id: format!("{clock_id}#1#{name}"),
+        kind: kind as i32,
+        clock_id: clock_id.clone(),
+        clock_version: 1,
+        ticket_no: no.clone(),
+        stage: Stage::SignOff as i32,
+        unit_id: a.unit_id.clone(),
+        deadline: a.sign_deadline,
+        fire_at,
+    };
+    let due = event(DeadlineEventKind::DueSoon, "due_soon", a.dispatched_at);
+    let expired = event(DeadlineEventKind::Expired, "expired", a.sign_deadline);
+    let copies: Vec<DeadlineEvent> = (0..3)
+        .flat_map(|_| [due.clone(), expired.clone()])
+        .collect();
+    hotline_tests::publish_events(&sys, &copies)
+        .await
+        .expect("published");
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(
+        of_stage(&urges(&sys, &no).await, Stage::SignOff, |x| x.stage),
+        1
+    );
+    assert_eq!(
+        of_stage(&cases(&sys, &no).await, Stage::SignOff, |x| x.stage),
+        1
+    );
+    // A forged early expiry of a running clock does nothing either.
+    let fb_clock = format!("{no}/feedback/{}", a.unit_id);
+    let mut early = expired.clone();
+    early.clock_id = fb_clock.clone();
+    early.event_id = format!("{fb_clock}#1#expired");
+    early.stage = Stage::Feedback as i32;
+    hotline_tests::publish_events(&sys, &[early]).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let c = cases(&sys, &no).await;
+    let fb_cases: Vec<_> = c
+        .iter()
+        .filter(|c| c.stage == Stage::Feedback as i32)
+        .collect();
+    assert!(
+        fb_cases
+            .iter()
+            .all(|c| time(&c.opened_at) >= time(&a.feedback_deadline)),
+        "{fb_cases:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_replicas_of_each_service_never_double() {
+    let mut sys = fast_system().await;
+    for name in ["intake", "undertaking", "supervision"] {
+        sys.add_replica(name).await.expect("replica starts");
+    }
+    let mut tickets = Vec::new();
+    for i in 0..10 {
+        tickets.push(submit(&sys, &format!("replicas-{i}")).await);
+    }
+    for no in &tickets {
+        assignments(&sys, no).await;
+    }
+    eventually(Duration::from_secs(30), "every urge and case", || {
+        let sys = &sys;
+        let tickets = tickets.clone();
+        async move {
+            for no in &tickets {
+                if urges(sys, no).await.len() < 2 || cases(sys, no).await.len() < 2 {
+                    return None;
+                }
+            }
+            Some(())
+        }
+    })
+    .await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    for no in &tickets {
+        assert_eq!(urges(&sys, no).await.len(), 2, "{no}");
+        assert_eq!(cases(&sys, no).await.len(), 2, "{no}");
+    }
+    // Every timer fired exactly once and is gone.
+    let mut db = sys.db("undertaking").await.unwrap();
+    let left: i64 = sqlx::query_scalar("SELECT count(*) FROM clock_timers")
+        .fetch_one(&mut db)
+        .await
+        .unwrap();
+    assert_eq!(left, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn surge_mode_gives_general_requests_longer_to_dispatch() {
+    use hotline_proto::intake::v1::{GetSurgeModeRequest, SetSurgeModeRequest};
+    let sys = fast_system().await;
+    let mut intake = sys.intake().await;
+    let general = |key: &str| {
+        let mut r = emergency(key);
+        r.tier = UrgencyTier::General as i32;
+        r
+    };
+    let limit = |r: &hotline_proto::intake::v1::SubmitResponse| {
+        time(&r.dispatch_deadline) - time(&r.accepted_at)
+    };
+    let normal = intake
+        .submit(general("g-normal"))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(limit(&normal), chrono::Duration::seconds(30));
+    let err = intake
+        .set_surge_mode(SetSurgeModeRequest {
+            on: true,
+            reason: String::new(),
+        })
+        .await
+        .unwrap_err();
+    assert!(err.message().contains("reason"));
+    intake
+        .set_surge_mode(SetSurgeModeRequest {
+            on: true,
+            reason: "寒潮供暖集中来电".into(),
+        })
+        .await
+        .unwrap();
+    assert!(
+        intake
+            .get_surge_mode(GetSurgeModeRequest {})
+            .await
+            .unwrap()
+            .into_inner()
+            .surge_mode
+            .unwrap()
+            .on
+    );
+    let surged = intake
+        .submit(general("g-surge"))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(limit(&surged), chrono::Duration::seconds(60));
+    // Emergencies are not affected.
+    let e = intake
+        .submit(emergency("e-surge"))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(limit(&e), chrono::Duration::seconds(4));
+    intake
+        .set_surge_mode(SetSurgeModeRequest {
+            on: false,
+            reason: "来电回落".into(),
+        })
+        .await
+        .unwrap();
+    let after = intake
+        .submit(general("g-after"))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(limit(&after), chrono::Duration::seconds(30));
 }

@@ -12,10 +12,9 @@ use hotline_proto::intake::v1::{
     GetTicketRequest, GetTimelineRequest, SubmitRequest, TimelineEventKind,
 };
 use hotline_proto::undertaking::v1::{
-    AssignmentState, ListAssignmentsRequest, ListTicketAssignmentsRequest, SignAssignmentRequest,
-    SubmitFeedbackRequest,
+    AssignmentState, ListAssignmentsRequest, SignAssignmentRequest, SubmitFeedbackRequest,
 };
-use hotline_tests::{Options, System, eventually};
+use hotline_tests::{Options, System, assignments_of};
 use prost_types::Timestamp;
 use tonic::Code;
 
@@ -111,20 +110,7 @@ async fn one_request_travels_the_whole_path() {
 
     // Routed by the catalogue (heating: the heating group leads, the city
     // management commission co-operates) and handed to undertaking.
-    let assignments = eventually(Duration::from_secs(20), "assignments", || {
-        let mut u = undertaking.clone();
-        let no = accepted.ticket_no.clone();
-        async move {
-            let a = u
-                .list_ticket_assignments(ListTicketAssignmentsRequest { ticket_no: no })
-                .await
-                .ok()?
-                .into_inner()
-                .assignments;
-            (!a.is_empty()).then_some(a)
-        }
-    })
-    .await;
+    let assignments = assignments_of(&sys, &accepted.ticket_no).await;
     let routing = sys
         .dispatch()
         .await
@@ -435,20 +421,7 @@ async fn bad_input_gets_a_clear_error() {
         .await
         .unwrap()
         .into_inner();
-    let lead = eventually(Duration::from_secs(20), "assignment", || {
-        let mut u = undertaking.clone();
-        let no = accepted.ticket_no.clone();
-        async move {
-            u.list_ticket_assignments(ListTicketAssignmentsRequest { ticket_no: no })
-                .await
-                .ok()?
-                .into_inner()
-                .assignments
-                .into_iter()
-                .next()
-        }
-    })
-    .await;
+    let lead = assignments_of(&sys, &accepted.ticket_no).await.remove(0);
     undertaking
         .sign_assignment(SignAssignmentRequest {
             assignment_id: lead.assignment_id.clone(),
@@ -504,25 +477,8 @@ async fn a_request_accepted_while_dispatch_is_down_is_not_lost() {
     tokio::time::sleep(Duration::from_millis(500)).await;
     sys.restart("dispatch").await.unwrap();
     sys.restart("intake").await.unwrap();
-    let undertaking = sys.undertaking().await;
-    eventually(
-        Duration::from_secs(30),
-        "the ticket to reach its units",
-        || {
-            let mut u = undertaking.clone();
-            let no = accepted.ticket_no.clone();
-            async move {
-                let a = u
-                    .list_ticket_assignments(ListTicketAssignmentsRequest { ticket_no: no })
-                    .await
-                    .ok()?
-                    .into_inner()
-                    .assignments;
-                (!a.is_empty()).then_some(())
-            }
-        },
-    )
-    .await;
+    let a = assignments_of(&sys, &accepted.ticket_no).await;
+    assert_eq!(a[0].ticket_no, accepted.ticket_no);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

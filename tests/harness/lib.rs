@@ -72,6 +72,8 @@ pub struct System {
     pub vhost: String,
     pub dir: PathBuf,
     procs: HashMap<&'static str, Proc>,
+    /// Second copies of services, running beside the first.
+    replicas: Vec<Child>,
     env: Vec<(String, String)>,
 }
 
@@ -176,6 +178,7 @@ impl System {
             vhost,
             dir,
             procs,
+            replicas: Vec::new(),
             env,
         };
         for name in SERVICES {
@@ -188,6 +191,42 @@ impl System {
     }
 
     fn spawn(&mut self, name: &'static str) -> anyhow::Result<()> {
+        let child = self.command(name, self.procs[name].port, name)?;
+        self.procs.get_mut(name).expect("known service").child = Some(child);
+        Ok(())
+    }
+
+    /// Starts a second copy of a service against the same database and
+    /// broker, on a port of its own.
+    pub async fn add_replica(&mut self, name: &'static str) -> anyhow::Result<()> {
+        let port = free_port();
+        let child = self.command(
+            name,
+            port,
+            &format!("{name}-replica{}", self.replicas.len() + 1),
+        )?;
+        self.replicas.push(child);
+        let started = Instant::now();
+        while started.elapsed() < Duration::from_secs(60) {
+            let mut client = tonic_health::pb::health_client::HealthClient::new(
+                Channel::from_shared(format!("http://127.0.0.1:{port}"))?.connect_lazy(),
+            );
+            if let Ok(r) = client
+                .check(tonic_health::pb::HealthCheckRequest {
+                    service: String::new(),
+                })
+                .await
+                && r.into_inner().status
+                    == tonic_health::pb::health_check_response::ServingStatus::Serving as i32
+            {
+                return Ok(());
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        bail!("replica of {name} not healthy")
+    }
+
+    fn command(&self, name: &str, port: u16, log_name: &str) -> anyhow::Result<Child> {
         let bin = bin_dir().join(name);
         if !bin.exists() {
             bail!(
@@ -195,11 +234,10 @@ impl System {
                 bin.display()
             );
         }
-        let port = self.procs[name].port;
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
-            .open(self.dir.join(format!("{name}.log")))?;
+            .open(self.dir.join(format!("{log_name}.log")))?;
         let child = Command::new(&bin)
             .envs(self.env.iter().cloned())
             .env("HOTLINE_LISTEN_ADDR", format!("127.0.0.1:{port}"))
@@ -208,8 +246,7 @@ impl System {
             .stderr(log)
             .spawn()
             .with_context(|| format!("starting {}", bin.display()))?;
-        self.procs.get_mut(name).expect("known service").child = Some(child);
-        Ok(())
+        Ok(child)
     }
 
     pub fn port(&self, name: &str) -> u16 {
@@ -329,6 +366,10 @@ impl System {
 
 impl Drop for System {
     fn drop(&mut self) {
+        for mut r in self.replicas.drain(..) {
+            let _ = r.kill();
+            let _ = r.wait();
+        }
         let names: Vec<&'static str> = self.procs.keys().copied().collect();
         for name in &names {
             if let Some(c) = self.procs.get_mut(name).and_then(|p| p.child.as_mut()) {
@@ -390,4 +431,48 @@ where
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+}
+
+/// Waits until undertaking has the ticket's assignments, lead unit first.
+pub async fn assignments_of(
+    sys: &System,
+    ticket_no: &str,
+) -> Vec<hotline_proto::undertaking::v1::Assignment> {
+    let u = sys.undertaking().await;
+    eventually(Duration::from_secs(30), "the ticket's assignments", || {
+        let mut u = u.clone();
+        let no = ticket_no.to_string();
+        async move {
+            let a = u
+                .list_ticket_assignments(
+                    hotline_proto::undertaking::v1::ListTicketAssignmentsRequest { ticket_no: no },
+                )
+                .await
+                .ok()?
+                .into_inner()
+                .assignments;
+            (!a.is_empty()).then_some(a)
+        }
+    })
+    .await
+}
+
+/// Publishes raw deadline events to the system's virtual host, as a clock
+/// owner would (used to redeliver and duplicate events on purpose).
+pub async fn publish_events(
+    sys: &System,
+    events: &[hotline_proto::common::v1::DeadlineEvent],
+) -> anyhow::Result<()> {
+    hotline_common::bus::Publisher::new(&sys.amqp_url(), "test-publisher")
+        .publish(events)
+        .await
+}
+
+/// Stops and starts the RabbitMQ application (connections drop, queues are
+/// recovered from disk).
+pub fn restart_rabbitmq(down_for: Duration) -> anyhow::Result<()> {
+    rabbitmqctl(&["stop_app"])?;
+    std::thread::sleep(down_for);
+    rabbitmqctl(&["start_app"])?;
+    rabbitmqctl(&["await_startup"])
 }

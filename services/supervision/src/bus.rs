@@ -83,9 +83,11 @@ pub async fn handle(
     }
 
     let mut actions = Actions::default();
+    let at = now();
+    let stamp = hotline_common::time::to_proto(at);
     for e in fresh {
         let clock = clocks.get(&e.clock_id);
-        match decide(e, clock) {
+        match decide(e, clock, &stamp) {
             Decision::Urge => actions.urges.push(e),
             Decision::OpenCase { closed } => {
                 let closed_at = if closed {
@@ -103,7 +105,7 @@ pub async fn handle(
             }
         }
     }
-    store.record(&actions, now()).await
+    store.record(&actions, at).await
 }
 
 /// Consumes until shutdown, reconnecting with back-off whenever the broker

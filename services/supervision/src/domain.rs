@@ -3,6 +3,7 @@
 
 use hotline_proto::common::v1::{ClockState, DeadlineEvent, DeadlineEventKind};
 use hotline_sla::Stage;
+use prost_types::Timestamp;
 
 /// Who owns the clocks of a stage (and answers CheckClocks for them).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -31,8 +32,13 @@ pub enum Decision {
     Ignore(&'static str),
 }
 
-/// The one decision table for deadline events.
-pub fn decide(event: &DeadlineEvent, clock: Option<&ClockState>) -> Decision {
+fn after(a: &Timestamp, b: &Timestamp) -> bool {
+    (a.seconds, a.nanos) > (b.seconds, b.nanos)
+}
+
+/// The one decision table for deadline events. `now` guards against an
+/// "expired" event for a deadline that has not passed (never acted on).
+pub fn decide(event: &DeadlineEvent, clock: Option<&ClockState>, now: &Timestamp) -> Decision {
     let kind = DeadlineEventKind::try_from(event.kind).unwrap_or(DeadlineEventKind::Unspecified);
     if kind == DeadlineEventKind::StoppedLate {
         return Decision::CloseCases;
@@ -49,17 +55,13 @@ pub fn decide(event: &DeadlineEvent, clock: Option<&ClockState>) -> Decision {
     match kind {
         DeadlineEventKind::DueSoon if clock.running => Decision::Urge,
         DeadlineEventKind::DueSoon => Decision::Ignore("the stage is done"),
-        DeadlineEventKind::Expired => match &clock.stopped_at {
-            None => Decision::OpenCase { closed: false },
+        DeadlineEventKind::Expired => match (&clock.deadline, &clock.stopped_at) {
+            (None, _) => Decision::Ignore("the clock has no deadline"),
+            (Some(d), _) if after(d, now) => Decision::Ignore("the deadline has not passed"),
+            (Some(_), None) => Decision::OpenCase { closed: false },
             // Done after the deadline: it was late, the case is born closed.
-            Some(at)
-                if clock
-                    .deadline
-                    .is_some_and(|d| (at.seconds, at.nanos) > (d.seconds, d.nanos)) =>
-            {
-                Decision::OpenCase { closed: true }
-            }
-            Some(_) => Decision::Ignore("the stage was done in time"),
+            (Some(d), Some(at)) if after(at, d) => Decision::OpenCase { closed: true },
+            (Some(_), Some(_)) => Decision::Ignore("the stage was done in time"),
         },
         _ => Decision::Ignore("unknown event kind"),
     }
@@ -68,7 +70,15 @@ pub fn decide(event: &DeadlineEvent, clock: Option<&ClockState>) -> Decision {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use prost_types::Timestamp;
+
+    const NOW: Timestamp = Timestamp {
+        seconds: 200,
+        nanos: 0,
+    };
+
+    fn decide_now(e: &DeadlineEvent, c: Option<&ClockState>) -> Decision {
+        decide(e, c, &NOW)
+    }
 
     fn ev(kind: DeadlineEventKind, version: i64) -> DeadlineEvent {
         DeadlineEvent {
@@ -97,11 +107,11 @@ mod tests {
     #[test]
     fn running_clocks_get_urged_then_supervised() {
         assert_eq!(
-            decide(&ev(DeadlineEventKind::DueSoon, 1), Some(&clock(1, None))),
+            decide_now(&ev(DeadlineEventKind::DueSoon, 1), Some(&clock(1, None))),
             Decision::Urge
         );
         assert_eq!(
-            decide(&ev(DeadlineEventKind::Expired, 1), Some(&clock(1, None))),
+            decide_now(&ev(DeadlineEventKind::Expired, 1), Some(&clock(1, None))),
             Decision::OpenCase { closed: false }
         );
     }
@@ -109,25 +119,25 @@ mod tests {
     #[test]
     fn stopped_or_moved_clocks_do_nothing() {
         assert!(matches!(
-            decide(
+            decide_now(
                 &ev(DeadlineEventKind::DueSoon, 1),
                 Some(&clock(1, Some(50)))
             ),
             Decision::Ignore(_)
         ));
         assert!(matches!(
-            decide(
+            decide_now(
                 &ev(DeadlineEventKind::Expired, 1),
                 Some(&clock(1, Some(90)))
             ),
             Decision::Ignore(_)
         ));
         assert!(matches!(
-            decide(&ev(DeadlineEventKind::Expired, 1), Some(&clock(2, None))),
+            decide_now(&ev(DeadlineEventKind::Expired, 1), Some(&clock(2, None))),
             Decision::Ignore(_)
         ));
         assert!(matches!(
-            decide(&ev(DeadlineEventKind::Expired, 1), None),
+            decide_now(&ev(DeadlineEventKind::Expired, 1), None),
             Decision::Ignore(_)
         ));
     }
@@ -135,14 +145,14 @@ mod tests {
     #[test]
     fn late_completion_gives_a_closed_case() {
         assert_eq!(
-            decide(
+            decide_now(
                 &ev(DeadlineEventKind::Expired, 1),
                 Some(&clock(1, Some(150)))
             ),
             Decision::OpenCase { closed: true }
         );
         assert_eq!(
-            decide(&ev(DeadlineEventKind::StoppedLate, 1), None),
+            decide_now(&ev(DeadlineEventKind::StoppedLate, 1), None),
             Decision::CloseCases
         );
     }
@@ -152,5 +162,21 @@ mod tests {
         assert_eq!(owner(Stage::Dispatch), Owner::Intake);
         assert_eq!(owner(Stage::SignOff), Owner::Undertaking);
         assert_eq!(owner(Stage::Feedback), Owner::Undertaking);
+    }
+
+    #[test]
+    fn an_early_expiry_is_not_acted_on() {
+        let early = Timestamp {
+            seconds: 50,
+            nanos: 0,
+        };
+        assert!(matches!(
+            decide(
+                &ev(DeadlineEventKind::Expired, 1),
+                Some(&clock(1, None)),
+                &early
+            ),
+            Decision::Ignore(_)
+        ));
     }
 }

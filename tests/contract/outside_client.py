@@ -1,0 +1,75 @@
+"""An outside client drives one request through a running hotline system.
+
+Generated Python stubs (grpcio-tools) from proto/ on PYTHONPATH; the four
+services at their default addresses (deploy/local/up.sh). Submits a request,
+waits for it to be routed, signs it as the lead unit, answers it, and reads
+the timeline back. Exits non-zero on any surprise.
+"""
+
+import sys
+import time
+import uuid
+
+import grpc
+
+from hotline.common.v1 import common_pb2 as c
+from hotline.intake.v1 import intake_pb2 as i, intake_pb2_grpc as ig
+from hotline.undertaking.v1 import undertaking_pb2 as u, undertaking_pb2_grpc as ug
+
+HOST = sys.argv[1] if len(sys.argv) > 1 else "127.0.0.1"
+
+intake = ig.IntakeServiceStub(grpc.insecure_channel(f"{HOST}:50051"))
+units = ug.UndertakingServiceStub(grpc.insecure_channel(f"{HOST}:50053"))
+
+key = f"outside-{uuid.uuid4()}"
+req = i.SubmitRequest(
+    idempotency_key=key,
+    channel=c.CHANNEL_WEB,
+    requester=c.Requester(name="李先生", phone="13911112222", return_visit_consent=True),
+    content="暖气片不热，室温不到十六度。",
+    location=c.Location(district_code="110102", street_code="110102003", address="金融街某号"),
+    category_code="heating",
+    tier=c.URGENCY_TIER_GENERAL,
+)
+first = intake.Submit(req)
+again = intake.Submit(req)
+assert again.ticket_no == first.ticket_no and again.replayed, "retry gave another ticket"
+print("accepted", first.ticket_no)
+
+try:
+    intake.Submit(i.SubmitRequest(idempotency_key="x", content=""))
+    raise SystemExit("an empty request was accepted")
+except grpc.RpcError as e:
+    assert e.code() == grpc.StatusCode.INVALID_ARGUMENT, e
+    print("bad input:", e.code().name, e.details())
+
+deadline = time.time() + 30
+while True:
+    got = units.ListTicketAssignments(u.ListTicketAssignmentsRequest(ticket_no=first.ticket_no))
+    if got.assignments:
+        break
+    assert time.time() < deadline, "never routed"
+    time.sleep(0.2)
+lead = got.assignments[0]
+print("routed to", [(a.unit_id, c.AssignmentRole.Name(a.role)) for a in got.assignments])
+
+units.SignAssignment(u.SignAssignmentRequest(assignment_id=lead.assignment_id, unit_id=lead.unit_id))
+try:
+    units.SignAssignment(u.SignAssignmentRequest(assignment_id=lead.assignment_id, unit_id=lead.unit_id))
+    raise SystemExit("signed twice")
+except grpc.RpcError as e:
+    assert e.code() == grpc.StatusCode.FAILED_PRECONDITION, e
+    print("sign twice:", e.code().name, e.details())
+
+units.SubmitFeedback(u.SubmitFeedbackRequest(
+    assignment_id=lead.assignment_id,
+    unit_id=lead.unit_id,
+    feedback=c.Feedback(outcome=c.FEEDBACK_OUTCOME_RESOLVED, summary="已现场核查并处理。"),
+))
+tl = intake.GetTimeline(i.GetTimelineRequest(ticket_no=first.ticket_no))
+for e in tl.entries:
+    print(" ", i.TimelineEventKind.Name(e.kind), e.unit_id or "-",
+          e.occurred_at.ToJsonString() if e.HasField("occurred_at") else "pending",
+          "deadline", e.deadline.ToJsonString() if e.HasField("deadline") else "-")
+assert tl.feedback.summary == "已现场核查并处理。"
+print("ok")
