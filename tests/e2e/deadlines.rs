@@ -145,7 +145,16 @@ async fn an_unsigned_emergency_gets_one_urge_then_one_case() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_request_signed_in_time_gets_nothing_for_sign_off() {
     let sys = fast_system().await;
-    let no = submit(&sys, "in-time").await;
+    let mut req = emergency("in-time");
+    req.tier = UrgencyTier::BasicLivelihood as i32;
+    let no = sys
+        .intake()
+        .await
+        .submit(req)
+        .await
+        .unwrap()
+        .into_inner()
+        .ticket_no;
     let a = assignments(&sys, &no).await;
     sys.undertaking()
         .await
@@ -155,8 +164,8 @@ async fn a_request_signed_in_time_gets_nothing_for_sign_off() {
         })
         .await
         .expect("sign");
-    // Past the sign-off deadline (3 s) and the feedback expiry (6 s).
-    eventually(Duration::from_secs(20), "feedback case", || {
+    // Past the sign-off deadline (10 s) and the feedback expiry (20 s).
+    eventually(Duration::from_secs(40), "feedback case", || {
         let sys = &sys;
         let no = no.clone();
         async move {
@@ -191,7 +200,7 @@ async fn an_approved_extension_moves_the_events() {
     };
     let sys = fast_system().await;
     let mut req = emergency("extend");
-    // Basic livelihood: sign-off 6 s (urged at 3 s), feedback 12 s.
+    // Basic livelihood: sign-off 10 s (urged at 5 s), feedback 20 s.
     req.tier = UrgencyTier::BasicLivelihood as i32;
     let no = sys
         .intake()
@@ -204,7 +213,7 @@ async fn an_approved_extension_moves_the_events() {
     let a = assignments(&sys, &no).await.remove(0);
     let dispatched = time(&a.dispatched_at);
     let old_deadline = time(&a.sign_deadline);
-    let new_deadline = dispatched + chrono::Duration::seconds(16);
+    let new_deadline = dispatched + chrono::Duration::seconds(24);
     let mut u = sys.undertaking().await;
     let ask = |reason: &str| RequestExtensionRequest {
         assignment_id: a.assignment_id.clone(),
@@ -245,7 +254,7 @@ async fn an_approved_extension_moves_the_events() {
     })
     .await
     .unwrap();
-    // Then asked again and approved: the deadline moves to 16 s.
+    // Then asked again and approved: the deadline moves to 24 s.
     let second = u
         .request_extension(ask("需协调产权单位"))
         .await
@@ -303,7 +312,7 @@ async fn an_approved_extension_moves_the_events() {
     );
     // At the new one: exactly one case, with the new deadline, and one urge.
     let c = eventually(
-        Duration::from_secs(20),
+        Duration::from_secs(40),
         "sign-off case at the new deadline",
         || {
             let sys = &sys;

@@ -304,6 +304,7 @@ impl ClockService for ClockApi {
 /// Claims due timers, publishes their events with confirms, and deletes
 /// them in one transaction. Returns how many were published.
 pub async fn fire_due(pool: &PgPool, publisher: &Publisher, limit: i64) -> anyhow::Result<usize> {
+    let started = std::time::Instant::now();
     let mut tx = pool.begin().await?;
     let rows = sqlx::query(
         "DELETE FROM clock_timers WHERE id IN ( \
@@ -337,8 +338,17 @@ pub async fn fire_due(pool: &PgPool, publisher: &Publisher, limit: i64) -> anyho
             }
         })
         .collect();
+    let claimed = started.elapsed();
     publisher.publish(&events).await?;
+    let published = started.elapsed();
     tx.commit().await?;
+    tracing::debug!(
+        events = events.len(),
+        claim_ms = claimed.as_millis() as u64,
+        publish_ms = (published - claimed).as_millis() as u64,
+        total_ms = started.elapsed().as_millis() as u64,
+        "deadline events fired"
+    );
     for e in &events {
         tracing::debug!(event_id = %e.event_id, "deadline event published");
     }

@@ -56,16 +56,11 @@ pub async fn handle(
     owners: &Owners,
     events: &[DeadlineEvent],
 ) -> Result<(u64, u64), ApiError> {
-    let ids: Vec<String> = events.iter().map(|e| e.event_id.clone()).collect();
-    let done: std::collections::HashSet<String> =
-        store.already_handled(&ids).await?.into_iter().collect();
-    let fresh: Vec<&DeadlineEvent> = events
-        .iter()
-        .filter(|e| !done.contains(&e.event_id))
-        .collect();
-
+    let started = std::time::Instant::now();
+    // Repeats need no check here: the unique event ids absorb them when
+    // the actions are recorded.
     let mut by_owner: HashMap<Owner, Vec<String>> = HashMap::new();
-    for e in &fresh {
+    for e in events {
         if let Some(stage) = clock::event_stage(e) {
             by_owner
                 .entry(owner(stage))
@@ -82,10 +77,11 @@ pub async fn handle(
         }
     }
 
+    let checked = started.elapsed();
     let mut actions = Actions::default();
     let at = now();
     let stamp = hotline_common::time::to_proto(at);
-    for e in fresh {
+    for e in events {
         let clock = clocks.get(&e.clock_id);
         match decide(e, clock, &stamp) {
             Decision::Urge => actions.urges.push(e),
@@ -105,7 +101,14 @@ pub async fn handle(
             }
         }
     }
-    store.record(&actions, at).await
+    let recorded = store.record(&actions, at).await;
+    tracing::debug!(
+        events = events.len(),
+        check_ms = checked.as_millis() as u64,
+        total_ms = started.elapsed().as_millis() as u64,
+        "deadline batch handled"
+    );
+    recorded
 }
 
 /// Consumes until shutdown, reconnecting with back-off whenever the broker

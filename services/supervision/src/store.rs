@@ -114,17 +114,6 @@ impl Store {
         Store { pool }
     }
 
-    /// Event ids among `ids` that already led to an urge or a case.
-    pub async fn already_handled(&self, ids: &[String]) -> Result<Vec<String>, ApiError> {
-        Ok(sqlx::query_scalar(
-            "SELECT event_id FROM urges WHERE event_id = ANY($1) \
-             UNION ALL SELECT event_id FROM cases WHERE event_id = ANY($1)",
-        )
-        .bind(ids)
-        .fetch_all(&self.pool)
-        .await?)
-    }
-
     /// Records a batch's actions in one transaction. Duplicated events
     /// are absorbed by the unique event ids. Returns (urges, cases) added.
     pub async fn record(
