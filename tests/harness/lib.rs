@@ -212,17 +212,7 @@ impl System {
         self.replicas.push(child);
         let started = Instant::now();
         while started.elapsed() < Duration::from_secs(60) {
-            let mut client = tonic_health::pb::health_client::HealthClient::new(
-                Channel::from_shared(format!("http://127.0.0.1:{port}"))?.connect_lazy(),
-            );
-            if let Ok(r) = client
-                .check(tonic_health::pb::HealthCheckRequest {
-                    service: String::new(),
-                })
-                .await
-                && r.into_inner().status
-                    == tonic_health::pb::health_check_response::ServingStatus::Serving as i32
-            {
+            if serving(&format!("http://127.0.0.1:{port}")).await {
                 return Ok(());
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
@@ -282,16 +272,7 @@ impl System {
             {
                 bail!("{name} exited with {status}; log:\n{}", self.log(name));
             }
-            let ch = self.channel(name).await;
-            let mut client = tonic_health::pb::health_client::HealthClient::new(ch);
-            if let Ok(r) = client
-                .check(tonic_health::pb::HealthCheckRequest {
-                    service: String::new(),
-                })
-                .await
-                && r.into_inner().status
-                    == tonic_health::pb::health_check_response::ServingStatus::Serving as i32
-            {
+            if serving(&self.url(name)).await {
                 return Ok(());
             }
             if started.elapsed() > patience {
@@ -421,6 +402,21 @@ impl Drop for System {
             .stderr(Stdio::null())
             .status();
     }
+}
+
+/// Whether the service at `url` answers SERVING on grpc.health.v1.
+async fn serving(url: &str) -> bool {
+    let Ok(endpoint) = Channel::from_shared(url.to_string()) else {
+        return false;
+    };
+    let mut client = tonic_health::pb::health_client::HealthClient::new(endpoint.connect_lazy());
+    matches!(
+        client
+            .check(tonic_health::pb::HealthCheckRequest { service: String::new() })
+            .await,
+        Ok(r) if r.get_ref().status
+            == tonic_health::pb::health_check_response::ServingStatus::Serving as i32
+    )
 }
 
 /// Polls `probe` every 100 ms until it yields a value or `patience` runs

@@ -20,6 +20,7 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
+use futures_util::future::join_all;
 use sqlx::{AssertSqlSafe, PgPool, Postgres, Transaction};
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
@@ -56,7 +57,7 @@ impl Outbox {
     }
 
     /// Claims up to `limit` due rows, locked until the transaction ends.
-    pub async fn claim(&self, pool: &PgPool, limit: i64) -> Result<(Tx, Vec<String>), ApiError> {
+    async fn claim(&self, pool: &PgPool, limit: i64) -> Result<(Tx, Vec<String>), ApiError> {
         let mut tx = pool.begin().await?;
         let keys = sqlx::query_scalar(AssertSqlSafe(format!(
             "SELECT ticket_no FROM {} WHERE next_attempt_at <= now() \
@@ -69,7 +70,7 @@ impl Outbox {
         Ok((tx, keys))
     }
 
-    pub async fn done(&self, tx: &mut Tx, ticket_no: &str) -> Result<(), ApiError> {
+    async fn done(&self, tx: &mut Tx, ticket_no: &str) -> Result<(), ApiError> {
         sqlx::query(AssertSqlSafe(format!(
             "DELETE FROM {} WHERE ticket_no = $1",
             self.table
@@ -81,12 +82,7 @@ impl Outbox {
     }
 
     /// Backs off exponentially: 1 s, 2 s, 4 s … capped at 5 minutes.
-    pub async fn retry_later(
-        &self,
-        tx: &mut Tx,
-        ticket_no: &str,
-        error: &str,
-    ) -> Result<(), ApiError> {
+    async fn retry_later(&self, tx: &mut Tx, ticket_no: &str, error: &str) -> Result<(), ApiError> {
         sqlx::query(AssertSqlSafe(format!(
             "UPDATE {} SET attempts = attempts + 1, last_error = $2, \
              next_attempt_at = now() + least(interval '1 second' * power(2, least(attempts, 9)), \
@@ -99,6 +95,38 @@ impl Outbox {
         .execute(&mut **tx)
         .await?;
         Ok(())
+    }
+
+    /// Claims due rows and hands each to `send`, concurrently. Rows sent
+    /// are deleted, the others retried later. Returns the open transaction
+    /// and the rows sent, so that the caller can record more in the same
+    /// transaction before it commits.
+    pub async fn deliver<F, Fut>(
+        &self,
+        pool: &PgPool,
+        limit: i64,
+        send: F,
+    ) -> Result<(Tx, Vec<String>), ApiError>
+    where
+        F: Fn(String) -> Fut,
+        Fut: Future<Output = Result<(), ApiError>>,
+    {
+        let (mut tx, keys) = self.claim(pool, limit).await?;
+        let results = join_all(keys.iter().cloned().map(send)).await;
+        let mut sent = Vec::with_capacity(keys.len());
+        for (key, r) in keys.into_iter().zip(results) {
+            match r {
+                Ok(()) => {
+                    self.done(&mut tx, &key).await?;
+                    sent.push(key);
+                }
+                Err(e) => {
+                    tracing::warn!(outbox = self.table, ticket_no = %key, error = %e.message, "not delivered, will retry");
+                    self.retry_later(&mut tx, &key, &e.message).await?;
+                }
+            }
+        }
+        Ok((tx, sent))
     }
 
     pub async fn contains(&self, pool: &PgPool, ticket_no: &str) -> Result<bool, ApiError> {

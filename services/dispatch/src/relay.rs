@@ -3,7 +3,6 @@
 
 use std::sync::Arc;
 
-use futures_util::future::join_all;
 use hotline_common::ApiError;
 use hotline_common::error::from_peer;
 use hotline_common::outbox::run_relay;
@@ -33,13 +32,9 @@ async fn step(
     store: &Store,
     undertaking: &UndertakingServiceClient<Channel>,
 ) -> Result<usize, ApiError> {
-    let (mut tx, keys) = UNDERTAKING_OUTBOX.claim(store.pool(), BATCH).await?;
-    if keys.is_empty() {
-        return Ok(0);
-    }
-    let calls = keys.iter().map(|no| async move {
+    let send = |no: String| async move {
         let (ticket, routing) = store
-            .get(no)
+            .get(&no)
             .await?
             .ok_or_else(|| ApiError::internal(format!("outbox names unknown routing {no}")))?;
         let assignments = routing
@@ -60,24 +55,12 @@ async fn step(
                 assignments,
             })
             .await
+            .map(drop)
             .map_err(|s| from_peer("undertaking", s))
-    });
-    let results = join_all(calls).await;
-    let mut done = 0;
-    for (no, r) in keys.iter().zip(results) {
-        match r {
-            Ok(_) => {
-                UNDERTAKING_OUTBOX.done(&mut tx, no).await?;
-                done += 1;
-            }
-            Err(e) => {
-                tracing::warn!(ticket_no = %no, error = %e.message, "not handed to undertaking, will retry");
-                UNDERTAKING_OUTBOX
-                    .retry_later(&mut tx, no, &e.message)
-                    .await?;
-            }
-        }
-    }
+    };
+    let (tx, sent) = UNDERTAKING_OUTBOX
+        .deliver(store.pool(), BATCH, send)
+        .await?;
     tx.commit().await?;
-    Ok(done)
+    Ok(sent.len())
 }

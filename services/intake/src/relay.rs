@@ -4,7 +4,6 @@
 
 use std::sync::Arc;
 
-use futures_util::future::join_all;
 use hotline_common::ApiError;
 use hotline_common::clock;
 use hotline_common::outbox::run_relay;
@@ -34,13 +33,9 @@ pub async fn run(
 }
 
 async fn step(store: &Store, dispatch: &DispatchServiceClient<Channel>) -> Result<usize, ApiError> {
-    let (mut tx, keys) = DISPATCH_OUTBOX.claim(store.pool(), BATCH).await?;
-    if keys.is_empty() {
-        return Ok(0);
-    }
-    let calls = keys.iter().map(|no| async move {
+    let send = |no: String| async move {
         let ticket = store
-            .get(no)
+            .get(&no)
             .await?
             .ok_or_else(|| ApiError::internal(format!("outbox names unknown ticket {no}")))?;
         dispatch
@@ -50,30 +45,19 @@ async fn step(store: &Store, dispatch: &DispatchServiceClient<Channel>) -> Resul
                 dispatch_deadline: Some(hotline_common::time::to_proto(ticket.dispatch_deadline)),
             })
             .await
+            .map(drop)
             .map_err(|s| hotline_common::error::from_peer("dispatch", s))
-    });
-    let results = join_all(calls).await;
-    let mut done = 0;
-    for (no, r) in keys.iter().zip(results) {
-        match r {
-            Ok(_) => {
-                DISPATCH_OUTBOX.done(&mut tx, no).await?;
-                // Dispatched: the dispatch clock stops.
-                clock::stop(
-                    &mut tx,
-                    &clock::clock_id(no, Stage::Dispatch, clock::CENTRE_UNIT),
-                    now(),
-                )
-                .await?;
-                done += 1;
-                tracing::debug!(ticket_no = %no, "handed to dispatch");
-            }
-            Err(e) => {
-                tracing::warn!(ticket_no = %no, error = %e.message, "not handed to dispatch, will retry");
-                DISPATCH_OUTBOX.retry_later(&mut tx, no, &e.message).await?;
-            }
-        }
+    };
+    let (mut tx, sent) = DISPATCH_OUTBOX.deliver(store.pool(), BATCH, send).await?;
+    // Dispatched: the dispatch clocks stop, in the same transaction.
+    for no in &sent {
+        clock::stop(
+            &mut tx,
+            &clock::clock_id(no, Stage::Dispatch, clock::CENTRE_UNIT),
+            now(),
+        )
+        .await?;
     }
     tx.commit().await?;
-    Ok(done)
+    Ok(sent.len())
 }
