@@ -24,6 +24,8 @@ cargo test --workspace "$@"
 if [[ "${HOTLINE_SKIP_CONTRACT_CHECKS:-0}" == "1" ]]; then
   log "skipping the contract checks (HOTLINE_SKIP_CONTRACT_CHECKS=1)"
 else
+  log "contract check: buf lint and format of proto/"
+  tests/contract/buf_lint.sh
   log "contract check: python stubs from proto/"
   tests/contract/python_stubs.sh
   log "contract check: deploy/docker-compose.yml against the compose schema"
