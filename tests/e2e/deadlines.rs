@@ -561,3 +561,48 @@ async fn surge_mode_gives_general_requests_longer_to_dispatch() {
         .into_inner();
     assert_eq!(limit(&after), chrono::Duration::seconds(30));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_ticket_dispatch_cannot_reach_is_urged_and_supervised_at_the_centre() {
+    let mut sys = fast_system().await;
+    sys.kill("dispatch");
+    // Emergency: dispatch within 4 s (urged at 2 s); dispatch is down.
+    let no = submit(&sys, "undispatched").await;
+    let c = eventually(Duration::from_secs(20), "the dispatch case", || {
+        let sys = &sys;
+        let no = no.clone();
+        async move {
+            let c = cases(sys, &no).await;
+            (of_stage(&c, Stage::Dispatch, |c| c.stage) == 1).then_some(c)
+        }
+    })
+    .await;
+    let case = c
+        .iter()
+        .find(|c| c.stage == Stage::Dispatch as i32)
+        .unwrap();
+    assert_eq!(case.unit_id, "hotline-centre");
+    assert_eq!(case.state, CaseState::Open as i32);
+    let u = urges(&sys, &no).await;
+    assert_eq!(of_stage(&u, Stage::Dispatch, |x| x.stage), 1, "{u:?}");
+
+    // Dispatch comes back: the ticket is dispatched late and the case closes.
+    sys.restart("dispatch").await.unwrap();
+    assignments(&sys, &no).await;
+    eventually(Duration::from_secs(20), "the dispatch case closed", || {
+        let sys = &sys;
+        let no = no.clone();
+        async move {
+            cases(sys, &no)
+                .await
+                .iter()
+                .any(|c| {
+                    c.stage == Stage::Dispatch as i32
+                        && c.state == CaseState::Closed as i32
+                        && c.closed_at.is_some()
+                })
+                .then_some(())
+        }
+    })
+    .await;
+}

@@ -349,3 +349,40 @@ mod tests {
         }
     }
 }
+
+#[cfg(test)]
+mod hostile_input {
+    use super::*;
+    use hotline_common::ErrorCode;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(1000))]
+
+        #[test]
+        fn feedback_checks_never_panic(
+            outcome in -2i32..8,
+            summary in any::<String>(),
+            unit in any::<String>(),
+            reason in any::<String>(),
+            measures in any::<String>(),
+            referral in any::<String>(),
+            long in 0usize..6000,
+        ) {
+            let fb = Feedback {
+                outcome,
+                summary: summary + &"x".repeat(long),
+                responsible_unit: unit,
+                reason,
+                next_measures: measures,
+                measures_due: None,
+                measures_under_study: false,
+                referral_channel: referral,
+            };
+            if let Err(e) = check_feedback(Some(&fb)) {
+                prop_assert_eq!(e.code, ErrorCode::InvalidArgument);
+                prop_assert!(e.message.contains("feedback."));
+            }
+        }
+    }
+}
