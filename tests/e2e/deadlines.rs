@@ -453,7 +453,7 @@ async fn a_message_delivered_twice_acts_once() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_replicas_of_each_service_never_double() {
     let mut sys = fast_system().await;
-    for name in ["intake", "undertaking", "supervision"] {
+    for name in ["intake", "dispatch", "undertaking", "supervision"] {
         sys.add_replica(name).await.expect("replica starts");
     }
     let mut tickets = Vec::new();
