@@ -81,12 +81,23 @@ fi
 log "building release binaries (cargo build --release --bins)"
 cargo build --release --bins
 
-for svc in "${SERVICES[@]}"; do
+for svc in "${SERVICES[@]}" hotline-token; do
   [[ -x "$BIN_DIR/$svc" ]] || die "binary $BIN_DIR/$svc not found after the build"
 done
 
 # ------------------------------------------------------------ start
 mkdir -p "$LOG_DIR" "$PID_DIR"
+
+# Identities: without a key file of its own, a local system gets a
+# development key (created once, kept in .run/) and a token for the centre's
+# staff is printed at the end.
+if [[ -z "${HOTLINE_AUTH_KEYS_FILE:-}" ]]; then
+  export HOTLINE_AUTH_KEYS_FILE="$RUN_DIR/dev-keys.toml"
+  if [[ ! -s "$HOTLINE_AUTH_KEYS_FILE" ]]; then
+    log "creating a development key in ${HOTLINE_AUTH_KEYS_FILE#"$ROOT/"}"
+    (umask 077 && "$BIN_DIR/hotline-token" --new-key "dev-$(date +%Y%m%d)" >"$HOTLINE_AUTH_KEYS_FILE")
+  fi
+fi
 
 stop_started() {
   log "stopping the services that did start"
@@ -149,4 +160,9 @@ for svc in "${SERVICES[@]}"; do
   printf '  %-12s grpc 127.0.0.1:%s  (pid %s)\n' "$svc" "${PORTS[$svc]}" "$(cat "$PID_DIR/$svc.pid")"
 done
 echo "  logs:        ${LOG_DIR#"$ROOT/"}/"
+echo "  keys:        $HOTLINE_AUTH_KEYS_FILE"
+token="$("$BIN_DIR/hotline-token" --subject local-centre --roles operator,dispatcher,supervisor,leader,ops,auditor --hours 24)"
+echo "  token:       $token"
+echo "               (centre staff, 24 h: send as 'authorization: Bearer <token>';"
+echo "                more with target/release/hotline-token, see docs/SECURITY.md)"
 echo "  stop with:   deploy/local/down.sh"

@@ -1,11 +1,14 @@
 """An outside client drives one request through a running hotline system.
 
 Generated Python stubs (grpcio-tools) from proto/ on PYTHONPATH; the four
-services at their default addresses (deploy/local/up.sh). Submits a request,
+services at their default addresses (deploy/local/up.sh); HOTLINE_KEYS, the
+key file up.sh printed, to mint tokens with hotline-token. Submits a request,
 waits for it to be routed, signs it as the lead unit, answers it, and reads
 the timeline back. Exits non-zero on any surprise.
 """
 
+import os
+import subprocess
 import sys
 import time
 import uuid
@@ -18,8 +21,24 @@ from hotline.undertaking.v1 import undertaking_pb2 as u, undertaking_pb2_grpc as
 
 HOST = sys.argv[1] if len(sys.argv) > 1 else "127.0.0.1"
 
-intake = ig.IntakeServiceStub(grpc.insecure_channel(f"{HOST}:50051"))
-units = ug.UndertakingServiceStub(grpc.insecure_channel(f"{HOST}:50053"))
+TOKEN_TOOL = os.environ.get("HOTLINE_TOKEN_TOOL", "target/release/hotline-token")
+
+
+def token(*args):
+    env = dict(os.environ, HOTLINE_AUTH_KEYS_FILE=os.environ.get("HOTLINE_KEYS", ".run/dev-keys.toml"))
+    return subprocess.run([TOKEN_TOOL, *args], env=env, check=True, capture_output=True, text=True).stdout.strip()
+
+
+def stub(cls, port, bearer):
+    creds = [("authorization", f"Bearer {bearer}")]
+    channel = grpc.insecure_channel(f"{HOST}:{port}")
+    s = cls(channel)
+    return s, creds
+
+
+centre = token("--subject", "outside-client", "--roles", "operator,dispatcher,supervisor")
+intake, md = stub(ig.IntakeServiceStub, 50051, centre)
+units, _ = stub(ug.UndertakingServiceStub, 50053, centre)
 
 key = f"outside-{uuid.uuid4()}"
 req = i.SubmitRequest(
@@ -31,13 +50,13 @@ req = i.SubmitRequest(
     category_code="heating",
     tier=c.URGENCY_TIER_GENERAL,
 )
-first = intake.Submit(req)
-again = intake.Submit(req)
+first = intake.Submit(req, metadata=md)
+again = intake.Submit(req, metadata=md)
 assert again.ticket_no == first.ticket_no and again.replayed, "retry gave another ticket"
 print("accepted", first.ticket_no)
 
 try:
-    intake.Submit(i.SubmitRequest(idempotency_key="x", content=""))
+    intake.Submit(i.SubmitRequest(idempotency_key="x", content=""), metadata=md)
     raise SystemExit("an empty request was accepted")
 except grpc.RpcError as e:
     assert e.code() == grpc.StatusCode.INVALID_ARGUMENT, e
@@ -45,17 +64,18 @@ except grpc.RpcError as e:
 
 deadline = time.time() + 30
 while True:
-    got = units.ListTicketAssignments(u.ListTicketAssignmentsRequest(ticket_no=first.ticket_no))
+    got = units.ListTicketAssignments(u.ListTicketAssignmentsRequest(ticket_no=first.ticket_no), metadata=md)
     if got.assignments:
         break
     assert time.time() < deadline, "never routed"
     time.sleep(0.2)
 lead = got.assignments[0]
+unit_md = [("authorization", "Bearer " + token("--subject", "unit-desk", "--roles", "unit_staff", "--unit", lead.unit_id))]
 print("routed to", [(a.unit_id, c.AssignmentRole.Name(a.role)) for a in got.assignments])
 
-units.SignAssignment(u.SignAssignmentRequest(assignment_id=lead.assignment_id, unit_id=lead.unit_id))
+units.SignAssignment(u.SignAssignmentRequest(assignment_id=lead.assignment_id, unit_id=lead.unit_id), metadata=unit_md)
 try:
-    units.SignAssignment(u.SignAssignmentRequest(assignment_id=lead.assignment_id, unit_id=lead.unit_id))
+    units.SignAssignment(u.SignAssignmentRequest(assignment_id=lead.assignment_id, unit_id=lead.unit_id), metadata=unit_md)
     raise SystemExit("signed twice")
 except grpc.RpcError as e:
     assert e.code() == grpc.StatusCode.FAILED_PRECONDITION, e
@@ -65,8 +85,14 @@ units.SubmitFeedback(u.SubmitFeedbackRequest(
     assignment_id=lead.assignment_id,
     unit_id=lead.unit_id,
     feedback=c.Feedback(outcome=c.FEEDBACK_OUTCOME_RESOLVED, summary="已现场核查并处理。"),
-))
-tl = intake.GetTimeline(i.GetTimelineRequest(ticket_no=first.ticket_no))
+), metadata=unit_md)
+try:
+    intake.GetTimeline(i.GetTimelineRequest(ticket_no=first.ticket_no))
+    raise SystemExit("read without identity")
+except grpc.RpcError as e:
+    assert e.code() == grpc.StatusCode.UNAUTHENTICATED, e
+    print("no identity:", e.code().name, e.details())
+tl = intake.GetTimeline(i.GetTimelineRequest(ticket_no=first.ticket_no), metadata=md)
 for e in tl.entries:
     print(" ", i.TimelineEventKind.Name(e.kind), e.unit_id or "-",
           e.occurred_at.ToJsonString() if e.HasField("occurred_at") else "pending",

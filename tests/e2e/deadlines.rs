@@ -121,7 +121,7 @@ async fn an_unsigned_emergency_gets_one_urge_then_one_case() {
     assert!(c.iter().all(|c| c.state == CaseState::Open as i32));
 
     // Signing late closes the sign-off case.
-    let mut und = sys.undertaking().await;
+    let mut und = sys.undertaking_as(&a[0].unit_id).await;
     und.sign_assignment(SignAssignmentRequest {
         assignment_id: a[0].assignment_id.clone(),
         unit_id: a[0].unit_id.clone(),
@@ -156,7 +156,7 @@ async fn a_request_signed_in_time_gets_nothing_for_sign_off() {
         .into_inner()
         .ticket_no;
     let a = assignments(&sys, &no).await;
-    sys.undertaking()
+    sys.undertaking_as(&a[0].unit_id)
         .await
         .sign_assignment(SignAssignmentRequest {
             assignment_id: a[0].assignment_id.clone(),
@@ -215,6 +215,7 @@ async fn an_approved_extension_moves_the_events() {
     let old_deadline = time(&a.sign_deadline);
     let new_deadline = dispatched + chrono::Duration::seconds(24);
     let mut u = sys.undertaking().await;
+    let mut unit = sys.undertaking_as(&a.unit_id).await;
     let ask = |reason: &str| RequestExtensionRequest {
         assignment_id: a.assignment_id.clone(),
         unit_id: a.unit_id.clone(),
@@ -224,14 +225,14 @@ async fn an_approved_extension_moves_the_events() {
     };
 
     // Rejected first: the clock runs on.
-    let first = u
+    let first = unit
         .request_extension(ask("现场勘查需要时间"))
         .await
         .unwrap()
         .into_inner()
         .extension
         .unwrap();
-    let twice = u.request_extension(ask("again")).await.unwrap_err();
+    let twice = unit.request_extension(ask("again")).await.unwrap_err();
     assert_eq!(
         twice.code(),
         tonic::Code::FailedPrecondition,
@@ -255,7 +256,7 @@ async fn an_approved_extension_moves_the_events() {
     .await
     .unwrap();
     // Then asked again and approved: the deadline moves to 24 s.
-    let second = u
+    let second = unit
         .request_extension(ask("需协调产权单位"))
         .await
         .unwrap()

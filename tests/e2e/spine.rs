@@ -3,18 +3,13 @@
 
 use std::time::Duration;
 
-use hotline_proto::common::v1::{
-    AssignmentRole, Channel as ReqChannel, Feedback, FeedbackOutcome, Location, Requester,
-    UrgencyTier,
-};
+use hotline_proto::common::v1::{AssignmentRole, Feedback, FeedbackOutcome};
 use hotline_proto::dispatch::v1::{GetRoutingRequest, RoutingBasis};
-use hotline_proto::intake::v1::{
-    GetTicketRequest, GetTimelineRequest, SubmitRequest, TimelineEventKind,
-};
+use hotline_proto::intake::v1::{GetTicketRequest, GetTimelineRequest, TimelineEventKind};
 use hotline_proto::undertaking::v1::{
     AssignmentState, ListAssignmentsRequest, SignAssignmentRequest, SubmitFeedbackRequest,
 };
-use hotline_tests::{Options, System, assignments_of};
+use hotline_tests::{Options, System, assignments_of, heating_request};
 use prost_types::Timestamp;
 use tonic::Code;
 
@@ -25,29 +20,6 @@ fn secs(t: &Option<Timestamp>) -> i64 {
 fn micros(t: &Option<Timestamp>) -> i64 {
     let t = t.as_ref().expect("timestamp set");
     t.seconds * 1_000_000 + i64::from(t.nanos) / 1000
-}
-
-pub fn heating_request(key: &str) -> SubmitRequest {
-    SubmitRequest {
-        idempotency_key: key.to_string(),
-        channel: ReqChannel::Phone as i32,
-        requester: Some(Requester {
-            anonymous: false,
-            name: "王女士".into(),
-            phone: "13800138000".into(),
-            return_visit_consent: true,
-        }),
-        content: "小区暖气不热，室温只有十二度，家里有老人。".into(),
-        location: Some(Location {
-            district_code: "110105".into(),
-            street_code: "110105001".into(),
-            address: "建外街道某小区3号楼".into(),
-        }),
-        category_code: "heating".into(),
-        tier: UrgencyTier::Emergency as i32,
-        complex: false,
-        attachments: vec![],
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -170,13 +142,14 @@ async fn one_request_travels_the_whole_path() {
             .any(|a| a.assignment_id == lead.assignment_id)
     );
 
+    let mut unit = sys.undertaking_as("bj-heating-group").await;
     // Feedback before sign-off is a wrong state.
     let fb = Feedback {
         outcome: FeedbackOutcome::Resolved as i32,
         summary: "已协调热力站调整供热参数，室温恢复至20度，诉求人认可。".into(),
         ..Default::default()
     };
-    let err = undertaking
+    let err = unit
         .submit_feedback(SubmitFeedbackRequest {
             assignment_id: lead.assignment_id.clone(),
             unit_id: "bj-heating-group".into(),
@@ -187,7 +160,7 @@ async fn one_request_travels_the_whole_path() {
     assert_eq!(err.code(), Code::FailedPrecondition, "{}", err.message());
 
     // Signed, then signing again is refused.
-    let signed = undertaking
+    let signed = unit
         .sign_assignment(SignAssignmentRequest {
             assignment_id: lead.assignment_id.clone(),
             unit_id: "bj-heating-group".into(),
@@ -198,7 +171,7 @@ async fn one_request_travels_the_whole_path() {
         .assignment
         .unwrap();
     assert_eq!(signed.state, AssignmentState::Signed as i32);
-    let err = undertaking
+    let err = unit
         .sign_assignment(SignAssignmentRequest {
             assignment_id: lead.assignment_id.clone(),
             unit_id: "bj-heating-group".into(),
@@ -213,7 +186,7 @@ async fn one_request_travels_the_whole_path() {
     );
 
     // Another unit cannot act on it, and learns nothing about it.
-    let err = undertaking
+    let err = unit
         .sign_assignment(SignAssignmentRequest {
             assignment_id: co.assignment_id.clone(),
             unit_id: "bj-heating-group".into(),
@@ -222,7 +195,7 @@ async fn one_request_travels_the_whole_path() {
         .unwrap_err();
     assert_eq!(err.code(), Code::NotFound);
 
-    let fed = undertaking
+    let fed = unit
         .submit_feedback(SubmitFeedbackRequest {
             assignment_id: lead.assignment_id.clone(),
             unit_id: "bj-heating-group".into(),
@@ -379,25 +352,24 @@ async fn bad_input_gets_a_clear_error() {
         Code::InvalidArgument,
         "ticket_no: required",
     );
+    let mut cmc = sys.undertaking_as("bj-cmc").await;
     check(
-        undertaking
-            .sign_assignment(SignAssignmentRequest {
-                assignment_id: "not-an-id".into(),
-                unit_id: "bj-cmc".into(),
-            })
-            .await
-            .map(|_| ()),
+        cmc.sign_assignment(SignAssignmentRequest {
+            assignment_id: "not-an-id".into(),
+            unit_id: "bj-cmc".into(),
+        })
+        .await
+        .map(|_| ()),
         Code::InvalidArgument,
         "assignment_id",
     );
     check(
-        undertaking
-            .sign_assignment(SignAssignmentRequest {
-                assignment_id: uuid::Uuid::new_v4().to_string(),
-                unit_id: "bj-cmc".into(),
-            })
-            .await
-            .map(|_| ()),
+        cmc.sign_assignment(SignAssignmentRequest {
+            assignment_id: uuid::Uuid::new_v4().to_string(),
+            unit_id: "bj-cmc".into(),
+        })
+        .await
+        .map(|_| ()),
         Code::NotFound,
         "no assignment",
     );
@@ -422,6 +394,7 @@ async fn bad_input_gets_a_clear_error() {
         .unwrap()
         .into_inner();
     let lead = assignments_of(&sys, &accepted.ticket_no).await.remove(0);
+    let mut undertaking = sys.undertaking_as(&lead.unit_id).await;
     undertaking
         .sign_assignment(SignAssignmentRequest {
             assignment_id: lead.assignment_id.clone(),

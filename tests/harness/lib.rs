@@ -18,7 +18,11 @@ use hotline_proto::dispatch::v1::dispatch_service_client::DispatchServiceClient;
 use hotline_proto::intake::v1::intake_service_client::IntakeServiceClient;
 use hotline_proto::supervision::v1::supervision_service_client::SupervisionServiceClient;
 use hotline_proto::undertaking::v1::undertaking_service_client::UndertakingServiceClient;
+use std::sync::Arc;
+
+use hotline_common::auth::{Authenticator, Role};
 use sqlx::Connection;
+use tonic::service::interceptor::InterceptedService;
 use tonic::transport::Channel;
 
 pub const SERVICES: [&str; 4] = ["intake", "dispatch", "undertaking", "supervision"];
@@ -69,8 +73,40 @@ struct Proc {
     port: u16,
 }
 
+/// Adds a fixed bearer token to each call.
+#[derive(Clone)]
+pub struct Bearer(pub String);
+
+impl tonic::service::Interceptor for Bearer {
+    fn call(&mut self, mut req: tonic::Request<()>) -> Result<tonic::Request<()>, tonic::Status> {
+        if !self.0.is_empty() {
+            let v = format!("Bearer {}", self.0)
+                .parse()
+                .map_err(|_| tonic::Status::internal("bad token"))?;
+            req.metadata_mut().insert("authorization", v);
+        }
+        Ok(req)
+    }
+}
+
+/// A channel whose calls carry a token.
+pub type Authed = InterceptedService<Channel, Bearer>;
+
+/// The roles of the hotline centre's staff, all at once: what the default
+/// clients carry.
+pub const CENTRE: &[Role] = &[
+    Role::Operator,
+    Role::Dispatcher,
+    Role::Supervisor,
+    Role::Leader,
+    Role::Ops,
+    Role::Auditor,
+];
+
 pub struct System {
     pub db_name: String,
+    /// Mints tokens with the system's key.
+    pub auth: Arc<Authenticator>,
     pub vhost: String,
     pub dir: PathBuf,
     procs: HashMap<&'static str, Proc>,
@@ -135,7 +171,17 @@ impl System {
         })
         .await??;
 
+        let keys_path = dir.join("keys.toml");
+        let secret: Vec<u8> = (0..32).map(|_| rand_byte()).collect();
+        std::fs::write(&keys_path, key_file("test-key-1", &secret))?;
+        let auth = Arc::new(
+            Authenticator::load(keys_path.clone(), "hotline".into()).map_err(anyhow::Error::msg)?,
+        );
         let mut env = vec![
+            (
+                "HOTLINE_AUTH_KEYS_FILE".to_string(),
+                keys_path.display().to_string(),
+            ),
             (
                 "HOTLINE_DATABASE_URL".to_string(),
                 format!("postgres://postgres@127.0.0.1:5432/{db_name}"),
@@ -179,6 +225,7 @@ impl System {
         env.extend(opts.env.iter().cloned());
         let mut sys = System {
             db_name,
+            auth,
             vhost,
             dir,
             procs,
@@ -320,20 +367,51 @@ impl System {
         self.wait_healthy(name, Duration::from_secs(60)).await
     }
 
-    pub async fn intake(&self) -> IntakeServiceClient<Channel> {
-        IntakeServiceClient::new(self.channel("intake").await)
+    /// A token with these roles (and unit), valid for an hour.
+    pub fn token(&self, roles: &[Role], unit: Option<&str>) -> String {
+        self.auth
+            .mint("test-caller", unit, roles, Duration::from_secs(3600))
     }
-    pub async fn dispatch(&self) -> DispatchServiceClient<Channel> {
-        DispatchServiceClient::new(self.channel("dispatch").await)
+
+    /// A channel to a service whose calls carry `token` (empty: none).
+    pub async fn channel_with(&self, name: &str, token: String) -> Authed {
+        InterceptedService::new(self.channel(name).await, Bearer(token))
     }
-    pub async fn undertaking(&self) -> UndertakingServiceClient<Channel> {
-        UndertakingServiceClient::new(self.channel("undertaking").await)
+
+    /// Clients acting as the hotline centre's staff.
+    pub async fn intake(&self) -> IntakeServiceClient<Authed> {
+        IntakeServiceClient::new(self.channel_with("intake", self.token(CENTRE, None)).await)
     }
-    pub async fn supervision(&self) -> SupervisionServiceClient<Channel> {
-        SupervisionServiceClient::new(self.channel("supervision").await)
+    pub async fn dispatch(&self) -> DispatchServiceClient<Authed> {
+        DispatchServiceClient::new(
+            self.channel_with("dispatch", self.token(CENTRE, None))
+                .await,
+        )
     }
-    pub async fn clocks(&self, owner: &str) -> ClockServiceClient<Channel> {
-        ClockServiceClient::new(self.channel(owner).await)
+    pub async fn undertaking(&self) -> UndertakingServiceClient<Authed> {
+        UndertakingServiceClient::new(
+            self.channel_with("undertaking", self.token(CENTRE, None))
+                .await,
+        )
+    }
+    pub async fn supervision(&self) -> SupervisionServiceClient<Authed> {
+        SupervisionServiceClient::new(
+            self.channel_with("supervision", self.token(CENTRE, None))
+                .await,
+        )
+    }
+    /// Undertaking as the staff of one handling unit.
+    pub async fn undertaking_as(&self, unit: &str) -> UndertakingServiceClient<Authed> {
+        UndertakingServiceClient::new(
+            self.channel_with("undertaking", self.token(&[Role::UnitStaff], Some(unit)))
+                .await,
+        )
+    }
+    pub async fn clocks(&self, owner: &str) -> ClockServiceClient<Authed> {
+        ClockServiceClient::new(
+            self.channel_with(owner, self.token(&[Role::Service], None))
+                .await,
+        )
     }
 
     /// A connection to one service's schema in the test database.
@@ -419,6 +497,19 @@ async fn serving(url: &str) -> bool {
     )
 }
 
+fn rand_byte() -> u8 {
+    uuid::Uuid::new_v4().as_bytes()[0]
+}
+
+/// A key file of one key, as ops would write it.
+pub fn key_file(kid: &str, secret: &[u8]) -> String {
+    use base64::Engine;
+    format!(
+        "[[keys]]\nkid = \"{kid}\"\nsecret = \"{}\"\n",
+        base64::engine::general_purpose::STANDARD.encode(secret)
+    )
+}
+
 /// Polls `probe` every 100 ms until it yields a value or `patience` runs
 /// out.
 pub async fn eventually<T, F, Fut>(patience: Duration, what: &str, mut probe: F) -> T
@@ -480,4 +571,28 @@ pub fn restart_rabbitmq(down_for: Duration) -> anyhow::Result<()> {
     std::thread::sleep(down_for);
     rabbitmqctl(&["start_app"])?;
     rabbitmqctl(&["await_startup"])
+}
+
+/// A heating request from a named caller in 朝阳区建外街道, emergency tier.
+pub fn heating_request(key: &str) -> hotline_proto::intake::v1::SubmitRequest {
+    hotline_proto::intake::v1::SubmitRequest {
+        idempotency_key: key.to_string(),
+        channel: hotline_proto::common::v1::Channel::Phone as i32,
+        requester: Some(hotline_proto::common::v1::Requester {
+            anonymous: false,
+            name: "王女士".into(),
+            phone: "13800138000".into(),
+            return_visit_consent: true,
+        }),
+        content: "小区暖气不热，室温只有十二度，家里有老人。".into(),
+        location: Some(hotline_proto::common::v1::Location {
+            district_code: "110105".into(),
+            street_code: "110105001".into(),
+            address: "建外街道某小区3号楼".into(),
+        }),
+        category_code: "heating".into(),
+        tier: hotline_proto::common::v1::UrgencyTier::Emergency as i32,
+        complex: false,
+        attachments: vec![],
+    }
 }

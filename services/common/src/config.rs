@@ -10,7 +10,11 @@ use std::net::SocketAddr;
 use std::str::FromStr;
 use std::time::Duration;
 
+use std::sync::Arc;
+
 use hotline_sla::Policy;
+
+use crate::auth::Authenticator;
 
 /// Reads settings, remembering every error.
 pub struct Env {
@@ -184,6 +188,9 @@ pub struct CommonConfig {
     pub shutdown_grace: Duration,
     /// `HOTLINE_POLICY_FILE`: time-limit policy (default: Beijing's).
     pub policy: Policy,
+    /// `HOTLINE_AUTH_KEYS_FILE` (required) and `HOTLINE_AUTH_ISSUER`
+    /// (default `hotline`): the keys that sign and verify tokens.
+    pub auth: Arc<Authenticator>,
 }
 
 impl CommonConfig {
@@ -213,7 +220,26 @@ impl CommonConfig {
                 }),
             },
         };
+        let issuer = env.string("HOTLINE_AUTH_ISSUER", "hotline");
+        let auth = match env.optional("HOTLINE_AUTH_KEYS_FILE") {
+            None => {
+                env.error(
+                    "HOTLINE_AUTH_KEYS_FILE: required: the file of keys that sign tokens (docs/SECURITY.md)"
+                        .into(),
+                );
+                None
+            }
+            Some(path) => match Authenticator::load(path.clone().into(), issuer.clone()) {
+                Ok(a) => Some(a),
+                Err(e) => {
+                    env.error(format!("HOTLINE_AUTH_KEYS_FILE={path:?}: {e}"));
+                    None
+                }
+            },
+        };
+        let auth = Arc::new(auth.unwrap_or_else(|| Authenticator::unusable(issuer)));
         CommonConfig {
+            auth,
             service,
             listen_addr,
             database_url: env.string(
@@ -254,7 +280,13 @@ mod tests {
 
     #[test]
     fn defaults_apply() {
-        let mut e = env(&[]);
+        let keys = std::env::temp_dir().join(format!("hotline-keys-{}.toml", uuid::Uuid::new_v4()));
+        std::fs::write(
+            &keys,
+            "[[keys]]\nkid = \"k\"\nsecret = \"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\"\n",
+        )
+        .unwrap();
+        let mut e = env(&[("HOTLINE_AUTH_KEYS_FILE", keys.to_str().unwrap())]);
         let c = CommonConfig::from_env(&mut e, ServiceName::Dispatch);
         e.finish().unwrap();
         assert_eq!(c.listen_addr.port(), 50052);
@@ -274,6 +306,7 @@ mod tests {
         ]);
         let _ = CommonConfig::from_env(&mut e, ServiceName::Intake);
         let err = e.finish().unwrap_err();
-        assert_eq!(err.0.len(), 5, "{err}");
+        // The five above, and the missing key file.
+        assert_eq!(err.0.len(), 6, "{err}");
     }
 }

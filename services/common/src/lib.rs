@@ -4,6 +4,7 @@
 //! - [`telemetry`]: structured `tracing` logs;
 //! - [`startup`]: the gRPC server with health, reflection and graceful
 //!   shutdown, and the `--health-check` probe;
+//! - [`auth`]: identity on every call, the table of who may call what;
 //! - [`error`]: one error type mapped to `tonic::Code`;
 //! - [`validate`]: field checks that name the field;
 //! - [`db`]: the PostgreSQL pool on the service's own schema, migrations;
@@ -14,6 +15,7 @@
 //! - [`time`]: timestamps between chrono and protobuf;
 //! - [`convert`]: the shared enums between proto and the domain.
 
+pub mod auth;
 pub mod bus;
 pub mod clock;
 pub mod config;

@@ -13,7 +13,10 @@ use tonic::transport::server::{Router, TcpIncoming};
 use tonic::transport::{Channel, Endpoint, Server};
 use tonic_health::server::HealthReporter;
 
+use crate::auth::{AuthLayer, ServiceToken};
 use crate::config::{CommonConfig, Env, ServiceName};
+use tonic::service::interceptor::InterceptedService;
+use tower::layer::util::Stack;
 
 /// A service's whole configuration.
 pub trait ServiceConfig: Sized {
@@ -109,7 +112,13 @@ pub fn shutdown_on_signals() -> CancellationToken {
 /// The gRPC server every service starts from: health and reflection in
 /// place, request timeout and keep-alive set. Add the service, mark it
 /// serving on the returned reporter, then [`serve`].
-pub fn grpc_router() -> anyhow::Result<(Router, HealthReporter)> {
+/// The server with its authentication layer.
+pub type GrpcRouter = Router<Stack<AuthLayer, tower::layer::util::Identity>>;
+
+/// A channel to a sibling service that carries this service's identity.
+pub type Peer = InterceptedService<Channel, ServiceToken>;
+
+pub fn grpc_router(cfg: &CommonConfig) -> anyhow::Result<(GrpcRouter, HealthReporter)> {
     let (reporter, health) = tonic_health::server::health_reporter();
     let reflection = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(hotline_proto::FILE_DESCRIPTOR_SET)
@@ -117,6 +126,9 @@ pub fn grpc_router() -> anyhow::Result<(Router, HealthReporter)> {
         .build_v1()
         .context("building the reflection service")?;
     let router = Server::builder()
+        .layer(AuthLayer {
+            auth: cfg.auth.clone(),
+        })
         .timeout(Duration::from_secs(30))
         .http2_keepalive_interval(Some(Duration::from_secs(30)))
         .add_service(health)
@@ -128,7 +140,7 @@ pub fn grpc_router() -> anyhow::Result<(Router, HealthReporter)> {
 /// service not serving and lets calls in flight finish within the grace.
 pub async fn serve(
     cfg: &CommonConfig,
-    router: Router,
+    router: GrpcRouter,
     reporter: HealthReporter,
     token: CancellationToken,
 ) -> anyhow::Result<()> {
@@ -136,6 +148,7 @@ pub async fn serve(
         .with_context(|| format!("binding {}", cfg.listen_addr))?
         .with_nodelay(Some(true));
     tracing::info!(addr = %cfg.listen_addr, service = cfg.service.as_str(), "listening");
+    tokio::spawn(cfg.auth.clone().watch(token.clone()));
     let grace = cfg.shutdown_grace;
     let signal = {
         let token = token.clone();
@@ -157,15 +170,23 @@ pub async fn serve(
     Ok(())
 }
 
-/// A lazily connected channel to a sibling service.
-pub fn peer_channel(url: &str) -> anyhow::Result<Channel> {
-    Ok(Endpoint::from_shared(url.to_string())
+/// A lazily connected channel to a sibling service, each call carrying
+/// this service's identity.
+pub fn peer_channel(url: &str, cfg: &CommonConfig) -> anyhow::Result<Peer> {
+    let channel = Endpoint::from_shared(url.to_string())
         .with_context(|| format!("bad service URL {url:?}"))?
         .connect_timeout(Duration::from_secs(3))
         .timeout(Duration::from_secs(15))
         .tcp_nodelay(true)
         .http2_keep_alive_interval(Duration::from_secs(30))
-        .connect_lazy())
+        .connect_lazy();
+    Ok(InterceptedService::new(
+        channel,
+        ServiceToken {
+            auth: cfg.auth.clone(),
+            service: cfg.service.as_str(),
+        },
+    ))
 }
 
 /// Probes the instance configured by the environment: exit 0 when its

@@ -1,6 +1,7 @@
 //! Hands routings to undertaking through the outbox. Undertaking's
 //! CreateAssignments is idempotent, so a repeat after a crash is harmless.
 
+use hotline_common::startup::Peer;
 use std::sync::Arc;
 
 use hotline_common::ApiError;
@@ -10,7 +11,6 @@ use hotline_proto::undertaking::v1::undertaking_service_client::UndertakingServi
 use hotline_proto::undertaking::v1::{CreateAssignmentsRequest, NewAssignment};
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
-use tonic::transport::Channel;
 
 use crate::store::{Store, UNDERTAKING_OUTBOX};
 
@@ -18,7 +18,7 @@ const BATCH: i64 = 64;
 
 pub async fn run(
     store: Store,
-    undertaking: UndertakingServiceClient<Channel>,
+    undertaking: UndertakingServiceClient<Peer>,
     wake: Arc<Notify>,
     token: CancellationToken,
 ) {
@@ -30,7 +30,7 @@ pub async fn run(
 
 async fn step(
     store: &Store,
-    undertaking: &UndertakingServiceClient<Channel>,
+    undertaking: &UndertakingServiceClient<Peer>,
 ) -> Result<usize, ApiError> {
     let send = |no: String| async move {
         let (ticket, routing) = store

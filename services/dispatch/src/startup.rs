@@ -15,7 +15,8 @@ use crate::store::{MIGRATOR, Store};
 pub async fn run(cfg: Config, token: CancellationToken) -> anyhow::Result<()> {
     let pool = hotline_common::db::connect_and_migrate(&cfg.common, &[&MIGRATOR]).await?;
     let store = Store::new(pool);
-    let undertaking = UndertakingServiceClient::new(peer_channel(&cfg.undertaking_url)?);
+    let undertaking =
+        UndertakingServiceClient::new(peer_channel(&cfg.undertaking_url, &cfg.common)?);
     let wake = Arc::new(Notify::new());
     tracing::info!(
         version = %cfg.catalogue.version,
@@ -40,7 +41,7 @@ pub async fn run(cfg: Config, token: CancellationToken) -> anyhow::Result<()> {
         policy: Arc::new(cfg.common.policy.clone()),
         relay_wake: wake,
     };
-    let (router, health) = grpc_router()?;
+    let (router, health) = grpc_router(&cfg.common)?;
     let router = router.add_service(DispatchServiceServer::new(api));
     health.set_serving::<DispatchServiceServer<Api>>().await;
     let served = serve(&cfg.common, router, health, token.clone()).await;

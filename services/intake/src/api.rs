@@ -1,9 +1,11 @@
 //! Intake's gRPC layer: decode, check, call the store and peers, encode.
 
+use hotline_common::startup::Peer;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use hotline_common::ApiError;
+use hotline_common::auth::{Identity, identity};
 use hotline_common::error::from_peer;
 use hotline_common::time::now;
 use hotline_common::time::{opt_to_proto, to_proto};
@@ -17,7 +19,6 @@ use hotline_sla::Policy;
 use prost::Message;
 use sha2::{Digest, Sha256};
 use tokio::sync::Notify;
-use tonic::transport::Channel;
 use tonic::{Request, Response, Status};
 
 use crate::codes::Codes;
@@ -28,7 +29,7 @@ pub struct Api {
     pub store: Store,
     pub policy: Arc<Policy>,
     pub codes: Codes,
-    pub undertaking: UndertakingServiceClient<Channel>,
+    pub undertaking: UndertakingServiceClient<Peer>,
     /// Wakes the relay to dispatch when a ticket is stored.
     pub relay_wake: Arc<Notify>,
 }
@@ -92,16 +93,47 @@ impl Api {
         }
     }
 
-    async fn load(&self, ticket_no: &str) -> Result<StoredTicket, ApiError> {
+    /// Loads a ticket the caller may see: unit staff see only tickets
+    /// their unit holds, and learn nothing about others.
+    async fn load(&self, who: &Identity, ticket_no: &str) -> Result<StoredTicket, ApiError> {
         let ticket_no = ticket_no_field(ticket_no)?;
-        self.store
-            .get(&ticket_no)
-            .await?
-            .ok_or_else(|| ApiError::not_found(format!("no ticket {ticket_no}")))
+        let missing = || ApiError::not_found(format!("no ticket {ticket_no}"));
+        let t = self.store.get(&ticket_no).await?.ok_or_else(missing)?;
+        if let Some(unit) = who.unit_scope() {
+            let held = self
+                .assignments(&ticket_no)
+                .await?
+                .iter()
+                .any(|a| a.unit_id == unit);
+            if !held {
+                return Err(missing());
+            }
+        }
+        Ok(t)
     }
 
-    async fn timeline(&self, ticket_no: &str) -> Result<GetTimelineResponse, ApiError> {
-        let t = self.load(ticket_no).await?;
+    async fn assignments(
+        &self,
+        ticket_no: &str,
+    ) -> Result<Vec<hotline_proto::undertaking::v1::Assignment>, ApiError> {
+        Ok(self
+            .undertaking
+            .clone()
+            .list_ticket_assignments(ListTicketAssignmentsRequest {
+                ticket_no: ticket_no.to_string(),
+            })
+            .await
+            .map_err(|s| from_peer("undertaking", s))?
+            .into_inner()
+            .assignments)
+    }
+
+    async fn timeline(
+        &self,
+        who: &Identity,
+        ticket_no: &str,
+    ) -> Result<GetTimelineResponse, ApiError> {
+        let t = self.load(who, ticket_no).await?;
         let now = Utc::now();
         let mut entries = vec![TimelineEntry {
             kind: TimelineEventKind::Accepted as i32,
@@ -111,16 +143,7 @@ impl Api {
             role: pb::AssignmentRole::Unspecified as i32,
             overdue: false,
         }];
-        let assignments = self
-            .undertaking
-            .clone()
-            .list_ticket_assignments(ListTicketAssignmentsRequest {
-                ticket_no: t.summary.ticket_no.clone(),
-            })
-            .await
-            .map_err(|s| from_peer("undertaking", s))?
-            .into_inner()
-            .assignments;
+        let assignments = self.assignments(&t.summary.ticket_no).await?;
         let overdue = |done: Option<&prost_types::Timestamp>, deadline: DateTime<Utc>| match done {
             Some(at) => {
                 at.seconds > deadline.timestamp()
@@ -238,7 +261,8 @@ impl IntakeService for Api {
         &self,
         req: Request<GetTicketRequest>,
     ) -> Result<Response<GetTicketResponse>, Status> {
-        let t = self.load(&req.into_inner().ticket_no).await?;
+        let who = identity(&req)?;
+        let t = self.load(&who, &req.get_ref().ticket_no).await?;
         Ok(Response::new(GetTicketResponse {
             dispatch_deadline: Some(to_proto(t.dispatch_deadline)),
             ticket: Some(t.summary),
@@ -249,8 +273,9 @@ impl IntakeService for Api {
         &self,
         req: Request<GetTimelineRequest>,
     ) -> Result<Response<GetTimelineResponse>, Status> {
+        let who = identity(&req)?;
         Ok(Response::new(
-            self.timeline(&req.into_inner().ticket_no).await?,
+            self.timeline(&who, &req.get_ref().ticket_no).await?,
         ))
     }
 }

@@ -2,6 +2,7 @@
 //! dispatch's catalogue, refreshed in the background, and saved so that a
 //! restart while dispatch is down still has them.
 
+use hotline_common::startup::Peer;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -12,7 +13,6 @@ use hotline_proto::dispatch::v1::{AreaKind, Catalogue, GetCatalogueRequest};
 use tokio::sync::RwLock;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
-use tonic::transport::Channel;
 
 use crate::domain::KnownCodes;
 use crate::store::Store;
@@ -25,13 +25,13 @@ type Loaded = (Arc<KnownCodes>, Instant);
 
 #[derive(Clone)]
 pub struct Codes {
-    client: DispatchServiceClient<Channel>,
+    client: DispatchServiceClient<Peer>,
     store: Store,
     current: Arc<RwLock<Option<Loaded>>>,
 }
 
 impl Codes {
-    pub fn new(client: DispatchServiceClient<Channel>, store: Store) -> Codes {
+    pub fn new(client: DispatchServiceClient<Peer>, store: Store) -> Codes {
         Codes {
             client,
             store,

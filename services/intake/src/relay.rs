@@ -2,6 +2,7 @@
 //! is dispatched even if intake or dispatch stops in between, and
 //! dispatch's RouteTicket is idempotent, so a repeat is harmless.
 
+use hotline_common::startup::Peer;
 use std::sync::Arc;
 
 use hotline_common::ApiError;
@@ -14,7 +15,6 @@ use hotline_proto::dispatch::v1::RouteTicketRequest;
 use hotline_proto::dispatch::v1::dispatch_service_client::DispatchServiceClient;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
-use tonic::transport::Channel;
 
 use crate::store::{DISPATCH_OUTBOX, Store};
 
@@ -22,7 +22,7 @@ const BATCH: i64 = 64;
 
 pub async fn run(
     store: Store,
-    dispatch: DispatchServiceClient<Channel>,
+    dispatch: DispatchServiceClient<Peer>,
     wake: Arc<Notify>,
     token: CancellationToken,
 ) {
@@ -32,7 +32,7 @@ pub async fn run(
     .await
 }
 
-async fn step(store: &Store, dispatch: &DispatchServiceClient<Channel>) -> Result<usize, ApiError> {
+async fn step(store: &Store, dispatch: &DispatchServiceClient<Peer>) -> Result<usize, ApiError> {
     let send = |no: String| async move {
         let ticket = store
             .get(&no)

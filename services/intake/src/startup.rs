@@ -21,8 +21,9 @@ pub async fn run(cfg: Config, token: CancellationToken) -> anyhow::Result<()> {
     let pool = hotline_common::db::connect_and_migrate(&cfg.common, &[&MIGRATOR, &clock::MIGRATOR])
         .await?;
     let store = Store::new(pool, cfg.ticket_prefix.clone());
-    let dispatch = DispatchServiceClient::new(peer_channel(&cfg.dispatch_url)?);
-    let undertaking = UndertakingServiceClient::new(peer_channel(&cfg.undertaking_url)?);
+    let dispatch = DispatchServiceClient::new(peer_channel(&cfg.dispatch_url, &cfg.common)?);
+    let undertaking =
+        UndertakingServiceClient::new(peer_channel(&cfg.undertaking_url, &cfg.common)?);
     let codes = Codes::new(dispatch.clone(), store.clone());
     if codes.load_saved().await? {
         tracing::info!("catalogue codes loaded from the last run");
@@ -59,7 +60,7 @@ pub async fn run(cfg: Config, token: CancellationToken) -> anyhow::Result<()> {
         undertaking,
         relay_wake: wake,
     };
-    let (router, health) = grpc_router()?;
+    let (router, health) = grpc_router(&cfg.common)?;
     let router = router
         .add_service(IntakeServiceServer::new(api))
         .add_service(ClockServiceServer::new(clocks));

@@ -1,5 +1,7 @@
 //! Supervision's gRPC layer.
 
+use hotline_common::ApiError;
+use hotline_common::auth::{Identity, identity};
 use hotline_common::paging;
 use hotline_common::validate::Fields;
 use hotline_proto::supervision::v1::supervision_service_server::SupervisionService;
@@ -20,15 +22,29 @@ fn filter(f: &mut Fields, field: &str, raw: &str) -> Option<String> {
     }
 }
 
+/// Unit staff see only what concerns their own unit.
+fn own_unit(who: &Identity, asked: Option<String>) -> Result<Option<String>, ApiError> {
+    match (who.unit_scope(), asked) {
+        (None, asked) => Ok(asked),
+        (Some(own), None) => Ok(Some(own.to_string())),
+        (Some(own), Some(a)) if a == own => Ok(Some(a)),
+        (Some(own), Some(_)) => Err(ApiError::permission(format!(
+            "{} may list only unit {own}",
+            who.subject
+        ))),
+    }
+}
+
 #[tonic::async_trait]
 impl SupervisionService for Api {
     async fn list_urges(
         &self,
         req: Request<ListUrgesRequest>,
     ) -> Result<Response<ListUrgesResponse>, Status> {
+        let who = identity(&req)?;
         let r = req.into_inner();
         let mut f = Fields::new();
-        let unit = filter(&mut f, "unit_id", &r.unit_id);
+        let unit = own_unit(&who, filter(&mut f, "unit_id", &r.unit_id))?;
         let ticket = filter(&mut f, "ticket_no", &r.ticket_no);
         let size = paging::size(&mut f, r.page_size);
         f.finish()?;
@@ -50,9 +66,10 @@ impl SupervisionService for Api {
         &self,
         req: Request<ListCasesRequest>,
     ) -> Result<Response<ListCasesResponse>, Status> {
+        let who = identity(&req)?;
         let r = req.into_inner();
         let mut f = Fields::new();
-        let unit = filter(&mut f, "unit_id", &r.unit_id);
+        let unit = own_unit(&who, filter(&mut f, "unit_id", &r.unit_id))?;
         let ticket = filter(&mut f, "ticket_no", &r.ticket_no);
         let open = match CaseState::try_from(r.state) {
             Ok(CaseState::Unspecified) => None,

@@ -3,6 +3,7 @@
 //! redelivers the batch; the unique event ids absorb the repeat. A message
 //! that cannot be decoded is rejected to the dead-letter queue.
 
+use hotline_common::startup::Peer;
 use std::collections::HashMap;
 use std::time::Duration;
 
@@ -17,7 +18,6 @@ use lapin::options::{BasicAckOptions, BasicConsumeOptions, BasicQosOptions, Basi
 use lapin::types::FieldTable;
 use prost::Message;
 use tokio_util::sync::CancellationToken;
-use tonic::transport::Channel;
 
 use crate::domain::{Decision, Owner, decide, owner};
 use crate::store::{Actions, Store};
@@ -25,8 +25,8 @@ use crate::store::{Actions, Store};
 /// Clock owners, by the stages they own.
 #[derive(Clone)]
 pub struct Owners {
-    pub intake: ClockServiceClient<Channel>,
-    pub undertaking: ClockServiceClient<Channel>,
+    pub intake: ClockServiceClient<Peer>,
+    pub undertaking: ClockServiceClient<Peer>,
 }
 
 impl Owners {

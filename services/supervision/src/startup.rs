@@ -14,8 +14,8 @@ pub async fn run(cfg: Config, token: CancellationToken) -> anyhow::Result<()> {
     let pool = hotline_common::db::connect_and_migrate(&cfg.common, &[&MIGRATOR]).await?;
     let store = Store::new(pool);
     let owners = Owners {
-        intake: ClockServiceClient::new(peer_channel(&cfg.intake_url)?),
-        undertaking: ClockServiceClient::new(peer_channel(&cfg.undertaking_url)?),
+        intake: ClockServiceClient::new(peer_channel(&cfg.intake_url, &cfg.common)?),
+        undertaking: ClockServiceClient::new(peer_channel(&cfg.undertaking_url, &cfg.common)?),
     };
     let consumer = tokio::spawn(crate::bus::run(
         cfg.common.amqp_url.clone(),
@@ -24,7 +24,7 @@ pub async fn run(cfg: Config, token: CancellationToken) -> anyhow::Result<()> {
         owners,
         token.clone(),
     ));
-    let (router, health) = grpc_router()?;
+    let (router, health) = grpc_router(&cfg.common)?;
     let router = router.add_service(SupervisionServiceServer::new(Api { store }));
     health.set_serving::<SupervisionServiceServer<Api>>().await;
     let served = serve(&cfg.common, router, health, token.clone()).await;

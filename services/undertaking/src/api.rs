@@ -1,8 +1,10 @@
 //! Undertaking's gRPC layer.
 
+use hotline_common::startup::Peer;
 use std::sync::Arc;
 
 use hotline_common::ApiError;
+use hotline_common::auth::{Identity, identity};
 use hotline_common::paging;
 use hotline_common::time::now;
 use hotline_common::time::required;
@@ -22,12 +24,11 @@ use hotline_common::convert::stage_from_proto;
 use hotline_common::error::from_peer;
 use hotline_proto::supervision::v1::supervision_service_client::SupervisionServiceClient;
 use hotline_proto::supervision::v1::{ListCasesRequest, ListUrgesRequest};
-use tonic::transport::Channel;
 
 pub struct Api {
     pub store: Store,
     pub policy: Arc<Policy>,
-    pub supervision: SupervisionServiceClient<Channel>,
+    pub supervision: SupervisionServiceClient<Peer>,
 }
 
 fn parse_id(raw: &str) -> Result<Uuid, ApiError> {
@@ -295,13 +296,41 @@ impl Api {
     }
 }
 
+/// Only a unit's own staff act on its assignments; anyone else is told the
+/// assignment does not exist, whether it does or not.
+fn acting(who: &Identity, unit_id: &str, assignment_id: &str) -> Result<(), ApiError> {
+    if who.acts_for(unit_id.trim()) {
+        Ok(())
+    } else {
+        Err(ApiError::not_found(format!(
+            "no assignment {} for unit {}",
+            assignment_id.trim(),
+            unit_id.trim()
+        )))
+    }
+}
+
+/// Unit staff list only their own unit.
+fn scoped(who: &Identity, unit_id: &str) -> Result<(), ApiError> {
+    match who.unit_scope() {
+        Some(own) if own != unit_id.trim() => Err(ApiError::permission(format!(
+            "{} may list only unit {own}",
+            who.subject
+        ))),
+        _ => Ok(()),
+    }
+}
+
 #[tonic::async_trait]
 impl UndertakingService for Api {
     async fn request_extension(
         &self,
         req: Request<RequestExtensionRequest>,
     ) -> Result<Response<RequestExtensionResponse>, Status> {
-        let extension = Api::request_extension(self, req.into_inner()).await?;
+        let who = identity(&req)?;
+        let r = req.into_inner();
+        acting(&who, &r.unit_id, &r.assignment_id)?;
+        let extension = Api::request_extension(self, r).await?;
         Ok(Response::new(RequestExtensionResponse {
             extension: Some(extension),
         }))
@@ -321,18 +350,23 @@ impl UndertakingService for Api {
         &self,
         req: Request<ListExtensionsRequest>,
     ) -> Result<Response<ListExtensionsResponse>, Status> {
+        let who = identity(&req)?;
         let mut f = Fields::new();
         let no = f.code("ticket_no", &req.into_inner().ticket_no, 32);
         f.finish()?;
-        Ok(Response::new(ListExtensionsResponse {
-            extensions: self.store.extensions_by_ticket(&no).await?,
-        }))
+        let mut extensions = self.store.extensions_by_ticket(&no).await?;
+        if let Some(own) = who.unit_scope() {
+            extensions.retain(|e| e.unit_id == own);
+        }
+        Ok(Response::new(ListExtensionsResponse { extensions }))
     }
 
     async fn list_unit_supervision(
         &self,
         req: Request<ListUnitSupervisionRequest>,
     ) -> Result<Response<ListUnitSupervisionResponse>, Status> {
+        let who = identity(&req)?;
+        scoped(&who, &req.get_ref().unit_id)?;
         Ok(Response::new(
             self.unit_supervision(req.into_inner()).await?,
         ))
@@ -349,6 +383,8 @@ impl UndertakingService for Api {
         &self,
         req: Request<ListAssignmentsRequest>,
     ) -> Result<Response<ListAssignmentsResponse>, Status> {
+        let who = identity(&req)?;
+        scoped(&who, &req.get_ref().unit_id)?;
         Ok(Response::new(self.list(req.into_inner()).await?))
     }
 
@@ -356,10 +392,14 @@ impl UndertakingService for Api {
         &self,
         req: Request<ListTicketAssignmentsRequest>,
     ) -> Result<Response<ListTicketAssignmentsResponse>, Status> {
+        let who = identity(&req)?;
         let mut f = Fields::new();
         let no = f.code("ticket_no", &req.into_inner().ticket_no, 32);
         f.finish()?;
-        let rows = self.store.by_ticket(&no).await?;
+        let mut rows = self.store.by_ticket(&no).await?;
+        if let Some(own) = who.unit_scope() {
+            rows.retain(|a| a.unit_id == own);
+        }
         Ok(Response::new(ListTicketAssignmentsResponse {
             assignments: rows.into_iter().map(|s| s.proto).collect(),
         }))
@@ -369,7 +409,9 @@ impl UndertakingService for Api {
         &self,
         req: Request<SignAssignmentRequest>,
     ) -> Result<Response<SignAssignmentResponse>, Status> {
+        let who = identity(&req)?;
         let r = req.into_inner();
+        acting(&who, &r.unit_id, &r.assignment_id)?;
         let s = self
             .act(&r.assignment_id, &r.unit_id, Action::Sign, None)
             .await?;
@@ -382,7 +424,9 @@ impl UndertakingService for Api {
         &self,
         req: Request<SubmitFeedbackRequest>,
     ) -> Result<Response<SubmitFeedbackResponse>, Status> {
+        let who = identity(&req)?;
         let r = req.into_inner();
+        acting(&who, &r.unit_id, &r.assignment_id)?;
         let s = self
             .act(
                 &r.assignment_id,

@@ -23,9 +23,12 @@ pub async fn run(cfg: Config, token: CancellationToken) -> anyhow::Result<()> {
     let api = Api {
         store: Store::new(pool.clone()),
         policy: Arc::new(cfg.common.policy.clone()),
-        supervision: SupervisionServiceClient::new(peer_channel(&cfg.supervision_url)?),
+        supervision: SupervisionServiceClient::new(peer_channel(
+            &cfg.supervision_url,
+            &cfg.common,
+        )?),
     };
-    let (router, health) = grpc_router()?;
+    let (router, health) = grpc_router(&cfg.common)?;
     let router = router
         .add_service(UndertakingServiceServer::new(api))
         .add_service(ClockServiceServer::new(ClockApi { pool }));

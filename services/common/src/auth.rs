@@ -1,0 +1,671 @@
+//! Who may do what.
+//!
+//! Every call carries a signed bearer token (`authorization: Bearer <jwt>`,
+//! HS256): issuer, subject, unit, roles, expiry. The keys that sign tokens
+//! are named by key id in the file `HOTLINE_AUTH_KEYS_FILE`, which is read
+//! again whenever it changes, so keys rotate without a restart. Calls
+//! between the services carry the calling service's own identity (role
+//! `service`), minted per call.
+//!
+//! [`RULES`] is the one table of which roles may call which RPC; the
+//! [`AuthLayer`] checks it before any handler runs. Handlers narrow further
+//! what a unit may see ([`Identity::unit_scope`]). Health checks and server
+//! reflection stay open.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Arc, RwLock};
+use std::task::{Context, Poll};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use base64::Engine;
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use serde::{Deserialize, Serialize};
+use tokio_util::sync::CancellationToken;
+use tonic::Status;
+
+use crate::error::ApiError;
+
+/// What a caller is, as far as the rules go.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Role {
+    /// 话务员: takes requests.
+    Operator,
+    /// 派单员: routes and re-routes tickets.
+    Dispatcher,
+    /// A handling unit's staff: only that unit's assignments and tickets.
+    UnitStaff,
+    /// 督办人员: urges, supervises, decides extensions.
+    Supervisor,
+    /// 领导: approves special reports.
+    Leader,
+    /// Operations: surge mode, policy, catalogue.
+    Ops,
+    /// Read-only oversight, audit trail.
+    Auditor,
+    /// Another hotline service.
+    Service,
+}
+
+impl Role {
+    pub const ALL: [Role; 8] = [
+        Role::Operator,
+        Role::Dispatcher,
+        Role::UnitStaff,
+        Role::Supervisor,
+        Role::Leader,
+        Role::Ops,
+        Role::Auditor,
+        Role::Service,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Operator => "operator",
+            Role::Dispatcher => "dispatcher",
+            Role::UnitStaff => "unit_staff",
+            Role::Supervisor => "supervisor",
+            Role::Leader => "leader",
+            Role::Ops => "ops",
+            Role::Auditor => "auditor",
+            Role::Service => "service",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Role> {
+        Role::ALL.into_iter().find(|r| r.as_str() == s)
+    }
+}
+
+use Role::*;
+
+/// Every RPC and the roles that may call it. A method not listed here is
+/// refused. Unit staff calls are further narrowed to their own unit by the
+/// handlers.
+pub const RULES: &[(&str, &[Role])] = &[
+    (
+        "/hotline.intake.v1.IntakeService/Submit",
+        &[Operator, Service],
+    ),
+    (
+        "/hotline.intake.v1.IntakeService/GetTicket",
+        &[Operator, Dispatcher, Supervisor, Leader, Auditor, UnitStaff],
+    ),
+    (
+        "/hotline.intake.v1.IntakeService/GetTimeline",
+        &[Operator, Dispatcher, Supervisor, Leader, Auditor, UnitStaff],
+    ),
+    ("/hotline.intake.v1.IntakeService/SetSurgeMode", &[Ops]),
+    (
+        "/hotline.intake.v1.IntakeService/GetSurgeMode",
+        &[Ops, Operator, Dispatcher, Supervisor],
+    ),
+    (
+        "/hotline.dispatch.v1.DispatchService/RouteTicket",
+        &[Service, Dispatcher],
+    ),
+    (
+        "/hotline.dispatch.v1.DispatchService/GetRouting",
+        &[Dispatcher, Supervisor, Operator, Auditor, Service],
+    ),
+    (
+        "/hotline.dispatch.v1.DispatchService/GetCatalogue",
+        &[
+            Operator, Dispatcher, UnitStaff, Supervisor, Leader, Ops, Auditor, Service,
+        ],
+    ),
+    (
+        "/hotline.undertaking.v1.UndertakingService/CreateAssignments",
+        &[Service],
+    ),
+    (
+        "/hotline.undertaking.v1.UndertakingService/ListAssignments",
+        &[UnitStaff, Dispatcher, Supervisor, Auditor],
+    ),
+    (
+        "/hotline.undertaking.v1.UndertakingService/ListTicketAssignments",
+        &[
+            UnitStaff, Operator, Dispatcher, Supervisor, Auditor, Service,
+        ],
+    ),
+    (
+        "/hotline.undertaking.v1.UndertakingService/SignAssignment",
+        &[UnitStaff],
+    ),
+    (
+        "/hotline.undertaking.v1.UndertakingService/SubmitFeedback",
+        &[UnitStaff],
+    ),
+    (
+        "/hotline.undertaking.v1.UndertakingService/RequestExtension",
+        &[UnitStaff],
+    ),
+    (
+        "/hotline.undertaking.v1.UndertakingService/DecideExtension",
+        &[Supervisor],
+    ),
+    (
+        "/hotline.undertaking.v1.UndertakingService/ListExtensions",
+        &[UnitStaff, Dispatcher, Supervisor, Auditor],
+    ),
+    (
+        "/hotline.undertaking.v1.UndertakingService/ListUnitSupervision",
+        &[UnitStaff, Supervisor],
+    ),
+    (
+        "/hotline.supervision.v1.SupervisionService/ListUrges",
+        &[Supervisor, Leader, Auditor, UnitStaff, Service],
+    ),
+    (
+        "/hotline.supervision.v1.SupervisionService/ListCases",
+        &[Supervisor, Leader, Auditor, UnitStaff, Service],
+    ),
+    ("/hotline.common.v1.ClockService/CheckClocks", &[Service]),
+];
+
+/// Paths served without identity.
+const OPEN: &[&str] = &[
+    "/grpc.health.v1.Health/",
+    "/grpc.reflection.v1.ServerReflection/",
+    "/grpc.reflection.v1alpha.ServerReflection/",
+];
+
+pub fn allowed(path: &str) -> Option<&'static [Role]> {
+    RULES.iter().find(|(p, _)| *p == path).map(|(_, r)| *r)
+}
+
+/// The claims of a hotline token.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Claims {
+    pub iss: String,
+    pub sub: String,
+    /// The handling unit of unit staff.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unit: Option<String>,
+    pub roles: Vec<String>,
+    pub iat: u64,
+    pub exp: u64,
+}
+
+/// A verified caller, put in each request's extensions.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Identity {
+    pub subject: String,
+    pub unit: Option<String>,
+    pub roles: Vec<Role>,
+}
+
+impl Identity {
+    pub fn has(&self, role: Role) -> bool {
+        self.roles.contains(&role)
+    }
+
+    /// The unit a caller is confined to: unit staff without any role that
+    /// sees across units.
+    pub fn unit_scope(&self) -> Option<&str> {
+        let wide = self.roles.iter().any(|r| *r != UnitStaff);
+        if wide {
+            None
+        } else {
+            Some(self.unit.as_deref().unwrap_or(""))
+        }
+    }
+
+    /// May this caller act as `unit_id`?
+    pub fn acts_for(&self, unit_id: &str) -> bool {
+        self.has(UnitStaff) && self.unit.as_deref() == Some(unit_id)
+    }
+}
+
+/// The verified identity of a request (set by [`AuthLayer`]).
+pub fn identity<T>(req: &tonic::Request<T>) -> Result<Identity, ApiError> {
+    req.extensions()
+        .get::<Identity>()
+        .cloned()
+        .ok_or_else(|| ApiError::new(crate::ErrorCode::Unauthenticated, "no identity"))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct KeyFile {
+    keys: Vec<KeyEntry>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct KeyEntry {
+    kid: String,
+    /// Base64 of at least 32 random bytes.
+    secret: String,
+}
+
+/// Parses a key file: `[[keys]] kid = "…" secret = "<base64>"`. The first
+/// key signs; all verify.
+pub fn parse_keys(text: &str) -> Result<Vec<(String, Vec<u8>)>, String> {
+    let file: KeyFile = toml::from_str(text).map_err(|e| e.to_string())?;
+    if file.keys.is_empty() {
+        return Err("no keys".into());
+    }
+    let mut out = Vec::new();
+    for k in file.keys {
+        let secret = base64::engine::general_purpose::STANDARD
+            .decode(k.secret.trim())
+            .map_err(|e| format!("key {:?}: secret is not base64: {e}", k.kid))?;
+        if secret.len() < 32 {
+            return Err(format!("key {:?}: secret shorter than 32 bytes", k.kid));
+        }
+        if k.kid.trim().is_empty() {
+            return Err("a key without kid".into());
+        }
+        out.push((k.kid, secret));
+    }
+    Ok(out)
+}
+
+struct KeySet {
+    signing: (String, Vec<u8>),
+    verifying: HashMap<String, DecodingKey>,
+}
+
+impl KeySet {
+    fn new(keys: Vec<(String, Vec<u8>)>) -> KeySet {
+        let verifying = keys
+            .iter()
+            .filter_map(|(kid, s)| Some((kid.clone(), DecodingKey::from_secret(s).ok()?)))
+            .collect();
+        KeySet {
+            signing: keys[0].clone(),
+            verifying,
+        }
+    }
+}
+
+/// Verifies and mints tokens with the keys of one key file.
+pub struct Authenticator {
+    issuer: String,
+    path: PathBuf,
+    keys: RwLock<Arc<KeySet>>,
+    modified: RwLock<Option<SystemTime>>,
+}
+
+fn now_secs() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+impl std::fmt::Debug for Authenticator {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Authenticator")
+            .field("issuer", &self.issuer)
+            .field("path", &self.path)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Authenticator {
+    /// Loads the key file; errors name the file.
+    pub fn load(path: PathBuf, issuer: String) -> Result<Authenticator, String> {
+        let text = std::fs::read_to_string(&path).map_err(|e| e.to_string())?;
+        let keys = parse_keys(&text)?;
+        let modified = std::fs::metadata(&path).and_then(|m| m.modified()).ok();
+        Ok(Authenticator {
+            issuer,
+            path,
+            keys: RwLock::new(Arc::new(KeySet::new(keys))),
+            modified: RwLock::new(modified),
+        })
+    }
+
+    /// A stand-in for a configuration that failed to load (the service
+    /// exits before using it).
+    pub fn unusable(issuer: String) -> Authenticator {
+        Authenticator {
+            issuer,
+            path: PathBuf::new(),
+            keys: RwLock::new(Arc::new(KeySet::new(vec![(String::new(), vec![0; 32])]))),
+            modified: RwLock::new(None),
+        }
+    }
+
+    fn keys(&self) -> Arc<KeySet> {
+        self.keys.read().expect("key lock").clone()
+    }
+
+    /// Reads the key file again if it changed; a broken file keeps the
+    /// keys in force.
+    pub fn reload_if_changed(&self) {
+        let modified = std::fs::metadata(&self.path)
+            .and_then(|m| m.modified())
+            .ok();
+        if modified == *self.modified.read().expect("lock") {
+            return;
+        }
+        match std::fs::read_to_string(&self.path)
+            .map_err(|e| e.to_string())
+            .and_then(|t| parse_keys(&t))
+        {
+            Ok(keys) => {
+                let kids: Vec<String> = keys.iter().map(|(k, _)| k.clone()).collect();
+                *self.keys.write().expect("lock") = Arc::new(KeySet::new(keys));
+                *self.modified.write().expect("lock") = modified;
+                tracing::info!(kids = ?kids, "auth keys reloaded");
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "auth key file unreadable, keeping the keys in force")
+            }
+        }
+    }
+
+    /// Watches the key file until shutdown.
+    pub async fn watch(self: Arc<Self>, token: CancellationToken) {
+        loop {
+            tokio::select! {
+                _ = token.cancelled() => return,
+                _ = tokio::time::sleep(Duration::from_secs(2)) => self.reload_if_changed(),
+            }
+        }
+    }
+
+    /// Signs claims with the first key of the file.
+    pub fn mint(&self, subject: &str, unit: Option<&str>, roles: &[Role], ttl: Duration) -> String {
+        let keys = self.keys();
+        let now = now_secs();
+        let claims = Claims {
+            iss: self.issuer.clone(),
+            sub: subject.to_string(),
+            unit: unit.map(str::to_string),
+            roles: roles.iter().map(|r| r.as_str().to_string()).collect(),
+            iat: now,
+            exp: now + ttl.as_secs(),
+        };
+        mint_with(&keys.signing.0, &keys.signing.1, &claims)
+    }
+
+    /// Checks a bearer token: known key, good signature, this issuer, not
+    /// expired, known roles.
+    pub fn verify(&self, token: &str) -> Result<Identity, &'static str> {
+        let header = jsonwebtoken::decode_header(token).map_err(|_| "malformed token")?;
+        let kid = header.kid.ok_or("token without key id")?;
+        let keys = self.keys();
+        let key = keys.verifying.get(&kid).ok_or("unknown signing key")?;
+        let mut v = Validation::new(Algorithm::HS256);
+        v.set_issuer(&[&self.issuer]);
+        v.set_required_spec_claims(&["exp", "iss", "sub"]);
+        v.leeway = 5;
+        let data = jsonwebtoken::decode::<Claims>(token, key, &v).map_err(|e| match e.kind() {
+            jsonwebtoken::errors::ErrorKind::ExpiredSignature => "token expired",
+            jsonwebtoken::errors::ErrorKind::InvalidSignature => "bad signature",
+            jsonwebtoken::errors::ErrorKind::InvalidIssuer => "wrong issuer",
+            _ => "invalid token",
+        })?;
+        let roles = data
+            .claims
+            .roles
+            .iter()
+            .map(|r| Role::parse(r).ok_or("unknown role in token"))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Identity {
+            subject: data.claims.sub,
+            unit: data.claims.unit,
+            roles,
+        })
+    }
+
+    /// Authenticates and authorises one call to `path`.
+    pub fn authorize(
+        &self,
+        path: &str,
+        authorization: Option<&str>,
+    ) -> Result<Option<Identity>, Status> {
+        if OPEN.iter().any(|p| path.starts_with(p)) {
+            return Ok(None);
+        }
+        let token = authorization
+            .and_then(|h| h.strip_prefix("Bearer "))
+            .ok_or_else(|| Status::unauthenticated("a bearer token is required"))?;
+        let identity = self.verify(token.trim()).map_err(Status::unauthenticated)?;
+        let roles =
+            allowed(path).ok_or_else(|| Status::permission_denied("no such method for callers"))?;
+        if !identity.roles.iter().any(|r| roles.contains(r)) {
+            return Err(Status::permission_denied(format!(
+                "{} may not call {path}",
+                identity.subject
+            )));
+        }
+        Ok(Some(identity))
+    }
+}
+
+/// Signs claims with one key (used by [`Authenticator::mint`] and by
+/// tooling that issues tokens).
+pub fn mint_with(kid: &str, secret: &[u8], claims: &Claims) -> String {
+    let mut header = Header::new(Algorithm::HS256);
+    header.kid = Some(kid.to_string());
+    // Secrets are at least 32 bytes (checked when the key file is read), so
+    // neither building the key nor HS256 signing can fail.
+    let key = EncodingKey::from_secret(secret).expect("a non-empty HMAC secret");
+    jsonwebtoken::encode(&header, claims, &key).expect("HS256 signing cannot fail")
+}
+
+/// The tower layer that authenticates and authorises every call.
+#[derive(Clone)]
+pub struct AuthLayer {
+    pub auth: Arc<Authenticator>,
+}
+
+impl<S> tower::Layer<S> for AuthLayer {
+    type Service = AuthService<S>;
+    fn layer(&self, inner: S) -> AuthService<S> {
+        AuthService {
+            inner,
+            auth: self.auth.clone(),
+        }
+    }
+}
+
+#[derive(Clone)]
+pub struct AuthService<S> {
+    inner: S,
+    auth: Arc<Authenticator>,
+}
+
+type BoxFuture<T, E> = std::pin::Pin<Box<dyn std::future::Future<Output = Result<T, E>> + Send>>;
+
+impl<S, B> tower::Service<http::Request<B>> for AuthService<S>
+where
+    S: tower::Service<http::Request<B>, Response = http::Response<tonic::body::Body>>
+        + Clone
+        + Send
+        + 'static,
+    S::Future: Send + 'static,
+    B: Send + 'static,
+{
+    type Response = http::Response<tonic::body::Body>;
+    type Error = S::Error;
+    type Future = BoxFuture<Self::Response, Self::Error>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut req: http::Request<B>) -> Self::Future {
+        let header = req
+            .headers()
+            .get(http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok());
+        match self.auth.authorize(req.uri().path(), header) {
+            Ok(identity) => {
+                if let Some(id) = identity {
+                    req.extensions_mut().insert(id);
+                }
+                // Take the service that was polled ready, leave a clone.
+                let clone = self.inner.clone();
+                let mut inner = std::mem::replace(&mut self.inner, clone);
+                Box::pin(async move { inner.call(req).await })
+            }
+            Err(status) => {
+                tracing::info!(path = %req.uri().path(), code = ?status.code(), reason = %status.message(), "call refused");
+                Box::pin(async move { Ok(status.into_http()) })
+            }
+        }
+    }
+}
+
+/// Adds the calling service's own identity to each outgoing call.
+#[derive(Clone)]
+pub struct ServiceToken {
+    pub auth: Arc<Authenticator>,
+    pub service: &'static str,
+}
+
+impl tonic::service::Interceptor for ServiceToken {
+    fn call(&mut self, mut req: tonic::Request<()>) -> Result<tonic::Request<()>, Status> {
+        let token = self
+            .auth
+            .mint(self.service, None, &[Service], Duration::from_secs(300));
+        let value = format!("Bearer {token}")
+            .parse()
+            .map_err(|_| Status::internal("token is not a header value"))?;
+        req.metadata_mut().insert("authorization", value);
+        Ok(req)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn auth(dir: &std::path::Path, kids: &[&str]) -> PathBuf {
+        let path = dir.join("keys.toml");
+        let body: String = kids
+            .iter()
+            .map(|k| {
+                format!(
+                    "[[keys]]\nkid = \"{k}\"\nsecret = \"{}\"\n",
+                    base64::engine::general_purpose::STANDARD.encode([k.len() as u8; 32])
+                )
+            })
+            .collect();
+        std::fs::write(&path, body).unwrap();
+        path
+    }
+
+    fn tmp() -> PathBuf {
+        let d = std::env::temp_dir().join(format!("hotline-auth-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir_all(&d).unwrap();
+        d
+    }
+
+    #[test]
+    fn every_rule_names_a_real_method_once() {
+        let mut seen = std::collections::HashSet::new();
+        for (path, roles) in RULES {
+            assert!(seen.insert(*path), "{path} twice");
+            assert!(!roles.is_empty());
+            assert!(path.starts_with("/hotline."));
+        }
+    }
+
+    #[test]
+    fn tokens_verify_and_fail_cleanly() {
+        let d = tmp();
+        let a = Authenticator::load(auth(&d, &["k1"]), "hotline".into()).unwrap();
+        let t = a.mint("op-1", None, &[Operator], Duration::from_secs(60));
+        assert_eq!(a.verify(&t).unwrap().roles, vec![Operator]);
+        assert!(
+            a.authorize(
+                "/hotline.intake.v1.IntakeService/Submit",
+                Some(&format!("Bearer {t}"))
+            )
+            .is_ok()
+        );
+        let denied = a
+            .authorize(
+                "/hotline.intake.v1.IntakeService/SetSurgeMode",
+                Some(&format!("Bearer {t}")),
+            )
+            .unwrap_err();
+        assert_eq!(denied.code(), tonic::Code::PermissionDenied);
+        assert_eq!(
+            a.authorize("/hotline.intake.v1.IntakeService/Submit", None)
+                .unwrap_err()
+                .code(),
+            tonic::Code::Unauthenticated
+        );
+        assert!(
+            a.authorize("/grpc.health.v1.Health/Check", None)
+                .unwrap()
+                .is_none()
+        );
+        // Tampered, expired, foreign key.
+        let mut bad = t.clone();
+        bad.pop();
+        bad.push(if t.ends_with('A') { 'B' } else { 'A' });
+        assert_eq!(a.verify(&bad), Err("bad signature"));
+        let old = Claims {
+            iss: "hotline".into(),
+            sub: "x".into(),
+            unit: None,
+            roles: vec!["operator".into()],
+            iat: 1,
+            exp: 2,
+        };
+        assert_eq!(
+            a.verify(&mint_with("k1", &[2u8; 32], &old)),
+            Err("token expired")
+        );
+        assert_eq!(
+            a.verify(&mint_with("k9", &[2u8; 32], &old)),
+            Err("unknown signing key")
+        );
+        assert_eq!(a.verify("not.a.token"), Err("malformed token"));
+    }
+
+    #[test]
+    fn keys_rotate_when_the_file_changes() {
+        let d = tmp();
+        let path = auth(&d, &["old"]);
+        let a = Authenticator::load(path.clone(), "hotline".into()).unwrap();
+        let old = a.mint("s", None, &[Ops], Duration::from_secs(60));
+        std::thread::sleep(Duration::from_millis(20));
+        auth(&d, &["new", "old"]);
+        // Make sure the modification time moves on coarse file systems.
+        let later = SystemTime::now() + Duration::from_secs(2);
+        std::fs::File::options()
+            .write(true)
+            .open(&path)
+            .unwrap()
+            .set_modified(later)
+            .unwrap();
+        a.reload_if_changed();
+        let new = a.mint("s", None, &[Ops], Duration::from_secs(60));
+        assert_eq!(
+            jsonwebtoken::decode_header(&new).unwrap().kid.as_deref(),
+            Some("new")
+        );
+        assert!(
+            a.verify(&old).is_ok(),
+            "the old key still verifies while listed"
+        );
+    }
+
+    #[test]
+    fn unit_staff_are_confined_to_their_unit() {
+        let unit = Identity {
+            subject: "u".into(),
+            unit: Some("bj-cmc".into()),
+            roles: vec![UnitStaff],
+        };
+        assert_eq!(unit.unit_scope(), Some("bj-cmc"));
+        assert!(unit.acts_for("bj-cmc") && !unit.acts_for("bj-water-group"));
+        let sup = Identity {
+            subject: "s".into(),
+            unit: None,
+            roles: vec![Supervisor],
+        };
+        assert_eq!(sup.unit_scope(), None);
+        assert!(!sup.acts_for("bj-cmc"));
+    }
+}

@@ -1,0 +1,246 @@
+//! Who may do what, through the running services: identity on every call,
+//! the rule table for every RPC and role, units confined to their own
+//! tickets, keys rotated without a restart.
+
+use std::time::Duration;
+
+use hotline_common::auth::{Claims, RULES, Role, mint_with};
+use hotline_proto::intake::v1::intake_service_client::IntakeServiceClient;
+use hotline_proto::intake::v1::{GetTicketRequest, GetTimelineRequest};
+use hotline_proto::supervision::v1::ListCasesRequest;
+use hotline_proto::undertaking::v1::{
+    ListAssignmentsRequest, ListTicketAssignmentsRequest, SignAssignmentRequest,
+};
+use hotline_tests::{Options, System, assignments_of, heating_request, key_file};
+use tonic::Code;
+use tonic_prost::ProstCodec;
+
+/// Calls any method with an empty message, as `token` (empty: none).
+async fn call(sys: &System, service: &str, path: &str, token: String) -> tonic::Status {
+    let channel = sys.channel_with(service, token).await;
+    let mut grpc = tonic::client::Grpc::new(channel);
+    grpc.ready().await.expect("ready");
+    let codec: ProstCodec<(), ()> = ProstCodec::default();
+    match grpc
+        .unary(tonic::Request::new(()), path.parse().expect("path"), codec)
+        .await
+    {
+        Ok(_) => tonic::Status::ok(""),
+        Err(s) => s,
+    }
+}
+
+fn service_of(path: &str) -> &'static str {
+    for name in ["intake", "dispatch", "undertaking", "supervision"] {
+        if path.starts_with(&format!("/hotline.{name}.")) {
+            return name;
+        }
+    }
+    "intake" // ClockService: intake owns dispatch clocks
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_rpc_checks_identity_and_role() {
+    let sys = System::start(Options::default())
+        .await
+        .expect("system starts");
+    let expired = mint_with(
+        "test-key-1",
+        b"not the key, and long enough to be one",
+        &Claims {
+            iss: "hotline".into(),
+            sub: "x".into(),
+            unit: None,
+            roles: vec!["ops".into()],
+            iat: 1,
+            exp: 2,
+        },
+    );
+    for (path, allowed) in RULES {
+        let service = service_of(path);
+        // No identity, a forged or expired token: UNAUTHENTICATED.
+        for token in [String::new(), expired.clone(), "garbage".to_string()] {
+            let s = call(&sys, service, path, token).await;
+            assert_eq!(s.code(), Code::Unauthenticated, "{path}: {}", s.message());
+        }
+        for role in Role::ALL {
+            let unit = (role == Role::UnitStaff).then_some("bj-cmc");
+            let s = call(&sys, service, path, sys.token(&[role], unit)).await;
+            assert_ne!(
+                s.code(),
+                Code::Internal,
+                "{path} as {role:?}: {}",
+                s.message()
+            );
+            assert_ne!(s.code(), Code::Unauthenticated, "{path} as {role:?}");
+            let refused_by_table =
+                s.code() == Code::PermissionDenied && s.message().contains("may not call");
+            assert_eq!(
+                refused_by_table,
+                !allowed.contains(&role),
+                "{path} as {role:?}: {:?} {}",
+                s.code(),
+                s.message()
+            );
+        }
+    }
+    // Health stays open.
+    let mut health =
+        tonic_health::pb::health_client::HealthClient::new(sys.channel("intake").await);
+    health
+        .check(tonic_health::pb::HealthCheckRequest {
+            service: String::new(),
+        })
+        .await
+        .expect("health needs no identity");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_unit_learns_nothing_about_tickets_it_does_not_hold() {
+    let sys = System::start(Options::default())
+        .await
+        .expect("system starts");
+    let no = sys
+        .intake()
+        .await
+        .submit(heating_request("scoped"))
+        .await
+        .unwrap()
+        .into_inner()
+        .ticket_no;
+    let lead = assignments_of(&sys, &no).await.remove(0);
+    assert_eq!(lead.unit_id, "bj-heating-group");
+
+    let stranger = sys.token(&[Role::UnitStaff], Some("bj-water-group"));
+    let holder = sys.token(&[Role::UnitStaff], Some("bj-heating-group"));
+
+    // The same answer for a ticket held by someone else and one that does
+    // not exist.
+    let mut i = IntakeServiceClient::new(sys.channel_with("intake", stranger.clone()).await);
+    let held = i
+        .get_timeline(GetTimelineRequest {
+            ticket_no: no.clone(),
+        })
+        .await
+        .unwrap_err();
+    let missing = i
+        .get_timeline(GetTimelineRequest {
+            ticket_no: "BJ999999999999".into(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(held.code(), Code::NotFound);
+    assert_eq!(missing.code(), Code::NotFound);
+    assert_eq!(
+        held.message().replace(&no, "X"),
+        missing.message().replace("BJ999999999999", "X")
+    );
+    let e = i
+        .get_ticket(GetTicketRequest {
+            ticket_no: no.clone(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), Code::NotFound);
+    // The holder sees it.
+    IntakeServiceClient::new(sys.channel_with("intake", holder.clone()).await)
+        .get_timeline(GetTimelineRequest {
+            ticket_no: no.clone(),
+        })
+        .await
+        .expect("the holding unit reads its ticket");
+
+    // Acting on another unit's assignment: not found, as for none at all.
+    let mut water = sys.undertaking_as("bj-water-group").await;
+    let e = water
+        .sign_assignment(SignAssignmentRequest {
+            assignment_id: lead.assignment_id.clone(),
+            unit_id: "bj-heating-group".into(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), Code::NotFound);
+    let e2 = water
+        .sign_assignment(SignAssignmentRequest {
+            assignment_id: lead.assignment_id.clone(),
+            unit_id: "bj-water-group".into(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(e2.code(), Code::NotFound);
+    // Listing another unit's work is refused; the ticket's list shows
+    // nothing of others.
+    let e = water
+        .list_assignments(ListAssignmentsRequest {
+            unit_id: "bj-heating-group".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), Code::PermissionDenied);
+    let seen = water
+        .list_ticket_assignments(ListTicketAssignmentsRequest {
+            ticket_no: no.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .assignments;
+    assert!(seen.is_empty(), "{seen:?}");
+    let sup =
+        hotline_proto::supervision::v1::supervision_service_client::SupervisionServiceClient::new(
+            sys.channel_with("supervision", stranger).await,
+        );
+    let e = sup
+        .clone()
+        .list_cases(ListCasesRequest {
+            unit_id: "bj-heating-group".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), Code::PermissionDenied);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keys_rotate_without_a_restart() {
+    let sys = System::start(Options::default())
+        .await
+        .expect("system starts");
+    let new_secret = [7u8; 32];
+    let new_token = mint_with(
+        "rotated-2",
+        &new_secret,
+        &Claims {
+            iss: "hotline".into(),
+            sub: "ops-desk".into(),
+            unit: None,
+            roles: vec!["ops".into()],
+            iat: 0,
+            exp: u64::MAX / 2,
+        },
+    );
+    let path = "/hotline.intake.v1.IntakeService/GetSurgeMode";
+    let before = call(&sys, "intake", path, new_token.clone()).await;
+    assert_eq!(before.code(), Code::Unauthenticated);
+    // Ops adds the new key (first: it signs from now on) and keeps the old.
+    let keys = sys.dir.join("keys.toml");
+    let old = std::fs::read_to_string(&keys).unwrap();
+    std::fs::write(&keys, key_file("rotated-2", &new_secret) + &old).unwrap();
+    let started = std::time::Instant::now();
+    loop {
+        let s = call(&sys, "intake", path, new_token.clone()).await;
+        if s.code() == Code::Ok {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(15),
+            "new key not picked up: {}",
+            s.message()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    // Tokens of the old key still work while it is listed.
+    let s = call(&sys, "intake", path, sys.token(&[Role::Ops], None)).await;
+    assert_eq!(s.code(), Code::Ok, "{}", s.message());
+}
