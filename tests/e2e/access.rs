@@ -244,3 +244,88 @@ async fn keys_rotate_without_a_restart() {
     let s = call(&sys, "intake", path, sys.token(&[Role::Ops], None)).await;
     assert_eq!(s.code(), Code::Ok, "{}", s.message());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn names_and_phones_are_shown_only_to_those_who_need_them() {
+    let sys = System::start(Options::default())
+        .await
+        .expect("system starts");
+    let mut intake = sys.intake().await;
+    let plain = intake
+        .submit(heating_request("plain"))
+        .await
+        .unwrap()
+        .into_inner()
+        .ticket_no;
+    let mut secret_req = heating_request("secret");
+    secret_req.requester.as_mut().unwrap().confidential = true;
+    let secret = intake
+        .submit(secret_req)
+        .await
+        .unwrap()
+        .into_inner()
+        .ticket_no;
+    assignments_of(&sys, &plain).await;
+    assignments_of(&sys, &secret).await;
+
+    let seen = |roles: Vec<Role>, unit: Option<&'static str>, no: String| {
+        let sys = &sys;
+        async move {
+            let r =
+                IntakeServiceClient::new(sys.channel_with("intake", sys.token(&roles, unit)).await)
+                    .get_ticket(GetTicketRequest { ticket_no: no })
+                    .await
+                    .expect("get ticket")
+                    .into_inner()
+                    .ticket
+                    .unwrap()
+                    .requester
+                    .unwrap();
+            (r.name, r.phone)
+        }
+    };
+    let full = ("王女士".to_string(), "13800138000".to_string());
+    let masked = ("王**".to_string(), "138****8000".to_string());
+    assert_eq!(seen(vec![Role::Operator], None, plain.clone()).await, full);
+    assert_eq!(
+        seen(vec![Role::ReturnVisit], None, plain.clone()).await,
+        full
+    );
+    assert_eq!(
+        seen(
+            vec![Role::UnitStaff],
+            Some("bj-heating-group"),
+            plain.clone()
+        )
+        .await,
+        full
+    );
+    for role in [
+        Role::Supervisor,
+        Role::Dispatcher,
+        Role::Leader,
+        Role::Auditor,
+    ] {
+        assert_eq!(
+            seen(vec![role], None, plain.clone()).await,
+            masked,
+            "{role:?}"
+        );
+    }
+    // 保密: masked to the holding unit too, in full to the operator.
+    assert_eq!(
+        seen(
+            vec![Role::UnitStaff],
+            Some("bj-heating-group"),
+            secret.clone()
+        )
+        .await,
+        masked
+    );
+    assert_eq!(seen(vec![Role::Operator], None, secret.clone()).await, full);
+
+    // Names and phones are not copied to the other services.
+    let a = assignments_of(&sys, &plain).await;
+    let r = a[0].ticket.as_ref().unwrap().requester.as_ref().unwrap();
+    assert!(r.name.is_empty() && r.phone.is_empty(), "{r:?}");
+}

@@ -583,6 +583,7 @@ pub fn heating_request(key: &str) -> hotline_proto::intake::v1::SubmitRequest {
             name: "王女士".into(),
             phone: "13800138000".into(),
             return_visit_consent: true,
+            confidential: false,
         }),
         content: "小区暖气不热，室温只有十二度，家里有老人。".into(),
         location: Some(hotline_proto::common::v1::Location {

@@ -43,12 +43,14 @@ pub enum Role {
     Ops,
     /// Read-only oversight, audit trail.
     Auditor,
+    /// 回访人员: visits requesters back.
+    ReturnVisit,
     /// Another hotline service.
     Service,
 }
 
 impl Role {
-    pub const ALL: [Role; 8] = [
+    pub const ALL: [Role; 9] = [
         Role::Operator,
         Role::Dispatcher,
         Role::UnitStaff,
@@ -56,6 +58,7 @@ impl Role {
         Role::Leader,
         Role::Ops,
         Role::Auditor,
+        Role::ReturnVisit,
         Role::Service,
     ];
 
@@ -68,6 +71,7 @@ impl Role {
             Role::Leader => "leader",
             Role::Ops => "ops",
             Role::Auditor => "auditor",
+            Role::ReturnVisit => "return_visit",
             Role::Service => "service",
         }
     }
@@ -89,7 +93,15 @@ pub const RULES: &[(&str, &[Role])] = &[
     ),
     (
         "/hotline.intake.v1.IntakeService/GetTicket",
-        &[Operator, Dispatcher, Supervisor, Leader, Auditor, UnitStaff],
+        &[
+            Operator,
+            Dispatcher,
+            Supervisor,
+            Leader,
+            Auditor,
+            UnitStaff,
+            ReturnVisit,
+        ],
     ),
     (
         "/hotline.intake.v1.IntakeService/GetTimeline",

@@ -11,6 +11,7 @@
 //! - [`bus`]: RabbitMQ connection, deadline topology, confirmed publishing;
 //! - [`clock`]: time-limit clocks, their timers and the deadline scheduler;
 //! - [`outbox`]: the transactional outbox and its relay loop;
+//! - [`privacy`]: who sees requesters' names and phones, masking;
 //! - [`paging`]: page tokens and sizes of the list RPCs;
 //! - [`time`]: timestamps between chrono and protobuf;
 //! - [`convert`]: the shared enums between proto and the domain.
@@ -24,6 +25,7 @@ pub mod db;
 pub mod error;
 pub mod outbox;
 pub mod paging;
+pub mod privacy;
 pub mod startup;
 pub mod telemetry;
 pub mod time;

@@ -5,8 +5,9 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use hotline_common::ApiError;
-use hotline_common::auth::{Identity, identity};
+use hotline_common::auth::{Identity, Role, identity};
 use hotline_common::error::from_peer;
+use hotline_common::privacy;
 use hotline_common::time::now;
 use hotline_common::time::{opt_to_proto, to_proto};
 use hotline_common::validate::Fields;
@@ -95,21 +96,27 @@ impl Api {
 
     /// Loads a ticket the caller may see: unit staff see only tickets
     /// their unit holds, and learn nothing about others.
-    async fn load(&self, who: &Identity, ticket_no: &str) -> Result<StoredTicket, ApiError> {
+    /// Also says whether the caller's unit holds the ticket.
+    async fn load(
+        &self,
+        who: &Identity,
+        ticket_no: &str,
+    ) -> Result<(StoredTicket, bool), ApiError> {
         let ticket_no = ticket_no_field(ticket_no)?;
         let missing = || ApiError::not_found(format!("no ticket {ticket_no}"));
         let t = self.store.get(&ticket_no).await?.ok_or_else(missing)?;
-        if let Some(unit) = who.unit_scope() {
-            let held = self
+        let holds = match who.unit.as_deref() {
+            Some(unit) if who.has(Role::UnitStaff) => self
                 .assignments(&ticket_no)
                 .await?
                 .iter()
-                .any(|a| a.unit_id == unit);
-            if !held {
-                return Err(missing());
-            }
+                .any(|a| a.unit_id == unit),
+            _ => false,
+        };
+        if who.unit_scope().is_some() && !holds {
+            return Err(missing());
         }
-        Ok(t)
+        Ok((t, holds))
     }
 
     async fn assignments(
@@ -133,7 +140,7 @@ impl Api {
         who: &Identity,
         ticket_no: &str,
     ) -> Result<GetTimelineResponse, ApiError> {
-        let t = self.load(who, ticket_no).await?;
+        let (t, _) = self.load(who, ticket_no).await?;
         let now = Utc::now();
         let mut entries = vec![TimelineEntry {
             kind: TimelineEventKind::Accepted as i32,
@@ -262,7 +269,11 @@ impl IntakeService for Api {
         req: Request<GetTicketRequest>,
     ) -> Result<Response<GetTicketResponse>, Status> {
         let who = identity(&req)?;
-        let t = self.load(&who, &req.get_ref().ticket_no).await?;
+        let (mut t, holds) = self.load(&who, &req.get_ref().ticket_no).await?;
+        t.summary.requester = t
+            .summary
+            .requester
+            .map(|r| privacy::requester_for(&who, holds, &r));
         Ok(Response::new(GetTicketResponse {
             dispatch_deadline: Some(to_proto(t.dispatch_deadline)),
             ticket: Some(t.summary),

@@ -32,6 +32,8 @@ pub struct Requester {
     pub name: Option<String>,
     pub phone: Option<String>,
     pub return_visit_consent: bool,
+    /// 保密: units see name and phone masked.
+    pub confidential: bool,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -102,6 +104,7 @@ pub fn parse_submit(req: &SubmitRequest, known: &KnownCodes) -> Result<NewTicket
             name: None,
             phone: None,
             return_visit_consent: false,
+            confidential: false,
         }),
         Some(r) => {
             let name = f.text("requester.name", &r.name, MAX_NAME_CHARS);
@@ -119,6 +122,7 @@ pub fn parse_submit(req: &SubmitRequest, known: &KnownCodes) -> Result<NewTicket
                 name: Some(name),
                 phone: Some(phone),
                 return_visit_consent: r.return_visit_consent,
+                confidential: r.confidential,
             })
         }
     };
@@ -245,6 +249,7 @@ mod tests {
                 name: "张三".into(),
                 phone: "138 0013 8000".into(),
                 return_visit_consent: true,
+                confidential: false,
             }),
             content: "暖气不热".into(),
             location: Some(pb::Location {
@@ -274,6 +279,7 @@ mod tests {
             name: String::new(),
             phone: String::new(),
             return_visit_consent: true,
+            confidential: false,
         });
         let t = parse_submit(&r, &known()).unwrap();
         assert_eq!(t.requester.name, None);
@@ -410,6 +416,7 @@ mod hostile_input {
                     name: t[1].clone(),
                     phone: t[2].clone(),
                     return_visit_consent: true,
+            confidential: false,
                 }),
                 content: t[3].clone(),
                 location: Some(pb::Location {

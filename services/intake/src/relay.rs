@@ -38,10 +38,17 @@ async fn step(store: &Store, dispatch: &DispatchServiceClient<Peer>) -> Result<u
             .get(&no)
             .await?
             .ok_or_else(|| ApiError::internal(format!("outbox names unknown ticket {no}")))?;
+        // Names and phones stay in intake: units read them from intake,
+        // as the privacy rules allow.
+        let mut summary = ticket.summary;
+        if let Some(r) = summary.requester.as_mut() {
+            r.name.clear();
+            r.phone.clear();
+        }
         dispatch
             .clone()
             .route_ticket(RouteTicketRequest {
-                ticket: Some(ticket.summary),
+                ticket: Some(summary),
                 dispatch_deadline: Some(hotline_common::time::to_proto(ticket.dispatch_deadline)),
             })
             .await

@@ -44,7 +44,7 @@ pub struct Store {
 
 const TICKET_COLUMNS: &str = "ticket_no, request_hash, channel, tier, complex, category_code, content, \
      district_code, street_code, address, requester_anonymous, requester_name, requester_phone, \
-     return_visit_consent, attachments, accepted_at, dispatch_deadline";
+     return_visit_consent, requester_confidential, attachments, accepted_at, dispatch_deadline";
 
 fn ticket_from_row(row: &sqlx::postgres::PgRow) -> Result<StoredTicket, ApiError> {
     let tier: String = row.get("tier");
@@ -79,6 +79,7 @@ fn ticket_from_row(row: &sqlx::postgres::PgRow) -> Result<StoredTicket, ApiError
                 .get::<Option<String>, _>("requester_phone")
                 .unwrap_or_default(),
             return_visit_consent: row.get("return_visit_consent"),
+            confidential: row.get("requester_confidential"),
         }),
         attachments,
         accepted_at: Some(hotline_common::time::to_proto(accepted_at)),
@@ -140,8 +141,8 @@ impl Store {
             "INSERT INTO tickets (ticket_no, idempotency_key, request_hash, channel, tier, complex, \
              category_code, content, district_code, street_code, address, requester_anonymous, \
              requester_name, requester_phone, return_visit_consent, attachments, accepted_at, \
-             dispatch_deadline, surge) \
-             VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19)",
+             dispatch_deadline, surge, requester_confidential) \
+             VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19,$20)",
         )
         .bind(&ticket_no)
         .bind(&t.idempotency_key)
@@ -162,6 +163,7 @@ impl Store {
         .bind(accepted_at)
         .bind(dispatch_deadline)
         .bind(surge)
+        .bind(r.confidential)
         .execute(&mut *tx)
         .await;
         match inserted {
