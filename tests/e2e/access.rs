@@ -329,3 +329,115 @@ async fn names_and_phones_are_shown_only_to_those_who_need_them() {
     let r = a[0].ticket.as_ref().unwrap().requester.as_ref().unwrap();
     assert!(r.name.is_empty() && r.phone.is_empty(), "{r:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_audit_trail_records_changes_and_reads_and_detects_tampering() {
+    let sys = System::start(Options::default())
+        .await
+        .expect("system starts");
+    let no = sys
+        .intake()
+        .await
+        .submit(heating_request("audited"))
+        .await
+        .unwrap()
+        .into_inner()
+        .ticket_no;
+    let lead = assignments_of(&sys, &no).await.remove(0);
+    sys.undertaking_as(&lead.unit_id)
+        .await
+        .sign_assignment(SignAssignmentRequest {
+            assignment_id: lead.assignment_id.clone(),
+            unit_id: lead.unit_id.clone(),
+        })
+        .await
+        .unwrap();
+    // A read of the phone in full is recorded too.
+    sys.intake()
+        .await
+        .get_ticket(GetTicketRequest {
+            ticket_no: no.clone(),
+        })
+        .await
+        .unwrap();
+
+    let actions = |schema: &'static str| {
+        let sys = &sys;
+        let no = no.clone();
+        async move {
+            let mut db = sys.db(schema).await.unwrap();
+            let rows: Vec<(String, String)> = sqlx::query_as(
+                "SELECT action, actor FROM audit_log WHERE ticket_no = $1 ORDER BY seq",
+            )
+            .bind(&no)
+            .fetch_all(&mut db)
+            .await
+            .unwrap();
+            rows
+        }
+    };
+    let intake_rows = actions("intake").await;
+    assert_eq!(
+        intake_rows
+            .iter()
+            .map(|(a, _)| a.as_str())
+            .collect::<Vec<_>>(),
+        ["ticket.accepted", "requester.read"]
+    );
+    assert!(intake_rows.iter().all(|(_, actor)| actor == "test-caller"));
+    assert_eq!(
+        actions("dispatch").await,
+        [("ticket.routed".to_string(), "intake".to_string())]
+    );
+    let und: Vec<String> = actions("undertaking")
+        .await
+        .into_iter()
+        .map(|(a, _)| a)
+        .collect();
+    assert_eq!(
+        und,
+        [
+            "assignment.created",
+            "assignment.created",
+            "assignment.signed"
+        ]
+    );
+
+    for name in hotline_tests::SERVICES {
+        let (ok, out) = sys.verify_audit(name);
+        assert!(ok, "{name}: {out}");
+        assert!(out.contains("intact"), "{name}: {out}");
+    }
+
+    // Append-only: an ordinary edit is refused.
+    let mut db = sys.db("intake").await.unwrap();
+    let refused = sqlx::query("UPDATE audit_log SET detail = 'edited' WHERE seq = 1")
+        .execute(&mut db)
+        .await;
+    assert!(refused.is_err());
+    // An edit made around the triggers breaks the chain where it was made.
+    sqlx::query("SET session_replication_role = replica")
+        .execute(&mut db)
+        .await
+        .unwrap();
+    sqlx::query("UPDATE audit_log SET detail = 'tier=general' WHERE seq = 1")
+        .execute(&mut db)
+        .await
+        .unwrap();
+    let (ok, out) = sys.verify_audit("intake");
+    assert!(!ok, "{out}");
+    assert!(out.contains("BROKEN at entry 1"), "{out}");
+    // So does a deletion.
+    let mut db = sys.db("undertaking").await.unwrap();
+    sqlx::query("SET session_replication_role = replica")
+        .execute(&mut db)
+        .await
+        .unwrap();
+    sqlx::query("DELETE FROM audit_log WHERE seq = 2")
+        .execute(&mut db)
+        .await
+        .unwrap();
+    let (ok, out) = sys.verify_audit("undertaking");
+    assert!(!ok, "{out}");
+    assert!(out.contains("entry 2"), "{out}");
+}

@@ -414,6 +414,21 @@ impl System {
         )
     }
 
+    /// Runs `<service> --verify-audit` against this system's database:
+    /// whether the chain is intact, and what the command printed.
+    pub fn verify_audit(&self, name: &str) -> (bool, String) {
+        let out = Command::new(bin_dir().join(name))
+            .arg("--verify-audit")
+            .envs(self.env.iter().cloned())
+            .stdin(Stdio::null())
+            .output()
+            .expect("verify command runs");
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+        )
+    }
+
     /// A connection to one service's schema in the test database.
     pub async fn db(&self, schema: &str) -> anyhow::Result<sqlx::PgConnection> {
         let mut c = sqlx::PgConnection::connect(&format!(

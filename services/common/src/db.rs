@@ -84,6 +84,20 @@ pub async fn connect_and_migrate(
     Ok(pool)
 }
 
+/// Connects to a service's schema without migrating (for commands that
+/// only read, such as `--verify-audit`).
+pub async fn connect_existing(url: &str, schema: &str) -> anyhow::Result<PgPool> {
+    anyhow::ensure!(is_plain_identifier(schema), "bad schema name {schema:?}");
+    let opts: PgConnectOptions = url
+        .parse()
+        .context("HOTLINE_DATABASE_URL is not a PostgreSQL URL")?;
+    PgPoolOptions::new()
+        .max_connections(2)
+        .connect_with(opts.options([("search_path", schema)]))
+        .await
+        .context("connecting to PostgreSQL")
+}
+
 #[cfg(test)]
 mod tests {
     use super::is_plain_identifier;

@@ -4,6 +4,7 @@
 //! - [`telemetry`]: structured `tracing` logs;
 //! - [`startup`]: the gRPC server with health, reflection and graceful
 //!   shutdown, and the `--health-check` probe;
+//! - [`audit`]: the append-only, hash-chained audit trail;
 //! - [`auth`]: identity on every call, the table of who may call what;
 //! - [`error`]: one error type mapped to `tonic::Code`;
 //! - [`validate`]: field checks that name the field;
@@ -16,6 +17,7 @@
 //! - [`time`]: timestamps between chrono and protobuf;
 //! - [`convert`]: the shared enums between proto and the domain.
 
+pub mod audit;
 pub mod auth;
 pub mod bus;
 pub mod clock;

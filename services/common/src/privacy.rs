@@ -78,7 +78,7 @@ mod tests {
     #[test]
     fn masks() {
         assert_eq!(mask_phone("13800138000"), "138****8000");
-        assert_eq!(mask_phone("+86 138-0013-8000"), "868****8000");
+        assert_eq!(mask_phone("+86 138-0013-8000"), "861****8000");
         assert_eq!(mask_phone("110"), "*10");
         assert_eq!(mask_phone(""), "");
         assert_eq!(mask_name("王小明"), "王**");

@@ -48,9 +48,10 @@ where
     match args.first().map(String::as_str) {
         None => {}
         Some("--health-check") => return runtime.block_on(health_check(C::SERVICE)),
+        Some("--verify-audit") => return runtime.block_on(verify_audit(C::SERVICE)),
         Some(other) => {
             eprintln!(
-                "usage: {} [--health-check]\nunknown argument {other:?}; settings come from HOTLINE_* environment variables (docs/CONFIGURATION.md)",
+                "usage: {} [--health-check | --verify-audit]\nunknown argument {other:?}; settings come from HOTLINE_* environment variables (docs/CONFIGURATION.md)",
                 C::SERVICE.as_str()
             );
             return ExitCode::from(2);
@@ -230,6 +231,45 @@ async fn health_check(service: ServiceName) -> ExitCode {
         }
         Err(_) => {
             println!("{} at {addr}: no answer within 5 s", service.as_str());
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Walks the service's audit chain (its schema in HOTLINE_DATABASE_URL):
+/// exit 0 when intact, 1 when broken or unreadable.
+async fn verify_audit(service: ServiceName) -> ExitCode {
+    let env = Env::from_process();
+    let url = env.string(
+        "HOTLINE_DATABASE_URL",
+        "postgres://postgres@127.0.0.1:5432/hotline",
+    );
+    let schema = env.string("HOTLINE_DATABASE_SCHEMA", service.as_str());
+    let result = async {
+        let pool = crate::db::connect_existing(&url, &schema).await?;
+        anyhow::Ok(
+            crate::audit::verify(&pool)
+                .await
+                .map_err(|e| anyhow::anyhow!(e.message))?,
+        )
+    }
+    .await;
+    match result {
+        Ok(v) => match v.broken {
+            None => {
+                println!("{schema}: audit trail intact, {} entries", v.rows);
+                ExitCode::SUCCESS
+            }
+            Some((seq, why)) => {
+                println!(
+                    "{schema}: audit trail BROKEN at entry {seq}: {why} ({} entries before it intact)",
+                    v.rows
+                );
+                ExitCode::FAILURE
+            }
+        },
+        Err(e) => {
+            println!("{schema}: audit trail not verified: {e:#}");
             ExitCode::FAILURE
         }
     }

@@ -3,6 +3,7 @@
 use std::sync::Arc;
 
 use hotline_common::ApiError;
+use hotline_common::auth::{Identity, identity};
 use hotline_common::time::now;
 use hotline_proto::dispatch::v1::dispatch_service_server::DispatchService;
 use hotline_proto::dispatch::v1::*;
@@ -60,14 +61,14 @@ pub fn catalogue_to_proto(c: &Catalogue) -> hotline_proto::dispatch::v1::Catalog
 }
 
 impl Api {
-    async fn route(&self, req: RouteTicketRequest) -> Result<Routing, ApiError> {
+    async fn route(&self, who: &Identity, req: RouteTicketRequest) -> Result<Routing, ApiError> {
         if let Some(t) = &req.ticket
             && let Some((_, existing)) = self.store.get(t.ticket_no.trim()).await?
         {
             return Ok(existing);
         }
         let (ticket, routing) = plan(&req, &self.catalogue, &self.policy, now())?;
-        let (routing, new) = self.store.insert(&ticket, &routing).await?;
+        let (routing, new) = self.store.insert(&ticket, &routing, who).await?;
         if new {
             self.relay_wake.notify_one();
             tracing::info!(
@@ -88,7 +89,8 @@ impl DispatchService for Api {
         &self,
         req: Request<RouteTicketRequest>,
     ) -> Result<Response<RouteTicketResponse>, Status> {
-        let routing = self.route(req.into_inner()).await?;
+        let who = identity(&req)?;
+        let routing = self.route(&who, req.into_inner()).await?;
         Ok(Response::new(RouteTicketResponse {
             routing: Some(routing),
         }))

@@ -13,7 +13,11 @@ use crate::config::Config;
 use crate::store::{MIGRATOR, Store};
 
 pub async fn run(cfg: Config, token: CancellationToken) -> anyhow::Result<()> {
-    let pool = hotline_common::db::connect_and_migrate(&cfg.common, &[&MIGRATOR]).await?;
+    let pool = hotline_common::db::connect_and_migrate(
+        &cfg.common,
+        &[&MIGRATOR, &hotline_common::audit::MIGRATOR],
+    )
+    .await?;
     let store = Store::new(pool);
     let undertaking =
         UndertakingServiceClient::new(peer_channel(&cfg.undertaking_url, &cfg.common)?);

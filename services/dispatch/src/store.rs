@@ -1,6 +1,8 @@
 //! Dispatch's storage: routings and the outbox to undertaking.
 
 use hotline_common::ApiError;
+use hotline_common::audit::{self, Entry};
+use hotline_common::auth::Identity;
 use hotline_common::outbox::Outbox;
 use hotline_proto::common::v1::TicketSummary;
 use hotline_proto::dispatch::v1::Routing;
@@ -37,6 +39,7 @@ impl Store {
         &self,
         ticket: &TicketSummary,
         routing: &Routing,
+        who: &Identity,
     ) -> Result<(Routing, bool), ApiError> {
         let mut tx = self.pool.begin().await?;
         let dispatched_at = routing
@@ -66,6 +69,18 @@ impl Store {
             return Ok((existing.1, false));
         }
         UNDERTAKING_OUTBOX.push(&mut tx, &ticket.ticket_no).await?;
+        let units: Vec<&str> = routing.units.iter().map(|u| u.unit_id.as_str()).collect();
+        let detail = format!(
+            "units={} basis={} catalogue={}",
+            units.join(","),
+            routing.basis,
+            routing.catalogue_version
+        );
+        audit::append(
+            &mut tx,
+            &[Entry::by(who, "ticket.routed", &ticket.ticket_no, detail)],
+        )
+        .await?;
         tx.commit().await?;
         Ok((routing.clone(), true))
     }

@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use hotline_common::ApiError;
+use hotline_common::audit::{self, Entry};
 use hotline_common::auth::{Identity, Role, identity};
 use hotline_common::error::from_peer;
 use hotline_common::privacy;
@@ -24,7 +25,7 @@ use tonic::{Request, Response, Status};
 
 use crate::codes::Codes;
 use crate::domain::parse_submit;
-use crate::store::{Inserted, Store, StoredTicket};
+use crate::store::{Acceptance, Inserted, Store, StoredTicket};
 
 pub struct Api {
     pub store: Store,
@@ -49,7 +50,7 @@ pub fn ticket_no_field(ticket_no: &str) -> Result<String, ApiError> {
 }
 
 impl Api {
-    async fn submit(&self, req: SubmitRequest) -> Result<SubmitResponse, ApiError> {
+    async fn submit(&self, who: &Identity, req: SubmitRequest) -> Result<SubmitResponse, ApiError> {
         let known = self.codes.get(true).await?;
         let ticket = match parse_submit(&req, &known) {
             Ok(t) => t,
@@ -70,7 +71,17 @@ impl Api {
             .dispatch_deadline(ticket.class, accepted_at, surge);
         match self
             .store
-            .insert(&ticket, &hash, accepted_at, deadline, surge, &self.policy)
+            .insert(
+                &ticket,
+                &hash,
+                &Acceptance {
+                    accepted_at,
+                    dispatch_deadline: deadline,
+                    surge,
+                },
+                &self.policy,
+                who,
+            )
             .await?
         {
             Inserted::New(t) => {
@@ -237,11 +248,14 @@ impl IntakeService for Api {
         &self,
         req: Request<SetSurgeModeRequest>,
     ) -> Result<Response<SetSurgeModeResponse>, Status> {
+        let who = identity(&req)?;
         let r = req.into_inner();
         let mut f = Fields::new();
         let reason = f.text("reason", &r.reason, 500);
         f.finish()?;
-        self.store.set_surge_mode(r.on, &reason, now()).await?;
+        self.store
+            .set_surge_mode(r.on, &reason, now(), &who)
+            .await?;
         tracing::info!(on = r.on, reason = %reason, "surge mode switched");
         Ok(Response::new(SetSurgeModeResponse {
             surge_mode: Some(surge_reply(&self.store).await?),
@@ -261,7 +275,10 @@ impl IntakeService for Api {
         &self,
         req: Request<SubmitRequest>,
     ) -> Result<Response<SubmitResponse>, Status> {
-        Ok(Response::new(Api::submit(self, req.into_inner()).await?))
+        let who = identity(&req)?;
+        Ok(Response::new(
+            Api::submit(self, &who, req.into_inner()).await?,
+        ))
     }
 
     async fn get_ticket(
@@ -270,10 +287,14 @@ impl IntakeService for Api {
     ) -> Result<Response<GetTicketResponse>, Status> {
         let who = identity(&req)?;
         let (mut t, holds) = self.load(&who, &req.get_ref().ticket_no).await?;
-        t.summary.requester = t
-            .summary
-            .requester
-            .map(|r| privacy::requester_for(&who, holds, &r));
+        if let Some(r) = t.summary.requester.take() {
+            // Every read of a name or phone in full is on the record.
+            if !r.anonymous && privacy::sees_in_full(&who, holds, &r) {
+                let entry = Entry::by(&who, "requester.read", &t.summary.ticket_no, "");
+                audit::record(self.store.pool(), &[entry]).await?;
+            }
+            t.summary.requester = Some(privacy::requester_for(&who, holds, &r));
+        }
         Ok(Response::new(GetTicketResponse {
             dispatch_deadline: Some(to_proto(t.dispatch_deadline)),
             ticket: Some(t.summary),

@@ -18,8 +18,15 @@ use crate::config::Config;
 use crate::store::{MIGRATOR, Store};
 
 pub async fn run(cfg: Config, token: CancellationToken) -> anyhow::Result<()> {
-    let pool = hotline_common::db::connect_and_migrate(&cfg.common, &[&MIGRATOR, &clock::MIGRATOR])
-        .await?;
+    let pool = hotline_common::db::connect_and_migrate(
+        &cfg.common,
+        &[
+            &MIGRATOR,
+            &clock::MIGRATOR,
+            &hotline_common::audit::MIGRATOR,
+        ],
+    )
+    .await?;
     let store = Store::new(pool, cfg.ticket_prefix.clone());
     let dispatch = DispatchServiceClient::new(peer_channel(&cfg.dispatch_url, &cfg.common)?);
     let undertaking =

@@ -3,6 +3,8 @@
 
 use chrono::{DateTime, Utc};
 use hotline_common::ApiError;
+use hotline_common::audit::{self, Entry};
+use hotline_common::auth::Identity;
 use hotline_common::clock::{self, CENTRE_UNIT, ClockSpec};
 use hotline_common::error::violated_constraint;
 use hotline_common::outbox::Outbox;
@@ -27,6 +29,15 @@ pub struct StoredTicket {
     pub accepted_at: DateTime<Utc>,
     pub dispatch_deadline: DateTime<Utc>,
     pub request_hash: Vec<u8>,
+}
+
+/// When a ticket was accepted and the dispatch deadline that follows.
+#[derive(Debug, Clone, Copy)]
+pub struct Acceptance {
+    pub accepted_at: DateTime<Utc>,
+    pub dispatch_deadline: DateTime<Utc>,
+    /// Surge mode was on.
+    pub surge: bool,
 }
 
 /// What `insert` did.
@@ -111,17 +122,22 @@ impl Store {
         &self.pool
     }
 
-    /// Stores a new ticket and its outbox row in one transaction, or
-    /// returns the ticket already stored under the same idempotency key.
+    /// Stores a new ticket, its outbox row, its dispatch clock and its
+    /// audit entry in one transaction, or returns the ticket already stored
+    /// under the same idempotency key.
     pub async fn insert(
         &self,
         t: &NewTicket,
         request_hash: &[u8],
-        accepted_at: DateTime<Utc>,
-        dispatch_deadline: DateTime<Utc>,
-        surge: bool,
+        when: &Acceptance,
         policy: &Policy,
+        who: &Identity,
     ) -> Result<Inserted, ApiError> {
+        let Acceptance {
+            accepted_at,
+            dispatch_deadline,
+            surge,
+        } = *when;
         let mut tx = self.pool.begin().await?;
         if let Some(key) = &t.idempotency_key
             && let Some(existing) = by_key(&mut tx, key).await?
@@ -196,6 +212,15 @@ impl Store {
         let stored = get_in(&mut tx, &ticket_no)
             .await?
             .ok_or_else(|| ApiError::internal("inserted ticket vanished"))?;
+        let detail = format!(
+            "tier={} complex={} category={} district={}",
+            t.class.tier, t.class.complex, t.category_code, t.location.district_code
+        );
+        audit::append(
+            &mut tx,
+            &[Entry::by(who, "ticket.accepted", &ticket_no, detail)],
+        )
+        .await?;
         tx.commit().await?;
         Ok(Inserted::New(stored))
     }
@@ -227,7 +252,9 @@ impl Store {
         on: bool,
         reason: &str,
         at: DateTime<Utc>,
+        who: &Identity,
     ) -> Result<(), ApiError> {
+        let mut tx = self.pool.begin().await?;
         sqlx::query(
             "INSERT INTO surge_mode (is_on, reason, changed_at) VALUES ($1, $2, $3) \
              ON CONFLICT (only_row) DO UPDATE SET is_on = $1, reason = $2, changed_at = $3",
@@ -235,8 +262,11 @@ impl Store {
         .bind(on)
         .bind(reason)
         .bind(at)
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await?;
+        let detail = format!("on={on} reason={reason}");
+        audit::append(&mut tx, &[Entry::by(who, "surge_mode.set", "", detail)]).await?;
+        tx.commit().await?;
         Ok(())
     }
 

@@ -2,6 +2,7 @@
 
 use chrono::{DateTime, Utc};
 use hotline_common::ApiError;
+use hotline_common::audit::{self, Entry};
 use hotline_common::time::{from_proto, opt_to_proto, to_proto};
 use hotline_proto::common::v1::DeadlineEvent;
 use hotline_proto::supervision::v1::{CaseState, SupervisionCase, Urge};
@@ -124,10 +125,11 @@ impl Store {
         let mut tx = self.pool.begin().await?;
         let u = columns(a.urges.iter().copied())?;
         let ids: Vec<Uuid> = a.urges.iter().map(|_| Uuid::now_v7()).collect();
-        let urges = sqlx::query(
+        let urges: Vec<(String, String, String, DateTime<Utc>)> = sqlx::query_as(
             "INSERT INTO urges (urge_id, event_id, clock_id, clock_version, ticket_no, unit_id, stage, deadline, fire_at, issued_at) \
              SELECT *, $10::timestamptz FROM UNNEST($1::uuid[], $2::text[], $3::text[], $4::bigint[], $5::text[], $6::text[], $7::text[], $8::timestamptz[], $9::timestamptz[]) \
-             ON CONFLICT ON CONSTRAINT urges_event_unique DO NOTHING",
+             ON CONFLICT ON CONSTRAINT urges_event_unique DO NOTHING \
+             RETURNING ticket_no, unit_id, stage, deadline",
         )
         .bind(&ids)
         .bind(&u.event_id)
@@ -139,19 +141,19 @@ impl Store {
         .bind(&u.deadline)
         .bind(&u.fire_at)
         .bind(now)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
+        .fetch_all(&mut *tx)
+        .await?;
 
         let c = columns(a.cases.iter().map(|(e, _)| *e))?;
         let ids: Vec<Uuid> = a.cases.iter().map(|_| Uuid::now_v7()).collect();
         let closed_at: Vec<Option<DateTime<Utc>>> = a.cases.iter().map(|(_, c)| *c).collect();
-        let cases = sqlx::query(
+        let cases: Vec<(String, String, String, DateTime<Utc>)> = sqlx::query_as(
             "INSERT INTO cases (case_id, event_id, clock_id, clock_version, ticket_no, unit_id, stage, deadline, fire_at, closed_at, opened_at, state) \
              SELECT *, $11::timestamptz, CASE WHEN c IS NULL THEN 'open' ELSE 'closed' END \
              FROM UNNEST($1::uuid[], $2::text[], $3::text[], $4::bigint[], $5::text[], $6::text[], $7::text[], $8::timestamptz[], $9::timestamptz[], $10::timestamptz[]) \
                AS t(a, b, d, e, f, g, h, i, j, c) \
-             ON CONFLICT ON CONSTRAINT cases_event_unique DO NOTHING",
+             ON CONFLICT ON CONSTRAINT cases_event_unique DO NOTHING \
+             RETURNING ticket_no, unit_id, stage, deadline",
         )
         .bind(&ids)
         .bind(&c.event_id)
@@ -164,22 +166,45 @@ impl Store {
         .bind(&c.fire_at)
         .bind(&closed_at)
         .bind(now)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
+        .fetch_all(&mut *tx)
+        .await?;
 
+        let mut entries: Vec<Entry> = Vec::with_capacity(urges.len() + cases.len());
+        let line = |(ticket, unit, stage, deadline): &(String, String, String, DateTime<Utc>)| {
+            (
+                ticket.clone(),
+                format!(
+                    "unit={unit} stage={stage} deadline={}",
+                    deadline.to_rfc3339()
+                ),
+            )
+        };
+        for r in &urges {
+            let (ticket, detail) = line(r);
+            entries.push(Entry::system("supervision", "urge.issued", &ticket, detail));
+        }
+        for r in &cases {
+            let (ticket, detail) = line(r);
+            entries.push(Entry::system("supervision", "case.opened", &ticket, detail));
+        }
         if !a.close.is_empty() {
-            sqlx::query(
+            let closed: Vec<(String, String, String, DateTime<Utc>)> = sqlx::query_as(
                 "UPDATE cases SET state = 'closed', closed_at = $2 \
-                 WHERE clock_id = ANY($1) AND state = 'open'",
+                 WHERE clock_id = ANY($1) AND state = 'open' \
+                 RETURNING ticket_no, unit_id, stage, deadline",
             )
             .bind(&a.close)
             .bind(now)
-            .execute(&mut *tx)
+            .fetch_all(&mut *tx)
             .await?;
+            for r in &closed {
+                let (ticket, detail) = line(r);
+                entries.push(Entry::system("supervision", "case.closed", &ticket, detail));
+            }
         }
+        audit::append(&mut tx, &entries).await?;
         tx.commit().await?;
-        Ok((urges, cases))
+        Ok((urges.len() as u64, cases.len() as u64))
     }
 
     pub async fn urges(

@@ -4,6 +4,7 @@ use hotline_common::startup::Peer;
 use std::sync::Arc;
 
 use hotline_common::ApiError;
+use hotline_common::audit::{self, Entry};
 use hotline_common::auth::{Identity, identity};
 use hotline_common::paging;
 use hotline_common::time::now;
@@ -43,6 +44,7 @@ fn unit_field(f: &mut Fields, raw: &str) -> String {
 impl Api {
     async fn create(
         &self,
+        who: &Identity,
         req: CreateAssignmentsRequest,
     ) -> Result<CreateAssignmentsResponse, ApiError> {
         let mut f = Fields::new();
@@ -103,7 +105,7 @@ impl Api {
         f.finish()?;
         let (all, created) = self
             .store
-            .create(&ticket, dispatched_at?, &new, &self.policy)
+            .create(&ticket, dispatched_at?, &new, &self.policy, who)
             .await?;
         if created > 0 {
             tracing::info!(ticket_no = %ticket.ticket_no, created, "assignments recorded");
@@ -146,6 +148,7 @@ impl Api {
     /// asking about another unit's assignment is told it does not exist.
     async fn act(
         &self,
+        who: &Identity,
         raw_id: &str,
         raw_unit: &str,
         action: Action,
@@ -179,6 +182,18 @@ impl Api {
                 Store::mark_fed_back(&mut tx, id, at, feedback.expect("checked")).await?
             }
         };
+        let (action_name, detail) = match (action, feedback) {
+            (Action::Sign, _) => ("assignment.signed", format!("assignment={id}")),
+            (Action::Feedback, fb) => (
+                "assignment.fed_back",
+                format!(
+                    "assignment={id} outcome={}",
+                    fb.map(|f| f.outcome).unwrap_or(0)
+                ),
+            ),
+        };
+        let entry = Entry::by(who, action_name, &updated.proto.ticket_no, detail);
+        audit::append(&mut tx, &[entry]).await?;
         tx.commit().await?;
         tracing::info!(
             assignment_id = %id,
@@ -192,7 +207,11 @@ impl Api {
 }
 
 impl Api {
-    async fn request_extension(&self, r: RequestExtensionRequest) -> Result<Extension, ApiError> {
+    async fn request_extension(
+        &self,
+        who: &Identity,
+        r: RequestExtensionRequest,
+    ) -> Result<Extension, ApiError> {
         let mut f = Fields::new();
         let unit_id = unit_field(&mut f, &r.unit_id);
         let id = parse_id(&r.assignment_id);
@@ -228,12 +247,32 @@ impl Api {
         check_extension(a.state, stage, at, current, requested)?;
         let ext =
             Store::insert_extension(&mut tx, &a, stage, &reason, current, requested, at).await?;
+        let detail = format!(
+            "extension={} stage={} requested={}",
+            ext.extension_id,
+            stage.as_str(),
+            requested.to_rfc3339()
+        );
+        audit::append(
+            &mut tx,
+            &[Entry::by(
+                who,
+                "extension.requested",
+                &ext.ticket_no,
+                detail,
+            )],
+        )
+        .await?;
         tx.commit().await?;
         tracing::info!(extension_id = %ext.extension_id, ticket_no = %ext.ticket_no, unit_id = %unit_id, stage = stage.as_str(), "extension requested");
         Ok(ext)
     }
 
-    async fn decide(&self, r: DecideExtensionRequest) -> Result<Extension, ApiError> {
+    async fn decide(
+        &self,
+        who: &Identity,
+        r: DecideExtensionRequest,
+    ) -> Result<Extension, ApiError> {
         let mut f = Fields::new();
         let id = Uuid::parse_str(r.extension_id.trim());
         if id.is_err() {
@@ -258,6 +297,20 @@ impl Api {
             Store::move_deadline(&mut tx, &self.policy, &ext, stage, requested, at).await?;
         }
         let ext = Store::decide_extension(&mut tx, id, next, &note, at).await?;
+        let action = match next {
+            ExtensionState::Approved => "extension.approved",
+            _ => "extension.rejected",
+        };
+        audit::append(
+            &mut tx,
+            &[Entry::by(
+                who,
+                action,
+                &ext.ticket_no,
+                format!("extension={id}"),
+            )],
+        )
+        .await?;
         tx.commit().await?;
         tracing::info!(extension_id = %id, state = next.as_str(), "extension decided");
         Ok(ext)
@@ -330,7 +383,7 @@ impl UndertakingService for Api {
         let who = identity(&req)?;
         let r = req.into_inner();
         acting(&who, &r.unit_id, &r.assignment_id)?;
-        let extension = Api::request_extension(self, r).await?;
+        let extension = Api::request_extension(self, &who, r).await?;
         Ok(Response::new(RequestExtensionResponse {
             extension: Some(extension),
         }))
@@ -340,7 +393,8 @@ impl UndertakingService for Api {
         &self,
         req: Request<DecideExtensionRequest>,
     ) -> Result<Response<DecideExtensionResponse>, Status> {
-        let extension = self.decide(req.into_inner()).await?;
+        let who = identity(&req)?;
+        let extension = self.decide(&who, req.into_inner()).await?;
         Ok(Response::new(DecideExtensionResponse {
             extension: Some(extension),
         }))
@@ -376,7 +430,8 @@ impl UndertakingService for Api {
         &self,
         req: Request<CreateAssignmentsRequest>,
     ) -> Result<Response<CreateAssignmentsResponse>, Status> {
-        Ok(Response::new(self.create(req.into_inner()).await?))
+        let who = identity(&req)?;
+        Ok(Response::new(self.create(&who, req.into_inner()).await?))
     }
 
     async fn list_assignments(
@@ -413,7 +468,7 @@ impl UndertakingService for Api {
         let r = req.into_inner();
         acting(&who, &r.unit_id, &r.assignment_id)?;
         let s = self
-            .act(&r.assignment_id, &r.unit_id, Action::Sign, None)
+            .act(&who, &r.assignment_id, &r.unit_id, Action::Sign, None)
             .await?;
         Ok(Response::new(SignAssignmentResponse {
             assignment: Some(s.proto),
@@ -429,6 +484,7 @@ impl UndertakingService for Api {
         acting(&who, &r.unit_id, &r.assignment_id)?;
         let s = self
             .act(
+                &who,
                 &r.assignment_id,
                 &r.unit_id,
                 Action::Feedback,

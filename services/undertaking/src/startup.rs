@@ -15,8 +15,15 @@ use crate::config::Config;
 use crate::store::{MIGRATOR, Store};
 
 pub async fn run(cfg: Config, token: CancellationToken) -> anyhow::Result<()> {
-    let pool = hotline_common::db::connect_and_migrate(&cfg.common, &[&MIGRATOR, &clock::MIGRATOR])
-        .await?;
+    let pool = hotline_common::db::connect_and_migrate(
+        &cfg.common,
+        &[
+            &MIGRATOR,
+            &clock::MIGRATOR,
+            &hotline_common::audit::MIGRATOR,
+        ],
+    )
+    .await?;
     let publisher = Arc::new(Publisher::new(&cfg.common.amqp_url, "undertaking-clocks"));
     let scheduler = tokio::spawn(clock::run_scheduler(pool.clone(), publisher, token.clone()));
 

@@ -12,6 +12,8 @@ use sqlx::{PgPool, Postgres, Row, Transaction};
 use uuid::Uuid;
 
 use crate::domain::{ExtensionState, State};
+use hotline_common::audit::{self, Entry};
+use hotline_common::auth::Identity;
 use hotline_common::clock::{self, ClockSpec};
 use hotline_common::error::violated_constraint;
 use hotline_proto::undertaking::v1 as pb;
@@ -107,10 +109,12 @@ impl Store {
         dispatched_at: DateTime<Utc>,
         assignments: &[NewAssignment],
         policy: &Policy,
+        who: &Identity,
     ) -> Result<(Vec<Stored>, usize), ApiError> {
         let mut tx = self.pool.begin().await?;
         let bytes = ticket.encode_to_vec();
         let mut created = 0;
+        let mut entries = Vec::new();
         for a in assignments {
             let inserted = sqlx::query(
                 "INSERT INTO assignments (assignment_id, ticket_no, unit_id, role, state, ticket, \
@@ -133,6 +137,12 @@ impl Store {
                 continue;
             }
             created += 1;
+            entries.push(Entry::by(
+                who,
+                "assignment.created",
+                &ticket.ticket_no,
+                format!("unit={} lead={}", a.unit_id, a.lead),
+            ));
             // Sign-off and feedback are both counted from dispatch.
             for (stage, deadline) in [
                 (Stage::SignOff, a.sign_deadline),
@@ -152,6 +162,7 @@ impl Store {
                 .await?;
             }
         }
+        audit::append(&mut tx, &entries).await?;
         tx.commit().await?;
         Ok((self.by_ticket(&ticket.ticket_no).await?, created))
     }
