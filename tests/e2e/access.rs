@@ -441,3 +441,88 @@ async fn the_audit_trail_records_changes_and_reads_and_detects_tampering() {
     assert!(!ok, "{out}");
     assert!(out.contains("entry 2"), "{out}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn oversized_flooding_and_hostile_callers_get_clean_refusals() {
+    use hotline_proto::intake::v1::GetSurgeModeRequest;
+    use tonic::metadata::AsciiMetadataValue;
+
+    let sys = System::start(Options {
+        env: vec![
+            ("HOTLINE_RATE_LIMIT_PER_SECOND".into(), "5".into()),
+            ("HOTLINE_RATE_LIMIT_BURST".into(), "5".into()),
+        ],
+        ..Default::default()
+    })
+    .await
+    .expect("system starts");
+    let as_subject = |subject: &'static str| {
+        let sys = &sys;
+        async move {
+            let token = sys.auth.mint(
+                subject,
+                None,
+                &[Role::Ops, Role::Operator],
+                Duration::from_secs(600),
+            );
+            IntakeServiceClient::new(sys.channel_with("intake", token).await)
+        }
+    };
+
+    // A flood from one identity: refused past its burst…
+    let mut flood = as_subject("flooder").await;
+    let mut refused = 0;
+    for _ in 0..30 {
+        if let Err(s) = flood.get_surge_mode(GetSurgeModeRequest {}).await {
+            assert_eq!(s.code(), Code::ResourceExhausted, "{}", s.message());
+            refused += 1;
+        }
+    }
+    assert!(refused >= 20, "only {refused} of 30 refused");
+    // …while everyone else is still served.
+    as_subject("bystander")
+        .await
+        .get_surge_mode(GetSurgeModeRequest {})
+        .await
+        .expect("another identity is served");
+
+    // An oversized request is refused before it is decoded.
+    let mut big = heating_request("huge");
+    big.content = "长".repeat(700_000);
+    let e = as_subject("big-sender")
+        .await
+        .submit(big)
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), Code::ResourceExhausted, "{}", e.message());
+
+    // Invalid UTF-8 in the authorization metadata.
+    let mut req = tonic::Request::new(GetSurgeModeRequest {});
+    req.metadata_mut().insert(
+        "authorization",
+        AsciiMetadataValue::try_from(&b"Bearer \xff\xfe\x80"[..]).expect("header bytes"),
+    );
+    let e = IntakeServiceClient::new(sys.channel("intake").await)
+        .get_surge_mode(req)
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), Code::Unauthenticated);
+
+    // Hostile text in every field: clean INVALID_ARGUMENT, never INTERNAL.
+    let mut client = as_subject("hostile").await;
+    for evil in [
+        "'; DROP TABLE tickets; --",
+        "\u{0}\u{1b}[2J",
+        "\u{202e}abc",
+        "1' OR '1'='1",
+    ] {
+        let mut r = heating_request("");
+        r.category_code = evil.into();
+        r.location.as_mut().unwrap().district_code = evil.into();
+        r.requester.as_mut().unwrap().phone = evil.into();
+        tokio::time::sleep(Duration::from_millis(250)).await;
+        let e = client.submit(r).await.unwrap_err();
+        assert_eq!(e.code(), Code::InvalidArgument, "{evil:?}: {}", e.message());
+    }
+    assert!(!sys.log("intake").contains("internal error"));
+}

@@ -199,6 +199,12 @@ impl System {
                 "HOTLINE_DATABASE_MAX_CONNECTIONS".to_string(),
                 "6".to_string(),
             ),
+            // Tests poll hard; the limit itself is tested with its own.
+            (
+                "HOTLINE_RATE_LIMIT_PER_SECOND".to_string(),
+                "100000".to_string(),
+            ),
+            ("HOTLINE_RATE_LIMIT_BURST".to_string(), "100000".to_string()),
         ];
         if let Some(policy) = &opts.policy {
             let path = dir.join("policy.toml");

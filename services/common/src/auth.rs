@@ -461,10 +461,55 @@ pub fn mint_with(kid: &str, secret: &[u8], claims: &Claims) -> String {
     jsonwebtoken::encode(&header, claims, &key).expect("HS256 signing cannot fail")
 }
 
-/// The tower layer that authenticates and authorises every call.
+/// Limits every caller lives within: the size of a request, and a rate
+/// per identity (services calling each other are not limited).
+pub struct Limits {
+    pub max_message_bytes: usize,
+    rate: governor::DefaultKeyedRateLimiter<String>,
+}
+
+impl std::fmt::Debug for Limits {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Limits")
+            .field("max_message_bytes", &self.max_message_bytes)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Limits {
+    pub fn new(max_message_bytes: usize, per_second: u32, burst: u32) -> Limits {
+        let per_second = std::num::NonZeroU32::new(per_second.max(1)).expect("at least 1");
+        let burst = std::num::NonZeroU32::new(burst.max(1)).expect("at least 1");
+        Limits {
+            max_message_bytes,
+            rate: governor::RateLimiter::dashmap(
+                governor::Quota::per_second(per_second).allow_burst(burst),
+            ),
+        }
+    }
+
+    /// Whether `who` may make one more call now.
+    pub fn admit(&self, who: &Identity) -> bool {
+        who.has(Service) || self.rate.check_key(&who.subject).is_ok()
+    }
+
+    /// Forgets identities that have been quiet, until shutdown.
+    pub async fn tidy(self: Arc<Self>, token: CancellationToken) {
+        loop {
+            tokio::select! {
+                _ = token.cancelled() => return,
+                _ = tokio::time::sleep(Duration::from_secs(60)) => self.rate.retain_recent(),
+            }
+        }
+    }
+}
+
+/// The tower layer in front of every service: authenticates and
+/// authorises each call, and holds it to the [`Limits`].
 #[derive(Clone)]
 pub struct AuthLayer {
     pub auth: Arc<Authenticator>,
+    pub limits: Arc<Limits>,
 }
 
 impl<S> tower::Layer<S> for AuthLayer {
@@ -473,6 +518,7 @@ impl<S> tower::Layer<S> for AuthLayer {
         AuthService {
             inner,
             auth: self.auth.clone(),
+            limits: self.limits.clone(),
         }
     }
 }
@@ -481,47 +527,93 @@ impl<S> tower::Layer<S> for AuthLayer {
 pub struct AuthService<S> {
     inner: S,
     auth: Arc<Authenticator>,
+    limits: Arc<Limits>,
+}
+
+fn refuse(
+    status: Status,
+    path: &str,
+) -> BoxFuture<http::Response<tonic::body::Body>, std::convert::Infallible> {
+    tracing::info!(path = %path, code = ?status.code(), reason = %status.message(), "call refused");
+    Box::pin(async move { Ok(status.into_http()) })
 }
 
 type BoxFuture<T, E> = std::pin::Pin<Box<dyn std::future::Future<Output = Result<T, E>> + Send>>;
 
-impl<S, B> tower::Service<http::Request<B>> for AuthService<S>
+impl<S> tower::Service<http::Request<tonic::body::Body>> for AuthService<S>
 where
-    S: tower::Service<http::Request<B>, Response = http::Response<tonic::body::Body>>
-        + Clone
+    S: tower::Service<
+            http::Request<tonic::body::Body>,
+            Response = http::Response<tonic::body::Body>,
+            Error = std::convert::Infallible,
+        > + Clone
         + Send
         + 'static,
     S::Future: Send + 'static,
-    B: Send + 'static,
 {
     type Response = http::Response<tonic::body::Body>;
-    type Error = S::Error;
+    type Error = std::convert::Infallible;
     type Future = BoxFuture<Self::Response, Self::Error>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         self.inner.poll_ready(cx)
     }
 
-    fn call(&mut self, mut req: http::Request<B>) -> Self::Future {
+    fn call(&mut self, mut req: http::Request<tonic::body::Body>) -> Self::Future {
+        let path = req.uri().path().to_string();
         let header = req
             .headers()
             .get(http::header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok());
-        match self.auth.authorize(req.uri().path(), header) {
-            Ok(identity) => {
-                if let Some(id) = identity {
-                    req.extensions_mut().insert(id);
-                }
-                // Take the service that was polled ready, leave a clone.
-                let clone = self.inner.clone();
-                let mut inner = std::mem::replace(&mut self.inner, clone);
-                Box::pin(async move { inner.call(req).await })
-            }
-            Err(status) => {
-                tracing::info!(path = %req.uri().path(), code = ?status.code(), reason = %status.message(), "call refused");
-                Box::pin(async move { Ok(status.into_http()) })
-            }
+        let identity = match self.auth.authorize(&path, header) {
+            Ok(identity) => identity,
+            Err(status) => return refuse(status, &path),
+        };
+        // Take the service that was polled ready, leave a clone.
+        let clone = self.inner.clone();
+        let mut inner = std::mem::replace(&mut self.inner, clone);
+        let Some(id) = identity else {
+            // Health and reflection: open, and streamed as they come.
+            return Box::pin(async move { inner.call(req).await });
+        };
+        if !self.limits.admit(&id) {
+            let status = Status::resource_exhausted(format!(
+                "{} is calling too often; slow down",
+                id.subject
+            ));
+            return refuse(status, &path);
         }
+        req.extensions_mut().insert(id);
+        // Every hotline RPC is unary: read the request whole, at most the
+        // limit, so that an oversized one is refused before any decoding.
+        let max = self.limits.max_message_bytes;
+        Box::pin(async move {
+            let (parts, body) = req.into_parts();
+            match http_body_util::BodyExt::collect(http_body_util::Limited::new(body, max)).await {
+                Ok(collected) => {
+                    let body =
+                        tonic::body::Body::new(http_body_util::Full::new(collected.to_bytes()));
+                    inner.call(http::Request::from_parts(parts, body)).await
+                }
+                Err(e)
+                    if e.downcast_ref::<http_body_util::LengthLimitError>()
+                        .is_some() =>
+                {
+                    refuse(
+                        Status::resource_exhausted(format!("request larger than {max} bytes")),
+                        &path,
+                    )
+                    .await
+                }
+                Err(e) => {
+                    refuse(
+                        Status::cancelled(format!("request body unreadable: {e}")),
+                        &path,
+                    )
+                    .await
+                }
+            }
+        })
     }
 }
 
@@ -612,10 +704,19 @@ mod tests {
                 .is_none()
         );
         // Tampered, expired, foreign key.
-        let mut bad = t.clone();
-        bad.pop();
-        bad.push(if t.ends_with('A') { 'B' } else { 'A' });
-        assert_eq!(a.verify(&bad), Err("bad signature"));
+        // Signed with another secret under the same key id.
+        let forged = Claims {
+            iss: "hotline".into(),
+            sub: "x".into(),
+            unit: None,
+            roles: vec!["ops".into()],
+            iat: now_secs(),
+            exp: now_secs() + 60,
+        };
+        assert_eq!(
+            a.verify(&mint_with("k1", &[9u8; 32], &forged)),
+            Err("bad signature")
+        );
         let old = Claims {
             iss: "hotline".into(),
             sub: "x".into(),
@@ -679,5 +780,20 @@ mod tests {
         };
         assert_eq!(sup.unit_scope(), None);
         assert!(!sup.acts_for("bj-cmc"));
+    }
+
+    #[test]
+    fn limits_hold_each_identity_to_its_rate_but_not_services() {
+        let l = Limits::new(1 << 20, 1, 3);
+        let who = |s: &str, role| Identity {
+            subject: s.into(),
+            unit: None,
+            roles: vec![role],
+        };
+        let a = who("a", Operator);
+        assert_eq!((0..5).filter(|_| l.admit(&a)).count(), 3, "burst of 3");
+        assert!(l.admit(&who("b", Operator)), "others are not held back");
+        let svc = who("intake", Service);
+        assert!((0..100).all(|_| l.admit(&svc)));
     }
 }

@@ -14,7 +14,7 @@ use std::sync::Arc;
 
 use hotline_sla::Policy;
 
-use crate::auth::Authenticator;
+use crate::auth::{Authenticator, Limits};
 
 /// Reads settings, remembering every error.
 pub struct Env {
@@ -191,6 +191,10 @@ pub struct CommonConfig {
     /// `HOTLINE_AUTH_KEYS_FILE` (required) and `HOTLINE_AUTH_ISSUER`
     /// (default `hotline`): the keys that sign and verify tokens.
     pub auth: Arc<Authenticator>,
+    /// `HOTLINE_MAX_MESSAGE_BYTES` (default 1 MiB),
+    /// `HOTLINE_RATE_LIMIT_PER_SECOND` (default 100) and
+    /// `HOTLINE_RATE_LIMIT_BURST` (default 200, per identity).
+    pub limits: Arc<Limits>,
 }
 
 impl CommonConfig {
@@ -238,8 +242,19 @@ impl CommonConfig {
             },
         };
         let auth = Arc::new(auth.unwrap_or_else(|| Authenticator::unusable(issuer)));
+        let max_message_bytes = env.parse("HOTLINE_MAX_MESSAGE_BYTES", 1usize << 20);
+        let per_second = env.parse("HOTLINE_RATE_LIMIT_PER_SECOND", 100u32);
+        let burst = env.parse("HOTLINE_RATE_LIMIT_BURST", 200u32);
+        if max_message_bytes < 1024 || per_second == 0 || burst == 0 {
+            env.error(
+                "HOTLINE_MAX_MESSAGE_BYTES must be at least 1024, the rate limits at least 1"
+                    .into(),
+            );
+        }
+        let limits = Arc::new(Limits::new(max_message_bytes, per_second, burst));
         CommonConfig {
             auth,
+            limits,
             service,
             listen_addr,
             database_url: env.string(

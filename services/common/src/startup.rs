@@ -129,6 +129,7 @@ pub fn grpc_router(cfg: &CommonConfig) -> anyhow::Result<(GrpcRouter, HealthRepo
     let router = Server::builder()
         .layer(AuthLayer {
             auth: cfg.auth.clone(),
+            limits: cfg.limits.clone(),
         })
         .timeout(Duration::from_secs(30))
         .http2_keepalive_interval(Some(Duration::from_secs(30)))
@@ -150,6 +151,7 @@ pub async fn serve(
         .with_nodelay(Some(true));
     tracing::info!(addr = %cfg.listen_addr, service = cfg.service.as_str(), "listening");
     tokio::spawn(cfg.auth.clone().watch(token.clone()));
+    tokio::spawn(cfg.limits.clone().tidy(token.clone()));
     let grace = cfg.shutdown_grace;
     let signal = {
         let token = token.clone();
