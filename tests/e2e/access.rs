@@ -44,7 +44,8 @@ async fn every_rpc_checks_identity_and_role() {
     let sys = System::start(Options::default())
         .await
         .expect("system starts");
-    let expired = mint_with(
+    // Signed with a secret that is not the system's.
+    let forged = mint_with(
         "test-key-1",
         b"not the key, and long enough to be one",
         &Claims {
@@ -56,10 +57,33 @@ async fn every_rpc_checks_identity_and_role() {
             exp: 2,
         },
     );
+    // Signed with the system's own key, but expired a minute ago.
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let stale = mint_with(
+        &sys.key.0,
+        &sys.key.1,
+        &Claims {
+            iss: "hotline".into(),
+            sub: "x".into(),
+            unit: None,
+            roles: vec!["ops".into(), "operator".into(), "service".into()],
+            iat: now - 3600,
+            exp: now - 60,
+        },
+    );
     for (path, allowed) in RULES {
         let service = service_of(path);
-        // No identity, a forged or expired token: UNAUTHENTICATED.
-        for token in [String::new(), expired.clone(), "garbage".to_string()] {
+        // No identity, a forged, an expired or a garbled token:
+        // UNAUTHENTICATED.
+        for token in [
+            String::new(),
+            forged.clone(),
+            stale.clone(),
+            "garbage".to_string(),
+        ] {
             let s = call(&sys, service, path, token).await;
             assert_eq!(s.code(), Code::Unauthenticated, "{path}: {}", s.message());
         }

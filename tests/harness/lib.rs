@@ -107,6 +107,9 @@ pub struct System {
     pub db_name: String,
     /// Mints tokens with the system's key.
     pub auth: Arc<Authenticator>,
+    /// The system's signing key (id, secret), for tokens `auth` would not
+    /// mint (already expired, say).
+    pub key: (String, Vec<u8>),
     pub vhost: String,
     pub dir: PathBuf,
     procs: HashMap<&'static str, Proc>,
@@ -232,6 +235,7 @@ impl System {
         let mut sys = System {
             db_name,
             auth,
+            key: ("test-key-1".to_string(), secret),
             vhost,
             dir,
             procs,
