@@ -42,6 +42,14 @@ fn request_hash(req: &SubmitRequest) -> Vec<u8> {
     Sha256::digest(canonical.encode_to_vec()).to_vec()
 }
 
+/// A ticket as a caller may see it: whether the caller's unit holds it,
+/// and the assignments read to find out (unit staff only).
+struct Loaded {
+    ticket: StoredTicket,
+    holds: bool,
+    assignments: Option<Vec<hotline_proto::undertaking::v1::Assignment>>,
+}
+
 pub fn ticket_no_field(ticket_no: &str) -> Result<String, ApiError> {
     let mut f = Fields::new();
     let t = f.code("ticket_no", ticket_no, 32);
@@ -108,26 +116,25 @@ impl Api {
     /// Loads a ticket the caller may see: unit staff see only tickets
     /// their unit holds, and learn nothing about others.
     /// Also says whether the caller's unit holds the ticket.
-    async fn load(
-        &self,
-        who: &Identity,
-        ticket_no: &str,
-    ) -> Result<(StoredTicket, bool), ApiError> {
+    async fn load(&self, who: &Identity, ticket_no: &str) -> Result<Loaded, ApiError> {
         let ticket_no = ticket_no_field(ticket_no)?;
         let missing = || ApiError::not_found(format!("no ticket {ticket_no}"));
-        let t = self.store.get(&ticket_no).await?.ok_or_else(missing)?;
-        let holds = match who.unit.as_deref() {
-            Some(unit) if who.has(Role::UnitStaff) => self
-                .assignments(&ticket_no)
-                .await?
-                .iter()
-                .any(|a| a.unit_id == unit),
-            _ => false,
+        let ticket = self.store.get(&ticket_no).await?.ok_or_else(missing)?;
+        let (holds, assignments) = match who.unit.as_deref() {
+            Some(unit) if who.has(Role::UnitStaff) => {
+                let a = self.assignments(&ticket_no).await?;
+                (a.iter().any(|a| a.unit_id == unit), Some(a))
+            }
+            _ => (false, None),
         };
         if who.unit_scope().is_some() && !holds {
             return Err(missing());
         }
-        Ok((t, holds))
+        Ok(Loaded {
+            ticket,
+            holds,
+            assignments,
+        })
     }
 
     async fn assignments(
@@ -151,7 +158,11 @@ impl Api {
         who: &Identity,
         ticket_no: &str,
     ) -> Result<GetTimelineResponse, ApiError> {
-        let (t, _) = self.load(who, ticket_no).await?;
+        let Loaded {
+            ticket: t,
+            assignments,
+            ..
+        } = self.load(who, ticket_no).await?;
         let now = Utc::now();
         let mut entries = vec![TimelineEntry {
             kind: TimelineEventKind::Accepted as i32,
@@ -161,7 +172,10 @@ impl Api {
             role: pb::AssignmentRole::Unspecified as i32,
             overdue: false,
         }];
-        let assignments = self.assignments(&t.summary.ticket_no).await?;
+        let assignments = match assignments {
+            Some(a) => a,
+            None => self.assignments(&t.summary.ticket_no).await?,
+        };
         let overdue = |done: Option<&prost_types::Timestamp>, deadline: DateTime<Utc>| match done {
             Some(at) => {
                 at.seconds > deadline.timestamp()
@@ -286,7 +300,11 @@ impl IntakeService for Api {
         req: Request<GetTicketRequest>,
     ) -> Result<Response<GetTicketResponse>, Status> {
         let who = identity(&req)?;
-        let (mut t, holds) = self.load(&who, &req.get_ref().ticket_no).await?;
+        let Loaded {
+            ticket: mut t,
+            holds,
+            ..
+        } = self.load(&who, &req.get_ref().ticket_no).await?;
         if let Some(r) = t.summary.requester.take() {
             // Every read of a name or phone in full is on the record.
             if !r.anonymous && privacy::sees_in_full(&who, holds, &r) {
