@@ -6,6 +6,7 @@ use std::path::PathBuf;
 const FILES: &[&str] = &[
     "hotline/common/v1/common.proto",
     "hotline/common/v1/clock.proto",
+    "hotline/common/v1/audit.proto",
     "hotline/intake/v1/intake.proto",
     "hotline/dispatch/v1/dispatch.proto",
     "hotline/undertaking/v1/undertaking.proto",

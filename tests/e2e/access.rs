@@ -433,6 +433,31 @@ async fn the_audit_trail_records_changes_and_reads_and_detects_tampering() {
         assert!(out.contains("intact"), "{name}: {out}");
     }
 
+    // Auditors read the trail and verify it over gRPC too.
+    use hotline_proto::common::v1::audit_service_client::AuditServiceClient;
+    use hotline_proto::common::v1::{ListAuditEntriesRequest, VerifyAuditRequest};
+    let mut auditor = AuditServiceClient::new(
+        sys.channel_with("intake", sys.token(&[Role::Auditor], None))
+            .await,
+    );
+    let listed = auditor
+        .list_audit_entries(ListAuditEntriesRequest {
+            ticket_no: no.clone(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .entries;
+    assert_eq!(listed.len(), 2);
+    assert_eq!(listed[0].hash.len(), 64);
+    let v = auditor
+        .verify_audit(VerifyAuditRequest {})
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(v.intact && v.entries >= 2, "{v:?}");
+
     // Append-only: an ordinary edit is refused.
     let mut db = sys.db("intake").await.unwrap();
     let refused = sqlx::query("UPDATE audit_log SET detail = 'edited' WHERE seq = 1")
@@ -451,6 +476,12 @@ async fn the_audit_trail_records_changes_and_reads_and_detects_tampering() {
     let (ok, out) = sys.verify_audit("intake");
     assert!(!ok, "{out}");
     assert!(out.contains("BROKEN at entry 1"), "{out}");
+    let v = auditor
+        .verify_audit(VerifyAuditRequest {})
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(!v.intact && v.broken_at == 1, "{v:?}");
     // So does a deletion.
     let mut db = sys.db("undertaking").await.unwrap();
     sqlx::query("SET session_replication_role = replica")

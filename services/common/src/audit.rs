@@ -12,6 +12,8 @@ use sha2::{Digest, Sha256};
 use sqlx::migrate::Migrator;
 use sqlx::{PgPool, Row};
 
+use hotline_proto::common::v1 as pb;
+
 use crate::auth::Identity;
 use crate::error::ApiError;
 use crate::outbox::Tx;
@@ -221,6 +223,76 @@ fn row_hash_with_action(
         h.update(field.as_bytes());
     }
     h.finalize().to_vec()
+}
+
+/// The `AuditService` every service serves over its own trail.
+pub struct AuditApi {
+    pub pool: PgPool,
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[tonic::async_trait]
+impl pb::audit_service_server::AuditService for AuditApi {
+    async fn list_audit_entries(
+        &self,
+        req: tonic::Request<pb::ListAuditEntriesRequest>,
+    ) -> Result<tonic::Response<pb::ListAuditEntriesResponse>, tonic::Status> {
+        let r = req.into_inner();
+        let mut f = crate::validate::Fields::new();
+        let ticket = if r.ticket_no.trim().is_empty() {
+            None
+        } else {
+            Some(f.code("ticket_no", &r.ticket_no, 32))
+        };
+        let size = crate::paging::size(&mut f, r.page_size);
+        if r.after_seq < 0 {
+            f.add("after_seq", "must not be negative");
+        }
+        f.finish()?;
+        let rows = sqlx::query(
+            "SELECT seq, at, actor, actor_unit, action, ticket_no, detail, hash FROM audit_log \
+             WHERE seq > $1 AND ($2::text IS NULL OR ticket_no = $2) ORDER BY seq LIMIT $3",
+        )
+        .bind(r.after_seq)
+        .bind(ticket)
+        .bind(size)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(ApiError::from)?;
+        let entries = rows
+            .iter()
+            .map(|r| pb::AuditEntry {
+                seq: r.get("seq"),
+                at: Some(crate::time::to_proto(r.get("at"))),
+                actor: r.get("actor"),
+                actor_unit: r.get("actor_unit"),
+                action: r.get("action"),
+                ticket_no: r.get("ticket_no"),
+                detail: r.get("detail"),
+                hash: hex(&r.get::<Vec<u8>, _>("hash")),
+            })
+            .collect();
+        Ok(tonic::Response::new(pb::ListAuditEntriesResponse {
+            entries,
+        }))
+    }
+
+    async fn verify_audit(
+        &self,
+        _req: tonic::Request<pb::VerifyAuditRequest>,
+    ) -> Result<tonic::Response<pb::VerifyAuditResponse>, tonic::Status> {
+        let v = verify(&self.pool).await?;
+        let (broken_at, reason) = v.broken.unwrap_or((0, String::new()));
+        Ok(tonic::Response::new(pb::VerifyAuditResponse {
+            intact: broken_at == 0,
+            entries: v.rows as i64,
+            broken_at,
+            reason,
+        }))
+    }
 }
 
 #[cfg(test)]

@@ -173,6 +173,14 @@ pub const RULES: &[(&str, &[Role])] = &[
         &[Supervisor, Leader, Auditor, UnitStaff, Service],
     ),
     ("/hotline.common.v1.ClockService/CheckClocks", &[Service]),
+    (
+        "/hotline.common.v1.AuditService/ListAuditEntries",
+        &[Auditor],
+    ),
+    (
+        "/hotline.common.v1.AuditService/VerifyAudit",
+        &[Auditor, Ops],
+    ),
 ];
 
 /// Paths served without identity.

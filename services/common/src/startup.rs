@@ -13,8 +13,10 @@ use tonic::transport::server::{Router, TcpIncoming};
 use tonic::transport::{Channel, Endpoint, Server};
 use tonic_health::server::HealthReporter;
 
+use crate::audit::AuditApi;
 use crate::auth::{AuthLayer, ServiceToken};
 use crate::config::{CommonConfig, Env, ServiceName};
+use hotline_proto::common::v1::audit_service_server::AuditServiceServer;
 use tonic::service::interceptor::InterceptedService;
 use tower::layer::util::Stack;
 
@@ -110,8 +112,8 @@ pub fn shutdown_on_signals() -> CancellationToken {
     token
 }
 
-/// The gRPC server every service starts from: health and reflection in
-/// place, request timeout and keep-alive set. Add the service, mark it
+/// The gRPC server every service starts from: health, reflection and the
+/// audit trail in place, request timeout and keep-alive set. Add the service, mark it
 /// serving on the returned reporter, then [`serve`].
 /// The server with its authentication layer.
 pub type GrpcRouter = Router<Stack<AuthLayer, tower::layer::util::Identity>>;
@@ -119,7 +121,11 @@ pub type GrpcRouter = Router<Stack<AuthLayer, tower::layer::util::Identity>>;
 /// A channel to a sibling service that carries this service's identity.
 pub type Peer = InterceptedService<Channel, ServiceToken>;
 
-pub fn grpc_router(cfg: &CommonConfig) -> anyhow::Result<(GrpcRouter, HealthReporter)> {
+/// `pool` is the service's own: its audit trail is served from it.
+pub fn grpc_router(
+    cfg: &CommonConfig,
+    pool: &sqlx::PgPool,
+) -> anyhow::Result<(GrpcRouter, HealthReporter)> {
     let (reporter, health) = tonic_health::server::health_reporter();
     let reflection = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(hotline_proto::FILE_DESCRIPTOR_SET)
@@ -134,7 +140,8 @@ pub fn grpc_router(cfg: &CommonConfig) -> anyhow::Result<(GrpcRouter, HealthRepo
         .timeout(Duration::from_secs(30))
         .http2_keepalive_interval(Some(Duration::from_secs(30)))
         .add_service(health)
-        .add_service(reflection);
+        .add_service(reflection)
+        .add_service(AuditServiceServer::new(AuditApi { pool: pool.clone() }));
     Ok((router, reporter))
 }
 

@@ -18,7 +18,7 @@ pub async fn run(cfg: Config, token: CancellationToken) -> anyhow::Result<()> {
         &[&MIGRATOR, &hotline_common::audit::MIGRATOR],
     )
     .await?;
-    let store = Store::new(pool);
+    let store = Store::new(pool.clone());
     let undertaking =
         UndertakingServiceClient::new(peer_channel(&cfg.undertaking_url, &cfg.common)?);
     let wake = Arc::new(Notify::new());
@@ -45,7 +45,7 @@ pub async fn run(cfg: Config, token: CancellationToken) -> anyhow::Result<()> {
         policy: Arc::new(cfg.common.policy.clone()),
         relay_wake: wake,
     };
-    let (router, health) = grpc_router(&cfg.common)?;
+    let (router, health) = grpc_router(&cfg.common, &pool)?;
     let router = router.add_service(DispatchServiceServer::new(api));
     health.set_serving::<DispatchServiceServer<Api>>().await;
     let served = serve(&cfg.common, router, health, token.clone()).await;

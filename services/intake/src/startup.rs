@@ -27,7 +27,7 @@ pub async fn run(cfg: Config, token: CancellationToken) -> anyhow::Result<()> {
         ],
     )
     .await?;
-    let store = Store::new(pool, cfg.ticket_prefix.clone());
+    let store = Store::new(pool.clone(), cfg.ticket_prefix.clone());
     let dispatch = DispatchServiceClient::new(peer_channel(&cfg.dispatch_url, &cfg.common)?);
     let undertaking =
         UndertakingServiceClient::new(peer_channel(&cfg.undertaking_url, &cfg.common)?);
@@ -67,7 +67,7 @@ pub async fn run(cfg: Config, token: CancellationToken) -> anyhow::Result<()> {
         undertaking,
         relay_wake: wake,
     };
-    let (router, health) = grpc_router(&cfg.common)?;
+    let (router, health) = grpc_router(&cfg.common, &pool)?;
     let router = router
         .add_service(IntakeServiceServer::new(api))
         .add_service(ClockServiceServer::new(clocks));

@@ -16,7 +16,7 @@ pub async fn run(cfg: Config, token: CancellationToken) -> anyhow::Result<()> {
         &[&MIGRATOR, &hotline_common::audit::MIGRATOR],
     )
     .await?;
-    let store = Store::new(pool);
+    let store = Store::new(pool.clone());
     let owners = Owners {
         intake: ClockServiceClient::new(peer_channel(&cfg.intake_url, &cfg.common)?),
         undertaking: ClockServiceClient::new(peer_channel(&cfg.undertaking_url, &cfg.common)?),
@@ -28,7 +28,7 @@ pub async fn run(cfg: Config, token: CancellationToken) -> anyhow::Result<()> {
         owners,
         token.clone(),
     ));
-    let (router, health) = grpc_router(&cfg.common)?;
+    let (router, health) = grpc_router(&cfg.common, &pool)?;
     let router = router.add_service(SupervisionServiceServer::new(Api { store }));
     health.set_serving::<SupervisionServiceServer<Api>>().await;
     let served = serve(&cfg.common, router, health, token.clone()).await;

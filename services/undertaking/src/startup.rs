@@ -35,7 +35,7 @@ pub async fn run(cfg: Config, token: CancellationToken) -> anyhow::Result<()> {
             &cfg.common,
         )?),
     };
-    let (router, health) = grpc_router(&cfg.common)?;
+    let (router, health) = grpc_router(&cfg.common, &pool)?;
     let router = router
         .add_service(UndertakingServiceServer::new(api))
         .add_service(ClockServiceServer::new(ClockApi { pool }));
