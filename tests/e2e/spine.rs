@@ -516,3 +516,109 @@ async fn health_reflection_and_graceful_shutdown() {
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn units_record_their_handling_and_it_shows_in_the_timeline() {
+    use hotline_proto::undertaking::v1::{AddHandlingRecordRequest, HandlingRecordKind};
+    let sys = System::start(Options::default())
+        .await
+        .expect("system starts");
+    let no = sys
+        .intake()
+        .await
+        .submit(heating_request("records"))
+        .await
+        .unwrap()
+        .into_inner()
+        .ticket_no;
+    let lead = assignments_of(&sys, &no).await.remove(0);
+    let mut unit = sys.undertaking_as(&lead.unit_id).await;
+    let record =
+        |kind: HandlingRecordKind, way: &str, result: &str, note: &str| AddHandlingRecordRequest {
+            assignment_id: lead.assignment_id.clone(),
+            unit_id: lead.unit_id.clone(),
+            kind: kind as i32,
+            occurred_at: None,
+            way: way.into(),
+            result: result.into(),
+            note: note.into(),
+        };
+    let contact = record(
+        HandlingRecordKind::Contact,
+        "电话",
+        "已联系诉求人，约定下午上门",
+        "",
+    );
+    let e = unit.add_handling_record(contact.clone()).await.unwrap_err();
+    assert_eq!(e.code(), Code::FailedPrecondition, "{}", e.message());
+    unit.sign_assignment(SignAssignmentRequest {
+        assignment_id: lead.assignment_id.clone(),
+        unit_id: lead.unit_id.clone(),
+    })
+    .await
+    .unwrap();
+    unit.add_handling_record(contact)
+        .await
+        .expect("contact recorded");
+    let e = unit
+        .add_handling_record(record(HandlingRecordKind::Contact, "电话", "", ""))
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), Code::InvalidArgument);
+    assert!(e.message().contains("result"), "{}", e.message());
+    let e = sys
+        .undertaking_as("bj-water-group")
+        .await
+        .add_handling_record(record(HandlingRecordKind::Progress, "", "", "x"))
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), Code::NotFound);
+    unit.add_handling_record(record(
+        HandlingRecordKind::SiteVisit,
+        "3号楼热力入口",
+        "",
+        "阀门开度不足，已调整",
+    ))
+    .await
+    .expect("site visit recorded");
+
+    let tl = sys
+        .intake()
+        .await
+        .get_timeline(GetTimelineRequest {
+            ticket_no: no.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let handling: Vec<&str> = tl
+        .entries
+        .iter()
+        .filter(|e| e.kind == TimelineEventKind::Handling as i32)
+        .map(|e| e.detail.as_str())
+        .collect();
+    assert_eq!(
+        handling,
+        [
+            "contact: 电话: 已联系诉求人，约定下午上门",
+            "site_visit: 3号楼热力入口: 阀门开度不足，已调整"
+        ]
+    );
+
+    unit.submit_feedback(SubmitFeedbackRequest {
+        assignment_id: lead.assignment_id.clone(),
+        unit_id: lead.unit_id.clone(),
+        feedback: Some(Feedback {
+            outcome: FeedbackOutcome::Resolved as i32,
+            summary: "已调整阀门，室温恢复。".into(),
+            ..Default::default()
+        }),
+    })
+    .await
+    .unwrap();
+    let e = unit
+        .add_handling_record(record(HandlingRecordKind::Progress, "", "", "late note"))
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), Code::FailedPrecondition);
+}

@@ -172,6 +172,16 @@ pub const RULES: &[(&str, &[Role])] = &[
         "/hotline.supervision.v1.SupervisionService/ListCases",
         &[Supervisor, Leader, Auditor, UnitStaff, Service],
     ),
+    (
+        "/hotline.undertaking.v1.UndertakingService/AddHandlingRecord",
+        &[UnitStaff],
+    ),
+    (
+        "/hotline.undertaking.v1.UndertakingService/ListHandlingRecords",
+        &[
+            UnitStaff, Operator, Dispatcher, Supervisor, Auditor, Service,
+        ],
+    ),
     ("/hotline.common.v1.ClockService/CheckClocks", &[Service]),
     (
         "/hotline.common.v1.AuditService/ListAuditEntries",

@@ -16,7 +16,9 @@ use hotline_proto::common::v1 as pb;
 use hotline_proto::intake::v1::intake_service_server::IntakeService;
 use hotline_proto::intake::v1::*;
 use hotline_proto::undertaking::v1::undertaking_service_client::UndertakingServiceClient;
-use hotline_proto::undertaking::v1::{AssignmentState, ListTicketAssignmentsRequest};
+use hotline_proto::undertaking::v1::{
+    AssignmentState, HandlingRecordKind, ListHandlingRecordsRequest, ListTicketAssignmentsRequest,
+};
 use hotline_sla::Policy;
 use prost::Message;
 use sha2::{Digest, Sha256};
@@ -171,6 +173,7 @@ impl Api {
             unit_id: String::new(),
             role: pb::AssignmentRole::Unspecified as i32,
             overdue: false,
+            detail: String::new(),
         }];
         let assignments = match assignments {
             Some(a) => a,
@@ -192,6 +195,7 @@ impl Api {
                 unit_id: String::new(),
                 role: pb::AssignmentRole::Unspecified as i32,
                 overdue: overdue(None, t.dispatch_deadline),
+                detail: String::new(),
             });
         }
         let mut feedback = None;
@@ -207,6 +211,7 @@ impl Api {
                     unit_id: a.unit_id.clone(),
                     role: a.role,
                     overdue: d.is_some_and(|d| overdue(at, d)),
+                    detail: String::new(),
                 }
             };
             entries.push(stage(
@@ -229,6 +234,49 @@ impl Api {
             {
                 feedback = a.feedback.clone();
             }
+        }
+        // What the units recorded while handling, oldest first.
+        let records = self
+            .undertaking
+            .clone()
+            .list_handling_records(ListHandlingRecordsRequest {
+                ticket_no: t.summary.ticket_no.clone(),
+            })
+            .await
+            .map_err(|s| from_peer("undertaking", s))?
+            .into_inner()
+            .records;
+        for r in records {
+            let role = assignments
+                .iter()
+                .find(|a| a.unit_id == r.unit_id)
+                .map_or(pb::AssignmentRole::Unspecified as i32, |a| a.role);
+            let kind = HandlingRecordKind::try_from(r.kind)
+                .map(|k| {
+                    k.as_str_name()
+                        .trim_start_matches("HANDLING_RECORD_KIND_")
+                        .to_lowercase()
+                })
+                .unwrap_or_default();
+            let detail = [
+                kind.as_str(),
+                r.way.as_str(),
+                r.result.as_str(),
+                r.note.as_str(),
+            ]
+            .into_iter()
+            .filter(|p| !p.is_empty())
+            .collect::<Vec<_>>()
+            .join(": ");
+            entries.push(TimelineEntry {
+                kind: TimelineEventKind::Handling as i32,
+                occurred_at: r.occurred_at,
+                deadline: None,
+                unit_id: r.unit_id,
+                role,
+                overdue: false,
+                detail,
+            });
         }
         Ok(GetTimelineResponse {
             ticket_no: t.summary.ticket_no,

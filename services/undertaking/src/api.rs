@@ -18,7 +18,8 @@ use tonic::{Request, Response, Status};
 use uuid::Uuid;
 
 use crate::domain::{
-    Action, ExtensionState, State, check_extension, check_feedback, decide_extension, transition,
+    Action, ExtensionState, RecordKind, State, check_extension, check_feedback, decide_extension,
+    parse_record, record_allowed, transition,
 };
 use crate::store::{self, Store, Stored};
 use hotline_common::convert::stage_from_proto;
@@ -374,8 +375,92 @@ fn scoped(who: &Identity, unit_id: &str) -> Result<(), ApiError> {
     }
 }
 
+impl Api {
+    async fn add_record(
+        &self,
+        who: &Identity,
+        r: AddHandlingRecordRequest,
+    ) -> Result<HandlingRecord, ApiError> {
+        let mut f = Fields::new();
+        let unit_id = unit_field(&mut f, &r.unit_id);
+        let id = parse_id(&r.assignment_id);
+        if let Err(e) = &id {
+            f.add("assignment_id", e.fields[0].1.clone());
+        }
+        let occurred = r
+            .occurred_at
+            .as_ref()
+            .map(|t| hotline_common::time::from_proto(t, "occurred_at"));
+        if let Some(Err(e)) = &occurred {
+            f.add("occurred_at", e.fields[0].1.clone());
+        }
+        f.finish()?;
+        let kind = match HandlingRecordKind::try_from(r.kind) {
+            Ok(HandlingRecordKind::Contact) => Some(RecordKind::Contact),
+            Ok(HandlingRecordKind::Progress) => Some(RecordKind::Progress),
+            Ok(HandlingRecordKind::SiteVisit) => Some(RecordKind::SiteVisit),
+            _ => None,
+        };
+        let at = now();
+        let record = parse_record(kind, occurred.transpose()?, at, &r.way, &r.result, &r.note)?;
+        let id = id?;
+        let (mut tx, stored) = self.store.lock(id).await?;
+        let a = match stored {
+            Some(s) if s.unit_id == unit_id => s,
+            _ => {
+                return Err(ApiError::not_found(format!(
+                    "no assignment {id} for unit {unit_id}"
+                )));
+            }
+        };
+        record_allowed(a.state)?;
+        let saved = Store::insert_record(&mut tx, &a, &record, at).await?;
+        let detail = format!("record={} kind={}", saved.record_id, record.kind.as_str());
+        audit::append(
+            &mut tx,
+            &[Entry::by(
+                who,
+                "handling.recorded",
+                &a.proto.ticket_no,
+                detail,
+            )],
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(saved)
+    }
+}
+
 #[tonic::async_trait]
 impl UndertakingService for Api {
+    async fn add_handling_record(
+        &self,
+        req: Request<AddHandlingRecordRequest>,
+    ) -> Result<Response<AddHandlingRecordResponse>, Status> {
+        let who = identity(&req)?;
+        let r = req.into_inner();
+        acting(&who, &r.unit_id, &r.assignment_id)?;
+        let record = self.add_record(&who, r).await?;
+        Ok(Response::new(AddHandlingRecordResponse {
+            record: Some(record),
+        }))
+    }
+
+    async fn list_handling_records(
+        &self,
+        req: Request<ListHandlingRecordsRequest>,
+    ) -> Result<Response<ListHandlingRecordsResponse>, Status> {
+        let who = identity(&req)?;
+        let mut f = Fields::new();
+        let no = f.code("ticket_no", &req.into_inner().ticket_no, 32);
+        f.finish()?;
+        let mut records = self.store.records_by_ticket(&no).await?;
+        if let Some(own) = who.unit_scope() {
+            records.retain(|r| r.unit_id == own);
+        }
+        Ok(Response::new(ListHandlingRecordsResponse { records }))
+    }
+
     async fn request_extension(
         &self,
         req: Request<RequestExtensionRequest>,

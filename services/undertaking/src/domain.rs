@@ -221,6 +221,109 @@ pub fn decide_extension(from: ExtensionState, approve: bool) -> Result<Extension
     }
 }
 
+/// What a unit records while handling (contacts, progress, site visits).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RecordKind {
+    /// 联系诉求人
+    Contact,
+    /// 办理进展
+    Progress,
+    /// 现场核查
+    SiteVisit,
+}
+
+impl RecordKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RecordKind::Contact => "contact",
+            RecordKind::Progress => "progress",
+            RecordKind::SiteVisit => "site_visit",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<RecordKind> {
+        [
+            RecordKind::Contact,
+            RecordKind::Progress,
+            RecordKind::SiteVisit,
+        ]
+        .into_iter()
+        .find(|k| k.as_str() == s)
+    }
+}
+
+/// A handling record that passed its checks.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewRecord {
+    pub kind: RecordKind,
+    pub occurred_at: DateTime<Utc>,
+    pub way: String,
+    pub result: String,
+    pub note: String,
+}
+
+/// Checks a handling record's fields: a contact says how and with what
+/// result, a site visit says where, nothing happened in the future.
+pub fn parse_record(
+    kind: Option<RecordKind>,
+    occurred_at: Option<DateTime<Utc>>,
+    now: DateTime<Utc>,
+    way: &str,
+    result: &str,
+    note: &str,
+) -> Result<NewRecord, ApiError> {
+    let mut f = Fields::new();
+    let way = f.optional_text("way", way, 200);
+    let result = f.optional_text("result", result, 200);
+    let note = f.optional_text("note", note, 2000);
+    match kind {
+        None => f.add("kind", "contact, progress or site_visit"),
+        Some(RecordKind::Contact) => {
+            if way.is_empty() {
+                f.add(
+                    "way",
+                    "required for a contact: how the requester was reached",
+                );
+            }
+            if result.is_empty() {
+                f.add("result", "required for a contact");
+            }
+        }
+        Some(RecordKind::SiteVisit) if way.is_empty() => {
+            f.add("way", "required for a site visit: where");
+        }
+        Some(RecordKind::Progress) if note.is_empty() => {
+            f.add("note", "required for a progress note")
+        }
+        Some(_) => {}
+    }
+    let occurred_at = occurred_at.unwrap_or(now);
+    if occurred_at > now + chrono::Duration::minutes(1) {
+        f.add("occurred_at", "must not be in the future");
+    }
+    f.finish()?;
+    Ok(NewRecord {
+        kind: kind.expect("checked"),
+        occurred_at,
+        way,
+        result,
+        note,
+    })
+}
+
+/// Handling is recorded between sign-off and feedback.
+pub fn record_allowed(state: State) -> Result<(), ApiError> {
+    match state {
+        State::Signed => Ok(()),
+        State::PendingSign => Err(ApiError::precondition(
+            "not signed yet: sign for the assignment before recording its handling",
+        )),
+        State::FedBack => Err(ApiError::precondition(
+            "feedback already given: the assignment is fed back",
+        )),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -384,5 +487,42 @@ mod hostile_input {
                 prop_assert!(e.message.contains("feedback."));
             }
         }
+    }
+
+    #[test]
+    fn handling_records_say_what_the_standard_needs() {
+        let now = DateTime::from_timestamp(1_764_000_000, 0).unwrap();
+        let ok = parse_record(Some(RecordKind::Contact), None, now, "电话", "已联系", "").unwrap();
+        assert_eq!(ok.occurred_at, now);
+        let e = parse_record(Some(RecordKind::Contact), None, now, "", "", "").unwrap_err();
+        assert!(
+            e.message.contains("way") && e.message.contains("result"),
+            "{}",
+            e.message
+        );
+        assert!(parse_record(Some(RecordKind::SiteVisit), None, now, "", "", "x").is_err());
+        assert!(parse_record(Some(RecordKind::Progress), None, now, "", "", "").is_err());
+        assert!(
+            parse_record(None, None, now, "a", "b", "c")
+                .unwrap_err()
+                .message
+                .contains("kind")
+        );
+        let later = now + chrono::Duration::hours(1);
+        assert!(
+            parse_record(Some(RecordKind::Progress), Some(later), now, "", "", "n")
+                .unwrap_err()
+                .message
+                .contains("occurred_at")
+        );
+        assert!(record_allowed(State::Signed).is_ok());
+        assert_eq!(
+            record_allowed(State::PendingSign).unwrap_err().code,
+            ErrorCode::FailedPrecondition
+        );
+        assert_eq!(
+            record_allowed(State::FedBack).unwrap_err().code,
+            ErrorCode::FailedPrecondition
+        );
     }
 }

@@ -4,14 +4,14 @@ use chrono::{DateTime, Utc};
 use hotline_common::ApiError;
 use hotline_common::time::{opt_to_proto, to_proto};
 use hotline_proto::common::v1::{AssignmentRole, Feedback, TicketSummary};
-use hotline_proto::undertaking::v1::{Assignment, AssignmentState, Extension};
+use hotline_proto::undertaking::v1::{Assignment, AssignmentState, Extension, HandlingRecord};
 use prost::Message;
 use sqlx::migrate::Migrator;
 use sqlx::postgres::PgRow;
 use sqlx::{PgPool, Postgres, Row, Transaction};
 use uuid::Uuid;
 
-use crate::domain::{ExtensionState, State};
+use crate::domain::{ExtensionState, NewRecord, RecordKind, State};
 use hotline_common::audit::{self, Entry};
 use hotline_common::auth::Identity;
 use hotline_common::clock::{self, ClockSpec};
@@ -400,6 +400,68 @@ impl Store {
         .await?;
         rows.iter().map(extension_from_row).collect()
     }
+
+    /// Records what a unit did on a locked, signed assignment.
+    pub async fn insert_record(
+        tx: &mut Transaction<'static, Postgres>,
+        a: &Stored,
+        r: &NewRecord,
+        at: DateTime<Utc>,
+    ) -> Result<HandlingRecord, ApiError> {
+        let row = sqlx::query(
+            "INSERT INTO handling_records (record_id, assignment_id, ticket_no, unit_id, kind, \
+             occurred_at, way, result, note, recorded_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING *",
+        )
+        .bind(Uuid::now_v7())
+        .bind(a.id)
+        .bind(&a.proto.ticket_no)
+        .bind(&a.unit_id)
+        .bind(r.kind.as_str())
+        .bind(r.occurred_at)
+        .bind(&r.way)
+        .bind(&r.result)
+        .bind(&r.note)
+        .bind(at)
+        .fetch_one(&mut **tx)
+        .await?;
+        record_from_row(&row)
+    }
+
+    pub async fn records_by_ticket(
+        &self,
+        ticket_no: &str,
+    ) -> Result<Vec<HandlingRecord>, ApiError> {
+        let rows = sqlx::query(
+            "SELECT * FROM handling_records WHERE ticket_no = $1 ORDER BY occurred_at, record_id",
+        )
+        .bind(ticket_no)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(record_from_row).collect()
+    }
+}
+
+fn record_from_row(row: &PgRow) -> Result<HandlingRecord, ApiError> {
+    let kind: String = row.get("kind");
+    let kind = match RecordKind::parse(&kind) {
+        Some(RecordKind::Contact) => pb::HandlingRecordKind::Contact,
+        Some(RecordKind::Progress) => pb::HandlingRecordKind::Progress,
+        Some(RecordKind::SiteVisit) => pb::HandlingRecordKind::SiteVisit,
+        None => return Err(ApiError::internal(format!("stored record kind {kind:?}"))),
+    };
+    Ok(HandlingRecord {
+        record_id: row.get::<Uuid, _>("record_id").to_string(),
+        assignment_id: row.get::<Uuid, _>("assignment_id").to_string(),
+        ticket_no: row.get("ticket_no"),
+        unit_id: row.get("unit_id"),
+        kind: kind as i32,
+        occurred_at: Some(to_proto(row.get("occurred_at"))),
+        way: row.get("way"),
+        result: row.get("result"),
+        note: row.get("note"),
+        recorded_at: Some(to_proto(row.get("recorded_at"))),
+    })
 }
 
 fn extension_from_row(row: &PgRow) -> Result<Extension, ApiError> {
