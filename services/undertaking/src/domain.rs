@@ -70,9 +70,9 @@ pub fn transition(from: State, action: Action) -> Result<State, ApiError> {
         (State::Signed | State::FedBack, Action::Sign) => Err(ApiError::precondition(format!(
             "already signed: the assignment is {from}"
         ))),
-        (State::PendingSign, Action::Feedback) => Err(ApiError::precondition(
-            "not signed yet: sign for the assignment before giving feedback",
-        )),
+        (State::PendingSign, Action::Feedback) => Err(ApiError::precondition(format!(
+            "not signed yet: the assignment is {from}; sign for it before giving feedback"
+        ))),
         (State::FedBack, Action::Feedback) => Err(ApiError::precondition(
             "feedback already given: the assignment is fed back",
         )),
@@ -315,9 +315,9 @@ pub fn parse_record(
 pub fn record_allowed(state: State) -> Result<(), ApiError> {
     match state {
         State::Signed => Ok(()),
-        State::PendingSign => Err(ApiError::precondition(
-            "not signed yet: sign for the assignment before recording its handling",
-        )),
+        State::PendingSign => Err(ApiError::precondition(format!(
+            "not signed yet: the assignment is {state}; sign for it before recording its handling"
+        ))),
         State::FedBack => Err(ApiError::precondition(
             "feedback already given: the assignment is fed back",
         )),
@@ -352,6 +352,25 @@ mod tests {
                 .message
                 .contains("already signed")
         );
+        // Every refusal says where the assignment stands.
+        for from in State::ALL {
+            for action in Action::ALL {
+                if let Err(e) = transition(from, action) {
+                    assert!(
+                        e.message.contains(&from.to_string()),
+                        "{from:?} {action:?}: {}",
+                        e.message
+                    );
+                }
+            }
+            if let Err(e) = record_allowed(from) {
+                assert!(
+                    e.message.contains(&from.to_string()),
+                    "{from:?}: {}",
+                    e.message
+                );
+            }
+        }
     }
 
     fn fb(outcome: FeedbackOutcome) -> Feedback {
