@@ -81,6 +81,12 @@ except grpc.RpcError as e:
     assert e.code() == grpc.StatusCode.FAILED_PRECONDITION, e
     print("sign twice:", e.code().name, e.details())
 
+# Co-units sign and submit their parts to the lead; the lead answers once.
+for co in got.assignments[1:]:
+    co_md = [("authorization", "Bearer " + token("--subject", "co-desk", "--roles", "unit_staff", "--unit", co.unit_id))]
+    units.SignAssignment(u.SignAssignmentRequest(assignment_id=co.assignment_id, unit_id=co.unit_id), metadata=co_md)
+    units.SubmitPart(u.SubmitPartRequest(assignment_id=co.assignment_id, unit_id=co.unit_id, part="已配合核查"), metadata=co_md)
+
 units.SubmitFeedback(u.SubmitFeedbackRequest(
     assignment_id=lead.assignment_id,
     unit_id=lead.unit_id,

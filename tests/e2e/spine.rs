@@ -195,6 +195,19 @@ async fn one_request_travels_the_whole_path() {
         .unwrap_err();
     assert_eq!(err.code(), Code::NotFound);
 
+    // The lead answers only once the co-unit's part is in.
+    let err = unit
+        .submit_feedback(SubmitFeedbackRequest {
+            assignment_id: lead.assignment_id.clone(),
+            unit_id: "bj-heating-group".into(),
+            feedback: Some(fb.clone()),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::FailedPrecondition);
+    assert!(err.message().contains("bj-cmc"), "{}", err.message());
+    hotline_tests::submit_co_parts(&sys, &accepted.ticket_no).await;
+
     let fed = unit
         .submit_feedback(SubmitFeedbackRequest {
             assignment_id: lead.assignment_id.clone(),
@@ -244,8 +257,9 @@ async fn one_request_travels_the_whole_path() {
     assert_eq!(micros(&e[3].occurred_at), micros(&fed.fed_back_at));
     assert_eq!(micros(&e[3].deadline), micros(&lead.feedback_deadline));
     assert!(e[1..4].iter().all(|x| !x.overdue));
-    // The co-unit has not signed: pending, with its deadline.
-    assert!(e[5].occurred_at.is_none());
+    // The co-unit signed and submitted its part; the requester's one
+    // answer is the lead's.
+    assert!(e[5].occurred_at.is_some() && e[6].occurred_at.is_some());
     assert_eq!(micros(&e[5].deadline), micros(&co.sign_deadline));
     assert_eq!(tl.feedback.as_ref().unwrap().summary, fb.summary);
 }
@@ -605,6 +619,7 @@ async fn units_record_their_handling_and_it_shows_in_the_timeline() {
         ]
     );
 
+    hotline_tests::submit_co_parts(&sys, &no).await;
     unit.submit_feedback(SubmitFeedbackRequest {
         assignment_id: lead.assignment_id.clone(),
         unit_id: lead.unit_id.clone(),
@@ -621,4 +636,110 @@ async fn units_record_their_handling_and_it_shows_in_the_timeline() {
         .await
         .unwrap_err();
     assert_eq!(e.code(), Code::FailedPrecondition);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_three_unit_ticket_gets_one_answer_from_its_lead() {
+    use hotline_proto::undertaking::v1::SubmitPartRequest;
+    let sys = System::start(Options::default())
+        .await
+        .expect("system starts");
+    let mut req = heating_request("three-units");
+    req.category_code = "public-health-event".into();
+    req.content = "小区出现多例发热病例，疑似聚集性疫情。".into();
+    let no = sys
+        .intake()
+        .await
+        .submit(req)
+        .await
+        .unwrap()
+        .into_inner()
+        .ticket_no;
+    let a = assignments_of(&sys, &no).await;
+    let units: Vec<(&str, i32)> = a.iter().map(|x| (x.unit_id.as_str(), x.role)).collect();
+    assert_eq!(
+        units,
+        [
+            ("bj-health", AssignmentRole::Lead as i32),
+            ("bj-cdc", AssignmentRole::Co as i32),
+            ("district-gov-110105", AssignmentRole::Co as i32),
+        ]
+    );
+    let lead = &a[0];
+    let mut lead_unit = sys.undertaking_as("bj-health").await;
+    lead_unit
+        .sign_assignment(SignAssignmentRequest {
+            assignment_id: lead.assignment_id.clone(),
+            unit_id: lead.unit_id.clone(),
+        })
+        .await
+        .unwrap();
+    let answer = |summary: &str| SubmitFeedbackRequest {
+        assignment_id: lead.assignment_id.clone(),
+        unit_id: lead.unit_id.clone(),
+        feedback: Some(Feedback {
+            outcome: FeedbackOutcome::Resolved as i32,
+            summary: summary.into(),
+            ..Default::default()
+        }),
+    };
+    let e = lead_unit.submit_feedback(answer("x")).await.unwrap_err();
+    assert_eq!(e.code(), Code::FailedPrecondition);
+    assert!(
+        e.message().contains("bj-cdc") && e.message().contains("district-gov-110105"),
+        "{}",
+        e.message()
+    );
+    // A co-unit does not answer the requester itself, nor does the lead
+    // submit a part.
+    let cdc = &a[1];
+    let mut cdc_unit = sys.undertaking_as("bj-cdc").await;
+    cdc_unit
+        .sign_assignment(SignAssignmentRequest {
+            assignment_id: cdc.assignment_id.clone(),
+            unit_id: cdc.unit_id.clone(),
+        })
+        .await
+        .unwrap();
+    let e = cdc_unit
+        .submit_feedback(SubmitFeedbackRequest {
+            assignment_id: cdc.assignment_id.clone(),
+            unit_id: cdc.unit_id.clone(),
+            feedback: answer("x").feedback,
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), Code::FailedPrecondition, "{}", e.message());
+    let e = lead_unit
+        .submit_part(SubmitPartRequest {
+            assignment_id: lead.assignment_id.clone(),
+            unit_id: lead.unit_id.clone(),
+            part: "x".into(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), Code::FailedPrecondition);
+
+    hotline_tests::submit_co_parts(&sys, &no).await;
+    lead_unit
+        .submit_feedback(answer("已会同疾控中心和区政府完成流调和消杀。"))
+        .await
+        .expect("the lead answers");
+    let after = assignments_of(&sys, &no).await;
+    assert!(
+        after[1..]
+            .iter()
+            .all(|x| !x.part.is_empty() && x.feedback.is_none())
+    );
+    let tl = sys
+        .intake()
+        .await
+        .get_timeline(GetTimelineRequest { ticket_no: no })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        tl.feedback.unwrap().summary,
+        "已会同疾控中心和区政府完成流调和消杀。"
+    );
 }

@@ -622,3 +622,33 @@ pub fn heating_request(key: &str) -> hotline_proto::intake::v1::SubmitRequest {
         attachments: vec![],
     }
 }
+
+/// Has every co-unit of a ticket sign and submit its part to the lead unit,
+/// so that the lead can answer.
+pub async fn submit_co_parts(sys: &System, ticket_no: &str) {
+    use hotline_proto::common::v1::AssignmentRole;
+    use hotline_proto::undertaking::v1::{
+        AssignmentState, SignAssignmentRequest, SubmitPartRequest,
+    };
+    for a in assignments_of(sys, ticket_no).await {
+        if a.role != AssignmentRole::Co as i32 {
+            continue;
+        }
+        let mut unit = sys.undertaking_as(&a.unit_id).await;
+        if a.state == AssignmentState::PendingSign as i32 {
+            unit.sign_assignment(SignAssignmentRequest {
+                assignment_id: a.assignment_id.clone(),
+                unit_id: a.unit_id.clone(),
+            })
+            .await
+            .expect("co-unit signs");
+        }
+        unit.submit_part(SubmitPartRequest {
+            assignment_id: a.assignment_id.clone(),
+            unit_id: a.unit_id.clone(),
+            part: format!("{} 已配合核查", a.unit_id),
+        })
+        .await
+        .expect("co-unit submits its part");
+    }
+}

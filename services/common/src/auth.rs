@@ -177,6 +177,10 @@ pub const RULES: &[(&str, &[Role])] = &[
         &[UnitStaff],
     ),
     (
+        "/hotline.undertaking.v1.UndertakingService/SubmitPart",
+        &[UnitStaff],
+    ),
+    (
         "/hotline.undertaking.v1.UndertakingService/ListHandlingRecords",
         &[
             UnitStaff, Operator, Dispatcher, Supervisor, Auditor, Service,

@@ -21,7 +21,8 @@ use crate::domain::{
     Action, ExtensionState, RecordKind, State, check_extension, check_feedback, decide_extension,
     parse_record, record_allowed, transition,
 };
-use crate::store::{self, Store, Stored};
+use crate::domain::{MAX_FEEDBACK_TEXT, check_role};
+use crate::store::{self, Answer, Store, Stored};
 use hotline_common::convert::stage_from_proto;
 use hotline_common::error::from_peer;
 use hotline_proto::supervision::v1::supervision_service_client::SupervisionServiceClient;
@@ -153,7 +154,7 @@ impl Api {
         raw_id: &str,
         raw_unit: &str,
         action: Action,
-        feedback: Option<&hotline_proto::common::v1::Feedback>,
+        answer: Option<Answer<'_>>,
     ) -> Result<Stored, ApiError> {
         let mut f = Fields::new();
         let unit_id = unit_field(&mut f, raw_unit);
@@ -161,10 +162,16 @@ impl Api {
         if let Err(e) = &id {
             f.add("assignment_id", e.fields[0].1.clone());
         }
+        if let Some(Answer::Part(p)) = answer {
+            f.text("part", p, MAX_FEEDBACK_TEXT);
+        }
         f.finish()?;
         let id = id?;
         if action == Action::Feedback {
-            check_feedback(feedback)?;
+            check_feedback(match answer {
+                Some(Answer::Feedback(fb)) => Some(fb),
+                _ => None,
+            })?;
         }
         let (mut tx, stored) = self.store.lock(id).await?;
         let stored = match stored {
@@ -176,22 +183,37 @@ impl Api {
             }
         };
         transition(stored.state, action)?;
-        let at = now();
-        let updated = match action {
-            Action::Sign => Store::mark_signed(&mut tx, id, at).await?,
-            Action::Feedback => {
-                Store::mark_fed_back(&mut tx, id, at, feedback.expect("checked")).await?
-            }
+        let lead = stored.proto.role == AssignmentRole::Lead as i32;
+        let missing = if lead && action == Action::Feedback {
+            Store::parts_missing(&mut tx, &stored.proto.ticket_no).await?
+        } else {
+            Vec::new()
         };
-        let (action_name, detail) = match (action, feedback) {
-            (Action::Sign, _) => ("assignment.signed", format!("assignment={id}")),
-            (Action::Feedback, fb) => (
-                "assignment.fed_back",
-                format!(
-                    "assignment={id} outcome={}",
-                    fb.map(|f| f.outcome).unwrap_or(0)
-                ),
+        check_role(lead, action, &missing)?;
+        let at = now();
+        let (updated, action_name, detail) = match (action, answer) {
+            (Action::Sign, _) => (
+                Store::mark_signed(&mut tx, id, at).await?,
+                "assignment.signed",
+                format!("assignment={id}"),
             ),
+            (_, Some(answer)) => {
+                let detail = match answer {
+                    Answer::Feedback(fb) => format!("assignment={id} outcome={}", fb.outcome),
+                    Answer::Part(_) => format!("assignment={id} part"),
+                };
+                let name = if action == Action::Feedback {
+                    "assignment.fed_back"
+                } else {
+                    "assignment.part_submitted"
+                };
+                (
+                    Store::mark_fed_back(&mut tx, id, at, answer).await?,
+                    name,
+                    detail,
+                )
+            }
+            (_, None) => return Err(ApiError::internal("an answer without content")),
         };
         let entry = Entry::by(who, action_name, &updated.proto.ticket_no, detail);
         audit::append(&mut tx, &[entry]).await?;
@@ -433,6 +455,27 @@ impl Api {
 
 #[tonic::async_trait]
 impl UndertakingService for Api {
+    async fn submit_part(
+        &self,
+        req: Request<SubmitPartRequest>,
+    ) -> Result<Response<SubmitPartResponse>, Status> {
+        let who = identity(&req)?;
+        let r = req.into_inner();
+        acting(&who, &r.unit_id, &r.assignment_id)?;
+        let s = self
+            .act(
+                &who,
+                &r.assignment_id,
+                &r.unit_id,
+                Action::SubmitPart,
+                Some(Answer::Part(&r.part)),
+            )
+            .await?;
+        Ok(Response::new(SubmitPartResponse {
+            assignment: Some(s.proto),
+        }))
+    }
+
     async fn add_handling_record(
         &self,
         req: Request<AddHandlingRecordRequest>,
@@ -573,7 +616,7 @@ impl UndertakingService for Api {
                 &r.assignment_id,
                 &r.unit_id,
                 Action::Feedback,
-                r.feedback.as_ref(),
+                r.feedback.as_ref().map(Answer::Feedback),
             )
             .await?;
         Ok(Response::new(SubmitFeedbackResponse {

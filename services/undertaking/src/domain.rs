@@ -53,12 +53,14 @@ impl fmt::Display for State {
 pub enum Action {
     /// 签收
     Sign,
-    /// 反馈
+    /// 反馈: the lead unit's single feedback.
     Feedback,
+    /// A co-unit's part, submitted to the lead unit.
+    SubmitPart,
 }
 
 impl Action {
-    pub const ALL: [Action; 2] = [Action::Sign, Action::Feedback];
+    pub const ALL: [Action; 3] = [Action::Sign, Action::Feedback, Action::SubmitPart];
 }
 
 /// The one table of legal moves. Anything else is FAILED_PRECONDITION,
@@ -66,16 +68,36 @@ impl Action {
 pub fn transition(from: State, action: Action) -> Result<State, ApiError> {
     match (from, action) {
         (State::PendingSign, Action::Sign) => Ok(State::Signed),
-        (State::Signed, Action::Feedback) => Ok(State::FedBack),
+        (State::Signed, Action::Feedback | Action::SubmitPart) => Ok(State::FedBack),
         (State::Signed | State::FedBack, Action::Sign) => Err(ApiError::precondition(format!(
             "already signed: the assignment is {from}"
         ))),
-        (State::PendingSign, Action::Feedback) => Err(ApiError::precondition(format!(
-            "not signed yet: the assignment is {from}; sign for it before giving feedback"
-        ))),
-        (State::FedBack, Action::Feedback) => Err(ApiError::precondition(
-            "feedback already given: the assignment is fed back",
+        (State::PendingSign, Action::Feedback | Action::SubmitPart) => Err(ApiError::precondition(
+            format!("not signed yet: the assignment is {from}; sign for it before answering"),
         )),
+        (State::FedBack, Action::Feedback | Action::SubmitPart) => Err(ApiError::precondition(
+            "already answered: the assignment is fed back",
+        )),
+    }
+}
+
+/// Multi-unit work: only the lead unit gives the ticket's feedback, once
+/// every co-unit's part is in; co-units submit parts.
+pub fn check_role(lead: bool, action: Action, parts_missing: &[String]) -> Result<(), ApiError> {
+    match (lead, action) {
+        (false, Action::Feedback) => Err(ApiError::precondition(
+            "a co-unit does not answer the requester: it submits its part to the lead unit (SubmitPart)",
+        )),
+        (true, Action::SubmitPart) => Err(ApiError::precondition(
+            "the lead unit gives the feedback itself (SubmitFeedback)",
+        )),
+        (true, Action::Feedback) if !parts_missing.is_empty() => {
+            Err(ApiError::precondition(format!(
+                "waiting for the parts of co-units: {}",
+                parts_missing.join(", ")
+            )))
+        }
+        _ => Ok(()),
     }
 }
 
@@ -335,7 +357,8 @@ mod tests {
             for action in Action::ALL {
                 let legal = matches!(
                     (from, action),
-                    (State::PendingSign, Action::Sign) | (State::Signed, Action::Feedback)
+                    (State::PendingSign, Action::Sign)
+                        | (State::Signed, Action::Feedback | Action::SubmitPart)
                 );
                 match transition(from, action) {
                     Ok(_) => assert!(legal, "{from:?} {action:?} should be refused"),
@@ -543,5 +566,21 @@ mod hostile_input {
             record_allowed(State::FedBack).unwrap_err().code,
             ErrorCode::FailedPrecondition
         );
+    }
+
+    #[test]
+    fn the_lead_answers_once_the_parts_are_in() {
+        let missing = vec!["bj-cdc".to_string()];
+        assert!(
+            check_role(true, Action::Feedback, &missing)
+                .unwrap_err()
+                .message
+                .contains("bj-cdc")
+        );
+        assert!(check_role(true, Action::Feedback, &[]).is_ok());
+        assert!(check_role(false, Action::Feedback, &[]).is_err());
+        assert!(check_role(false, Action::SubmitPart, &[]).is_ok());
+        assert!(check_role(true, Action::SubmitPart, &[]).is_err());
+        assert!(check_role(false, Action::Sign, &[]).is_ok());
     }
 }

@@ -29,6 +29,14 @@ pub struct NewAssignment {
     pub feedback_deadline: DateTime<Utc>,
 }
 
+/// What an assignment is answered with: the lead unit's feedback, or a
+/// co-unit's part.
+#[derive(Clone, Copy)]
+pub enum Answer<'a> {
+    Feedback(&'a Feedback),
+    Part(&'a str),
+}
+
 /// A stored assignment with its state.
 pub struct Stored {
     pub id: Uuid,
@@ -43,7 +51,7 @@ pub struct Store {
 }
 
 const COLUMNS: &str = "assignment_id, ticket_no, unit_id, role, state, ticket, dispatched_at, \
-     sign_deadline, feedback_deadline, signed_at, fed_back_at, feedback";
+     sign_deadline, feedback_deadline, signed_at, fed_back_at, feedback, part";
 
 fn from_row(row: &PgRow) -> Result<Stored, ApiError> {
     let state_text: String = row.get("state");
@@ -81,6 +89,7 @@ fn from_row(row: &PgRow) -> Result<Stored, ApiError> {
         fed_back_at: opt_to_proto(row.get("fed_back_at")),
         feedback,
         ticket: Some(ticket),
+        part: row.get::<Option<String>, _>("part").unwrap_or_default(),
     };
     Ok(Stored {
         id,
@@ -248,15 +257,20 @@ impl Store {
         tx: &mut Transaction<'static, Postgres>,
         id: Uuid,
         at: DateTime<Utc>,
-        feedback: &Feedback,
+        answer: Answer<'_>,
     ) -> Result<Stored, ApiError> {
+        let (feedback, part) = match answer {
+            Answer::Feedback(f) => (Some(f.encode_to_vec()), None),
+            Answer::Part(p) => (None, Some(p)),
+        };
         let row = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "UPDATE assignments SET state = 'fed_back', fed_back_at = $2, feedback = $3 \
+            "UPDATE assignments SET state = 'fed_back', fed_back_at = $2, feedback = $3, part = $4 \
              WHERE assignment_id = $1 RETURNING {COLUMNS}"
         )))
         .bind(id)
         .bind(at)
-        .bind(feedback.encode_to_vec())
+        .bind(feedback)
+        .bind(part)
         .fetch_one(&mut **tx)
         .await?;
         let s = from_row(&row)?;
@@ -267,6 +281,20 @@ impl Store {
         )
         .await?;
         Ok(s)
+    }
+
+    /// Co-units of a ticket whose part is not in yet.
+    pub async fn parts_missing(
+        tx: &mut Transaction<'static, Postgres>,
+        ticket_no: &str,
+    ) -> Result<Vec<String>, ApiError> {
+        Ok(sqlx::query_scalar(
+            "SELECT unit_id FROM assignments WHERE ticket_no = $1 AND role = 'co' \
+             AND state <> 'fed_back' ORDER BY unit_id",
+        )
+        .bind(ticket_no)
+        .fetch_all(&mut **tx)
+        .await?)
     }
 
     /// Records an extension request against a locked assignment. A second
