@@ -128,17 +128,6 @@ impl Outbox {
         }
         Ok((tx, sent))
     }
-
-    pub async fn contains(&self, pool: &PgPool, ticket_no: &str) -> Result<bool, ApiError> {
-        let n: i64 = sqlx::query_scalar(AssertSqlSafe(format!(
-            "SELECT count(*) FROM {} WHERE ticket_no = $1",
-            self.table
-        )))
-        .bind(ticket_no)
-        .fetch_one(pool)
-        .await?;
-        Ok(n > 0)
-    }
 }
 
 /// Runs a relay: `step` handles one batch and says how many rows it

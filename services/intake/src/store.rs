@@ -292,11 +292,6 @@ impl Store {
         .await?;
         Ok(())
     }
-
-    /// Whether the ticket still waits to be handed to dispatch.
-    pub async fn awaiting_dispatch(&self, ticket_no: &str) -> Result<bool, ApiError> {
-        DISPATCH_OUTBOX.contains(&self.pool, ticket_no).await
-    }
 }
 
 async fn by_key(

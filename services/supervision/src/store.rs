@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 use hotline_common::ApiError;
 use hotline_common::audit::{self, Entry};
-use hotline_common::time::{from_proto, opt_to_proto, to_proto};
+use hotline_common::time::{opt_to_proto, to_proto};
 use hotline_proto::common::v1::DeadlineEvent;
 use hotline_proto::supervision::v1::{CaseState, SupervisionCase, Urge};
 use hotline_sla::Stage;
@@ -258,11 +258,4 @@ impl Store {
         .await?;
         Ok(rows.iter().map(case_from_row).collect())
     }
-}
-
-/// Parses a timestamp from an event for logging lateness.
-pub fn fire_time(e: &DeadlineEvent) -> Option<DateTime<Utc>> {
-    e.fire_at
-        .as_ref()
-        .and_then(|t| from_proto(t, "fire_at").ok())
 }
