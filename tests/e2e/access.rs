@@ -15,6 +15,18 @@ use hotline_tests::{Options, System, assignments_of, heating_request, key_file};
 use tonic::Code;
 use tonic_prost::ProstCodec;
 
+/// Centre-wide claims of the hotline issuer.
+fn claims(sub: &str, roles: &[&str], iat: u64, exp: u64) -> Claims {
+    Claims {
+        iss: "hotline".into(),
+        sub: sub.into(),
+        unit: None,
+        roles: roles.iter().map(|r| r.to_string()).collect(),
+        iat,
+        exp,
+    }
+}
+
 /// Calls any method with an empty message, as `token` (empty: none).
 async fn call(sys: &System, service: &str, path: &str, token: String) -> tonic::Status {
     let channel = sys.channel_with(service, token).await;
@@ -48,14 +60,7 @@ async fn every_rpc_checks_identity_and_role() {
     let forged = mint_with(
         "test-key-1",
         b"not the key, and long enough to be one",
-        &Claims {
-            iss: "hotline".into(),
-            sub: "x".into(),
-            unit: None,
-            roles: vec!["ops".into()],
-            iat: 1,
-            exp: 2,
-        },
+        &claims("x", &["ops"], 1, 2),
     );
     // Signed with the system's own key, but expired a minute ago.
     let now = std::time::SystemTime::now()
@@ -65,14 +70,7 @@ async fn every_rpc_checks_identity_and_role() {
     let stale = mint_with(
         &sys.key.0,
         &sys.key.1,
-        &Claims {
-            iss: "hotline".into(),
-            sub: "x".into(),
-            unit: None,
-            roles: vec!["ops".into(), "operator".into(), "service".into()],
-            iat: now - 3600,
-            exp: now - 60,
-        },
+        &claims("x", &["ops", "operator", "service"], now - 3600, now - 60),
     );
     for (path, allowed) in RULES {
         let service = service_of(path);
@@ -235,14 +233,7 @@ async fn keys_rotate_without_a_restart() {
     let new_token = mint_with(
         "rotated-2",
         &new_secret,
-        &Claims {
-            iss: "hotline".into(),
-            sub: "ops-desk".into(),
-            unit: None,
-            roles: vec!["ops".into()],
-            iat: 0,
-            exp: u64::MAX / 2,
-        },
+        &claims("ops-desk", &["ops"], 0, u64::MAX / 2),
     );
     let path = "/hotline.intake.v1.IntakeService/GetSurgeMode";
     let before = call(&sys, "intake", path, new_token.clone()).await;

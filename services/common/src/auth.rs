@@ -245,6 +245,13 @@ impl Identity {
         }
     }
 
+    /// Keeps what the caller may see: unit staff only their unit's rows.
+    pub fn keep_visible<T>(&self, rows: &mut Vec<T>, unit_of: impl Fn(&T) -> &str) {
+        if let Some(own) = self.unit_scope() {
+            rows.retain(|r| unit_of(r) == own);
+        }
+    }
+
     /// May this caller act as `unit_id`?
     pub fn acts_for(&self, unit_id: &str) -> bool {
         self.has(UnitStaff) && self.unit.as_deref() == Some(unit_id)

@@ -78,6 +78,17 @@ impl Fields {
     }
 }
 
+/// Longest ticket number accepted anywhere.
+pub const MAX_TICKET_NO: usize = 32;
+
+/// A required ticket number, alone in its request.
+pub fn ticket_no(raw: &str) -> Result<String, ApiError> {
+    let mut f = Fields::new();
+    let t = f.code("ticket_no", raw, MAX_TICKET_NO);
+    f.finish()?;
+    Ok(t)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -100,10 +100,7 @@ impl DispatchService for Api {
         &self,
         req: Request<GetRoutingRequest>,
     ) -> Result<Response<GetRoutingResponse>, Status> {
-        let no = req.into_inner().ticket_no;
-        let mut f = hotline_common::validate::Fields::new();
-        let no = f.code("ticket_no", &no, 32);
-        f.finish()?;
+        let no = hotline_common::validate::ticket_no(&req.into_inner().ticket_no)?;
         let (_, routing) = self
             .store
             .get(&no)

@@ -52,13 +52,6 @@ struct Loaded {
     assignments: Option<Vec<hotline_proto::undertaking::v1::Assignment>>,
 }
 
-pub fn ticket_no_field(ticket_no: &str) -> Result<String, ApiError> {
-    let mut f = Fields::new();
-    let t = f.code("ticket_no", ticket_no, 32);
-    f.finish()?;
-    Ok(t)
-}
-
 impl Api {
     async fn submit(&self, who: &Identity, req: SubmitRequest) -> Result<SubmitResponse, ApiError> {
         let known = self.codes.get(true).await?;
@@ -119,7 +112,7 @@ impl Api {
     /// their unit holds, and learn nothing about others.
     /// Also says whether the caller's unit holds the ticket.
     async fn load(&self, who: &Identity, ticket_no: &str) -> Result<Loaded, ApiError> {
-        let ticket_no = ticket_no_field(ticket_no)?;
+        let ticket_no = hotline_common::validate::ticket_no(ticket_no)?;
         let missing = || ApiError::not_found(format!("no ticket {ticket_no}"));
         let ticket = self.store.get(&ticket_no).await?.ok_or_else(missing)?;
         let (holds, assignments) = match who.unit.as_deref() {

@@ -494,13 +494,9 @@ impl UndertakingService for Api {
         req: Request<ListHandlingRecordsRequest>,
     ) -> Result<Response<ListHandlingRecordsResponse>, Status> {
         let who = identity(&req)?;
-        let mut f = Fields::new();
-        let no = f.code("ticket_no", &req.into_inner().ticket_no, 32);
-        f.finish()?;
+        let no = hotline_common::validate::ticket_no(&req.into_inner().ticket_no)?;
         let mut records = self.store.records_by_ticket(&no).await?;
-        if let Some(own) = who.unit_scope() {
-            records.retain(|r| r.unit_id == own);
-        }
+        who.keep_visible(&mut records, |r| &r.unit_id);
         Ok(Response::new(ListHandlingRecordsResponse { records }))
     }
 
@@ -533,13 +529,9 @@ impl UndertakingService for Api {
         req: Request<ListExtensionsRequest>,
     ) -> Result<Response<ListExtensionsResponse>, Status> {
         let who = identity(&req)?;
-        let mut f = Fields::new();
-        let no = f.code("ticket_no", &req.into_inner().ticket_no, 32);
-        f.finish()?;
+        let no = hotline_common::validate::ticket_no(&req.into_inner().ticket_no)?;
         let mut extensions = self.store.extensions_by_ticket(&no).await?;
-        if let Some(own) = who.unit_scope() {
-            extensions.retain(|e| e.unit_id == own);
-        }
+        who.keep_visible(&mut extensions, |e| &e.unit_id);
         Ok(Response::new(ListExtensionsResponse { extensions }))
     }
 
@@ -576,13 +568,9 @@ impl UndertakingService for Api {
         req: Request<ListTicketAssignmentsRequest>,
     ) -> Result<Response<ListTicketAssignmentsResponse>, Status> {
         let who = identity(&req)?;
-        let mut f = Fields::new();
-        let no = f.code("ticket_no", &req.into_inner().ticket_no, 32);
-        f.finish()?;
+        let no = hotline_common::validate::ticket_no(&req.into_inner().ticket_no)?;
         let mut rows = self.store.by_ticket(&no).await?;
-        if let Some(own) = who.unit_scope() {
-            rows.retain(|a| a.unit_id == own);
-        }
+        who.keep_visible(&mut rows, |a| &a.unit_id);
         Ok(Response::new(ListTicketAssignmentsResponse {
             assignments: rows.into_iter().map(|s| s.proto).collect(),
         }))
