@@ -186,6 +186,58 @@ pub const RULES: &[(&str, &[Role])] = &[
             UnitStaff, Operator, Dispatcher, Supervisor, Auditor, Service,
         ],
     ),
+    (
+        "/hotline.dispatch.v1.DispatchService/ListManualQueue",
+        &[Dispatcher, Supervisor, Auditor],
+    ),
+    (
+        "/hotline.dispatch.v1.DispatchService/RedispatchTicket",
+        &[Dispatcher],
+    ),
+    (
+        "/hotline.dispatch.v1.DispatchService/ListTransferredTickets",
+        &[Supervisor, Leader, Dispatcher, Auditor],
+    ),
+    (
+        "/hotline.dispatch.v1.DispatchService/PublishCatalogue",
+        &[Ops],
+    ),
+    (
+        "/hotline.dispatch.v1.DispatchService/ActivateCatalogue",
+        &[Ops],
+    ),
+    (
+        "/hotline.dispatch.v1.DispatchService/ListCatalogueVersions",
+        &[Ops, Dispatcher, Auditor],
+    ),
+    (
+        "/hotline.undertaking.v1.UndertakingService/ReturnAssignment",
+        &[UnitStaff],
+    ),
+    (
+        "/hotline.undertaking.v1.UndertakingService/RejectReturn",
+        &[Dispatcher],
+    ),
+    (
+        "/hotline.undertaking.v1.UndertakingService/GetReturn",
+        &[Dispatcher, Supervisor, Auditor, UnitStaff, Service],
+    ),
+    (
+        "/hotline.undertaking.v1.UndertakingService/ListReturns",
+        &[Dispatcher, Supervisor, Auditor, UnitStaff],
+    ),
+    (
+        "/hotline.undertaking.v1.UndertakingService/BlowWhistle",
+        &[UnitStaff],
+    ),
+    (
+        "/hotline.undertaking.v1.UndertakingService/ReportIn",
+        &[UnitStaff],
+    ),
+    (
+        "/hotline.undertaking.v1.UndertakingService/ListWhistles",
+        &[UnitStaff, Supervisor, Dispatcher, Auditor, Operator],
+    ),
     ("/hotline.common.v1.ClockService/CheckClocks", &[Service]),
     (
         "/hotline.common.v1.AuditService/ListAuditEntries",

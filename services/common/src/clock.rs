@@ -48,12 +48,33 @@ pub struct ClockSpec<'a> {
     pub ticket_no: &'a str,
     pub stage: Stage,
     pub unit_id: &'a str,
+    /// Tells apart clocks of the same ticket, stage and unit: a later
+    /// routing hop, another whistle. `None` for the first.
+    pub instance: Option<&'a str>,
     pub started_at: DateTime<Utc>,
     pub deadline: DateTime<Utc>,
 }
 
 pub fn clock_id(ticket_no: &str, stage: Stage, unit_id: &str) -> String {
     format!("{ticket_no}/{}/{unit_id}", stage.as_str())
+}
+
+/// The id of a clock that may recur for the same ticket, stage and unit.
+pub fn instance_clock_id(
+    ticket_no: &str,
+    stage: Stage,
+    unit_id: &str,
+    instance: Option<&str>,
+) -> String {
+    match instance {
+        None => clock_id(ticket_no, stage, unit_id),
+        Some(i) => format!("{}/{i}", clock_id(ticket_no, stage, unit_id)),
+    }
+}
+
+/// The instance of an assignment's clocks at routing hop `hop`.
+pub fn hop_instance(hop: i32) -> Option<String> {
+    (hop > 1).then(|| format!("hop{hop}"))
 }
 
 pub fn event_id(clock_id: &str, version: i64, kind: pb::DeadlineEventKind) -> String {
@@ -137,7 +158,7 @@ async fn arm(
 /// Starts a clock inside the caller's transaction. Starting a clock that
 /// exists already does nothing (the caller's retry is harmless).
 pub async fn start(tx: &mut Tx, policy: &Policy, spec: &ClockSpec<'_>) -> Result<(), ApiError> {
-    let id = clock_id(spec.ticket_no, spec.stage, spec.unit_id);
+    let id = instance_clock_id(spec.ticket_no, spec.stage, spec.unit_id, spec.instance);
     let inserted = sqlx::query(
         "INSERT INTO clocks (clock_id, ticket_no, stage, unit_id, started_at, deadline) \
          VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (clock_id) DO NOTHING",

@@ -28,6 +28,7 @@ pub fn stage_to_proto(s: Stage) -> pb::Stage {
         Stage::Dispatch => pb::Stage::Dispatch,
         Stage::SignOff => pb::Stage::SignOff,
         Stage::Feedback => pb::Stage::Feedback,
+        Stage::ReportIn => pb::Stage::ReportIn,
     }
 }
 
@@ -36,6 +37,7 @@ pub fn stage_from_proto(value: i32) -> Option<Stage> {
         Ok(pb::Stage::Dispatch) => Some(Stage::Dispatch),
         Ok(pb::Stage::SignOff) => Some(Stage::SignOff),
         Ok(pb::Stage::Feedback) => Some(Stage::Feedback),
+        Ok(pb::Stage::ReportIn) => Some(Stage::ReportIn),
         _ => None,
     }
 }

@@ -64,6 +64,15 @@ impl Fields {
         v.to_string()
     }
 
+    /// An optional code: same checks when given; empty stays empty.
+    pub fn optional_code(&mut self, field: &str, value: &str, max: usize) -> String {
+        if value.trim().is_empty() {
+            String::new()
+        } else {
+            self.code(field, value, max)
+        }
+    }
+
     pub fn is_ok(&self) -> bool {
         self.problems.is_empty()
     }

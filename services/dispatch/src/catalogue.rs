@@ -10,6 +10,7 @@
 
 use std::collections::{HashMap, HashSet};
 
+use hotline_proto::dispatch::v1 as pb;
 use serde::Deserialize;
 
 /// The Beijing sample catalogue, compiled in as the default.
@@ -88,6 +89,8 @@ pub struct Catalogue {
     /// and street offices.
     pub units: Vec<Unit>,
     rules: HashMap<(String, Option<String>), Rule>,
+    /// The rules in the order they were given.
+    rule_order: Vec<(String, Option<String>)>,
     category_parent: HashMap<String, Option<String>>,
     area_index: HashMap<String, usize>,
     unit_index: HashMap<String, usize>,
@@ -101,6 +104,8 @@ pub struct CatalogueError(pub Vec<String>);
 /// Why a request cannot be routed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RouteError {
+    /// The request says no district: a dispatcher must place it.
+    NoDistrict,
     UnknownCategory(String),
     UnknownDistrict(String),
     UnknownStreet(String),
@@ -170,6 +175,122 @@ impl Catalogue {
     pub fn from_toml(text: &str) -> Result<Catalogue, CatalogueError> {
         let raw: RawCatalogue =
             toml::from_str(text).map_err(|e| CatalogueError(vec![e.to_string()]))?;
+        Catalogue::from_raw(raw)
+    }
+
+    /// Reads a catalogue sent through the API. Generated units (district
+    /// governments, street offices) are left out: they come from the areas.
+    pub fn from_proto(c: &pb::Catalogue) -> Result<Catalogue, CatalogueError> {
+        let raw = RawCatalogue {
+            version: c.version.clone(),
+            categories: c
+                .categories
+                .iter()
+                .map(|x| RawCategory {
+                    code: x.code.clone(),
+                    name: x.name.clone(),
+                    parent: Some(x.parent_code.clone()).filter(|p| !p.is_empty()),
+                })
+                .collect(),
+            units: c
+                .units
+                .iter()
+                .filter(|u| {
+                    !u.unit_id.starts_with(DISTRICT_GOV_PREFIX)
+                        && !u.unit_id.starts_with(STREET_OFFICE_PREFIX)
+                })
+                .map(|u| RawUnit {
+                    id: u.unit_id.clone(),
+                    name: u.name.clone(),
+                })
+                .collect(),
+            areas: c
+                .areas
+                .iter()
+                .map(|a| RawArea {
+                    code: a.code.clone(),
+                    name: a.name.clone(),
+                    kind: match pb::AreaKind::try_from(a.kind) {
+                        Ok(pb::AreaKind::District) => "district",
+                        Ok(pb::AreaKind::Street) => "street",
+                        _ => "unspecified",
+                    }
+                    .to_string(),
+                    parent: Some(a.parent_code.clone()).filter(|p| !p.is_empty()),
+                })
+                .collect(),
+            rules: c
+                .rules
+                .iter()
+                .map(|r| RawRule {
+                    category: r.category_code.clone(),
+                    area: Some(r.area_code.clone()).filter(|a| !a.is_empty()),
+                    lead: r.lead.clone(),
+                    co: r.co.clone(),
+                })
+                .collect(),
+        };
+        Catalogue::from_raw(raw)
+    }
+
+    /// The catalogue as the API shows it, generated units and rules included.
+    pub fn to_proto(&self) -> pb::Catalogue {
+        let unit_ref = |r: &UnitRef| match r {
+            UnitRef::Unit(id) => id.clone(),
+            UnitRef::DistrictGovernment => "@district".to_string(),
+            UnitRef::StreetOffice => "@street".to_string(),
+        };
+        pb::Catalogue {
+            version: self.version.clone(),
+            categories: self
+                .categories
+                .iter()
+                .map(|x| pb::Category {
+                    code: x.code.clone(),
+                    name: x.name.clone(),
+                    parent_code: x.parent.clone().unwrap_or_default(),
+                })
+                .collect(),
+            areas: self
+                .areas
+                .iter()
+                .map(|a| pb::Area {
+                    code: a.code.clone(),
+                    name: a.name.clone(),
+                    kind: match a.kind {
+                        AreaKind::District => pb::AreaKind::District,
+                        AreaKind::Street => pb::AreaKind::Street,
+                    } as i32,
+                    parent_code: a.parent.clone().unwrap_or_default(),
+                })
+                .collect(),
+            units: self
+                .units
+                .iter()
+                .map(|u| pb::Unit {
+                    unit_id: u.id.clone(),
+                    name: u.name.clone(),
+                })
+                .collect(),
+            rules: self
+                .rule_order
+                .iter()
+                .filter_map(|k| self.rules.get(k))
+                .map(|r| pb::Rule {
+                    category_code: r.category.clone(),
+                    area_code: r.area.clone().unwrap_or_default(),
+                    lead: unit_ref(&r.lead),
+                    co: r.co.iter().map(unit_ref).collect(),
+                })
+                .collect(),
+        }
+    }
+
+    pub fn rule_count(&self) -> usize {
+        self.rule_order.len()
+    }
+
+    fn from_raw(raw: RawCatalogue) -> Result<Catalogue, CatalogueError> {
         let mut errors = Vec::new();
         if raw.version.trim().is_empty() {
             errors.push("version: missing".to_string());
@@ -291,6 +412,7 @@ impl Catalogue {
         }
 
         let mut rules = HashMap::new();
+        let mut rule_order = Vec::new();
         for (i, r) in raw.rules.iter().enumerate() {
             let at = format!(
                 "rule {} ({}{})",
@@ -328,6 +450,7 @@ impl Catalogue {
                     lead,
                     co,
                 };
+                rule_order.push(key.clone());
                 if rules.insert(key, rule).is_some() {
                     errors.push(format!(
                         "{at}: a rule for this category and area exists already"
@@ -353,6 +476,7 @@ impl Catalogue {
             areas,
             units,
             rules,
+            rule_order,
             category_parent,
             area_index,
             unit_index,
@@ -376,6 +500,9 @@ impl Catalogue {
     ) -> Result<Route, RouteError> {
         if !self.category_parent.contains_key(category) {
             return Err(RouteError::UnknownCategory(category.to_string()));
+        }
+        if district.is_empty() {
+            return Err(RouteError::NoDistrict);
         }
         if self
             .area(district)
@@ -558,6 +685,19 @@ mod tests {
         assert_eq!(
             c.route("heating", "110116", Some("110105001")),
             Err(RouteError::UnknownStreet("110105001".into()))
+        );
+    }
+
+    #[test]
+    fn a_catalogue_survives_the_api_and_back() {
+        let c = Catalogue::beijing();
+        let back = Catalogue::from_proto(&c.to_proto()).unwrap();
+        assert_eq!(back.to_proto(), c.to_proto());
+        assert_eq!(back.rule_count(), c.rule_count());
+        assert_eq!(
+            c.route("heating", "", None),
+            Err(RouteError::NoDistrict),
+            "no district: a dispatcher places it"
         );
     }
 

@@ -53,6 +53,7 @@ async fn step(
                 ticket: Some(ticket),
                 dispatched_at: routing.dispatched_at,
                 assignments,
+                hop: routing.hop,
             })
             .await
             .map(drop)

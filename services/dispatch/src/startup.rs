@@ -8,7 +8,7 @@ use hotline_proto::undertaking::v1::undertaking_service_client::UndertakingServi
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
-use crate::api::{Api, catalogue_to_proto};
+use crate::api::{Api, Loaded};
 use crate::config::Config;
 use crate::store::{MIGRATOR, Store};
 
@@ -19,6 +19,10 @@ pub async fn run(cfg: Config, token: CancellationToken) -> anyhow::Result<()> {
     )
     .await?;
     let store = Store::new(pool.clone());
+    let loaded = Loaded::new(cfg.catalogue.clone());
+    store
+        .register_startup_catalogue(&loaded.proto, loaded.catalogue.rule_count())
+        .await?;
     let undertaking =
         UndertakingServiceClient::new(peer_channel(&cfg.undertaking_url, &cfg.common)?);
     let wake = Arc::new(Notify::new());
@@ -27,21 +31,21 @@ pub async fn run(cfg: Config, token: CancellationToken) -> anyhow::Result<()> {
         categories = cfg.catalogue.categories.len(),
         areas = cfg.catalogue.areas.len(),
         units = cfg.catalogue.units.len(),
-        "dispatch catalogue loaded"
+        "dispatch catalogue file read"
     );
 
     let mut tasks = tokio::task::JoinSet::new();
     tasks.spawn(crate::relay::run(
         store.clone(),
-        undertaking,
+        undertaking.clone(),
         wake.clone(),
         token.clone(),
     ));
 
     let api = Api {
         store,
-        catalogue_proto: catalogue_to_proto(&cfg.catalogue),
-        catalogue: Arc::new(cfg.catalogue.clone()),
+        catalogue: tokio::sync::RwLock::new(Arc::new(loaded)),
+        undertaking,
         policy: Arc::new(cfg.common.policy.clone()),
         relay_wake: wake,
     };

@@ -207,21 +207,39 @@ impl Api {
                     detail: String::new(),
                 }
             };
-            entries.push(stage(
+            let mut dispatched = stage(
                 TimelineEventKind::Dispatched,
                 a.dispatched_at.as_ref(),
                 opt_to_proto(Some(t.dispatch_deadline)).as_ref(),
-            ));
-            entries.push(stage(
-                TimelineEventKind::Signed,
-                a.signed_at.as_ref(),
-                a.sign_deadline.as_ref(),
-            ));
-            entries.push(stage(
-                TimelineEventKind::FedBack,
-                a.fed_back_at.as_ref(),
-                a.feedback_deadline.as_ref(),
-            ));
+            );
+            // A re-dispatch is a new hop; a withdrawn assignment expects
+            // nothing more, so its missing stages are not overdue.
+            let withdrawn = a.state == AssignmentState::Withdrawn as i32;
+            dispatched.detail = [
+                (a.hop > 1).then(|| format!("hop {}", a.hop)),
+                (a.state == AssignmentState::ReturnRequested as i32)
+                    .then(|| "returned, waiting for the centre".to_string()),
+                withdrawn.then(|| "withdrawn: re-dispatched elsewhere".to_string()),
+            ]
+            .into_iter()
+            .flatten()
+            .collect::<Vec<_>>()
+            .join("; ");
+            entries.push(dispatched);
+            if !withdrawn || a.signed_at.is_some() {
+                entries.push(stage(
+                    TimelineEventKind::Signed,
+                    a.signed_at.as_ref(),
+                    a.sign_deadline.as_ref(),
+                ));
+            }
+            if !withdrawn || a.fed_back_at.is_some() {
+                entries.push(stage(
+                    TimelineEventKind::FedBack,
+                    a.fed_back_at.as_ref(),
+                    a.feedback_deadline.as_ref(),
+                ));
+            }
             if a.role == pb::AssignmentRole::Lead as i32
                 && a.state == AssignmentState::FedBack as i32
             {

@@ -76,7 +76,7 @@ impl Codes {
         let cat = self
             .client
             .clone()
-            .get_catalogue(GetCatalogueRequest {})
+            .get_catalogue(GetCatalogueRequest::default())
             .await
             .map_err(|s| from_peer("dispatch", s))?
             .into_inner()

@@ -135,7 +135,7 @@ pub fn parse_submit(req: &SubmitRequest, known: &KnownCodes) -> Result<NewTicket
             None
         }
         Some(l) => {
-            let district = f.code("location.district_code", &l.district_code, 12);
+            let district = f.optional_code("location.district_code", &l.district_code, 12);
             if !district.is_empty() && !known.districts.contains(&district) {
                 f.add(
                     "location.district_code",

@@ -204,6 +204,7 @@ impl Store {
                 ticket_no: &ticket_no,
                 stage: Stage::Dispatch,
                 unit_id: CENTRE_UNIT,
+                instance: None,
                 started_at: accepted_at,
                 deadline: dispatch_deadline,
             },

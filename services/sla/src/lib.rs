@@ -71,6 +71,9 @@ pub enum Stage {
     SignOff,
     /// 反馈, counted from dispatch (or acceptance, by policy).
     Feedback,
+    /// 部门报到: a summoned department's arrival, by the time the whistle
+    /// (街乡吹哨) set.
+    ReportIn,
 }
 
 impl Stage {
@@ -79,6 +82,7 @@ impl Stage {
             Stage::Dispatch => "dispatch",
             Stage::SignOff => "sign_off",
             Stage::Feedback => "feedback",
+            Stage::ReportIn => "report_in",
         }
     }
 }
@@ -86,10 +90,15 @@ impl Stage {
 impl FromStr for Stage {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        [Stage::Dispatch, Stage::SignOff, Stage::Feedback]
-            .into_iter()
-            .find(|t| t.as_str() == s)
-            .ok_or_else(|| format!("unknown stage {s:?}"))
+        [
+            Stage::Dispatch,
+            Stage::SignOff,
+            Stage::Feedback,
+            Stage::ReportIn,
+        ]
+        .into_iter()
+        .find(|t| t.as_str() == s)
+        .ok_or_else(|| format!("unknown stage {s:?}"))
     }
 }
 
@@ -126,6 +135,9 @@ pub struct Policy {
     pub name: String,
     pub feedback_from: FeedbackFrom,
     pub due_soon: DueSoon,
+    /// A ticket transferred this many times or more is flagged as
+    /// transferred many times (多次流转).
+    pub many_transfers: u32,
     emergency: Limits,
     basic_livelihood: Limits,
     general: Limits,
@@ -143,7 +155,14 @@ struct RawPolicy {
     name: Option<String>,
     feedback_counted_from: Option<String>,
     due_soon: Option<RawDueSoon>,
+    transfers: Option<RawTransfers>,
     tiers: Option<RawTiers>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawTransfers {
+    many: Option<u32>,
 }
 
 #[derive(Deserialize)]
@@ -293,6 +312,10 @@ impl Policy {
         }
         let max_lead = field(&mut errors, "due_soon.max_lead", due_raw.max_lead.as_ref())
             .unwrap_or(Duration::from_secs(86_400));
+        let many_transfers = raw.transfers.and_then(|t| t.many).unwrap_or(3);
+        if many_transfers == 0 {
+            errors.push("transfers.many: must be at least 1".into());
+        }
         let tiers = raw.tiers.unwrap_or(RawTiers {
             emergency: None,
             basic_livelihood: None,
@@ -322,6 +345,7 @@ impl Policy {
                         remaining_fraction,
                         max_lead,
                     },
+                    many_transfers,
                     emergency,
                     basic_livelihood,
                     general,

@@ -15,7 +15,7 @@ pub enum Owner {
 pub fn owner(stage: Stage) -> Owner {
     match stage {
         Stage::Dispatch => Owner::Intake,
-        Stage::SignOff | Stage::Feedback => Owner::Undertaking,
+        Stage::SignOff | Stage::Feedback | Stage::ReportIn => Owner::Undertaking,
     }
 }
 
@@ -162,6 +162,7 @@ mod tests {
         assert_eq!(owner(Stage::Dispatch), Owner::Intake);
         assert_eq!(owner(Stage::SignOff), Owner::Undertaking);
         assert_eq!(owner(Stage::Feedback), Owner::Undertaking);
+        assert_eq!(owner(Stage::ReportIn), Owner::Undertaking);
     }
 
     #[test]

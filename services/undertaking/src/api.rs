@@ -18,8 +18,9 @@ use tonic::{Request, Response, Status};
 use uuid::Uuid;
 
 use crate::domain::{
-    Action, ExtensionState, RecordKind, State, check_extension, check_feedback, decide_extension,
-    parse_record, record_allowed, transition,
+    Action, ExtensionState, RecordKind, ReturnReason, ReturnState, State, check_extension,
+    check_feedback, check_return_in_time, decide_extension, may_blow_whistle, parse_record,
+    parse_return, parse_whistle, record_allowed, transition,
 };
 use crate::domain::{MAX_FEEDBACK_TEXT, check_role};
 use crate::store::{self, Answer, Store, Stored};
@@ -27,6 +28,7 @@ use hotline_common::convert::stage_from_proto;
 use hotline_common::error::from_peer;
 use hotline_proto::supervision::v1::supervision_service_client::SupervisionServiceClient;
 use hotline_proto::supervision::v1::{ListCasesRequest, ListUrgesRequest};
+use hotline_proto::undertaking::v1 as pb;
 
 pub struct Api {
     pub store: Store,
@@ -41,6 +43,24 @@ fn parse_id(raw: &str) -> Result<Uuid, ApiError> {
 
 fn unit_field(f: &mut Fields, raw: &str) -> String {
     f.code("unit_id", raw, 64)
+}
+
+/// The assignment, if `unit_id` holds it; another unit's is "not found".
+fn held(stored: Option<Stored>, id: Uuid, unit_id: &str) -> Result<Stored, ApiError> {
+    match stored {
+        Some(s) if s.unit_id == unit_id => Ok(s),
+        _ => Err(ApiError::not_found(format!(
+            "no assignment {id} for unit {unit_id}"
+        ))),
+    }
+}
+
+fn parse_uuid(f: &mut Fields, field: &str, raw: &str) -> Option<Uuid> {
+    let id = Uuid::parse_str(raw.trim()).ok();
+    if id.is_none() {
+        f.add(field, format!("not a {}", field.replace('_', " ")));
+    }
+    id
 }
 
 impl Api {
@@ -60,7 +80,8 @@ impl Api {
         if let Err(e) = &dispatched_at {
             f.add("dispatched_at", e.fields[0].1.clone());
         }
-        if req.assignments.is_empty() {
+        let hop = req.hop.max(1);
+        if req.assignments.is_empty() && hop == 1 {
             f.add("assignments", "at least one");
         }
         let leads = req
@@ -107,7 +128,7 @@ impl Api {
         f.finish()?;
         let (all, created) = self
             .store
-            .create(&ticket, dispatched_at?, &new, &self.policy, who)
+            .create(&ticket, hop, dispatched_at?, &new, &self.policy, who)
             .await?;
         if created > 0 {
             tracing::info!(ticket_no = %ticket.ticket_no, created, "assignments recorded");
@@ -125,6 +146,8 @@ impl Api {
             Ok(AssignmentState::PendingSign) => Some(State::PendingSign),
             Ok(AssignmentState::Signed) => Some(State::Signed),
             Ok(AssignmentState::FedBack) => Some(State::FedBack),
+            Ok(AssignmentState::ReturnRequested) => Some(State::ReturnRequested),
+            Ok(AssignmentState::Withdrawn) => Some(State::Withdrawn),
             Err(_) => {
                 f.add("state", format!("unknown state {}", req.state));
                 None
@@ -174,18 +197,11 @@ impl Api {
             })?;
         }
         let (mut tx, stored) = self.store.lock(id).await?;
-        let stored = match stored {
-            Some(s) if s.unit_id == unit_id => s,
-            _ => {
-                return Err(ApiError::not_found(format!(
-                    "no assignment {id} for unit {unit_id}"
-                )));
-            }
-        };
+        let stored = held(stored, id, &unit_id)?;
         transition(stored.state, action)?;
         let lead = stored.proto.role == AssignmentRole::Lead as i32;
         let missing = if lead && action == Action::Feedback {
-            Store::parts_missing(&mut tx, &stored.proto.ticket_no).await?
+            Store::parts_missing(&mut tx, &stored.proto.ticket_no, stored.proto.hop).await?
         } else {
             Vec::new()
         };
@@ -253,14 +269,7 @@ impl Api {
         f.finish()?;
         let (id, stage, requested) = (id?, stage.expect("checked"), requested?);
         let (mut tx, stored) = self.store.lock(id).await?;
-        let a = match stored {
-            Some(s) if s.unit_id == unit_id => s,
-            _ => {
-                return Err(ApiError::not_found(format!(
-                    "no assignment {id} for unit {unit_id}"
-                )));
-            }
-        };
+        let a = held(stored, id, &unit_id)?;
         let current = match stage {
             hotline_sla::Stage::SignOff => a.proto.sign_deadline.as_ref(),
             _ => a.proto.feedback_deadline.as_ref(),
@@ -427,14 +436,7 @@ impl Api {
         let record = parse_record(kind, occurred.transpose()?, at, &r.way, &r.result, &r.note)?;
         let id = id?;
         let (mut tx, stored) = self.store.lock(id).await?;
-        let a = match stored {
-            Some(s) if s.unit_id == unit_id => s,
-            _ => {
-                return Err(ApiError::not_found(format!(
-                    "no assignment {id} for unit {unit_id}"
-                )));
-            }
-        };
+        let a = held(stored, id, &unit_id)?;
         record_allowed(a.state)?;
         let saved = Store::insert_record(&mut tx, &a, &record, at).await?;
         let detail = format!("record={} kind={}", saved.record_id, record.kind.as_str());
@@ -453,8 +455,329 @@ impl Api {
     }
 }
 
+/// Returns (退单) and whistles (街乡吹哨、部门报到).
+impl Api {
+    async fn return_assignment(
+        &self,
+        who: &Identity,
+        r: ReturnAssignmentRequest,
+    ) -> Result<AssignmentReturn, ApiError> {
+        let mut f = Fields::new();
+        let unit_id = unit_field(&mut f, &r.unit_id);
+        let id = parse_uuid(&mut f, "assignment_id", &r.assignment_id);
+        let reason = pb_return_reason(r.reason);
+        let new = parse_return(reason, &r.duty_rule, &r.note, &mut f);
+        f.finish()?;
+        let (id, new) = (id.expect("checked"), new.expect("checked"));
+        let (mut tx, stored) = self.store.lock(id).await?;
+        let a = held(stored, id, &unit_id)?;
+        transition(a.state, Action::Return)?;
+        let at = now();
+        check_return_in_time(
+            at,
+            required(a.proto.sign_deadline.as_ref(), "sign_deadline")?,
+        )?;
+        Store::set_state(&mut tx, id, State::ReturnRequested).await?;
+        let ret = Store::insert_return(&mut tx, &a, &new, at).await?;
+        let detail = format!(
+            "return={} assignment={id} reason={} duty_rule={}",
+            ret.return_id,
+            new.reason.as_str(),
+            new.duty_rule
+        );
+        audit::append(
+            &mut tx,
+            &[Entry::by(
+                who,
+                "assignment.returned",
+                &ret.ticket_no,
+                detail,
+            )],
+        )
+        .await?;
+        tx.commit().await?;
+        tracing::info!(return_id = %ret.return_id, ticket_no = %ret.ticket_no, unit_id = %unit_id, reason = new.reason.as_str(), "assignment returned");
+        Ok(ret)
+    }
+
+    async fn reject_return(
+        &self,
+        who: &Identity,
+        r: RejectReturnRequest,
+    ) -> Result<AssignmentReturn, ApiError> {
+        let mut f = Fields::new();
+        let id = parse_uuid(&mut f, "return_id", &r.return_id);
+        let note = f.text("note", &r.note, 1000);
+        f.finish()?;
+        let id = id.expect("checked");
+        let found = self
+            .store
+            .get_return(id)
+            .await?
+            .ok_or_else(|| ApiError::not_found(format!("no return {id}")))?;
+        let assignment = Uuid::parse_str(&found.assignment_id)
+            .map_err(|_| ApiError::internal("stored assignment id"))?;
+        // The assignment first, then the return: the order re-dispatch locks in.
+        let (mut tx, stored) = self.store.lock(assignment).await?;
+        let a = stored.ok_or_else(|| ApiError::internal("a return without its assignment"))?;
+        let (_, state) = Store::lock_return(&mut tx, id)
+            .await?
+            .ok_or_else(|| ApiError::not_found(format!("no return {id}")))?;
+        if state != ReturnState::Pending {
+            return Err(ApiError::precondition(format!(
+                "the return is already {}",
+                state.as_str()
+            )));
+        }
+        transition(a.state, Action::RejectReturn)?;
+        Store::set_state(&mut tx, assignment, State::PendingSign).await?;
+        let ret = Store::reject_return(&mut tx, id, &note, now()).await?;
+        audit::append(
+            &mut tx,
+            &[Entry::by(
+                who,
+                "return.rejected",
+                &ret.ticket_no,
+                format!("return={id} assignment={assignment}"),
+            )],
+        )
+        .await?;
+        tx.commit().await?;
+        tracing::info!(return_id = %id, ticket_no = %ret.ticket_no, "return rejected");
+        Ok(ret)
+    }
+
+    async fn blow_whistle(
+        &self,
+        who: &Identity,
+        r: BlowWhistleRequest,
+    ) -> Result<Whistle, ApiError> {
+        let mut f = Fields::new();
+        let unit_id = unit_field(&mut f, &r.unit_id);
+        let id = parse_uuid(&mut f, "assignment_id", &r.assignment_id);
+        let arrive_by = match r
+            .arrive_by
+            .as_ref()
+            .map(|t| hotline_common::time::from_proto(t, "arrive_by"))
+        {
+            Some(Ok(t)) => Some(t),
+            Some(Err(e)) => {
+                f.add("arrive_by", e.fields[0].1.clone());
+                None
+            }
+            None => None,
+        };
+        let at = now();
+        let whistle = parse_whistle(
+            &mut f,
+            &unit_id,
+            &r.summoned_unit_ids,
+            arrive_by,
+            at,
+            &r.place,
+            &r.matter,
+        );
+        f.finish()?;
+        let (id, whistle) = (id.expect("checked"), whistle.expect("checked"));
+        if !may_blow_whistle(&unit_id) {
+            return Err(ApiError::permission(format!(
+                "{unit_id} is not a street or township unit; only those blow the whistle"
+            )));
+        }
+        let (mut tx, stored) = self.store.lock(id).await?;
+        let a = held(stored, id, &unit_id)?;
+        record_allowed(a.state)?;
+        let wid = Store::insert_whistle(&mut tx, &self.policy, &a, &whistle, at).await?;
+        let detail = format!(
+            "whistle={wid} summoned={} arrive_by={}",
+            whistle.summoned.join(","),
+            whistle.arrive_by.to_rfc3339()
+        );
+        audit::append(
+            &mut tx,
+            &[Entry::by(who, "whistle.blown", &a.proto.ticket_no, detail)],
+        )
+        .await?;
+        let blown = Store::whistle(&mut tx, wid, false)
+            .await?
+            .ok_or_else(|| ApiError::internal("a whistle just recorded"))?;
+        tx.commit().await?;
+        tracing::info!(whistle_id = %wid, ticket_no = %a.proto.ticket_no, unit_id = %unit_id, summoned = whistle.summoned.len(), "whistle blown");
+        Ok(blown)
+    }
+
+    async fn report_in(&self, who: &Identity, r: ReportInRequest) -> Result<Whistle, ApiError> {
+        let mut f = Fields::new();
+        let unit_id = unit_field(&mut f, &r.unit_id);
+        let id = parse_uuid(&mut f, "whistle_id", &r.whistle_id);
+        f.finish()?;
+        let id = id.expect("checked");
+        let not_summoned =
+            || ApiError::not_found(format!("unit {unit_id} is not summoned by whistle {id}"));
+        if !who.acts_for(&unit_id) {
+            return Err(not_summoned());
+        }
+        let mut tx = self.store.pool().begin().await?;
+        let w = Store::whistle(&mut tx, id, true)
+            .await?
+            .ok_or_else(not_summoned)?;
+        let summons = w
+            .summonses
+            .iter()
+            .find(|s| s.unit_id == unit_id)
+            .ok_or_else(not_summoned)?;
+        if summons.arrived_at.is_some() {
+            return Err(ApiError::precondition(format!(
+                "{unit_id} has already reported in"
+            )));
+        }
+        let at = now();
+        Store::report_in(&mut tx, &w, &unit_id, at).await?;
+        let late = w
+            .arrive_by
+            .as_ref()
+            .map(|t| hotline_common::time::from_proto(t, "arrive_by"))
+            .transpose()?
+            .is_some_and(|by| at > by);
+        audit::append(
+            &mut tx,
+            &[Entry::by(
+                who,
+                "whistle.reported_in",
+                &w.ticket_no,
+                format!("whistle={id} unit={unit_id} late={late}"),
+            )],
+        )
+        .await?;
+        let w = Store::whistle(&mut tx, id, false)
+            .await?
+            .ok_or_else(|| ApiError::internal("the whistle went away"))?;
+        tx.commit().await?;
+        tracing::info!(whistle_id = %id, unit_id = %unit_id, late, "department reported in");
+        Ok(w)
+    }
+}
+
+fn pb_return_reason(raw: i32) -> Option<ReturnReason> {
+    match pb::ReturnReason::try_from(raw) {
+        Ok(pb::ReturnReason::NotOurDuty) => Some(ReturnReason::NotOurDuty),
+        Ok(pb::ReturnReason::NotOurArea) => Some(ReturnReason::NotOurArea),
+        Ok(pb::ReturnReason::WrongCategory) => Some(ReturnReason::WrongCategory),
+        Ok(pb::ReturnReason::InsufficientInformation) => {
+            Some(ReturnReason::InsufficientInformation)
+        }
+        _ => None,
+    }
+}
+
+/// Unit staff see a return only when it is their unit's.
+fn visible_return(who: &Identity, r: &AssignmentReturn) -> bool {
+    who.unit_scope().is_none_or(|own| own == r.unit_id)
+}
+
+/// Unit staff see a whistle they blew or were summoned by.
+fn visible_whistle(who: &Identity, w: &Whistle) -> bool {
+    who.unit_scope()
+        .is_none_or(|own| own == w.unit_id || w.summonses.iter().any(|s| s.unit_id == own))
+}
+
 #[tonic::async_trait]
 impl UndertakingService for Api {
+    async fn return_assignment(
+        &self,
+        req: Request<ReturnAssignmentRequest>,
+    ) -> Result<Response<ReturnAssignmentResponse>, Status> {
+        let who = identity(&req)?;
+        let r = req.into_inner();
+        acting(&who, &r.unit_id, &r.assignment_id)?;
+        let ret = Api::return_assignment(self, &who, r).await?;
+        Ok(Response::new(ReturnAssignmentResponse {
+            assignment_return: Some(ret),
+        }))
+    }
+
+    async fn reject_return(
+        &self,
+        req: Request<RejectReturnRequest>,
+    ) -> Result<Response<RejectReturnResponse>, Status> {
+        let who = identity(&req)?;
+        let ret = Api::reject_return(self, &who, req.into_inner()).await?;
+        Ok(Response::new(RejectReturnResponse {
+            assignment_return: Some(ret),
+        }))
+    }
+
+    async fn get_return(
+        &self,
+        req: Request<GetReturnRequest>,
+    ) -> Result<Response<GetReturnResponse>, Status> {
+        let who = identity(&req)?;
+        let mut f = Fields::new();
+        let id = parse_uuid(&mut f, "return_id", &req.get_ref().return_id);
+        f.finish()?;
+        let id = id.expect("checked");
+        let ret = self
+            .store
+            .get_return(id)
+            .await?
+            .filter(|r| visible_return(&who, r))
+            .ok_or_else(|| ApiError::not_found(format!("no return {id}")))?;
+        Ok(Response::new(GetReturnResponse {
+            assignment_return: Some(ret),
+        }))
+    }
+
+    async fn list_returns(
+        &self,
+        req: Request<ListReturnsRequest>,
+    ) -> Result<Response<ListReturnsResponse>, Status> {
+        let who = identity(&req)?;
+        let raw = req.into_inner().ticket_no;
+        let no = if raw.trim().is_empty() {
+            None
+        } else {
+            Some(hotline_common::validate::ticket_no(&raw)?)
+        };
+        let mut returns = self.store.returns(no.as_deref()).await?;
+        returns.retain(|r| visible_return(&who, r));
+        Ok(Response::new(ListReturnsResponse { returns }))
+    }
+
+    async fn blow_whistle(
+        &self,
+        req: Request<BlowWhistleRequest>,
+    ) -> Result<Response<BlowWhistleResponse>, Status> {
+        let who = identity(&req)?;
+        let r = req.into_inner();
+        acting(&who, &r.unit_id, &r.assignment_id)?;
+        let whistle = Api::blow_whistle(self, &who, r).await?;
+        Ok(Response::new(BlowWhistleResponse {
+            whistle: Some(whistle),
+        }))
+    }
+
+    async fn report_in(
+        &self,
+        req: Request<ReportInRequest>,
+    ) -> Result<Response<ReportInResponse>, Status> {
+        let who = identity(&req)?;
+        let whistle = Api::report_in(self, &who, req.into_inner()).await?;
+        Ok(Response::new(ReportInResponse {
+            whistle: Some(whistle),
+        }))
+    }
+
+    async fn list_whistles(
+        &self,
+        req: Request<ListWhistlesRequest>,
+    ) -> Result<Response<ListWhistlesResponse>, Status> {
+        let who = identity(&req)?;
+        let no = hotline_common::validate::ticket_no(&req.into_inner().ticket_no)?;
+        let mut whistles = self.store.whistles_by_ticket(&no).await?;
+        whistles.retain(|w| visible_whistle(&who, w));
+        Ok(Response::new(ListWhistlesResponse { whistles }))
+    }
+
     async fn submit_part(
         &self,
         req: Request<SubmitPartRequest>,

@@ -20,21 +20,41 @@ pub enum State {
     Signed,
     /// 已反馈
     FedBack,
+    /// 退单待审: returned, waiting for the centre.
+    ReturnRequested,
+    /// 已撤回: the ticket was re-dispatched elsewhere.
+    Withdrawn,
 }
 
 impl State {
-    pub const ALL: [State; 3] = [State::PendingSign, State::Signed, State::FedBack];
+    pub const ALL: [State; 5] = [
+        State::PendingSign,
+        State::Signed,
+        State::FedBack,
+        State::ReturnRequested,
+        State::Withdrawn,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
             State::PendingSign => "pending_sign",
             State::Signed => "signed",
             State::FedBack => "fed_back",
+            State::ReturnRequested => "return_requested",
+            State::Withdrawn => "withdrawn",
         }
     }
 
     pub fn parse(s: &str) -> Option<State> {
         State::ALL.into_iter().find(|x| x.as_str() == s)
+    }
+
+    /// Still expected to do something (withdrawn by a re-dispatch).
+    pub fn open(self) -> bool {
+        matches!(
+            self,
+            State::PendingSign | State::Signed | State::ReturnRequested
+        )
     }
 }
 
@@ -44,11 +64,13 @@ impl fmt::Display for State {
             State::PendingSign => "pending sign-off",
             State::Signed => "signed",
             State::FedBack => "fed back",
+            State::ReturnRequested => "returned, waiting for the centre",
+            State::Withdrawn => "withdrawn",
         })
     }
 }
 
-/// What a unit does to an assignment.
+/// What happens to an assignment.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Action {
     /// 签收
@@ -57,28 +79,229 @@ pub enum Action {
     Feedback,
     /// A co-unit's part, submitted to the lead unit.
     SubmitPart,
+    /// 退单: the unit returns it to the centre.
+    Return,
+    /// The centre rejects the return: back to the unit.
+    RejectReturn,
+    /// The ticket is re-dispatched elsewhere (the centre accepted a return,
+    /// or a dispatcher moved it).
+    Withdraw,
 }
 
 impl Action {
-    pub const ALL: [Action; 3] = [Action::Sign, Action::Feedback, Action::SubmitPart];
+    pub const ALL: [Action; 6] = [
+        Action::Sign,
+        Action::Feedback,
+        Action::SubmitPart,
+        Action::Return,
+        Action::RejectReturn,
+        Action::Withdraw,
+    ];
 }
 
 /// The one table of legal moves. Anything else is FAILED_PRECONDITION,
 /// saying the current state.
 pub fn transition(from: State, action: Action) -> Result<State, ApiError> {
+    use Action as A;
+    use State as S;
+    let refuse = |why: &str| {
+        Err(ApiError::precondition(format!(
+            "{why}: the assignment is {from}"
+        )))
+    };
     match (from, action) {
-        (State::PendingSign, Action::Sign) => Ok(State::Signed),
-        (State::Signed, Action::Feedback | Action::SubmitPart) => Ok(State::FedBack),
-        (State::Signed | State::FedBack, Action::Sign) => Err(ApiError::precondition(format!(
-            "already signed: the assignment is {from}"
-        ))),
-        (State::PendingSign, Action::Feedback | Action::SubmitPart) => Err(ApiError::precondition(
-            format!("not signed yet: the assignment is {from}; sign for it before answering"),
-        )),
-        (State::FedBack, Action::Feedback | Action::SubmitPart) => Err(ApiError::precondition(
-            "already answered: the assignment is fed back",
-        )),
+        (S::PendingSign, A::Sign) => Ok(S::Signed),
+        (S::Signed, A::Feedback | A::SubmitPart) => Ok(S::FedBack),
+        (S::PendingSign, A::Return) => Ok(S::ReturnRequested),
+        (S::ReturnRequested, A::RejectReturn) => Ok(S::PendingSign),
+        (S::PendingSign | S::Signed | S::ReturnRequested, A::Withdraw) => Ok(S::Withdrawn),
+
+        (S::Signed | S::FedBack, A::Sign) => refuse("already signed"),
+        (S::PendingSign, A::Feedback | A::SubmitPart) => {
+            refuse("not signed yet; sign for it before answering")
+        }
+        (S::FedBack, A::Feedback | A::SubmitPart) => refuse("already answered"),
+        (S::Signed | S::FedBack, A::Return) => {
+            refuse("already signed: only an assignment not yet signed for can be returned")
+        }
+        (S::ReturnRequested, A::Sign | A::Feedback | A::SubmitPart | A::Return) => {
+            refuse("a return is waiting for the centre's decision")
+        }
+        (S::PendingSign | S::Signed | S::FedBack | S::Withdrawn, A::RejectReturn) => {
+            refuse("no return is waiting for a decision")
+        }
+        (S::FedBack, A::Withdraw) => refuse("already answered; it cannot be withdrawn"),
+        (S::Withdrawn, _) => refuse("the ticket was sent elsewhere"),
     }
+}
+
+/// A return is possible only within the sign-off limit.
+pub fn check_return_in_time(
+    now: DateTime<Utc>,
+    sign_deadline: DateTime<Utc>,
+) -> Result<(), ApiError> {
+    if now > sign_deadline {
+        return Err(ApiError::precondition(format!(
+            "the sign-off limit ran out at {}; the assignment can no longer be returned",
+            sign_deadline.to_rfc3339()
+        )));
+    }
+    Ok(())
+}
+
+/// Where a return (退单) stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReturnState {
+    Pending,
+    Accepted,
+    Rejected,
+}
+
+impl ReturnState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ReturnState::Pending => "pending",
+            ReturnState::Accepted => "accepted",
+            ReturnState::Rejected => "rejected",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<ReturnState> {
+        [
+            ReturnState::Pending,
+            ReturnState::Accepted,
+            ReturnState::Rejected,
+        ]
+        .into_iter()
+        .find(|x| x.as_str() == s)
+    }
+}
+
+/// Why a unit returns an assignment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReturnReason {
+    NotOurDuty,
+    NotOurArea,
+    WrongCategory,
+    InsufficientInformation,
+}
+
+impl ReturnReason {
+    pub const ALL: [ReturnReason; 4] = [
+        ReturnReason::NotOurDuty,
+        ReturnReason::NotOurArea,
+        ReturnReason::WrongCategory,
+        ReturnReason::InsufficientInformation,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ReturnReason::NotOurDuty => "not_our_duty",
+            ReturnReason::NotOurArea => "not_our_area",
+            ReturnReason::WrongCategory => "wrong_category",
+            ReturnReason::InsufficientInformation => "insufficient_information",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<ReturnReason> {
+        ReturnReason::ALL.into_iter().find(|x| x.as_str() == s)
+    }
+}
+
+/// A return that passed its checks.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewReturn {
+    pub reason: ReturnReason,
+    pub duty_rule: String,
+    pub note: String,
+}
+
+/// Checks a return's fields: a reason code and the duty rule relied on.
+pub fn parse_return(
+    reason: Option<ReturnReason>,
+    duty_rule: &str,
+    note: &str,
+    f: &mut Fields,
+) -> Option<NewReturn> {
+    if reason.is_none() {
+        f.add(
+            "reason",
+            "not_our_duty, not_our_area, wrong_category or insufficient_information",
+        );
+    }
+    let duty_rule = f.text("duty_rule", duty_rule, 500);
+    let note = f.optional_text("note", note, 2000);
+    Some(NewReturn {
+        reason: reason?,
+        duty_rule,
+        note,
+    })
+}
+
+/// The limits of one whistle (街乡吹哨).
+pub const MAX_SUMMONED: usize = 20;
+
+/// The street and township units: the ones that may blow the whistle.
+pub fn may_blow_whistle(unit_id: &str) -> bool {
+    unit_id.starts_with("street-")
+}
+
+/// A whistle that passed its checks.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewWhistle {
+    pub summoned: Vec<String>,
+    pub arrive_by: DateTime<Utc>,
+    pub place: String,
+    pub matter: String,
+}
+
+/// Checks a whistle: distinct departments other than the caller, an
+/// arrival time still to come, a place and a matter.
+pub fn parse_whistle(
+    f: &mut Fields,
+    caller: &str,
+    summoned: &[String],
+    arrive_by: Option<DateTime<Utc>>,
+    now: DateTime<Utc>,
+    place: &str,
+    matter: &str,
+) -> Option<NewWhistle> {
+    let mut units: Vec<String> = Vec::new();
+    if summoned.is_empty() || summoned.len() > MAX_SUMMONED {
+        f.add(
+            "summoned_unit_ids",
+            format!("1 to {MAX_SUMMONED} departments"),
+        );
+    }
+    for (i, raw) in summoned.iter().enumerate() {
+        let u = f.code(&format!("summoned_unit_ids[{i}]"), raw, 64);
+        if u.is_empty() {
+            continue;
+        }
+        if u == caller {
+            f.add(
+                &format!("summoned_unit_ids[{i}]"),
+                "a unit does not summon itself",
+            );
+        } else if units.contains(&u) {
+            f.add(&format!("summoned_unit_ids[{i}]"), format!("{u:?} twice"));
+        } else {
+            units.push(u);
+        }
+    }
+    match arrive_by {
+        None => f.add("arrive_by", "required"),
+        Some(t) if t <= now => f.add("arrive_by", "must be later than now"),
+        Some(_) => {}
+    }
+    let place = f.text("place", place, 500);
+    let matter = f.text("matter", matter, 2000);
+    Some(NewWhistle {
+        summoned: units,
+        arrive_by: arrive_by?,
+        place,
+        matter,
+    })
 }
 
 /// Multi-unit work: only the lead unit gives the ticket's feedback, once
@@ -201,9 +424,9 @@ pub fn check_extension(
     requested: DateTime<Utc>,
 ) -> Result<(), ApiError> {
     let running = match stage {
-        Stage::SignOff => assignment == State::PendingSign,
-        Stage::Feedback => assignment != State::FedBack,
-        Stage::Dispatch => {
+        Stage::SignOff => matches!(assignment, State::PendingSign | State::ReturnRequested),
+        Stage::Feedback => assignment.open(),
+        Stage::Dispatch | Stage::ReportIn => {
             return Err(ApiError::invalid(
                 "stage",
                 "only sign_off or feedback can be extended",
@@ -333,15 +556,19 @@ pub fn parse_record(
     })
 }
 
-/// Handling is recorded between sign-off and feedback.
+/// Handling is recorded, and whistles blown, between sign-off and
+/// feedback.
 pub fn record_allowed(state: State) -> Result<(), ApiError> {
     match state {
         State::Signed => Ok(()),
-        State::PendingSign => Err(ApiError::precondition(format!(
-            "not signed yet: the assignment is {state}; sign for it before recording its handling"
+        State::PendingSign | State::ReturnRequested => Err(ApiError::precondition(format!(
+            "not signed yet: the assignment is {state}; sign for it first"
         ))),
         State::FedBack => Err(ApiError::precondition(
             "feedback already given: the assignment is fed back",
+        )),
+        State::Withdrawn => Err(ApiError::precondition(
+            "the ticket was sent elsewhere: the assignment is withdrawn",
         )),
     }
 }
@@ -357,8 +584,13 @@ mod tests {
             for action in Action::ALL {
                 let legal = matches!(
                     (from, action),
-                    (State::PendingSign, Action::Sign)
+                    (State::PendingSign, Action::Sign | Action::Return)
                         | (State::Signed, Action::Feedback | Action::SubmitPart)
+                        | (State::ReturnRequested, Action::RejectReturn)
+                        | (
+                            State::PendingSign | State::Signed | State::ReturnRequested,
+                            Action::Withdraw
+                        )
                 );
                 match transition(from, action) {
                     Ok(_) => assert!(legal, "{from:?} {action:?} should be refused"),
@@ -455,6 +687,71 @@ mod tests {
                 .contains("feedback.outcome")
         );
         assert!(check_feedback(None).is_err());
+    }
+
+    #[test]
+    fn returns_come_in_time_with_a_reason_and_a_duty_rule() {
+        let t = |m: i64| DateTime::from_timestamp(1_764_000_000 + m * 60, 0).unwrap();
+        check_return_in_time(t(10), t(10)).unwrap();
+        let e = check_return_in_time(t(11), t(10)).unwrap_err();
+        assert_eq!(e.code, ErrorCode::FailedPrecondition);
+        assert!(e.message.contains("sign-off limit"), "{}", e.message);
+
+        let mut f = Fields::new();
+        let r = parse_return(Some(ReturnReason::NotOurDuty), "三定方案第三条", "", &mut f);
+        assert!(f.finish().is_ok());
+        assert_eq!(r.unwrap().reason, ReturnReason::NotOurDuty);
+        let mut f = Fields::new();
+        assert!(parse_return(None, " ", "", &mut f).is_none());
+        let e = f.finish().unwrap_err();
+        assert!(
+            e.message.contains("reason") && e.message.contains("duty_rule"),
+            "{}",
+            e.message
+        );
+        for r in ReturnReason::ALL {
+            assert_eq!(ReturnReason::parse(r.as_str()), Some(r));
+        }
+    }
+
+    #[test]
+    fn whistles_summon_other_departments_to_come_later() {
+        let t = |m: i64| DateTime::from_timestamp(1_764_000_000 + m * 60, 0).unwrap();
+        let ids = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let mut f = Fields::new();
+        let w = parse_whistle(
+            &mut f,
+            "street-110105001",
+            &ids(&["bj-urban-management", "bj-housing"]),
+            Some(t(30)),
+            t(0),
+            "建外街道某小区",
+            "楼道堆物清理",
+        );
+        assert!(f.finish().is_ok());
+        assert_eq!(w.unwrap().summoned.len(), 2);
+        let mut f = Fields::new();
+        parse_whistle(
+            &mut f,
+            "street-110105001",
+            &ids(&["street-110105001", "bj-housing", "bj-housing"]),
+            Some(t(0)),
+            t(0),
+            "",
+            "",
+        );
+        let e = f.finish().unwrap_err();
+        for part in [
+            "summoned_unit_ids[0]",
+            "summoned_unit_ids[2]",
+            "arrive_by",
+            "place",
+            "matter",
+        ] {
+            assert!(e.message.contains(part), "{part}: {}", e.message);
+        }
+        assert!(may_blow_whistle("street-110105001"));
+        assert!(!may_blow_whistle("bj-housing"));
     }
 
     #[test]

@@ -4,14 +4,18 @@ use chrono::{DateTime, Utc};
 use hotline_common::ApiError;
 use hotline_common::time::{opt_to_proto, to_proto};
 use hotline_proto::common::v1::{AssignmentRole, Feedback, TicketSummary};
-use hotline_proto::undertaking::v1::{Assignment, AssignmentState, Extension, HandlingRecord};
+use hotline_proto::undertaking::v1::{
+    Assignment, AssignmentReturn, AssignmentState, Extension, HandlingRecord, Whistle,
+};
 use prost::Message;
 use sqlx::migrate::Migrator;
 use sqlx::postgres::PgRow;
 use sqlx::{PgPool, Postgres, Row, Transaction};
 use uuid::Uuid;
 
-use crate::domain::{ExtensionState, NewRecord, RecordKind, State};
+use crate::domain::{
+    ExtensionState, NewRecord, NewReturn, NewWhistle, RecordKind, ReturnReason, ReturnState, State,
+};
 use hotline_common::audit::{self, Entry};
 use hotline_common::auth::Identity;
 use hotline_common::clock::{self, ClockSpec};
@@ -51,7 +55,17 @@ pub struct Store {
 }
 
 const COLUMNS: &str = "assignment_id, ticket_no, unit_id, role, state, ticket, dispatched_at, \
-     sign_deadline, feedback_deadline, signed_at, fed_back_at, feedback, part";
+     sign_deadline, feedback_deadline, signed_at, fed_back_at, feedback, part, hop";
+
+/// The id of an assignment's clock for a stage: each hop has its own.
+pub fn assignment_clock(ticket_no: &str, stage: Stage, unit_id: &str, hop: i32) -> String {
+    clock::instance_clock_id(
+        ticket_no,
+        stage,
+        unit_id,
+        clock::hop_instance(hop).as_deref(),
+    )
+}
 
 fn from_row(row: &PgRow) -> Result<Stored, ApiError> {
     let state_text: String = row.get("state");
@@ -81,6 +95,8 @@ fn from_row(row: &PgRow) -> Result<Stored, ApiError> {
             State::PendingSign => AssignmentState::PendingSign,
             State::Signed => AssignmentState::Signed,
             State::FedBack => AssignmentState::FedBack,
+            State::ReturnRequested => AssignmentState::ReturnRequested,
+            State::Withdrawn => AssignmentState::Withdrawn,
         } as i32,
         dispatched_at: Some(to_proto(row.get("dispatched_at"))),
         sign_deadline: Some(to_proto(row.get("sign_deadline"))),
@@ -90,6 +106,7 @@ fn from_row(row: &PgRow) -> Result<Stored, ApiError> {
         feedback,
         ticket: Some(ticket),
         part: row.get::<Option<String>, _>("part").unwrap_or_default(),
+        hop: row.get("hop"),
     };
     Ok(Stored {
         id,
@@ -110,26 +127,80 @@ impl Store {
         &self.pool
     }
 
-    /// Records a ticket's assignments; those already recorded (same ticket
-    /// and unit) are kept as they are. Returns all of the ticket's.
+    /// Records the assignments of a ticket's routing hop. Recording a hop
+    /// withdraws the open assignments of earlier hops (their clocks stop,
+    /// their pending returns are accepted); a hop older than one already
+    /// recorded changes nothing, and assignments already recorded (same
+    /// hop and unit) are kept as they are. Returns all of the ticket's.
+    #[allow(clippy::too_many_arguments)]
     pub async fn create(
         &self,
         ticket: &TicketSummary,
+        hop: i32,
         dispatched_at: DateTime<Utc>,
         assignments: &[NewAssignment],
         policy: &Policy,
         who: &Identity,
     ) -> Result<(Vec<Stored>, usize), ApiError> {
         let mut tx = self.pool.begin().await?;
+        let existing: Vec<(Uuid, i32, String, String)> = sqlx::query_as(
+            "SELECT assignment_id, hop, state, unit_id FROM assignments \
+             WHERE ticket_no = $1 ORDER BY hop FOR UPDATE",
+        )
+        .bind(&ticket.ticket_no)
+        .fetch_all(&mut *tx)
+        .await?;
+        if existing.iter().any(|(_, h, _, _)| *h > hop) {
+            drop(tx);
+            return Ok((self.by_ticket(&ticket.ticket_no).await?, 0));
+        }
+        let now = hotline_common::time::now();
+        let mut entries = Vec::new();
+        for (id, old_hop, state, unit_id) in &existing {
+            let open = State::parse(state).is_some_and(State::open);
+            if *old_hop >= hop || !open {
+                continue;
+            }
+            sqlx::query(
+                "UPDATE assignments SET state = 'withdrawn', withdrawn_at = $2 WHERE assignment_id = $1",
+            )
+            .bind(id)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+            sqlx::query(
+                "UPDATE returns SET state = 'accepted', decided_at = $2, \
+                 decision_note = 'the ticket was re-dispatched' \
+                 WHERE assignment_id = $1 AND state = 'pending'",
+            )
+            .bind(id)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+            for stage in [Stage::SignOff, Stage::Feedback] {
+                clock::stop(
+                    &mut tx,
+                    &assignment_clock(&ticket.ticket_no, stage, unit_id, *old_hop),
+                    now,
+                )
+                .await?;
+            }
+            entries.push(Entry::by(
+                who,
+                "assignment.withdrawn",
+                &ticket.ticket_no,
+                format!("assignment={id} unit={unit_id} hop={old_hop} new_hop={hop}"),
+            ));
+        }
         let bytes = ticket.encode_to_vec();
         let mut created = 0;
-        let mut entries = Vec::new();
+        let instance = clock::hop_instance(hop);
         for a in assignments {
             let inserted = sqlx::query(
                 "INSERT INTO assignments (assignment_id, ticket_no, unit_id, role, state, ticket, \
-                 dispatched_at, sign_deadline, feedback_deadline) \
-                 VALUES ($1, $2, $3, $4, 'pending_sign', $5, $6, $7, $8) \
-                 ON CONFLICT ON CONSTRAINT assignments_ticket_unit_unique DO NOTHING",
+                 dispatched_at, sign_deadline, feedback_deadline, hop) \
+                 VALUES ($1, $2, $3, $4, 'pending_sign', $5, $6, $7, $8, $9) \
+                 ON CONFLICT ON CONSTRAINT assignments_ticket_hop_unit_unique DO NOTHING",
             )
             .bind(Uuid::now_v7())
             .bind(&ticket.ticket_no)
@@ -139,6 +210,7 @@ impl Store {
             .bind(dispatched_at)
             .bind(a.sign_deadline)
             .bind(a.feedback_deadline)
+            .bind(hop)
             .execute(&mut *tx)
             .await?
             .rows_affected();
@@ -150,7 +222,7 @@ impl Store {
                 who,
                 "assignment.created",
                 &ticket.ticket_no,
-                format!("unit={} lead={}", a.unit_id, a.lead),
+                format!("unit={} lead={} hop={hop}", a.unit_id, a.lead),
             ));
             // Sign-off and feedback are both counted from dispatch.
             for (stage, deadline) in [
@@ -164,6 +236,7 @@ impl Store {
                         ticket_no: &ticket.ticket_no,
                         stage,
                         unit_id: &a.unit_id,
+                        instance: instance.as_deref(),
                         started_at: dispatched_at,
                         deadline,
                     },
@@ -179,7 +252,7 @@ impl Store {
     pub async fn by_ticket(&self, ticket_no: &str) -> Result<Vec<Stored>, ApiError> {
         let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
             "SELECT {COLUMNS} FROM assignments WHERE ticket_no = $1 \
-             ORDER BY (role = 'lead') DESC, unit_id"
+             ORDER BY hop, (role = 'lead') DESC, unit_id"
         )))
         .bind(ticket_no)
         .fetch_all(&self.pool)
@@ -218,14 +291,39 @@ impl Store {
         id: Uuid,
     ) -> Result<(Transaction<'static, Postgres>, Option<Stored>), ApiError> {
         let mut tx = self.pool.begin().await?;
+        let stored = Store::lock_in(&mut tx, id).await?;
+        Ok((tx, stored))
+    }
+
+    /// Locks one assignment inside the caller's transaction.
+    pub async fn lock_in(
+        tx: &mut Transaction<'static, Postgres>,
+        id: Uuid,
+    ) -> Result<Option<Stored>, ApiError> {
         let row = sqlx::query(sqlx::AssertSqlSafe(format!(
             "SELECT {COLUMNS} FROM assignments WHERE assignment_id = $1 FOR UPDATE"
         )))
         .bind(id)
-        .fetch_optional(&mut *tx)
+        .fetch_optional(&mut **tx)
         .await?;
-        let stored = row.as_ref().map(from_row).transpose()?;
-        Ok((tx, stored))
+        row.as_ref().map(from_row).transpose()
+    }
+
+    /// Moves a locked assignment to a state that has no clock of its own
+    /// to stop (a return asked for or rejected).
+    pub async fn set_state(
+        tx: &mut Transaction<'static, Postgres>,
+        id: Uuid,
+        state: State,
+    ) -> Result<Stored, ApiError> {
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "UPDATE assignments SET state = $2 WHERE assignment_id = $1 RETURNING {COLUMNS}"
+        )))
+        .bind(id)
+        .bind(state.as_str())
+        .fetch_one(&mut **tx)
+        .await?;
+        from_row(&row)
     }
 
     /// Signed: the sign-off clock stops.
@@ -245,7 +343,7 @@ impl Store {
         let s = from_row(&row)?;
         clock::stop(
             tx,
-            &clock::clock_id(&s.proto.ticket_no, Stage::SignOff, &s.unit_id),
+            &assignment_clock(&s.proto.ticket_no, Stage::SignOff, &s.unit_id, s.proto.hop),
             at,
         )
         .await?;
@@ -276,23 +374,25 @@ impl Store {
         let s = from_row(&row)?;
         clock::stop(
             tx,
-            &clock::clock_id(&s.proto.ticket_no, Stage::Feedback, &s.unit_id),
+            &assignment_clock(&s.proto.ticket_no, Stage::Feedback, &s.unit_id, s.proto.hop),
             at,
         )
         .await?;
         Ok(s)
     }
 
-    /// Co-units of a ticket whose part is not in yet.
+    /// Co-units of a ticket's hop whose part is not in yet.
     pub async fn parts_missing(
         tx: &mut Transaction<'static, Postgres>,
         ticket_no: &str,
+        hop: i32,
     ) -> Result<Vec<String>, ApiError> {
         Ok(sqlx::query_scalar(
-            "SELECT unit_id FROM assignments WHERE ticket_no = $1 AND role = 'co' \
+            "SELECT unit_id FROM assignments WHERE ticket_no = $1 AND hop = $2 AND role = 'co' \
              AND state <> 'fed_back' ORDER BY unit_id",
         )
         .bind(ticket_no)
+        .bind(hop)
         .fetch_all(&mut **tx)
         .await?)
     }
@@ -397,21 +497,23 @@ impl Store {
         let column = match stage {
             Stage::SignOff => "sign_deadline",
             Stage::Feedback => "feedback_deadline",
-            Stage::Dispatch => return Err(ApiError::internal("dispatch is not undertaking's")),
+            Stage::Dispatch | Stage::ReportIn => {
+                return Err(ApiError::internal("only assignment stages are extended"));
+            }
         };
         let id = Uuid::parse_str(&ext.assignment_id)
             .map_err(|_| ApiError::internal("stored assignment id"))?;
-        sqlx::query(sqlx::AssertSqlSafe(format!(
-            "UPDATE assignments SET {column} = $2 WHERE assignment_id = $1"
+        let hop: i32 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+            "UPDATE assignments SET {column} = $2 WHERE assignment_id = $1 RETURNING hop"
         )))
         .bind(id)
         .bind(new_deadline)
-        .execute(&mut **tx)
+        .fetch_one(&mut **tx)
         .await?;
         clock::extend(
             tx,
             policy,
-            &clock::clock_id(&ext.ticket_no, stage, &ext.unit_id),
+            &assignment_clock(&ext.ticket_no, stage, &ext.unit_id, hop),
             new_deadline,
             now,
         )
@@ -468,6 +570,313 @@ impl Store {
         .await?;
         rows.iter().map(record_from_row).collect()
     }
+
+    /// Records a unit's return of a locked assignment.
+    pub async fn insert_return(
+        tx: &mut Transaction<'static, Postgres>,
+        a: &Stored,
+        r: &NewReturn,
+        at: DateTime<Utc>,
+    ) -> Result<AssignmentReturn, ApiError> {
+        let row = sqlx::query(
+            "INSERT INTO returns (return_id, assignment_id, ticket_no, unit_id, hop, reason, \
+             duty_rule, note, state, requested_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'pending', $9) RETURNING *",
+        )
+        .bind(Uuid::now_v7())
+        .bind(a.id)
+        .bind(&a.proto.ticket_no)
+        .bind(&a.unit_id)
+        .bind(a.proto.hop)
+        .bind(r.reason.as_str())
+        .bind(&r.duty_rule)
+        .bind(&r.note)
+        .bind(at)
+        .fetch_one(&mut **tx)
+        .await
+        .map_err(|e| match violated_constraint(&e) {
+            Some("returns_one_pending") => {
+                ApiError::precondition("a return of this assignment is already waiting")
+            }
+            _ => e.into(),
+        })?;
+        return_from_row(&row)
+    }
+
+    /// Locks one return inside the caller's transaction, with its state.
+    pub async fn lock_return(
+        tx: &mut Transaction<'static, Postgres>,
+        id: Uuid,
+    ) -> Result<Option<(AssignmentReturn, ReturnState)>, ApiError> {
+        let row = sqlx::query("SELECT * FROM returns WHERE return_id = $1 FOR UPDATE")
+            .bind(id)
+            .fetch_optional(&mut **tx)
+            .await?;
+        row.map(|r| {
+            let state: String = r.get("state");
+            let state = ReturnState::parse(&state)
+                .ok_or_else(|| ApiError::internal(format!("stored return state {state:?}")))?;
+            Ok((return_from_row(&r)?, state))
+        })
+        .transpose()
+    }
+
+    pub async fn reject_return(
+        tx: &mut Transaction<'static, Postgres>,
+        id: Uuid,
+        note: &str,
+        at: DateTime<Utc>,
+    ) -> Result<AssignmentReturn, ApiError> {
+        let row = sqlx::query(
+            "UPDATE returns SET state = 'rejected', decision_note = $2, decided_at = $3 \
+             WHERE return_id = $1 RETURNING *",
+        )
+        .bind(id)
+        .bind(note)
+        .bind(at)
+        .fetch_one(&mut **tx)
+        .await?;
+        return_from_row(&row)
+    }
+
+    pub async fn get_return(&self, id: Uuid) -> Result<Option<AssignmentReturn>, ApiError> {
+        let row = sqlx::query("SELECT * FROM returns WHERE return_id = $1")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(return_from_row).transpose()
+    }
+
+    /// One ticket's returns, or (no ticket) every pending one; oldest first.
+    pub async fn returns(
+        &self,
+        ticket_no: Option<&str>,
+    ) -> Result<Vec<AssignmentReturn>, ApiError> {
+        let rows =
+            match ticket_no {
+                Some(no) => sqlx::query(
+                    "SELECT * FROM returns WHERE ticket_no = $1 ORDER BY requested_at, return_id",
+                )
+                .bind(no)
+                .fetch_all(&self.pool)
+                .await?,
+                None => {
+                    sqlx::query(
+                        "SELECT * FROM returns WHERE state = 'pending' \
+                     ORDER BY requested_at, return_id LIMIT 500",
+                    )
+                    .fetch_all(&self.pool)
+                    .await?
+                }
+            };
+        rows.iter().map(return_from_row).collect()
+    }
+
+    /// Records a whistle on a locked assignment, with an arrival clock per
+    /// summoned department.
+    pub async fn insert_whistle(
+        tx: &mut Transaction<'static, Postgres>,
+        policy: &Policy,
+        a: &Stored,
+        w: &NewWhistle,
+        at: DateTime<Utc>,
+    ) -> Result<Uuid, ApiError> {
+        let id = Uuid::now_v7();
+        sqlx::query(
+            "INSERT INTO whistles (whistle_id, assignment_id, ticket_no, unit_id, matter, place, \
+             blown_at, arrive_by) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        )
+        .bind(id)
+        .bind(a.id)
+        .bind(&a.proto.ticket_no)
+        .bind(&a.unit_id)
+        .bind(&w.matter)
+        .bind(&w.place)
+        .bind(at)
+        .bind(w.arrive_by)
+        .execute(&mut **tx)
+        .await?;
+        let instance = id.to_string();
+        for unit in &w.summoned {
+            sqlx::query("INSERT INTO summonses (whistle_id, unit_id) VALUES ($1, $2)")
+                .bind(id)
+                .bind(unit)
+                .execute(&mut **tx)
+                .await?;
+            clock::start(
+                tx,
+                policy,
+                &ClockSpec {
+                    ticket_no: &a.proto.ticket_no,
+                    stage: Stage::ReportIn,
+                    unit_id: unit,
+                    instance: Some(&instance),
+                    started_at: at,
+                    deadline: w.arrive_by,
+                },
+            )
+            .await?;
+        }
+        Ok(id)
+    }
+
+    /// A summoned department reports in: its arrival clock stops. Returns
+    /// false when it is not summoned by this whistle, or reported already.
+    pub async fn report_in(
+        tx: &mut Transaction<'static, Postgres>,
+        whistle: &Whistle,
+        unit_id: &str,
+        at: DateTime<Utc>,
+    ) -> Result<bool, ApiError> {
+        let id = Uuid::parse_str(&whistle.whistle_id)
+            .map_err(|_| ApiError::internal("stored whistle id"))?;
+        let updated = sqlx::query(
+            "UPDATE summonses SET arrived_at = $3 \
+             WHERE whistle_id = $1 AND unit_id = $2 AND arrived_at IS NULL",
+        )
+        .bind(id)
+        .bind(unit_id)
+        .bind(at)
+        .execute(&mut **tx)
+        .await?
+        .rows_affected();
+        if updated == 0 {
+            return Ok(false);
+        }
+        clock::stop(
+            tx,
+            &clock::instance_clock_id(
+                &whistle.ticket_no,
+                Stage::ReportIn,
+                unit_id,
+                Some(&whistle.whistle_id),
+            ),
+            at,
+        )
+        .await?;
+        Ok(true)
+    }
+
+    /// One whistle with its summonses; inside a transaction it is locked.
+    pub async fn whistle(
+        conn: &mut sqlx::PgConnection,
+        id: Uuid,
+        lock: bool,
+    ) -> Result<Option<Whistle>, ApiError> {
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT * FROM whistles WHERE whistle_id = $1{}",
+            if lock { " FOR UPDATE" } else { "" }
+        )))
+        .bind(id)
+        .fetch_optional(&mut *conn)
+        .await?;
+        let Some(row) = row else {
+            return Ok(None);
+        };
+        let mut w = whistle_from_row(&row);
+        w.summonses = summonses(conn, &[id])
+            .await?
+            .remove(&id)
+            .unwrap_or_default();
+        Ok(Some(w))
+    }
+
+    pub async fn whistles_by_ticket(&self, ticket_no: &str) -> Result<Vec<Whistle>, ApiError> {
+        let mut conn = self.pool.acquire().await?;
+        let rows = sqlx::query(
+            "SELECT * FROM whistles WHERE ticket_no = $1 ORDER BY blown_at, whistle_id",
+        )
+        .bind(ticket_no)
+        .fetch_all(&mut *conn)
+        .await?;
+        let ids: Vec<Uuid> = rows.iter().map(|r| r.get("whistle_id")).collect();
+        let mut by_whistle = summonses(&mut conn, &ids).await?;
+        Ok(rows
+            .iter()
+            .zip(&ids)
+            .map(|(r, id)| {
+                let mut w = whistle_from_row(r);
+                w.summonses = by_whistle.remove(id).unwrap_or_default();
+                w
+            })
+            .collect())
+    }
+}
+
+async fn summonses(
+    conn: &mut sqlx::PgConnection,
+    ids: &[Uuid],
+) -> Result<std::collections::HashMap<Uuid, Vec<pb::Summons>>, ApiError> {
+    let rows = sqlx::query(
+        "SELECT s.whistle_id, s.unit_id, s.arrived_at, w.arrive_by FROM summonses s \
+         JOIN whistles w USING (whistle_id) WHERE s.whistle_id = ANY($1) ORDER BY s.unit_id",
+    )
+    .bind(ids)
+    .fetch_all(&mut *conn)
+    .await?;
+    let mut out: std::collections::HashMap<Uuid, Vec<pb::Summons>> = Default::default();
+    for r in rows {
+        let arrived: Option<DateTime<Utc>> = r.get("arrived_at");
+        let arrive_by: DateTime<Utc> = r.get("arrive_by");
+        out.entry(r.get("whistle_id"))
+            .or_default()
+            .push(pb::Summons {
+                unit_id: r.get("unit_id"),
+                arrived_at: opt_to_proto(arrived),
+                late: arrived.is_some_and(|a| a > arrive_by),
+            });
+    }
+    Ok(out)
+}
+
+fn whistle_from_row(row: &PgRow) -> Whistle {
+    Whistle {
+        whistle_id: row.get::<Uuid, _>("whistle_id").to_string(),
+        ticket_no: row.get("ticket_no"),
+        assignment_id: row.get::<Uuid, _>("assignment_id").to_string(),
+        unit_id: row.get("unit_id"),
+        matter: row.get("matter"),
+        place: row.get("place"),
+        blown_at: Some(to_proto(row.get("blown_at"))),
+        arrive_by: Some(to_proto(row.get("arrive_by"))),
+        summonses: Vec::new(),
+    }
+}
+
+fn return_from_row(row: &PgRow) -> Result<AssignmentReturn, ApiError> {
+    let reason: String = row.get("reason");
+    let reason = match ReturnReason::parse(&reason) {
+        Some(ReturnReason::NotOurDuty) => pb::ReturnReason::NotOurDuty,
+        Some(ReturnReason::NotOurArea) => pb::ReturnReason::NotOurArea,
+        Some(ReturnReason::WrongCategory) => pb::ReturnReason::WrongCategory,
+        Some(ReturnReason::InsufficientInformation) => pb::ReturnReason::InsufficientInformation,
+        None => {
+            return Err(ApiError::internal(format!(
+                "stored return reason {reason:?}"
+            )));
+        }
+    };
+    let state: String = row.get("state");
+    let state = match ReturnState::parse(&state) {
+        Some(ReturnState::Pending) => pb::ReturnState::Pending,
+        Some(ReturnState::Accepted) => pb::ReturnState::Accepted,
+        Some(ReturnState::Rejected) => pb::ReturnState::Rejected,
+        None => return Err(ApiError::internal(format!("stored return state {state:?}"))),
+    };
+    Ok(AssignmentReturn {
+        return_id: row.get::<Uuid, _>("return_id").to_string(),
+        assignment_id: row.get::<Uuid, _>("assignment_id").to_string(),
+        ticket_no: row.get("ticket_no"),
+        unit_id: row.get("unit_id"),
+        hop: row.get("hop"),
+        reason: reason as i32,
+        duty_rule: row.get("duty_rule"),
+        note: row.get("note"),
+        state: state as i32,
+        requested_at: Some(to_proto(row.get("requested_at"))),
+        decided_at: opt_to_proto(row.get("decided_at")),
+        decision_note: row.get("decision_note"),
+    })
 }
 
 fn record_from_row(row: &PgRow) -> Result<HandlingRecord, ApiError> {
