@@ -851,3 +851,61 @@ async fn a_street_whistle_summons_departments_and_late_ones_reach_supervision() 
         .unwrap_err();
     assert_eq!(e.code(), Code::PermissionDenied);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_ticket_left_in_the_manual_queue_is_supervised() {
+    let sys = System::start(Options {
+        policy: Some(FAST_POLICY.to_string()),
+        ..Default::default()
+    })
+    .await
+    .expect("system starts");
+    // Emergency: 4 s to dispatch, and no district to route by.
+    let no = submit(&sys, request("queue-late", "heating", "", "")).await;
+    let r = routing_of(&sys, &no).await;
+    assert_eq!(r.basis, RoutingBasis::ManualQueue as i32);
+    let supervision = sys.supervision().await;
+    let cases = |state: CaseState| {
+        let s = supervision.clone();
+        let no = no.clone();
+        async move {
+            let found = s
+                .clone()
+                .list_cases(ListCasesRequest {
+                    ticket_no: no,
+                    ..Default::default()
+                })
+                .await
+                .ok()?
+                .into_inner()
+                .cases
+                .into_iter()
+                .find(|c| c.stage == Stage::ManualDispatch as i32 && c.state == state as i32)?;
+            Some(found)
+        }
+    };
+    let open = eventually(Duration::from_secs(30), "a case for the queue wait", || {
+        cases(CaseState::Open)
+    })
+    .await;
+    assert_eq!(open.unit_id, "hotline-centre");
+    // A dispatcher places it at last: the case closes.
+    sys.dispatch()
+        .await
+        .redispatch_ticket(RedispatchTicketRequest {
+            ticket_no: no.clone(),
+            hop: 1,
+            reason: "补充地址后派单".into(),
+            target: Some(Target::Reroute(Reroute {
+                district_code: "110105".into(),
+                ..Default::default()
+            })),
+            ..Default::default()
+        })
+        .await
+        .expect("placed");
+    eventually(Duration::from_secs(30), "the queue case closed", || {
+        cases(CaseState::Closed)
+    })
+    .await;
+}

@@ -29,6 +29,7 @@ pub fn stage_to_proto(s: Stage) -> pb::Stage {
         Stage::SignOff => pb::Stage::SignOff,
         Stage::Feedback => pb::Stage::Feedback,
         Stage::ReportIn => pb::Stage::ReportIn,
+        Stage::ManualDispatch => pb::Stage::ManualDispatch,
     }
 }
 
@@ -38,6 +39,7 @@ pub fn stage_from_proto(value: i32) -> Option<Stage> {
         Ok(pb::Stage::SignOff) => Some(Stage::SignOff),
         Ok(pb::Stage::Feedback) => Some(Stage::Feedback),
         Ok(pb::Stage::ReportIn) => Some(Stage::ReportIn),
+        Ok(pb::Stage::ManualDispatch) => Some(Stage::ManualDispatch),
         _ => None,
     }
 }

@@ -86,7 +86,10 @@ impl Api {
         }
         let loaded = self.catalogue().await?;
         let (ticket, routing) = plan(&req, &loaded.catalogue, &self.policy, now())?;
-        let (routing, new) = self.store.insert(&ticket, &routing, who).await?;
+        let (routing, new) = self
+            .store
+            .insert(&ticket, &routing, &self.policy, who)
+            .await?;
         if new {
             self.relay_wake.notify_one();
             if routing.units.is_empty() {
@@ -187,7 +190,7 @@ impl Api {
             now(),
         )?;
         self.store
-            .redispatch(&ticket, &routing, current.hop, who)
+            .redispatch(&ticket, &routing, &current, &self.policy, who)
             .await?;
         self.relay_wake.notify_one();
         tracing::info!(

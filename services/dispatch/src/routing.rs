@@ -193,6 +193,8 @@ pub fn replan(
                 ));
             }
             routing.basis = RoutingBasis::ManualQueue as i32;
+            // Back in the queue: the tier's dispatch limit, from now.
+            routing.dispatch_deadline = Some(to_proto(policy.dispatch_deadline(class, now, false)));
         }
         Target::Units { lead, co } => {
             let mut f = Fields::new();

@@ -2,7 +2,10 @@
 
 use std::sync::Arc;
 
+use hotline_common::bus::Publisher;
+use hotline_common::clock::{self, ClockApi};
 use hotline_common::startup::{grpc_router, peer_channel, serve};
+use hotline_proto::common::v1::clock_service_server::ClockServiceServer;
 use hotline_proto::dispatch::v1::dispatch_service_server::DispatchServiceServer;
 use hotline_proto::undertaking::v1::undertaking_service_client::UndertakingServiceClient;
 use tokio::sync::Notify;
@@ -15,7 +18,11 @@ use crate::store::{MIGRATOR, Store};
 pub async fn run(cfg: Config, token: CancellationToken) -> anyhow::Result<()> {
     let pool = hotline_common::db::connect_and_migrate(
         &cfg.common,
-        &[&MIGRATOR, &hotline_common::audit::MIGRATOR],
+        &[
+            &MIGRATOR,
+            &clock::MIGRATOR,
+            &hotline_common::audit::MIGRATOR,
+        ],
     )
     .await?;
     let store = Store::new(pool.clone());
@@ -34,7 +41,9 @@ pub async fn run(cfg: Config, token: CancellationToken) -> anyhow::Result<()> {
         "dispatch catalogue file read"
     );
 
+    let publisher = Arc::new(Publisher::new(&cfg.common.amqp_url, "dispatch-clocks"));
     let mut tasks = tokio::task::JoinSet::new();
+    tasks.spawn(clock::run_scheduler(pool.clone(), publisher, token.clone()));
     tasks.spawn(crate::relay::run(
         store.clone(),
         undertaking.clone(),
@@ -50,7 +59,9 @@ pub async fn run(cfg: Config, token: CancellationToken) -> anyhow::Result<()> {
         relay_wake: wake,
     };
     let (router, health) = grpc_router(&cfg.common, &pool)?;
-    let router = router.add_service(DispatchServiceServer::new(api));
+    let router = router
+        .add_service(DispatchServiceServer::new(api))
+        .add_service(ClockServiceServer::new(ClockApi { pool: pool.clone() }));
     health.set_serving::<DispatchServiceServer<Api>>().await;
     let served = serve(&cfg.common, router, health, token.clone()).await;
     token.cancel();

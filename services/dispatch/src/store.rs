@@ -3,10 +3,12 @@
 use hotline_common::ApiError;
 use hotline_common::audit::{self, Entry};
 use hotline_common::auth::Identity;
+use hotline_common::clock::{self, ClockSpec};
 use hotline_common::error::violated_constraint;
 use hotline_common::outbox::Outbox;
 use hotline_proto::common::v1::TicketSummary;
 use hotline_proto::dispatch::v1::{self as pb, CatalogueVersion, Routing};
+use hotline_sla::{Policy, Stage};
 use prost::Message;
 use sqlx::migrate::Migrator;
 use sqlx::{PgPool, Postgres, Row, Transaction};
@@ -41,6 +43,7 @@ impl Store {
         &self,
         ticket: &TicketSummary,
         routing: &Routing,
+        policy: &Policy,
         who: &Identity,
     ) -> Result<(Routing, bool), ApiError> {
         let mut tx = self.pool.begin().await?;
@@ -70,7 +73,9 @@ impl Store {
             return Ok((existing.1, false));
         }
         insert_hop(&mut tx, routing, dispatched_at).await?;
-        if !routing.units.is_empty() {
+        if routing.units.is_empty() {
+            start_queue_clock(&mut tx, policy, routing, dispatched_at, deadline).await?;
+        } else {
             UNDERTAKING_OUTBOX.push(&mut tx, &ticket.ticket_no).await?;
         }
         let action = if routing.units.is_empty() {
@@ -94,15 +99,18 @@ impl Store {
         &self,
         ticket: &TicketSummary,
         routing: &Routing,
-        from_hop: i32,
+        from: &Routing,
+        policy: &Policy,
         who: &Identity,
     ) -> Result<(), ApiError> {
+        let from_hop = from.hop;
         let mut tx = self.pool.begin().await?;
         let dispatched_at = time_of(routing.dispatched_at.as_ref(), "dispatched_at")?;
+        let deadline = time_of(routing.dispatch_deadline.as_ref(), "dispatch_deadline")?;
         let updated = sqlx::query(
             "UPDATE routings SET ticket = $2, routing = $3, dispatched_at = $4, \
-             catalogue_version = $5, hop = $6, queued = $7, transfers = $8 \
-             WHERE ticket_no = $1 AND hop = $9",
+             catalogue_version = $5, hop = $6, queued = $7, transfers = $8, \
+             dispatch_deadline = $10 WHERE ticket_no = $1 AND hop = $9",
         )
         .bind(&ticket.ticket_no)
         .bind(ticket.encode_to_vec())
@@ -113,6 +121,7 @@ impl Store {
         .bind(routing.units.is_empty())
         .bind(routing.transfers)
         .bind(from_hop)
+        .bind(deadline)
         .execute(&mut *tx)
         .await?
         .rows_affected();
@@ -123,6 +132,17 @@ impl Store {
             )));
         }
         insert_hop(&mut tx, routing, dispatched_at).await?;
+        if from.units.is_empty() {
+            clock::stop(
+                &mut tx,
+                &queue_clock(&routing.ticket_no, from_hop),
+                dispatched_at,
+            )
+            .await?;
+        }
+        if routing.units.is_empty() {
+            start_queue_clock(&mut tx, policy, routing, dispatched_at, deadline).await?;
+        }
         UNDERTAKING_OUTBOX.push(&mut tx, &ticket.ticket_no).await?;
         audit::append(
             &mut tx,
@@ -308,6 +328,41 @@ impl Store {
         .await?;
         Ok(rows.iter().map(version_from_row).collect())
     }
+}
+
+/// The clock of a ticket's wait in the manual queue at a hop.
+fn queue_clock(ticket_no: &str, hop: i32) -> String {
+    clock::instance_clock_id(
+        ticket_no,
+        Stage::ManualDispatch,
+        clock::CENTRE_UNIT,
+        clock::hop_instance(hop).as_deref(),
+    )
+}
+
+/// A ticket enters the manual queue: the centre's clock runs until a
+/// dispatcher sends it on.
+async fn start_queue_clock(
+    tx: &mut Transaction<'static, Postgres>,
+    policy: &Policy,
+    routing: &Routing,
+    at: chrono::DateTime<chrono::Utc>,
+    deadline: chrono::DateTime<chrono::Utc>,
+) -> Result<(), ApiError> {
+    let instance = clock::hop_instance(routing.hop);
+    clock::start(
+        tx,
+        policy,
+        &ClockSpec {
+            ticket_no: &routing.ticket_no,
+            stage: Stage::ManualDispatch,
+            unit_id: clock::CENTRE_UNIT,
+            instance: instance.as_deref(),
+            started_at: at,
+            deadline,
+        },
+    )
+    .await
 }
 
 /// Serialises changes to which catalogue is in force.

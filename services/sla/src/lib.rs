@@ -74,6 +74,8 @@ pub enum Stage {
     /// 部门报到: a summoned department's arrival, by the time the whistle
     /// (街乡吹哨) set.
     ReportIn,
+    /// 人工派单: a ticket waiting in the manual queue for a dispatcher.
+    ManualDispatch,
 }
 
 impl Stage {
@@ -83,6 +85,7 @@ impl Stage {
             Stage::SignOff => "sign_off",
             Stage::Feedback => "feedback",
             Stage::ReportIn => "report_in",
+            Stage::ManualDispatch => "manual_dispatch",
         }
     }
 }
@@ -95,6 +98,7 @@ impl FromStr for Stage {
             Stage::SignOff,
             Stage::Feedback,
             Stage::ReportIn,
+            Stage::ManualDispatch,
         ]
         .into_iter()
         .find(|t| t.as_str() == s)

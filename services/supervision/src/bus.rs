@@ -26,6 +26,7 @@ use crate::store::{Actions, Store};
 #[derive(Clone)]
 pub struct Owners {
     pub intake: ClockServiceClient<Peer>,
+    pub dispatch: ClockServiceClient<Peer>,
     pub undertaking: ClockServiceClient<Peer>,
 }
 
@@ -33,6 +34,7 @@ impl Owners {
     async fn check(&self, who: Owner, ids: Vec<String>) -> Result<Vec<ClockState>, ApiError> {
         let (mut client, name) = match who {
             Owner::Intake => (self.intake.clone(), "intake"),
+            Owner::Dispatch => (self.dispatch.clone(), "dispatch"),
             Owner::Undertaking => (self.undertaking.clone(), "undertaking"),
         };
         let mut states = Vec::with_capacity(ids.len());

@@ -8,6 +8,8 @@ pub struct Config {
     pub common: CommonConfig,
     /// `HOTLINE_INTAKE_URL`: intake, owner of dispatch clocks.
     pub intake_url: String,
+    /// `HOTLINE_DISPATCH_URL`: dispatch, owner of the manual queue's clocks.
+    pub dispatch_url: String,
     /// `HOTLINE_UNDERTAKING_URL`: undertaking, owner of sign-off and
     /// feedback clocks.
     pub undertaking_url: String,
@@ -27,6 +29,7 @@ impl ServiceConfig for Config {
         }
         Config {
             intake_url: CommonConfig::peer_url(env, ServiceName::Intake),
+            dispatch_url: CommonConfig::peer_url(env, ServiceName::Dispatch),
             undertaking_url: CommonConfig::peer_url(env, ServiceName::Undertaking),
             prefetch,
             common,

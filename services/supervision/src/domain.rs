@@ -9,12 +9,14 @@ use prost_types::Timestamp;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Owner {
     Intake,
+    Dispatch,
     Undertaking,
 }
 
 pub fn owner(stage: Stage) -> Owner {
     match stage {
         Stage::Dispatch => Owner::Intake,
+        Stage::ManualDispatch => Owner::Dispatch,
         Stage::SignOff | Stage::Feedback | Stage::ReportIn => Owner::Undertaking,
     }
 }
@@ -163,6 +165,7 @@ mod tests {
         assert_eq!(owner(Stage::SignOff), Owner::Undertaking);
         assert_eq!(owner(Stage::Feedback), Owner::Undertaking);
         assert_eq!(owner(Stage::ReportIn), Owner::Undertaking);
+        assert_eq!(owner(Stage::ManualDispatch), Owner::Dispatch);
     }
 
     #[test]

@@ -19,6 +19,7 @@ pub async fn run(cfg: Config, token: CancellationToken) -> anyhow::Result<()> {
     let store = Store::new(pool.clone());
     let owners = Owners {
         intake: ClockServiceClient::new(peer_channel(&cfg.intake_url, &cfg.common)?),
+        dispatch: ClockServiceClient::new(peer_channel(&cfg.dispatch_url, &cfg.common)?),
         undertaking: ClockServiceClient::new(peer_channel(&cfg.undertaking_url, &cfg.common)?),
     };
     let consumer = tokio::spawn(crate::bus::run(

@@ -426,7 +426,7 @@ pub fn check_extension(
     let running = match stage {
         Stage::SignOff => matches!(assignment, State::PendingSign | State::ReturnRequested),
         Stage::Feedback => assignment.open(),
-        Stage::Dispatch | Stage::ReportIn => {
+        Stage::Dispatch | Stage::ReportIn | Stage::ManualDispatch => {
             return Err(ApiError::invalid(
                 "stage",
                 "only sign_off or feedback can be extended",

@@ -497,7 +497,7 @@ impl Store {
         let column = match stage {
             Stage::SignOff => "sign_deadline",
             Stage::Feedback => "feedback_deadline",
-            Stage::Dispatch | Stage::ReportIn => {
+            Stage::Dispatch | Stage::ReportIn | Stage::ManualDispatch => {
                 return Err(ApiError::internal("only assignment stages are extended"));
             }
         };
