@@ -1,0 +1,280 @@
+//! The handling units' side through gRPC: every illegal move of the
+//! assignment state machine is refused with the current state, and every
+//! feedback outcome with a part missing is refused naming the part.
+
+use hotline_proto::common::v1::{AssignmentRole, Feedback, FeedbackOutcome};
+use hotline_proto::dispatch::v1::RedispatchTicketRequest;
+use hotline_proto::dispatch::v1::redispatch_ticket_request::Target;
+use hotline_proto::undertaking::v1::{
+    Assignment, AssignmentState, ReturnAssignmentRequest, ReturnReason, SignAssignmentRequest,
+    SubmitFeedbackRequest,
+};
+use hotline_tests::{Options, System, assignments_of, heating_request, submit_co_parts};
+use tonic::Code;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Move {
+    Sign,
+    Feedback,
+    Return,
+}
+
+const MOVES: [Move; 3] = [Move::Sign, Move::Feedback, Move::Return];
+
+fn resolved() -> Feedback {
+    Feedback {
+        outcome: FeedbackOutcome::Resolved as i32,
+        summary: "已协调热力公司排查管线，室温恢复".into(),
+        ..Default::default()
+    }
+}
+
+async fn attempt(sys: &System, a: &Assignment, m: Move, fb: Feedback) -> Result<(), tonic::Status> {
+    let mut unit = sys.undertaking_as(&a.unit_id).await;
+    let (id, unit_id) = (a.assignment_id.clone(), a.unit_id.clone());
+    match m {
+        Move::Sign => unit
+            .sign_assignment(SignAssignmentRequest {
+                assignment_id: id,
+                unit_id,
+            })
+            .await
+            .map(drop),
+        Move::Feedback => unit
+            .submit_feedback(SubmitFeedbackRequest {
+                assignment_id: id,
+                unit_id,
+                feedback: Some(fb),
+            })
+            .await
+            .map(drop),
+        Move::Return => unit
+            .return_assignment(ReturnAssignmentRequest {
+                assignment_id: id,
+                unit_id,
+                reason: ReturnReason::NotOurDuty as i32,
+                duty_rule: "职责清单未列".into(),
+                note: String::new(),
+            })
+            .await
+            .map(drop),
+    }
+}
+
+/// The ticket's lead assignment as undertaking has it now.
+async fn lead_of(sys: &System, no: &str, hop: i32) -> Assignment {
+    assignments_of(sys, no)
+        .await
+        .into_iter()
+        .find(|a| a.hop == hop && a.role == AssignmentRole::Lead as i32)
+        .expect("a lead unit")
+}
+
+/// Tries every move the state does not allow: each is FAILED_PRECONDITION
+/// and says the state.
+async fn refused_in(sys: &System, a: &Assignment, state: &str, legal: &[Move]) {
+    for m in MOVES {
+        if legal.contains(&m) {
+            continue;
+        }
+        let e = attempt(sys, a, m, resolved())
+            .await
+            .expect_err(&format!("{m:?} from {state}"));
+        assert_eq!(
+            e.code(),
+            Code::FailedPrecondition,
+            "{m:?} from {state}: {}",
+            e.message()
+        );
+        assert!(
+            e.message().contains(state),
+            "{m:?} from {state}: {}",
+            e.message()
+        );
+    }
+}
+
+async fn submit(sys: &System, key: &str) -> String {
+    sys.intake()
+        .await
+        .submit(heating_request(key))
+        .await
+        .expect("submit")
+        .into_inner()
+        .ticket_no
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_illegal_move_is_refused_with_the_current_state() {
+    let sys = System::start(Options::default())
+        .await
+        .expect("system starts");
+
+    let t1 = submit(&sys, "moves-1").await;
+    let a = lead_of(&sys, &t1, 1).await;
+    assert_eq!(a.state, AssignmentState::PendingSign as i32);
+    refused_in(&sys, &a, "pending sign-off", &[Move::Sign, Move::Return]).await;
+    attempt(&sys, &a, Move::Sign, resolved())
+        .await
+        .expect("sign");
+    refused_in(&sys, &a, "signed", &[Move::Feedback]).await;
+    submit_co_parts(&sys, &t1).await;
+    attempt(&sys, &a, Move::Feedback, resolved())
+        .await
+        .expect("feedback");
+    refused_in(&sys, &a, "fed back", &[]).await;
+    // An answered ticket is not re-dispatched.
+    let e = sys
+        .dispatch()
+        .await
+        .redispatch_ticket(RedispatchTicketRequest {
+            ticket_no: t1.clone(),
+            hop: 1,
+            reason: "改派".into(),
+            target: Some(Target::ManualQueue(true)),
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), Code::FailedPrecondition);
+    assert!(e.message().contains("answered"), "{}", e.message());
+
+    let t2 = submit(&sys, "moves-2").await;
+    let b = lead_of(&sys, &t2, 1).await;
+    attempt(&sys, &b, Move::Return, resolved())
+        .await
+        .expect("return");
+    refused_in(&sys, &b, "returned, waiting for the centre", &[]).await;
+
+    let t3 = submit(&sys, "moves-3").await;
+    let c = lead_of(&sys, &t3, 1).await;
+    sys.dispatch()
+        .await
+        .redispatch_ticket(RedispatchTicketRequest {
+            ticket_no: t3.clone(),
+            hop: 1,
+            reason: "调度员改派".into(),
+            target: Some(Target::ManualQueue(true)),
+            ..Default::default()
+        })
+        .await
+        .expect("to the manual queue");
+    let withdrawn = hotline_tests::eventually(
+        std::time::Duration::from_secs(30),
+        "the assignment withdrawn",
+        || async {
+            let a = lead_of(&sys, &t3, 1).await;
+            (a.state == AssignmentState::Withdrawn as i32).then_some(a)
+        },
+    )
+    .await;
+    assert_eq!(withdrawn.assignment_id, c.assignment_id);
+    refused_in(&sys, &withdrawn, "withdrawn", &[]).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_feedback_outcome_names_its_missing_parts() {
+    let sys = System::start(Options::default())
+        .await
+        .expect("system starts");
+    let no = submit(&sys, "outcomes").await;
+    let a = lead_of(&sys, &no, 1).await;
+    attempt(&sys, &a, Move::Sign, resolved())
+        .await
+        .expect("sign");
+    submit_co_parts(&sys, &no).await;
+
+    let with = |outcome: FeedbackOutcome, f: &dyn Fn(&mut Feedback)| {
+        let mut fb = Feedback {
+            outcome: outcome as i32,
+            summary: "已联系诉求人".into(),
+            responsible_unit: "北京热力集团".into(),
+            reason: "主管线老化".into(),
+            next_measures: "更换主管线".into(),
+            measures_due: Some(prost_types::Timestamp {
+                seconds: chrono::Utc::now().timestamp() + 86_400 * 30,
+                nanos: 0,
+            }),
+            measures_under_study: true,
+            referral_channel: "向法院起诉".into(),
+        };
+        f(&mut fb);
+        fb
+    };
+    let cases: Vec<(Feedback, &str)> = vec![
+        (
+            with(FeedbackOutcome::Resolved, &|f| f.summary.clear()),
+            "feedback.summary",
+        ),
+        (
+            with(FeedbackOutcome::Unresolved, &|f| f.responsible_unit.clear()),
+            "feedback.responsible_unit",
+        ),
+        (
+            with(FeedbackOutcome::Unresolved, &|f| f.reason.clear()),
+            "feedback.reason",
+        ),
+        (
+            with(FeedbackOutcome::Unresolved, &|f| f.next_measures.clear()),
+            "feedback.next_measures",
+        ),
+        (
+            with(FeedbackOutcome::Unresolved, &|f| f.measures_due = None),
+            "feedback.measures_due",
+        ),
+        (
+            with(FeedbackOutcome::CannotResolve, &|f| f.reason.clear()),
+            "feedback.reason",
+        ),
+        (
+            with(FeedbackOutcome::Explained, &|f| f.referral_channel.clear()),
+            "feedback.referral_channel",
+        ),
+        (
+            with(FeedbackOutcome::Unspecified, &|_| {}),
+            "feedback.outcome",
+        ),
+    ];
+    for (fb, field) in cases {
+        let outcome = fb.outcome;
+        let e = attempt(&sys, &a, Move::Feedback, fb)
+            .await
+            .expect_err(field);
+        assert_eq!(e.code(), Code::InvalidArgument, "{field}: {}", e.message());
+        assert!(
+            e.message().contains(field),
+            "outcome {outcome}, {field}: {}",
+            e.message()
+        );
+    }
+    // Everything an unresolved answer needs at once is named at once.
+    let e = attempt(
+        &sys,
+        &a,
+        Move::Feedback,
+        Feedback {
+            outcome: FeedbackOutcome::Unresolved as i32,
+            summary: "未解决".into(),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap_err();
+    for field in [
+        "responsible_unit",
+        "reason",
+        "next_measures",
+        "measures_due",
+    ] {
+        assert!(e.message().contains(field), "{field}: {}", e.message());
+    }
+    // Complete, it is accepted.
+    attempt(
+        &sys,
+        &a,
+        Move::Feedback,
+        with(FeedbackOutcome::Unresolved, &|_| {}),
+    )
+    .await
+    .expect("a complete unresolved answer");
+}
