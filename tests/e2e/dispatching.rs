@@ -14,6 +14,7 @@ use hotline_proto::dispatch::v1::{
     ListManualQueueRequest, ListTransferredTicketsRequest, PublishCatalogueRequest,
     RedispatchTicketRequest, Reroute, Routing, RoutingBasis, Rule, UnitChoice,
 };
+use hotline_proto::intake::v1::{GetTimelineRequest, TimelineEventKind};
 use hotline_proto::supervision::v1::{CaseState, ListCasesRequest};
 use hotline_proto::undertaking::v1::{
     Assignment, AssignmentState, BlowWhistleRequest, GetReturnRequest, ListReturnsRequest,
@@ -499,8 +500,32 @@ async fn a_ticket_travels_through_three_returns_and_is_flagged() {
         .unwrap_err();
     assert_eq!(e.code(), Code::FailedPrecondition);
     assert!(e.message().contains("already signed"), "{}", e.message());
-    let (ok, report) = sys.verify_audit("dispatch");
-    assert!(ok, "{report}");
+    // The timeline tells the story: four returns, one rejected.
+    let timeline = sys
+        .intake()
+        .await
+        .get_timeline(GetTimelineRequest {
+            ticket_no: no.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .entries;
+    let returned: Vec<&str> = timeline
+        .iter()
+        .filter(|e| e.kind == TimelineEventKind::Returned as i32)
+        .map(|e| e.detail.as_str())
+        .collect();
+    assert_eq!(returned.len(), 4, "{returned:?}");
+    assert_eq!(
+        returned.iter().filter(|d| d.contains("rejected")).count(),
+        1
+    );
+    assert!(returned.iter().all(|d| d.contains("not_our_duty")));
+    for service in ["dispatch", "undertaking"] {
+        let (ok, report) = sys.verify_audit(service);
+        assert!(ok, "{service}: {report}");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -805,6 +830,27 @@ async fn a_street_whistle_summons_departments_and_late_ones_reach_supervision() 
         }
     })
     .await;
+    let timeline = sys
+        .intake()
+        .await
+        .get_timeline(GetTimelineRequest {
+            ticket_no: no.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .entries;
+    let blown = timeline
+        .iter()
+        .find(|e| e.kind == TimelineEventKind::Whistle as i32)
+        .expect("the whistle is in the timeline");
+    assert!(blown.overdue);
+    assert!(
+        blown.detail.contains("bj-housing arrived late")
+            && blown.detail.contains("bj-urban-enforcement arrived"),
+        "{}",
+        blown.detail
+    );
     // The summoned department sees the whistle; a department not involved does not.
     let listed = sys
         .undertaking_as("bj-housing")

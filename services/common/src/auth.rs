@@ -224,7 +224,7 @@ pub const RULES: &[(&str, &[Role])] = &[
     ),
     (
         "/hotline.undertaking.v1.UndertakingService/ListReturns",
-        &[Dispatcher, Supervisor, Auditor, UnitStaff],
+        &[Dispatcher, Supervisor, Auditor, UnitStaff, Service],
     ),
     (
         "/hotline.undertaking.v1.UndertakingService/BlowWhistle",
@@ -236,7 +236,9 @@ pub const RULES: &[(&str, &[Role])] = &[
     ),
     (
         "/hotline.undertaking.v1.UndertakingService/ListWhistles",
-        &[UnitStaff, Supervisor, Dispatcher, Auditor, Operator],
+        &[
+            UnitStaff, Supervisor, Dispatcher, Auditor, Operator, Service,
+        ],
     ),
     ("/hotline.common.v1.ClockService/CheckClocks", &[Service]),
     (

@@ -17,7 +17,8 @@ use hotline_proto::intake::v1::intake_service_server::IntakeService;
 use hotline_proto::intake::v1::*;
 use hotline_proto::undertaking::v1::undertaking_service_client::UndertakingServiceClient;
 use hotline_proto::undertaking::v1::{
-    AssignmentState, HandlingRecordKind, ListHandlingRecordsRequest, ListTicketAssignmentsRequest,
+    AssignmentState, HandlingRecordKind, ListHandlingRecordsRequest, ListReturnsRequest,
+    ListTicketAssignmentsRequest, ListWhistlesRequest, ReturnReason, ReturnState,
 };
 use hotline_sla::Policy;
 use prost::Message;
@@ -257,11 +258,14 @@ impl Api {
             .map_err(|s| from_peer("undertaking", s))?
             .into_inner()
             .records;
-        for r in records {
-            let role = assignments
+        let role_of = |unit: &str| {
+            assignments
                 .iter()
-                .find(|a| a.unit_id == r.unit_id)
-                .map_or(pb::AssignmentRole::Unspecified as i32, |a| a.role);
+                .find(|a| a.unit_id == unit)
+                .map_or(pb::AssignmentRole::Unspecified as i32, |a| a.role)
+        };
+        for r in records {
+            let role = role_of(&r.unit_id);
             let kind = HandlingRecordKind::try_from(r.kind)
                 .map(|k| {
                     k.as_str_name()
@@ -287,6 +291,78 @@ impl Api {
                 role,
                 overdue: false,
                 detail,
+            });
+        }
+        let mut undertaking = self.undertaking.clone();
+        let returns = undertaking
+            .list_returns(ListReturnsRequest {
+                ticket_no: t.summary.ticket_no.clone(),
+            })
+            .await
+            .map_err(|s| from_peer("undertaking", s))?
+            .into_inner()
+            .returns;
+        for r in returns {
+            let name = |v: &str, prefix: &str| v.trim_start_matches(prefix).to_lowercase();
+            let reason = ReturnReason::try_from(r.reason)
+                .map(|x| name(x.as_str_name(), "RETURN_REASON_"))
+                .unwrap_or_default();
+            let state = ReturnState::try_from(r.state)
+                .map(|x| name(x.as_str_name(), "RETURN_STATE_"))
+                .unwrap_or_default();
+            let detail = [reason, r.duty_rule, r.note, state, r.decision_note]
+                .into_iter()
+                .filter(|p| !p.is_empty())
+                .collect::<Vec<_>>()
+                .join(": ");
+            entries.push(TimelineEntry {
+                kind: TimelineEventKind::Returned as i32,
+                occurred_at: r.requested_at,
+                deadline: None,
+                role: role_of(&r.unit_id),
+                unit_id: r.unit_id,
+                overdue: false,
+                detail,
+            });
+        }
+        let whistles = undertaking
+            .list_whistles(ListWhistlesRequest {
+                ticket_no: t.summary.ticket_no.clone(),
+            })
+            .await
+            .map_err(|s| from_peer("undertaking", s))?
+            .into_inner()
+            .whistles;
+        for w in whistles {
+            let by = w
+                .arrive_by
+                .as_ref()
+                .and_then(|d| DateTime::from_timestamp(d.seconds, d.nanos as u32));
+            let mut late = false;
+            let summoned = w
+                .summonses
+                .iter()
+                .map(|s| match (&s.arrived_at, s.late) {
+                    (Some(_), false) => format!("{} arrived", s.unit_id),
+                    (Some(_), true) => {
+                        late = true;
+                        format!("{} arrived late", s.unit_id)
+                    }
+                    (None, _) => {
+                        late |= by.is_some_and(|by| now > by);
+                        format!("{} not arrived", s.unit_id)
+                    }
+                })
+                .collect::<Vec<_>>()
+                .join(", ");
+            entries.push(TimelineEntry {
+                kind: TimelineEventKind::Whistle as i32,
+                occurred_at: w.blown_at,
+                deadline: w.arrive_by,
+                role: role_of(&w.unit_id),
+                unit_id: w.unit_id,
+                overdue: late,
+                detail: format!("{}: {}: {summoned}", w.place, w.matter),
             });
         }
         Ok(GetTimelineResponse {
