@@ -12,7 +12,8 @@ use hotline_proto::dispatch::v1::redispatch_ticket_request::Target;
 use hotline_proto::dispatch::v1::{
     ActivateCatalogueRequest, GetCatalogueRequest, GetRoutingRequest, ListCatalogueVersionsRequest,
     ListManualQueueRequest, ListTransferredTicketsRequest, PublishCatalogueRequest,
-    RedispatchTicketRequest, Reroute, Routing, RoutingBasis, Rule, UnitChoice,
+    RedispatchTicketRequest, Reroute, Routing, RoutingBasis, Rule, SuggestRoutingRequest,
+    UnitChoice,
 };
 use hotline_proto::intake::v1::{GetTimelineRequest, TimelineEventKind};
 use hotline_proto::supervision::v1::{CaseState, ListCasesRequest};
@@ -210,6 +211,29 @@ async fn a_request_without_district_waits_for_a_dispatcher() {
         "{}",
         e.message()
     );
+
+    // The dispatcher checks what the catalogue would suggest.
+    let hint = dispatch
+        .suggest_routing(SuggestRoutingRequest {
+            category_code: "heating".into(),
+            district_code: "110105".into(),
+            street_code: "110105001".into(),
+        })
+        .await
+        .expect("a suggestion")
+        .into_inner();
+    assert_eq!(hint.units[0].unit_id, "bj-heating-group");
+    assert_eq!(hint.basis, RoutingBasis::CatalogueRule as i32);
+    let e = dispatch
+        .suggest_routing(SuggestRoutingRequest {
+            category_code: "heating".into(),
+            district_code: "999999".into(),
+            street_code: String::new(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), Code::InvalidArgument);
+    assert!(e.message().contains("district_code"), "{}", e.message());
 
     // The dispatcher finds the district: the catalogue places it.
     let placed = dispatch

@@ -187,6 +187,10 @@ pub const RULES: &[(&str, &[Role])] = &[
         ],
     ),
     (
+        "/hotline.dispatch.v1.DispatchService/SuggestRouting",
+        &[Dispatcher, Operator, Supervisor],
+    ),
+    (
         "/hotline.dispatch.v1.DispatchService/ListManualQueue",
         &[Dispatcher, Supervisor, Auditor],
     ),

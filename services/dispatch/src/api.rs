@@ -22,7 +22,7 @@ use tokio::sync::{Notify, RwLock};
 use tonic::{Request, Response, Status};
 
 use crate::catalogue::Catalogue;
-use crate::routing::{Redispatch, Target, plan, replan};
+use crate::routing::{Redispatch, Target, plan, replan, route_error};
 use crate::store::Store;
 
 /// The catalogue in force, as parsed and as the API shows it.
@@ -306,6 +306,42 @@ impl DispatchService for Api {
         };
         Ok(Response::new(GetCatalogueResponse {
             catalogue: Some(loaded.proto.clone()),
+        }))
+    }
+
+    async fn suggest_routing(
+        &self,
+        req: Request<SuggestRoutingRequest>,
+    ) -> Result<Response<SuggestRoutingResponse>, Status> {
+        let r = req.into_inner();
+        let mut f = Fields::new();
+        let category = f.code("category_code", &r.category_code, 64);
+        let district = f.code("district_code", &r.district_code, 12);
+        let street = f.optional_code("street_code", &r.street_code, 12);
+        f.finish()?;
+        let loaded = self.catalogue().await?;
+        let route = loaded
+            .catalogue
+            .route(
+                &category,
+                &district,
+                Some(street.as_str()).filter(|s| !s.is_empty()),
+            )
+            .map_err(|e| route_error(e, ""))?;
+        let unit = |u: &crate::catalogue::Unit| Unit {
+            unit_id: u.id.clone(),
+            name: u.name.clone(),
+        };
+        Ok(Response::new(SuggestRoutingResponse {
+            catalogue_version: loaded.catalogue.version.clone(),
+            basis: match route.basis {
+                crate::catalogue::Basis::CatalogueRule => RoutingBasis::CatalogueRule,
+                crate::catalogue::Basis::DistrictGovernment => RoutingBasis::DistrictGovernment,
+            } as i32,
+            units: std::iter::once(&route.lead)
+                .chain(&route.co)
+                .map(unit)
+                .collect(),
         }))
     }
 

@@ -127,6 +127,24 @@ fn units(
     all
 }
 
+/// A catalogue's refusal as INVALID_ARGUMENT, naming the field (with
+/// `prefix`, e.g. "reroute.").
+pub fn route_error(e: RouteError, prefix: &str) -> ApiError {
+    let (field, problem) = match e {
+        RouteError::NoDistrict => (
+            "district_code",
+            "the request names no district: give one".to_string(),
+        ),
+        RouteError::UnknownCategory(c) => ("category_code", format!("unknown category {c:?}")),
+        RouteError::UnknownDistrict(d) => ("district_code", format!("unknown district {d:?}")),
+        RouteError::UnknownStreet(s) => (
+            "street_code",
+            format!("unknown street {s:?} in the district"),
+        ),
+    };
+    ApiError::invalid(&format!("{prefix}{field}"), &problem)
+}
+
 /// Where a re-dispatch sends a ticket.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Target {
@@ -241,27 +259,7 @@ pub fn replan(
             let on_street = Some(location.street_code.as_str()).filter(|s| !s.is_empty());
             let route = catalogue
                 .route(&ticket.category_code, &location.district_code, on_street)
-                .map_err(|e| match e {
-                    RouteError::NoDistrict => ApiError::invalid(
-                        "reroute.district_code",
-                        "the request names no district: give one",
-                    ),
-                    RouteError::UnknownCategory(c) => ApiError::invalid(
-                        "reroute.category_code",
-                        &format!("unknown category {c:?}"),
-                    ),
-                    RouteError::UnknownDistrict(d) => ApiError::invalid(
-                        "reroute.district_code",
-                        &format!("unknown district {d:?}"),
-                    ),
-                    RouteError::UnknownStreet(s) => ApiError::invalid(
-                        "reroute.street_code",
-                        &format!(
-                            "unknown street {s:?} in district {:?}",
-                            location.district_code
-                        ),
-                    ),
-                })?;
+                .map_err(|e| route_error(e, "reroute."))?;
             ticket.location = Some(location);
             place(&mut routing, &route, policy, class, accepted_at, now);
         }
