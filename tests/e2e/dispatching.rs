@@ -15,7 +15,7 @@ use hotline_proto::dispatch::v1::{
     RedispatchTicketRequest, Reroute, Routing, RoutingBasis, Rule, SuggestRoutingRequest,
     UnitChoice,
 };
-use hotline_proto::intake::v1::{GetTimelineRequest, TimelineEventKind};
+use hotline_proto::intake::v1::{GetTimelineRequest, TimelineEntry, TimelineEventKind};
 use hotline_proto::supervision::v1::{CaseState, ListCasesRequest};
 use hotline_proto::undertaking::v1::{
     Assignment, AssignmentState, BlowWhistleRequest, GetReturnRequest, ListReturnsRequest,
@@ -94,6 +94,18 @@ async fn return_lead(sys: &System, a: &Assignment) -> String {
         .assignment_return
         .expect("a return")
         .return_id
+}
+
+async fn timeline_of(sys: &System, no: &str) -> Vec<TimelineEntry> {
+    sys.intake()
+        .await
+        .get_timeline(GetTimelineRequest {
+            ticket_no: no.to_string(),
+        })
+        .await
+        .expect("the timeline")
+        .into_inner()
+        .entries
 }
 
 fn lead(all: &[Assignment]) -> &Assignment {
@@ -525,16 +537,7 @@ async fn a_ticket_travels_through_three_returns_and_is_flagged() {
     assert_eq!(e.code(), Code::FailedPrecondition);
     assert!(e.message().contains("already signed"), "{}", e.message());
     // The timeline tells the story: four returns, one rejected.
-    let timeline = sys
-        .intake()
-        .await
-        .get_timeline(GetTimelineRequest {
-            ticket_no: no.clone(),
-        })
-        .await
-        .unwrap()
-        .into_inner()
-        .entries;
+    let timeline = timeline_of(&sys, &no).await;
     let returned: Vec<&str> = timeline
         .iter()
         .filter(|e| e.kind == TimelineEventKind::Returned as i32)
@@ -854,16 +857,7 @@ async fn a_street_whistle_summons_departments_and_late_ones_reach_supervision() 
         }
     })
     .await;
-    let timeline = sys
-        .intake()
-        .await
-        .get_timeline(GetTimelineRequest {
-            ticket_no: no.clone(),
-        })
-        .await
-        .unwrap()
-        .into_inner()
-        .entries;
+    let timeline = timeline_of(&sys, &no).await;
     let blown = timeline
         .iter()
         .find(|e| e.kind == TimelineEventKind::Whistle as i32)

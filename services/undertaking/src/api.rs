@@ -555,18 +555,18 @@ impl Api {
         let mut f = Fields::new();
         let unit_id = unit_field(&mut f, &r.unit_id);
         let id = parse_uuid(&mut f, "assignment_id", &r.assignment_id);
-        let arrive_by = match r
+        let arrive_by = r
             .arrive_by
             .as_ref()
             .map(|t| hotline_common::time::from_proto(t, "arrive_by"))
-        {
-            Some(Ok(t)) => Some(t),
-            Some(Err(e)) => {
-                f.add("arrive_by", e.fields[0].1.clone());
-                None
-            }
-            None => None,
-        };
+            .transpose()
+            .map_err(|e| {
+                e.fields
+                    .into_iter()
+                    .next()
+                    .map(|(_, p)| p)
+                    .unwrap_or_default()
+            });
         let at = now();
         let whistle = parse_whistle(
             &mut f,
@@ -739,7 +739,7 @@ impl UndertakingService for Api {
             Some(hotline_common::validate::ticket_no(&raw)?)
         };
         let mut returns = self.store.returns(no.as_deref()).await?;
-        returns.retain(|r| visible_return(&who, r));
+        who.keep_visible(&mut returns, |r| &r.unit_id);
         Ok(Response::new(ListReturnsResponse { returns }))
     }
 

@@ -261,7 +261,7 @@ pub fn parse_whistle(
     f: &mut Fields,
     caller: &str,
     summoned: &[String],
-    arrive_by: Option<DateTime<Utc>>,
+    arrive_by: Result<Option<DateTime<Utc>>, String>,
     now: DateTime<Utc>,
     place: &str,
     matter: &str,
@@ -289,16 +289,17 @@ pub fn parse_whistle(
             units.push(u);
         }
     }
-    match arrive_by {
-        None => f.add("arrive_by", "required"),
-        Some(t) if t <= now => f.add("arrive_by", "must be later than now"),
-        Some(_) => {}
+    match &arrive_by {
+        Err(problem) => f.add("arrive_by", problem.clone()),
+        Ok(None) => f.add("arrive_by", "required"),
+        Ok(Some(t)) if *t <= now => f.add("arrive_by", "must be later than now"),
+        Ok(Some(_)) => {}
     }
     let place = f.text("place", place, 500);
     let matter = f.text("matter", matter, 2000);
     Some(NewWhistle {
         summoned: units,
-        arrive_by: arrive_by?,
+        arrive_by: arrive_by.ok()??,
         place,
         matter,
     })
@@ -723,7 +724,7 @@ mod tests {
             &mut f,
             "street-110105001",
             &ids(&["bj-urban-management", "bj-housing"]),
-            Some(t(30)),
+            Ok(Some(t(30))),
             t(0),
             "建外街道某小区",
             "楼道堆物清理",
@@ -735,7 +736,7 @@ mod tests {
             &mut f,
             "street-110105001",
             &ids(&["street-110105001", "bj-housing", "bj-housing"]),
-            Some(t(0)),
+            Ok(Some(t(0))),
             t(0),
             "",
             "",
