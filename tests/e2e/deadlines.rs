@@ -389,6 +389,71 @@ async fn supervision_down_catches_up_on_what_expired_meanwhile() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_owner_down_holds_up_no_one_elses_events() {
+    use hotline_proto::common::v1::{DeadlineEvent, DeadlineEventKind};
+    let mut sys = fast_system().await;
+    let no = submit(&sys, "owner-down").await;
+    assignments(&sys, &no).await;
+    sys.kill("dispatch");
+    // An event only dispatch can speak for, while dispatch is down.
+    let clock_id = format!("{no}/manual_dispatch/hotline-centre");
+    let past = prost_types::Timestamp {
+        seconds: chrono::Utc::now().timestamp() - 1,
+        nanos: 0,
+    };
+    let event = DeadlineEvent {
+        event_id: format!("{clock_id}#1#expired"),
+        kind: DeadlineEventKind::Expired as i32,
+        clock_id,
+        clock_version: 1,
+        ticket_no: no.clone(),
+        stage: Stage::ManualDispatch as i32,
+        unit_id: "hotline-centre".into(),
+        deadline: Some(past),
+        fire_at: Some(past),
+    };
+    hotline_tests::publish_events(&sys, &[event]).await.unwrap();
+    // The unit's sign-off and feedback urges and cases still come.
+    eventually(
+        Duration::from_secs(20),
+        "the unit's urges and cases",
+        || {
+            let sys = &sys;
+            let no = no.clone();
+            async move {
+                (urges(sys, &no).await.len() == 2 && cases(sys, &no).await.len() == 2).then_some(())
+            }
+        },
+    )
+    .await;
+    let mut db = sys.db("supervision").await.unwrap();
+    let parked: Vec<String> = sqlx::query_scalar("SELECT owner FROM parked_events")
+        .fetch_all(&mut db)
+        .await
+        .unwrap();
+    assert_eq!(parked, ["dispatch"], "the event waits in the park");
+    // Once dispatch answers again the event is handled and leaves the park.
+    sys.restart("dispatch").await.unwrap();
+    eventually(Duration::from_secs(20), "the park emptied", || {
+        let db = sys.db("supervision");
+        async move {
+            let mut db = db.await.ok()?;
+            let n: i64 = sqlx::query_scalar("SELECT count(*) FROM parked_events")
+                .fetch_one(&mut db)
+                .await
+                .ok()?;
+            (n == 0).then_some(())
+        }
+    })
+    .await;
+    assert_eq!(
+        cases(&sys, &no).await.len(),
+        2,
+        "an unknown clock opens nothing"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_message_delivered_twice_acts_once() {
     use hotline_proto::common::v1::{DeadlineEvent, DeadlineEventKind};
     let sys = fast_system().await;

@@ -1,7 +1,9 @@
 //! Supervision's side of RabbitMQ: consumes deadline events in batches,
 //! decides, records, and only then acknowledges. A crash before the ack
 //! redelivers the batch; the unique event ids absorb the repeat. A message
-//! that cannot be decoded is rejected to the dead-letter queue.
+//! that cannot be decoded is rejected to the dead-letter queue. Events
+//! whose clock owner is down are parked in the database and retried, so
+//! that one owner's outage holds up no one else's events.
 
 use hotline_common::startup::Peer;
 use std::collections::HashMap;
@@ -32,11 +34,12 @@ pub struct Owners {
 
 impl Owners {
     async fn check(&self, who: Owner, ids: Vec<String>) -> Result<Vec<ClockState>, ApiError> {
-        let (mut client, name) = match who {
-            Owner::Intake => (self.intake.clone(), "intake"),
-            Owner::Dispatch => (self.dispatch.clone(), "dispatch"),
-            Owner::Undertaking => (self.undertaking.clone(), "undertaking"),
+        let mut client = match who {
+            Owner::Intake => self.intake.clone(),
+            Owner::Dispatch => self.dispatch.clone(),
+            Owner::Undertaking => self.undertaking.clone(),
         };
+        let name = who.name();
         let mut states = Vec::with_capacity(ids.len());
         for chunk in ids.chunks(1000) {
             let reply = client
@@ -51,13 +54,26 @@ impl Owners {
     }
 }
 
-/// Decides and records a batch of events. Transient failures (database,
-/// owners) are returned so the caller can retry the same batch.
+/// What a batch came to.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Handled {
+    pub urges: u64,
+    pub cases: u64,
+    /// Events parked because their clock owner could not be asked.
+    pub parked: usize,
+}
+
+/// Decides and records a batch of events. Events whose clock owner cannot
+/// be asked are parked in the database, in the same transaction, so that
+/// one owner's outage holds up no one else's events; `from_parked` batches
+/// come from there and leave it once handled. A database failure is
+/// returned so the caller can retry the same batch.
 pub async fn handle(
     store: &Store,
     owners: &Owners,
     events: &[DeadlineEvent],
-) -> Result<(u64, u64), ApiError> {
+    from_parked: bool,
+) -> Result<Handled, ApiError> {
     let started = std::time::Instant::now();
     // Repeats need no check here: the unique event ids absorb them when
     // the actions are recorded.
@@ -71,11 +87,20 @@ pub async fn handle(
         }
     }
     let mut clocks: HashMap<String, ClockState> = HashMap::new();
+    let mut down: HashMap<Owner, String> = HashMap::new();
     for (who, mut ids) in by_owner {
         ids.sort();
         ids.dedup();
-        for c in owners.check(who, ids).await? {
-            clocks.insert(c.clock_id.clone(), c);
+        match owners.check(who, ids).await {
+            Ok(states) => {
+                for c in states {
+                    clocks.insert(c.clock_id.clone(), c);
+                }
+            }
+            Err(e) => {
+                tracing::warn!(owner = who.name(), error = %e.message, "clock owner not answering, parking its events");
+                down.insert(who, e.message);
+            }
         }
     }
 
@@ -85,7 +110,21 @@ pub async fn handle(
     let stamp = hotline_common::time::to_proto(at);
     for e in events {
         let clock = clocks.get(&e.clock_id);
-        match decide(e, clock, &stamp) {
+        let decision = decide(e, clock, &stamp);
+        // Only closing cases needs no word from the owner.
+        let owner_down = clock::event_stage(e)
+            .map(owner)
+            .and_then(|o| down.get(&o).map(|m| (o, m)));
+        if let Some((o, message)) = owner_down
+            && decision != Decision::CloseCases
+        {
+            actions.park.push((e, o.name(), message.clone()));
+            continue;
+        }
+        if from_parked {
+            actions.unpark.push(e.event_id.clone());
+        }
+        match decision {
             Decision::Urge => actions.urges.push(e),
             Decision::OpenCase { closed } => {
                 let closed_at = if closed {
@@ -103,14 +142,54 @@ pub async fn handle(
             }
         }
     }
-    let recorded = store.record(&actions, at).await;
+    let parked = actions.park.len();
+    let (urges, cases) = store.record(&actions, at).await?;
     tracing::debug!(
         events = events.len(),
+        parked,
         check_ms = checked.as_millis() as u64,
         total_ms = started.elapsed().as_millis() as u64,
         "deadline batch handled"
     );
-    recorded
+    Ok(Handled {
+        urges,
+        cases,
+        parked,
+    })
+}
+
+/// How often parked events are retried.
+const PARKED_RETRY: Duration = Duration::from_secs(2);
+
+/// Retries parked events until shutdown: those whose owner answers now
+/// are acted on and leave the park.
+pub async fn run_parked(store: Store, owners: Owners, token: CancellationToken) {
+    loop {
+        tokio::select! {
+            _ = token.cancelled() => return,
+            _ = tokio::time::sleep(PARKED_RETRY) => {}
+        }
+        let events = match store.parked(1000).await {
+            Ok(e) => e,
+            Err(e) => {
+                tracing::warn!(error = %e.message, "parked events not readable");
+                continue;
+            }
+        };
+        if events.is_empty() {
+            continue;
+        }
+        match handle(&store, &owners, &events, true).await {
+            Ok(h) => tracing::info!(
+                retried = events.len(),
+                still_parked = h.parked,
+                urges = h.urges,
+                cases = h.cases,
+                "parked deadline events retried"
+            ),
+            Err(e) => tracing::warn!(error = %e.message, "parked deadline events not handled yet"),
+        }
+    }
 }
 
 /// Consumes until shutdown, reconnecting with back-off whenever the broker
@@ -206,13 +285,14 @@ async fn consume(
         // unacknowledged meanwhile, and are redelivered if we die.
         let mut wait = Duration::from_millis(100);
         loop {
-            match handle(store, owners, &events).await {
-                Ok((urges, cases)) => {
-                    if urges + cases > 0 {
+            match handle(store, owners, &events, false).await {
+                Ok(h) => {
+                    if h.urges + h.cases > 0 || h.parked > 0 {
                         tracing::info!(
                             events = events.len(),
-                            urges,
-                            cases,
+                            urges = h.urges,
+                            cases = h.cases,
+                            parked = h.parked,
                             "deadline events handled"
                         );
                     }

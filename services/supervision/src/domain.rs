@@ -13,6 +13,16 @@ pub enum Owner {
     Undertaking,
 }
 
+impl Owner {
+    pub fn name(self) -> &'static str {
+        match self {
+            Owner::Intake => "intake",
+            Owner::Dispatch => "dispatch",
+            Owner::Undertaking => "undertaking",
+        }
+    }
+}
+
 pub fn owner(stage: Stage) -> Owner {
     match stage {
         Stage::Dispatch => Owner::Intake,

@@ -22,6 +22,11 @@ pub async fn run(cfg: Config, token: CancellationToken) -> anyhow::Result<()> {
         dispatch: ClockServiceClient::new(peer_channel(&cfg.dispatch_url, &cfg.common)?),
         undertaking: ClockServiceClient::new(peer_channel(&cfg.undertaking_url, &cfg.common)?),
     };
+    let parked = tokio::spawn(crate::bus::run_parked(
+        store.clone(),
+        owners.clone(),
+        token.clone(),
+    ));
     let consumer = tokio::spawn(crate::bus::run(
         cfg.common.amqp_url.clone(),
         cfg.prefetch,
@@ -35,5 +40,6 @@ pub async fn run(cfg: Config, token: CancellationToken) -> anyhow::Result<()> {
     let served = serve(&cfg.common, router, health, token.clone()).await;
     token.cancel();
     let _ = consumer.await;
+    let _ = parked.await;
     served
 }

@@ -7,6 +7,7 @@ use hotline_common::time::{opt_to_proto, to_proto};
 use hotline_proto::common::v1::DeadlineEvent;
 use hotline_proto::supervision::v1::{CaseState, SupervisionCase, Urge};
 use hotline_sla::Stage;
+use prost::Message;
 use sqlx::migrate::Migrator;
 use sqlx::postgres::PgRow;
 use sqlx::{PgPool, Row};
@@ -27,6 +28,10 @@ pub struct Actions<'a> {
     pub cases: Vec<(&'a DeadlineEvent, Option<DateTime<Utc>>)>,
     /// Clocks whose open cases close.
     pub close: Vec<String>,
+    /// Events whose clock owner could not be asked: (event, owner, error).
+    pub park: Vec<(&'a DeadlineEvent, &'static str, String)>,
+    /// Parked events now handled.
+    pub unpark: Vec<String>,
 }
 
 pub use hotline_common::paging::Cursor;
@@ -202,9 +207,50 @@ impl Store {
                 entries.push(Entry::system("supervision", "case.closed", &ticket, detail));
             }
         }
+        if !a.park.is_empty() {
+            let ids: Vec<&str> = a.park.iter().map(|(e, _, _)| e.event_id.as_str()).collect();
+            let bytes: Vec<Vec<u8>> = a.park.iter().map(|(e, _, _)| e.encode_to_vec()).collect();
+            let owners: Vec<&str> = a.park.iter().map(|(_, o, _)| *o).collect();
+            let errors: Vec<&str> = a.park.iter().map(|(_, _, m)| m.as_str()).collect();
+            sqlx::query(
+                "INSERT INTO parked_events (event_id, event, owner, parked_at, last_error) \
+                 SELECT a, b, c, $5, d FROM UNNEST($1::text[], $2::bytea[], $3::text[], $4::text[]) AS t(a, b, c, d) \
+                 ON CONFLICT (event_id) DO UPDATE \
+                 SET attempts = parked_events.attempts + 1, last_error = EXCLUDED.last_error",
+            )
+            .bind(&ids)
+            .bind(&bytes)
+            .bind(&owners)
+            .bind(&errors)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        }
+        if !a.unpark.is_empty() {
+            sqlx::query("DELETE FROM parked_events WHERE event_id = ANY($1)")
+                .bind(&a.unpark)
+                .execute(&mut *tx)
+                .await?;
+        }
         audit::append(&mut tx, &entries).await?;
         tx.commit().await?;
         Ok((urges.len() as u64, cases.len() as u64))
+    }
+
+    /// The oldest parked events, to retry.
+    pub async fn parked(&self, limit: i64) -> Result<Vec<DeadlineEvent>, ApiError> {
+        let rows: Vec<Vec<u8>> = sqlx::query_scalar(
+            "SELECT event FROM parked_events ORDER BY parked_at, event_id LIMIT $1",
+        )
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|b| {
+                DeadlineEvent::decode(b.as_slice())
+                    .map_err(|e| ApiError::internal(format!("parked event: {e}")))
+            })
+            .collect()
     }
 
     pub async fn urges(
