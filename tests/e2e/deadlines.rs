@@ -193,6 +193,68 @@ fn time(t: &Option<prost_types::Timestamp>) -> chrono::DateTime<chrono::Utc> {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_extension_approved_after_the_deadline_closes_its_case() {
+    use hotline_proto::supervision::v1::CaseState;
+    use hotline_proto::undertaking::v1::{DecideExtensionRequest, RequestExtensionRequest};
+    let sys = fast_system().await;
+    // Emergency: sign-off in 3 s. The unit asks in time; the centre decides late.
+    let no = submit(&sys, "late-approval").await;
+    let a = assignments(&sys, &no).await.remove(0);
+    let mut unit = sys.undertaking_as(&a.unit_id).await;
+    let ext = unit
+        .request_extension(RequestExtensionRequest {
+            assignment_id: a.assignment_id.clone(),
+            unit_id: a.unit_id.clone(),
+            stage: Stage::SignOff as i32,
+            reason: "暴雪封路，人员无法到岗".into(),
+            requested_deadline: Some(ts(time(&a.dispatched_at) + chrono::Duration::seconds(60))),
+        })
+        .await
+        .expect("asked in time")
+        .into_inner()
+        .extension
+        .unwrap();
+    let sign_off_cases = |state: CaseState| {
+        let sys = &sys;
+        let no = no.clone();
+        async move {
+            cases(sys, &no)
+                .await
+                .into_iter()
+                .filter(|c| c.stage == Stage::SignOff as i32 && c.state == state as i32)
+                .count()
+        }
+    };
+    eventually(Duration::from_secs(20), "the sign-off case", || async {
+        (sign_off_cases(CaseState::Open).await == 1).then_some(())
+    })
+    .await;
+    sys.undertaking()
+        .await
+        .decide_extension(DecideExtensionRequest {
+            extension_id: ext.extension_id,
+            approve: true,
+            note: "情况属实".into(),
+        })
+        .await
+        .expect("approved");
+    eventually(Duration::from_secs(20), "the case closed", || async {
+        (sign_off_cases(CaseState::Closed).await == 1).then_some(())
+    })
+    .await;
+    // Signed within the new limit: no new case.
+    unit.sign_assignment(SignAssignmentRequest {
+        assignment_id: a.assignment_id.clone(),
+        unit_id: a.unit_id.clone(),
+    })
+    .await
+    .expect("signed");
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(sign_off_cases(CaseState::Open).await, 0);
+    assert_eq!(sign_off_cases(CaseState::Closed).await, 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_approved_extension_moves_the_events() {
     use hotline_proto::undertaking::v1::{
         DecideExtensionRequest, ExtensionState, ListExtensionsRequest, ListUnitSupervisionRequest,

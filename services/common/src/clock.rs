@@ -234,7 +234,10 @@ pub async fn stop(tx: &mut Tx, clock_id: &str, at: DateTime<Utc>) -> Result<bool
 
 /// Moves a running clock's deadline (an approved extension): the version
 /// goes up, old timers go, new ones are armed. Events of the old version
-/// that are already on their way are ignored by supervision.
+/// that are already on their way are ignored by supervision. When the old
+/// deadline had already passed, a "stopped late" event of the old version
+/// is queued, so that supervision closes the case the expiry opened: the
+/// unit now has until the new deadline.
 pub async fn extend(
     tx: &mut Tx,
     policy: &Policy,
@@ -242,6 +245,13 @@ pub async fn extend(
     new_deadline: DateTime<Utc>,
     now: DateTime<Utc>,
 ) -> Result<i64, ApiError> {
+    let old: (DateTime<Utc>,) = sqlx::query_as(
+        "SELECT deadline FROM clocks WHERE clock_id = $1 AND stopped_at IS NULL FOR UPDATE",
+    )
+    .bind(clock_id)
+    .fetch_optional(&mut **tx)
+    .await?
+    .ok_or_else(|| ApiError::precondition(format!("clock {clock_id} is not running")))?;
     let row = sqlx::query(
         "UPDATE clocks SET version = version + 1, deadline = $2 \
          WHERE clock_id = $1 AND stopped_at IS NULL \
@@ -249,22 +259,38 @@ pub async fn extend(
     )
     .bind(clock_id)
     .bind(new_deadline)
-    .fetch_optional(&mut **tx)
-    .await?
-    .ok_or_else(|| ApiError::precondition(format!("clock {clock_id} is not running")))?;
+    .fetch_one(&mut **tx)
+    .await?;
     sqlx::query("DELETE FROM clock_timers WHERE clock_id = $1")
         .bind(clock_id)
         .execute(&mut **tx)
         .await?;
     let stage: String = row.get("stage");
+    let stage: Stage = stage.parse().map_err(|e: String| ApiError::internal(e))?;
     let version: i64 = row.get("version");
+    if now > old.0 {
+        insert_timer(
+            tx,
+            TimerRow {
+                fire_at: now,
+                kind: pb::DeadlineEventKind::StoppedLate,
+                clock_id,
+                version: version - 1,
+                ticket_no: row.get("ticket_no"),
+                stage,
+                unit_id: row.get("unit_id"),
+                deadline: old.0,
+            },
+        )
+        .await?;
+    }
     arm(
         tx,
         policy,
         clock_id,
         version,
         row.get("ticket_no"),
-        stage.parse().map_err(|e: String| ApiError::internal(e))?,
+        stage,
         row.get("unit_id"),
         row.get("started_at"),
         new_deadline,
