@@ -739,6 +739,16 @@ async fn a_street_whistle_summons_departments_and_late_ones_reach_supervision() 
         "{}",
         e.message()
     );
+    let e = office
+        .blow_whistle(whistle(vec!["bj-housing", "bj-nobody"], 60))
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), Code::InvalidArgument);
+    assert!(
+        e.message().contains("summoned_unit_ids[1]") && e.message().contains("bj-nobody"),
+        "{}",
+        e.message()
+    );
     let w = office
         .blow_whistle(whistle(vec!["bj-urban-enforcement", "bj-housing"], 3))
         .await

@@ -26,6 +26,8 @@ use crate::domain::{MAX_FEEDBACK_TEXT, check_role};
 use crate::store::{self, Answer, Store, Stored};
 use hotline_common::convert::stage_from_proto;
 use hotline_common::error::from_peer;
+use hotline_proto::dispatch::v1::GetCatalogueRequest;
+use hotline_proto::dispatch::v1::dispatch_service_client::DispatchServiceClient;
 use hotline_proto::supervision::v1::supervision_service_client::SupervisionServiceClient;
 use hotline_proto::supervision::v1::{ListCasesRequest, ListUrgesRequest};
 use hotline_proto::undertaking::v1 as pb;
@@ -34,6 +36,7 @@ pub struct Api {
     pub store: Store,
     pub policy: Arc<Policy>,
     pub supervision: SupervisionServiceClient<Peer>,
+    pub dispatch: DispatchServiceClient<Peer>,
 }
 
 fn parse_id(raw: &str) -> Result<Uuid, ApiError> {
@@ -457,6 +460,33 @@ impl Api {
 
 /// Returns (退单) and whistles (街乡吹哨、部门报到).
 impl Api {
+    /// Every summoned department must be a unit of the catalogue in force.
+    async fn check_units(&self, ids: &[String]) -> Result<(), ApiError> {
+        let units: std::collections::HashSet<String> = self
+            .dispatch
+            .clone()
+            .get_catalogue(GetCatalogueRequest::default())
+            .await
+            .map_err(|s| from_peer("dispatch", s))?
+            .into_inner()
+            .catalogue
+            .ok_or_else(|| ApiError::unavailable("dispatch sent no catalogue"))?
+            .units
+            .into_iter()
+            .map(|u| u.unit_id)
+            .collect();
+        let mut f = Fields::new();
+        for (i, id) in ids.iter().enumerate() {
+            if !units.contains(id.trim()) {
+                f.add(
+                    &format!("summoned_unit_ids[{i}]"),
+                    format!("{:?} is not a unit of the dispatch catalogue", id.trim()),
+                );
+            }
+        }
+        f.finish()
+    }
+
     async fn return_assignment(
         &self,
         who: &Identity,
@@ -579,6 +609,7 @@ impl Api {
         );
         f.finish()?;
         let (id, whistle) = (id.expect("checked"), whistle.expect("checked"));
+        self.check_units(&r.summoned_unit_ids).await?;
         if !may_blow_whistle(&unit_id) {
             return Err(ApiError::permission(format!(
                 "{unit_id} is not a street or township unit; only those blow the whistle"

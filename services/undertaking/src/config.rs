@@ -9,6 +9,9 @@ pub struct Config {
     /// `HOTLINE_SUPERVISION_URL`: where supervision is reached (to show a
     /// unit its urges and cases).
     pub supervision_url: String,
+    /// `HOTLINE_DISPATCH_URL`: where dispatch is reached (to check the
+    /// departments a whistle summons against the catalogue).
+    pub dispatch_url: String,
 }
 
 impl ServiceConfig for Config {
@@ -18,6 +21,7 @@ impl ServiceConfig for Config {
         Config {
             common: CommonConfig::from_env(env, Self::SERVICE),
             supervision_url: CommonConfig::peer_url(env, ServiceName::Supervision),
+            dispatch_url: CommonConfig::peer_url(env, ServiceName::Dispatch),
         }
     }
 

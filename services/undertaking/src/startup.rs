@@ -6,6 +6,7 @@ use hotline_common::bus::Publisher;
 use hotline_common::clock::{self, ClockApi};
 use hotline_common::startup::{grpc_router, peer_channel, serve};
 use hotline_proto::common::v1::clock_service_server::ClockServiceServer;
+use hotline_proto::dispatch::v1::dispatch_service_client::DispatchServiceClient;
 use hotline_proto::supervision::v1::supervision_service_client::SupervisionServiceClient;
 use hotline_proto::undertaking::v1::undertaking_service_server::UndertakingServiceServer;
 use tokio_util::sync::CancellationToken;
@@ -34,6 +35,7 @@ pub async fn run(cfg: Config, token: CancellationToken) -> anyhow::Result<()> {
             &cfg.supervision_url,
             &cfg.common,
         )?),
+        dispatch: DispatchServiceClient::new(peer_channel(&cfg.dispatch_url, &cfg.common)?),
     };
     let (router, health) = grpc_router(&cfg.common, &pool)?;
     let router = router
