@@ -278,3 +278,84 @@ async fn every_feedback_outcome_names_its_missing_parts() {
     .await
     .expect("a complete unresolved answer");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_redispatch_racing_a_rejection_leaves_the_return_accepted() {
+    use hotline_common::auth::Role;
+    use hotline_proto::undertaking::v1::undertaking_service_client::UndertakingServiceClient;
+    use hotline_proto::undertaking::v1::{
+        CreateAssignmentsRequest, GetReturnRequest, NewAssignment, RejectReturnRequest, ReturnState,
+    };
+    let sys = System::start(Options::default())
+        .await
+        .expect("system starts");
+    let no = submit(&sys, "race").await;
+    let a = lead_of(&sys, &no, 1).await;
+    let mut unit = sys.undertaking_as(&a.unit_id).await;
+    let rid = unit
+        .return_assignment(ReturnAssignmentRequest {
+            assignment_id: a.assignment_id.clone(),
+            unit_id: a.unit_id.clone(),
+            reason: ReturnReason::WrongCategory as i32,
+            duty_rule: "燃气属燃气集团".into(),
+            note: String::new(),
+        })
+        .await
+        .expect("returned")
+        .into_inner()
+        .assignment_return
+        .unwrap()
+        .return_id;
+    // The centre rejects it just as a dispatcher's acceptance is on its way
+    // from dispatch (the hop dispatch committed, as its relay sends it).
+    sys.undertaking()
+        .await
+        .reject_return(RejectReturnRequest {
+            return_id: rid.clone(),
+            note: "请签收".into(),
+        })
+        .await
+        .expect("rejected");
+    let mut service = UndertakingServiceClient::new(
+        sys.channel_with("undertaking", sys.token(&[Role::Service], None))
+            .await,
+    );
+    let ticket = a.ticket.clone();
+    service
+        .create_assignments(CreateAssignmentsRequest {
+            ticket,
+            dispatched_at: a.dispatched_at,
+            assignments: vec![NewAssignment {
+                unit_id: "bj-gas-group".into(),
+                role: AssignmentRole::Lead as i32,
+                sign_deadline: a.sign_deadline,
+                feedback_deadline: a.feedback_deadline,
+            }],
+            hop: 2,
+            accepted_return_id: rid.clone(),
+        })
+        .await
+        .expect("the new hop recorded");
+    let ret = sys
+        .undertaking()
+        .await
+        .get_return(GetReturnRequest { return_id: rid })
+        .await
+        .unwrap()
+        .into_inner()
+        .assignment_return
+        .unwrap();
+    assert_eq!(
+        ret.state,
+        ReturnState::Accepted as i32,
+        "the re-dispatch won"
+    );
+    assert!(ret.decision_note.contains("hop 2"), "{}", ret.decision_note);
+    assert_eq!(
+        lead_of(&sys, &no, 1).await.state,
+        AssignmentState::Withdrawn as i32
+    );
+    assert_eq!(lead_of(&sys, &no, 2).await.unit_id, "bj-gas-group");
+    let (ok, report) = sys.verify_audit("undertaking");
+    assert!(ok, "{report}");
+}

@@ -54,6 +54,7 @@ async fn step(
                 dispatched_at: routing.dispatched_at,
                 assignments,
                 hop: routing.hop,
+                accepted_return_id: routing.return_id.clone(),
             })
             .await
             .map(drop)

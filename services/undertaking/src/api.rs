@@ -84,6 +84,10 @@ impl Api {
             f.add("dispatched_at", e.fields[0].1.clone());
         }
         let hop = req.hop.max(1);
+        let accepted_return = match req.accepted_return_id.trim() {
+            "" => None,
+            raw => parse_uuid(&mut f, "accepted_return_id", raw),
+        };
         if req.assignments.is_empty() && hop == 1 {
             f.add("assignments", "at least one");
         }
@@ -131,7 +135,15 @@ impl Api {
         f.finish()?;
         let (all, created) = self
             .store
-            .create(&ticket, hop, dispatched_at?, &new, &self.policy, who)
+            .create(
+                &ticket,
+                hop,
+                dispatched_at?,
+                &new,
+                accepted_return.as_ref(),
+                &self.policy,
+                who,
+            )
             .await?;
         if created > 0 {
             tracing::info!(ticket_no = %ticket.ticket_no, created, "assignments recorded");

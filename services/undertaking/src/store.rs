@@ -139,6 +139,7 @@ impl Store {
         hop: i32,
         dispatched_at: DateTime<Utc>,
         assignments: &[NewAssignment],
+        accepted_return: Option<&Uuid>,
         policy: &Policy,
         who: &Identity,
     ) -> Result<(Vec<Stored>, usize), ApiError> {
@@ -191,6 +192,27 @@ impl Store {
                 &ticket.ticket_no,
                 format!("assignment={id} unit={unit_id} hop={old_hop} new_hop={hop}"),
             ));
+        }
+        if let Some(id) = accepted_return {
+            // The re-dispatch won, whatever was decided on the return meanwhile.
+            let changed = sqlx::query(
+                "UPDATE returns SET state = 'accepted', decided_at = $2, \
+                 decision_note = $3 WHERE return_id = $1 AND state <> 'accepted'",
+            )
+            .bind(id)
+            .bind(now)
+            .bind(format!("accepted by the re-dispatch to hop {hop}"))
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+            if changed > 0 {
+                entries.push(Entry::by(
+                    who,
+                    "return.accepted",
+                    &ticket.ticket_no,
+                    format!("return={id} hop={hop}"),
+                ));
+            }
         }
         let bytes = ticket.encode_to_vec();
         let mut created = 0;
