@@ -82,6 +82,14 @@ pub async fn cases(sys: &System, ticket_no: &str) -> Vec<SupervisionCase> {
         .cases
 }
 
+/// Waits for the sign-off and feedback urges and cases of a one-unit ticket.
+async fn urged_and_supervised(sys: &System, no: &str, what: &str) {
+    eventually(Duration::from_secs(20), what, || async {
+        (urges(sys, no).await.len() == 2 && cases(sys, no).await.len() == 2).then_some(())
+    })
+    .await;
+}
+
 fn of_stage<T>(items: &[T], stage: Stage, get: impl Fn(&T) -> i32) -> usize {
     items.iter().filter(|x| get(x) == stage as i32).count()
 }
@@ -433,18 +441,7 @@ async fn supervision_down_catches_up_on_what_expired_meanwhile() {
     // Both clocks (3 s, 6 s) expire while supervision is down.
     tokio::time::sleep(Duration::from_secs(8)).await;
     sys.restart("supervision").await.unwrap();
-    eventually(
-        Duration::from_secs(20),
-        "the missed urges and cases",
-        || {
-            let sys = &sys;
-            let no = no.clone();
-            async move {
-                (urges(sys, &no).await.len() == 2 && cases(sys, &no).await.len() == 2).then_some(())
-            }
-        },
-    )
-    .await;
+    urged_and_supervised(&sys, &no, "the missed urges and cases").await;
     tokio::time::sleep(Duration::from_secs(1)).await;
     assert_eq!(urges(&sys, &no).await.len(), 2);
     assert_eq!(cases(&sys, &no).await.len(), 2);
@@ -476,18 +473,7 @@ async fn an_owner_down_holds_up_no_one_elses_events() {
     };
     hotline_tests::publish_events(&sys, &[event]).await.unwrap();
     // The unit's sign-off and feedback urges and cases still come.
-    eventually(
-        Duration::from_secs(20),
-        "the unit's urges and cases",
-        || {
-            let sys = &sys;
-            let no = no.clone();
-            async move {
-                (urges(sys, &no).await.len() == 2 && cases(sys, &no).await.len() == 2).then_some(())
-            }
-        },
-    )
-    .await;
+    urged_and_supervised(&sys, &no, "the unit's urges and cases").await;
     let mut db = sys.db("supervision").await.unwrap();
     let parked: Vec<String> = sqlx::query_scalar("SELECT owner FROM parked_events")
         .fetch_all(&mut db)

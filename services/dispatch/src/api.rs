@@ -55,12 +55,17 @@ impl Api {
     /// replica routes by the same version).
     async fn catalogue(&self) -> Result<Arc<Loaded>, ApiError> {
         let version = self.store.catalogue_in_force().await?;
-        self.version(&version)
+        self.version(&version, true)
             .await?
             .ok_or_else(|| ApiError::internal("the catalogue in force is not stored"))
     }
 
-    async fn version(&self, version: &str) -> Result<Option<Arc<Loaded>>, ApiError> {
+    /// A stored version, parsed; the one `in_force` replaces the cache.
+    async fn version(
+        &self,
+        version: &str,
+        in_force: bool,
+    ) -> Result<Option<Arc<Loaded>>, ApiError> {
         let cached = self.catalogue.read().await.clone();
         if cached.catalogue.version == version {
             return Ok(Some(cached));
@@ -71,7 +76,6 @@ impl Api {
         let parsed = Catalogue::from_proto(&stored)
             .map_err(|e| ApiError::internal(format!("stored catalogue {version}: {e}")))?;
         let loaded = Arc::new(Loaded::new(parsed));
-        let in_force = self.store.catalogue_in_force().await? == version;
         if in_force {
             *self.catalogue.write().await = loaded.clone();
         }
@@ -300,7 +304,7 @@ impl DispatchService for Api {
         let loaded = if version.trim().is_empty() {
             self.catalogue().await?
         } else {
-            self.version(version.trim())
+            self.version(version.trim(), false)
                 .await?
                 .ok_or_else(|| ApiError::not_found(format!("no catalogue version {version:?}")))?
         };
