@@ -8,6 +8,8 @@
 //! - [`auth`]: identity on every call, the table of who may call what;
 //! - [`error`]: one error type mapped to `tonic::Code`;
 //! - [`validate`]: field checks that name the field;
+//! - [`ids`]: typed identifiers parsed once at the edge;
+//! - [`grpc`]: the one shape of a unary handler;
 //! - [`db`]: the PostgreSQL pool on the service's own schema, migrations;
 //! - [`bus`]: RabbitMQ connection, deadline topology, confirmed publishing;
 //! - [`clock`]: time-limit clocks, their timers and the deadline scheduler;
@@ -25,6 +27,8 @@ pub mod config;
 pub mod convert;
 pub mod db;
 pub mod error;
+pub mod grpc;
+pub mod ids;
 pub mod outbox;
 pub mod paging;
 pub mod privacy;
