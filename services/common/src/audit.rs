@@ -247,7 +247,7 @@ impl pb::audit_service_server::AuditService for AuditApi {
         } else {
             Some(f.code("ticket_no", &r.ticket_no, 32))
         };
-        let size = crate::paging::size(&mut f, r.page_size);
+        let size = crate::paging::Page::parse(&mut f, r.page_size, "", &[]).size;
         if r.after_seq < 0 {
             f.add("after_seq", "must not be negative");
         }

@@ -354,7 +354,7 @@ impl DispatchService for Api {
         req: Request<ListManualQueueRequest>,
     ) -> Result<Response<ListManualQueueResponse>, Status> {
         let mut f = Fields::new();
-        let size = paging::size(&mut f, req.get_ref().page_size);
+        let size = paging::Page::parse(&mut f, req.get_ref().page_size, "", &[]).size;
         f.finish()?;
         let tickets = self
             .store
@@ -385,7 +385,7 @@ impl DispatchService for Api {
         req: Request<ListTransferredTicketsRequest>,
     ) -> Result<Response<ListTransferredTicketsResponse>, Status> {
         let mut f = Fields::new();
-        let size = paging::size(&mut f, req.get_ref().page_size);
+        let size = paging::Page::parse(&mut f, req.get_ref().page_size, "", &[]).size;
         f.finish()?;
         let min = i32::try_from(self.policy.many_transfers).unwrap_or(i32::MAX);
         let routings = self.store.transferred(min, size).await?;

@@ -2,7 +2,7 @@
 
 use hotline_common::ApiError;
 use hotline_common::auth::{Identity, identity};
-use hotline_common::paging;
+use hotline_common::paging::{self, Page};
 use hotline_common::validate::Fields;
 use hotline_proto::supervision::v1::supervision_service_server::SupervisionService;
 use hotline_proto::supervision::v1::*;
@@ -46,14 +46,26 @@ impl SupervisionService for Api {
         let mut f = Fields::new();
         let unit = own_unit(&who, filter(&mut f, "unit_id", &r.unit_id))?;
         let ticket = filter(&mut f, "ticket_no", &r.ticket_no);
-        let size = paging::size(&mut f, r.page_size);
+        let page = Page::parse(
+            &mut f,
+            r.page_size,
+            &r.page_token,
+            &[
+                unit.as_deref().unwrap_or(""),
+                ticket.as_deref().unwrap_or(""),
+            ],
+        );
         f.finish()?;
-        let cursor = paging::decode(&r.page_token)?;
         let mut urges = self
             .store
-            .urges(unit.as_deref(), ticket.as_deref(), cursor, size + 1)
+            .urges(
+                unit.as_deref(),
+                ticket.as_deref(),
+                page.after.clone(),
+                page.fetch(),
+            )
             .await?;
-        let next_page_token = paging::cut(&mut urges, size, |u| {
+        let next_page_token = page.cut(&mut urges, |u| {
             paging::cursor_of(u.issued_at.as_ref(), &u.urge_id)
         });
         Ok(Response::new(ListUrgesResponse {
@@ -80,14 +92,29 @@ impl SupervisionService for Api {
                 None
             }
         };
-        let size = paging::size(&mut f, r.page_size);
+        let state = r.state.to_string();
+        let page = Page::parse(
+            &mut f,
+            r.page_size,
+            &r.page_token,
+            &[
+                unit.as_deref().unwrap_or(""),
+                ticket.as_deref().unwrap_or(""),
+                &state,
+            ],
+        );
         f.finish()?;
-        let cursor = paging::decode(&r.page_token)?;
         let mut cases = self
             .store
-            .cases(unit.as_deref(), ticket.as_deref(), open, cursor, size + 1)
+            .cases(
+                unit.as_deref(),
+                ticket.as_deref(),
+                open,
+                page.after.clone(),
+                page.fetch(),
+            )
             .await?;
-        let next_page_token = paging::cut(&mut cases, size, |c| {
+        let next_page_token = page.cut(&mut cases, |c| {
             paging::cursor_of(c.opened_at.as_ref(), &c.case_id)
         });
         Ok(Response::new(ListCasesResponse {

@@ -260,7 +260,7 @@ impl Store {
         cursor: Option<Cursor>,
         limit: i64,
     ) -> Result<Vec<Urge>, ApiError> {
-        let (at, id) = cursor.unzip();
+        let (at, id) = cursor.map(|c| (c.at, c.uuid())).unzip();
         let rows = sqlx::query(
             "SELECT * FROM urges WHERE ($1::text IS NULL OR unit_id = $1) \
              AND ($2::text IS NULL OR ticket_no = $2) \
@@ -285,7 +285,7 @@ impl Store {
         cursor: Option<Cursor>,
         limit: i64,
     ) -> Result<Vec<SupervisionCase>, ApiError> {
-        let (at, id) = cursor.unzip();
+        let (at, id) = cursor.map(|c| (c.at, c.uuid())).unzip();
         let state = open.map(|o| if o { "open" } else { "closed" });
         let rows = sqlx::query(
             "SELECT * FROM cases WHERE ($1::text IS NULL OR unit_id = $1) \

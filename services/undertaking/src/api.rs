@@ -6,7 +6,7 @@ use std::sync::Arc;
 use hotline_common::ApiError;
 use hotline_common::audit::{self, Entry};
 use hotline_common::auth::{Identity, identity};
-use hotline_common::paging;
+use hotline_common::paging::{self, Page};
 use hotline_common::time::now;
 use hotline_common::time::required;
 use hotline_common::validate::Fields;
@@ -168,14 +168,19 @@ impl Api {
                 None
             }
         };
-        let size = paging::size(&mut f, req.page_size);
+        let state_filter = req.state.to_string();
+        let page = Page::parse(
+            &mut f,
+            req.page_size,
+            &req.page_token,
+            &[&unit_id, &state_filter],
+        );
         f.finish()?;
-        let cursor = paging::decode(&req.page_token)?;
         let mut rows = self
             .store
-            .by_unit(&unit_id, state, cursor, size + 1)
+            .by_unit(&unit_id, state, page.after.clone(), page.fetch())
             .await?;
-        let next_page_token = paging::cut(&mut rows, size, |r| {
+        let next_page_token = page.cut(&mut rows, |r| {
             paging::cursor_of(r.proto.dispatched_at.as_ref(), &r.proto.assignment_id)
         });
         Ok(ListAssignmentsResponse {
@@ -369,7 +374,7 @@ impl Api {
     ) -> Result<ListUnitSupervisionResponse, ApiError> {
         let mut f = Fields::new();
         let unit_id = unit_field(&mut f, &r.unit_id);
-        paging::size(&mut f, r.page_size);
+        Page::parse(&mut f, r.page_size, "", &[]);
         f.finish()?;
         let mut client = self.supervision.clone();
         let urges = client

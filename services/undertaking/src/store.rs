@@ -290,7 +290,7 @@ impl Store {
         cursor: Option<Cursor>,
         limit: i64,
     ) -> Result<Vec<Stored>, ApiError> {
-        let (at, id) = cursor.unzip();
+        let (at, id) = cursor.map(|c| (c.at, c.uuid())).unzip();
         let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
             "SELECT {COLUMNS} FROM assignments WHERE unit_id = $1 \
              AND ($2::text IS NULL OR state = $2) \
