@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use hotline_common::auth::{Claims, RULES, Role, mint_with};
+use hotline_common::auth::{COMMON_RULES, Claims, Role, Rule, mint_with};
 use hotline_proto::intake::v1::intake_service_client::IntakeServiceClient;
 use hotline_proto::intake::v1::{GetTicketRequest, GetTimelineRequest};
 use hotline_proto::supervision::v1::ListCasesRequest;
@@ -42,6 +42,19 @@ async fn call(sys: &System, service: &str, path: &str, token: String) -> tonic::
     }
 }
 
+/// Every row of every server's rule table.
+fn all_rules() -> impl Iterator<Item = &'static Rule> {
+    [
+        hotline_intake::rules::RULES,
+        hotline_dispatch::rules::RULES,
+        hotline_undertaking::rules::RULES,
+        hotline_supervision::rules::RULES,
+        COMMON_RULES,
+    ]
+    .into_iter()
+    .flatten()
+}
+
 fn service_of(path: &str) -> &'static str {
     for name in ["intake", "dispatch", "undertaking", "supervision"] {
         if path.starts_with(&format!("/hotline.{name}.")) {
@@ -72,7 +85,7 @@ async fn every_rpc_checks_identity_and_role() {
         &sys.key.1,
         &claims("x", &["ops", "operator", "service"], now - 3600, now - 60),
     );
-    for (path, allowed) in RULES {
+    for (path, allowed) in all_rules() {
         let service = service_of(path);
         // No identity, a forged, an expired or a garbled token:
         // UNAUTHENTICATED.

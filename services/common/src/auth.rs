@@ -83,167 +83,29 @@ impl Role {
 
 use Role::*;
 
-/// Every RPC and the roles that may call it. A method not listed here is
-/// refused. Unit staff calls are further narrowed to their own unit by the
-/// handlers.
-pub const RULES: &[(&str, &[Role])] = &[
-    (
-        "/hotline.intake.v1.IntakeService/Submit",
-        &[Operator, Service],
-    ),
-    (
-        "/hotline.intake.v1.IntakeService/GetTicket",
-        &[
-            Operator,
-            Dispatcher,
-            Supervisor,
-            Leader,
-            Auditor,
-            UnitStaff,
-            ReturnVisit,
-        ],
-    ),
-    (
-        "/hotline.intake.v1.IntakeService/GetTimeline",
-        &[Operator, Dispatcher, Supervisor, Leader, Auditor, UnitStaff],
-    ),
-    ("/hotline.intake.v1.IntakeService/SetSurgeMode", &[Ops]),
-    (
-        "/hotline.intake.v1.IntakeService/GetSurgeMode",
-        &[Ops, Operator, Dispatcher, Supervisor],
-    ),
-    (
-        "/hotline.dispatch.v1.DispatchService/RouteTicket",
-        &[Service, Dispatcher],
-    ),
-    (
-        "/hotline.dispatch.v1.DispatchService/GetRouting",
-        &[Dispatcher, Supervisor, Operator, Auditor, Service],
-    ),
-    (
-        "/hotline.dispatch.v1.DispatchService/GetCatalogue",
-        &[
-            Operator, Dispatcher, UnitStaff, Supervisor, Leader, Ops, Auditor, Service,
-        ],
-    ),
-    (
-        "/hotline.undertaking.v1.UndertakingService/CreateAssignments",
-        &[Service],
-    ),
-    (
-        "/hotline.undertaking.v1.UndertakingService/ListAssignments",
-        &[UnitStaff, Dispatcher, Supervisor, Auditor],
-    ),
-    (
-        "/hotline.undertaking.v1.UndertakingService/ListTicketAssignments",
-        &[
-            UnitStaff, Operator, Dispatcher, Supervisor, Auditor, Service,
-        ],
-    ),
-    (
-        "/hotline.undertaking.v1.UndertakingService/SignAssignment",
-        &[UnitStaff],
-    ),
-    (
-        "/hotline.undertaking.v1.UndertakingService/SubmitFeedback",
-        &[UnitStaff],
-    ),
-    (
-        "/hotline.undertaking.v1.UndertakingService/RequestExtension",
-        &[UnitStaff],
-    ),
-    (
-        "/hotline.undertaking.v1.UndertakingService/DecideExtension",
-        &[Supervisor],
-    ),
-    (
-        "/hotline.undertaking.v1.UndertakingService/ListExtensions",
-        &[UnitStaff, Dispatcher, Supervisor, Auditor],
-    ),
-    (
-        "/hotline.undertaking.v1.UndertakingService/ListUnitSupervision",
-        &[UnitStaff, Supervisor],
-    ),
-    (
-        "/hotline.supervision.v1.SupervisionService/ListUrges",
-        &[Supervisor, Leader, Auditor, UnitStaff, Service],
-    ),
-    (
-        "/hotline.supervision.v1.SupervisionService/ListCases",
-        &[Supervisor, Leader, Auditor, UnitStaff, Service],
-    ),
-    (
-        "/hotline.undertaking.v1.UndertakingService/AddHandlingRecord",
-        &[UnitStaff],
-    ),
-    (
-        "/hotline.undertaking.v1.UndertakingService/SubmitPart",
-        &[UnitStaff],
-    ),
-    (
-        "/hotline.undertaking.v1.UndertakingService/ListHandlingRecords",
-        &[
-            UnitStaff, Operator, Dispatcher, Supervisor, Auditor, Service,
-        ],
-    ),
-    (
-        "/hotline.dispatch.v1.DispatchService/SuggestRouting",
-        &[Dispatcher, Operator, Supervisor],
-    ),
-    (
-        "/hotline.dispatch.v1.DispatchService/ListManualQueue",
-        &[Dispatcher, Supervisor, Auditor],
-    ),
-    (
-        "/hotline.dispatch.v1.DispatchService/RedispatchTicket",
-        &[Dispatcher],
-    ),
-    (
-        "/hotline.dispatch.v1.DispatchService/ListTransferredTickets",
-        &[Supervisor, Leader, Dispatcher, Auditor],
-    ),
-    (
-        "/hotline.dispatch.v1.DispatchService/PublishCatalogue",
-        &[Ops],
-    ),
-    (
-        "/hotline.dispatch.v1.DispatchService/ActivateCatalogue",
-        &[Ops],
-    ),
-    (
-        "/hotline.dispatch.v1.DispatchService/ListCatalogueVersions",
-        &[Ops, Dispatcher, Auditor],
-    ),
-    (
-        "/hotline.undertaking.v1.UndertakingService/ReturnAssignment",
-        &[UnitStaff],
-    ),
-    (
-        "/hotline.undertaking.v1.UndertakingService/RejectReturn",
-        &[Dispatcher],
-    ),
-    (
-        "/hotline.undertaking.v1.UndertakingService/GetReturn",
-        &[Dispatcher, Supervisor, Auditor, UnitStaff, Service],
-    ),
-    (
-        "/hotline.undertaking.v1.UndertakingService/ListReturns",
-        &[Dispatcher, Supervisor, Auditor, UnitStaff, Service],
-    ),
-    (
-        "/hotline.undertaking.v1.UndertakingService/BlowWhistle",
-        &[UnitStaff],
-    ),
-    (
-        "/hotline.undertaking.v1.UndertakingService/ReportIn",
-        &[UnitStaff],
-    ),
-    (
-        "/hotline.undertaking.v1.UndertakingService/ListWhistles",
-        &[
-            UnitStaff, Supervisor, Dispatcher, Auditor, Operator, Service,
-        ],
-    ),
+/// One row of the rule table: an RPC (`/package.Service/Method`) and the
+/// roles that may call it.
+pub type Rule = (&'static str, &'static [Role]);
+
+/// What one server answers: the gRPC services it serves (full names, for
+/// reflection) and its rows of the rule table. Each service crate declares
+/// its own in `rules.rs`; the gate assembles them with [`COMMON_RULES`].
+#[derive(Debug, Clone, Copy)]
+pub struct Served {
+    /// Full names of the hotline services on this port, e.g.
+    /// `hotline.intake.v1.IntakeService`.
+    pub services: &'static [&'static str],
+    /// The rows for those services' methods.
+    pub rules: &'static [Rule],
+}
+
+/// The service every server carries: the audit trail.
+pub const AUDIT_SERVICE: &str = "hotline.common.v1.AuditService";
+/// The service of every clock owner: supervision asks it about clocks.
+pub const CLOCK_SERVICE: &str = "hotline.common.v1.ClockService";
+
+/// The rows of the services that live in `common`.
+pub const COMMON_RULES: &[Rule] = &[
     ("/hotline.common.v1.ClockService/CheckClocks", &[Service]),
     (
         "/hotline.common.v1.AuditService/ListAuditEntries",
@@ -262,8 +124,84 @@ const OPEN: &[&str] = &[
     "/grpc.reflection.v1alpha.ServerReflection/",
 ];
 
-pub fn allowed(path: &str) -> Option<&'static [Role]> {
-    RULES.iter().find(|(p, _)| *p == path).map(|(_, r)| *r)
+/// The rule table one server enforces: its own rows and the common ones.
+#[derive(Debug, Clone, Default)]
+pub struct RuleTable {
+    rows: HashMap<&'static str, &'static [Role]>,
+}
+
+impl RuleTable {
+    pub fn new(served: &Served) -> RuleTable {
+        let rows = served
+            .rules
+            .iter()
+            .chain(COMMON_RULES)
+            .map(|(p, r)| (*p, *r))
+            .collect();
+        RuleTable { rows }
+    }
+
+    pub fn allowed(&self, path: &str) -> Option<&'static [Role]> {
+        self.rows.get(path).copied()
+    }
+}
+
+/// Checks a server's rows against the contract's descriptor set: every
+/// method of every service it serves has exactly one row, and no row names
+/// a method that is not served. Returns every problem at once.
+pub fn check_rules(served: &Served, with_clock: bool) -> Result<(), Vec<String>> {
+    use prost::Message;
+    let fds = prost_types::FileDescriptorSet::decode(hotline_proto::FILE_DESCRIPTOR_SET)
+        .map_err(|e| vec![format!("descriptor set: {e}")])?;
+    let mut names: Vec<&str> = served.services.to_vec();
+    names.push(AUDIT_SERVICE);
+    if with_clock {
+        names.push(CLOCK_SERVICE);
+    }
+    let mut methods = std::collections::BTreeSet::new();
+    for file in &fds.file {
+        for svc in &file.service {
+            let full = format!("{}.{}", file.package(), svc.name());
+            if names.contains(&full.as_str()) {
+                for m in &svc.method {
+                    methods.insert(format!("/{full}/{}", m.name()));
+                }
+            }
+        }
+    }
+    let mut problems = Vec::new();
+    let rows: Vec<&str> = served
+        .rules
+        .iter()
+        .chain(
+            COMMON_RULES
+                .iter()
+                .filter(|(p, _)| with_clock || !p.starts_with(&format!("/{CLOCK_SERVICE}/"))),
+        )
+        .map(|(p, _)| *p)
+        .collect();
+    for m in &methods {
+        match rows.iter().filter(|p| **p == m).count() {
+            1 => {}
+            0 => problems.push(format!("{m} has no rule")),
+            n => problems.push(format!("{m} has {n} rules")),
+        }
+    }
+    for p in &rows {
+        if !methods.contains(*p) {
+            problems.push(format!("{p} is not a method this server serves"));
+        }
+    }
+    for (p, roles) in served.rules {
+        if roles.is_empty() {
+            problems.push(format!("{p} allows no role"));
+        }
+    }
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(problems)
+    }
 }
 
 /// The claims of a hotline token.
@@ -512,29 +450,40 @@ impl Authenticator {
         })
     }
 
-    /// Authenticates and authorises one call to `path`.
+    /// Authenticates and authorises one call to `path` against `rules`.
     pub fn authorize(
         &self,
+        rules: &RuleTable,
         path: &str,
         authorization: Option<&str>,
-    ) -> Result<Option<Identity>, Status> {
+    ) -> Result<Option<Identity>, ApiError> {
         if OPEN.iter().any(|p| path.starts_with(p)) {
             return Ok(None);
         }
+        let unauthenticated = |m: &str| ApiError::new(crate::ErrorCode::Unauthenticated, m);
         let token = authorization
-            .and_then(|h| h.strip_prefix("Bearer "))
-            .ok_or_else(|| Status::unauthenticated("a bearer token is required"))?;
-        let identity = self.verify(token.trim()).map_err(Status::unauthenticated)?;
-        let roles =
-            allowed(path).ok_or_else(|| Status::permission_denied("no such method for callers"))?;
+            .and_then(bearer)
+            .ok_or_else(|| unauthenticated("a bearer token is required"))?;
+        let identity = self.verify(token).map_err(unauthenticated)?;
+        let roles = rules
+            .allowed(path)
+            .ok_or_else(|| ApiError::permission(format!("{path} is not served here")))?;
         if !identity.roles.iter().any(|r| roles.contains(r)) {
-            return Err(Status::permission_denied(format!(
+            return Err(ApiError::permission(format!(
                 "{} may not call {path}",
                 identity.subject
             )));
         }
         Ok(Some(identity))
     }
+}
+
+/// The token of an `authorization` header: the scheme `Bearer` in any case
+/// (RFC 7235 makes auth schemes case-insensitive), then the token.
+fn bearer(header: &str) -> Option<&str> {
+    let (scheme, token) = header.trim().split_once(' ')?;
+    let token = token.trim();
+    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
 }
 
 /// Signs claims with one key (used by [`Authenticator::mint`] and by
@@ -577,7 +526,19 @@ impl Limits {
 
     /// Whether `who` may make one more call now.
     pub fn admit(&self, who: &Identity) -> bool {
-        who.has(Service) || self.rate.check_key(&who.subject).is_ok()
+        self.wait(who).is_none()
+    }
+
+    /// `None` when `who` may make one more call now, else how long to wait.
+    pub fn wait(&self, who: &Identity) -> Option<Duration> {
+        if who.has(Service) {
+            return None;
+        }
+        self.rate.check_key(&who.subject).err().map(|not_until| {
+            not_until.wait_time_from(governor::clock::Clock::now(
+                &governor::clock::DefaultClock::default(),
+            ))
+        })
     }
 
     /// Forgets identities that have been quiet, until shutdown.
@@ -597,6 +558,7 @@ impl Limits {
 pub struct AuthLayer {
     pub auth: Arc<Authenticator>,
     pub limits: Arc<Limits>,
+    pub rules: Arc<RuleTable>,
 }
 
 impl<S> tower::Layer<S> for AuthLayer {
@@ -606,6 +568,7 @@ impl<S> tower::Layer<S> for AuthLayer {
             inner,
             auth: self.auth.clone(),
             limits: self.limits.clone(),
+            rules: self.rules.clone(),
         }
     }
 }
@@ -615,6 +578,7 @@ pub struct AuthService<S> {
     inner: S,
     auth: Arc<Authenticator>,
     limits: Arc<Limits>,
+    rules: Arc<RuleTable>,
 }
 
 fn refuse(
@@ -623,6 +587,22 @@ fn refuse(
 ) -> BoxFuture<http::Response<tonic::body::Body>, std::convert::Infallible> {
     tracing::info!(path = %path, code = ?status.code(), reason = %status.message(), "call refused");
     Box::pin(async move { Ok(status.into_http()) })
+}
+
+/// RESOURCE_EXHAUSTED for a caller over its rate, with `google.rpc.RetryInfo`
+/// saying when the next call will be admitted.
+fn too_often(subject: &str, wait: Duration) -> Status {
+    let e = ApiError::new(
+        crate::ErrorCode::ResourceExhausted,
+        format!(
+            "{subject} is calling too often; retry in {} ms",
+            wait.as_millis().max(1)
+        ),
+    );
+    let mut details = tonic_types::ErrorDetails::with_localized_message("zh-CN", e.zh_cn());
+    details.set_retry_info(Some(wait.max(Duration::from_millis(1))));
+    use tonic_types::StatusExt;
+    Status::with_error_details(tonic::Code::ResourceExhausted, e.message, details)
 }
 
 type BoxFuture<T, E> = std::pin::Pin<Box<dyn std::future::Future<Output = Result<T, E>> + Send>>;
@@ -652,9 +632,9 @@ where
             .headers()
             .get(http::header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok());
-        let identity = match self.auth.authorize(&path, header) {
+        let identity = match self.auth.authorize(&self.rules, &path, header) {
             Ok(identity) => identity,
-            Err(status) => return refuse(status, &path),
+            Err(e) => return refuse(e.into(), &path),
         };
         // Take the service that was polled ready, leave a clone.
         let clone = self.inner.clone();
@@ -663,12 +643,8 @@ where
             // Health and reflection: open, and streamed as they come.
             return Box::pin(async move { inner.call(req).await });
         };
-        if !self.limits.admit(&id) {
-            let status = Status::resource_exhausted(format!(
-                "{} is calling too often; slow down",
-                id.subject
-            ));
-            return refuse(status, &path);
+        if let Some(wait) = self.limits.wait(&id) {
+            return refuse(too_often(&id.subject, wait), &path);
         }
         req.extensions_mut().insert(id);
         // Every hotline RPC is unary: read the request whole, at most the
@@ -687,7 +663,11 @@ where
                         .is_some() =>
                 {
                     refuse(
-                        Status::resource_exhausted(format!("request larger than {max} bytes")),
+                        ApiError::new(
+                            crate::ErrorCode::ResourceExhausted,
+                            format!("request larger than {max} bytes"),
+                        )
+                        .into(),
                         &path,
                     )
                     .await
@@ -749,24 +729,54 @@ mod tests {
         d
     }
 
+    const INTAKE_LIKE: Served = Served {
+        services: &["hotline.intake.v1.IntakeService"],
+        rules: &[
+            ("/hotline.intake.v1.IntakeService/Submit", &[Operator]),
+            ("/hotline.intake.v1.IntakeService/SetSurgeMode", &[Ops]),
+        ],
+    };
+
     #[test]
-    fn every_rule_names_a_real_method_once() {
-        let mut seen = std::collections::HashSet::new();
-        for (path, roles) in RULES {
-            assert!(seen.insert(*path), "{path} twice");
-            assert!(!roles.is_empty());
-            assert!(path.starts_with("/hotline."));
-        }
+    fn the_rule_check_finds_missing_and_unknown_methods() {
+        let problems = check_rules(&INTAKE_LIKE, true).unwrap_err();
+        assert!(
+            problems
+                .iter()
+                .any(|p| p == "/hotline.intake.v1.IntakeService/GetTicket has no rule"),
+            "{problems:?}"
+        );
+        let bogus = Served {
+            services: &[],
+            rules: &[("/hotline.intake.v1.IntakeService/Nope", &[Operator])],
+        };
+        let problems = check_rules(&bogus, false).unwrap_err();
+        assert!(problems.iter().any(|p| p.contains("Nope is not a method")));
+        assert!(
+            problems.iter().all(|p| !p.contains("ClockService")),
+            "clock rows only where clocks are served: {problems:?}"
+        );
+    }
+
+    #[test]
+    fn bearer_scheme_is_case_insensitive() {
+        assert_eq!(bearer("Bearer abc"), Some("abc"));
+        assert_eq!(bearer("bearer abc"), Some("abc"));
+        assert_eq!(bearer("BEARER  abc "), Some("abc"));
+        assert_eq!(bearer("Basic abc"), None);
+        assert_eq!(bearer("Bearer "), None);
     }
 
     #[test]
     fn tokens_verify_and_fail_cleanly() {
         let d = tmp();
         let a = Authenticator::load(auth(&d, &["k1"]), "hotline".into()).unwrap();
+        let rules = RuleTable::new(&INTAKE_LIKE);
         let t = a.mint("op-1", None, &[Operator], Duration::from_secs(60));
         assert_eq!(a.verify(&t).unwrap().roles, vec![Operator]);
         assert!(
             a.authorize(
+                &rules,
                 "/hotline.intake.v1.IntakeService/Submit",
                 Some(&format!("Bearer {t}"))
             )
@@ -774,19 +784,29 @@ mod tests {
         );
         let denied = a
             .authorize(
+                &rules,
                 "/hotline.intake.v1.IntakeService/SetSurgeMode",
                 Some(&format!("Bearer {t}")),
             )
             .unwrap_err();
-        assert_eq!(denied.code(), tonic::Code::PermissionDenied);
+        assert_eq!(denied.code, crate::ErrorCode::PermissionDenied);
         assert_eq!(
-            a.authorize("/hotline.intake.v1.IntakeService/Submit", None)
+            a.authorize(&rules, "/hotline.intake.v1.IntakeService/Submit", None)
                 .unwrap_err()
-                .code(),
-            tonic::Code::Unauthenticated
+                .code,
+            crate::ErrorCode::Unauthenticated
         );
         assert!(
-            a.authorize("/grpc.health.v1.Health/Check", None)
+            a.authorize(
+                &rules,
+                "/hotline.intake.v1.IntakeService/Submit",
+                Some(&format!("bearer {t}"))
+            )
+            .is_ok(),
+            "the scheme in lower case"
+        );
+        assert!(
+            a.authorize(&rules, "/grpc.health.v1.Health/Check", None)
                 .unwrap()
                 .is_none()
         );

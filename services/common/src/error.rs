@@ -108,27 +108,88 @@ impl ApiError {
     }
 }
 
+impl ApiError {
+    /// The message in Chinese, for the operators and integrators who read
+    /// it: the kind of error in zh-CN, then the English detail (field
+    /// names are identifiers either way).
+    pub fn zh_cn(&self) -> String {
+        let lead = match self.code {
+            ErrorCode::InvalidArgument => "请求参数有误",
+            ErrorCode::NotFound => "未找到",
+            ErrorCode::FailedPrecondition => "当前状态不允许此操作",
+            ErrorCode::PermissionDenied => "无权执行此操作",
+            ErrorCode::Unauthenticated => "身份未认证",
+            ErrorCode::ResourceExhausted => "请求过于频繁或过大",
+            ErrorCode::Unavailable => "服务暂时不可用，请稍后重试",
+            ErrorCode::Internal => return "系统内部错误".to_string(),
+        };
+        let detail = if self.fields.is_empty() {
+            self.message.clone()
+        } else {
+            self.fields
+                .iter()
+                .map(|(f, p)| format!("{f}：{}", zh_problem(p)))
+                .collect::<Vec<_>>()
+                .join("；")
+        };
+        format!("{lead}：{detail}")
+    }
+}
+
+/// The usual field problems in Chinese; others stay as they are.
+fn zh_problem(p: &str) -> String {
+    const PHRASES: &[(&str, &str)] = &[
+        ("required", "必填"),
+        ("too long", "过长"),
+        ("contains control characters", "含有控制字符"),
+        ("contains the direction control", "含有文字方向控制字符"),
+        ("contains the invisible character", "含有不可见字符"),
+        ("contains a byte-order mark", "含有字节顺序标记"),
+        (
+            "only letters, digits",
+            "只能包含字母、数字、'-'、'_' 和 '.'",
+        ),
+        ("not a valid protobuf message", "不是有效的 protobuf 消息"),
+        ("timestamp outside", "时间超出允许范围"),
+        (
+            "not a token this service issued",
+            "不是本服务签发的分页令牌",
+        ),
+        (
+            "issued for a query with other filters",
+            "分页令牌与查询条件不符",
+        ),
+        ("unknown", "未知取值"),
+    ];
+    match PHRASES.iter().find(|(en, _)| p.starts_with(en)) {
+        Some((_, zh)) => format!("{zh}（{p}）"),
+        None => p.to_string(),
+    }
+}
+
 impl From<ApiError> for Status {
     fn from(e: ApiError) -> Status {
-        match e.code {
-            ErrorCode::Internal => {
-                tracing::error!(error = %e.message, "internal error");
-                Status::internal("internal error")
-            }
-            ErrorCode::InvalidArgument if !e.fields.is_empty() => {
-                let violations: Vec<FieldViolation> = e
-                    .fields
-                    .iter()
-                    .map(|(f, d)| FieldViolation::new(f.clone(), d.clone()))
-                    .collect();
-                Status::with_error_details(
-                    Code::InvalidArgument,
-                    e.message,
-                    ErrorDetails::with_bad_request(violations),
-                )
-            }
-            code => Status::new(code.grpc(), e.message),
+        if e.code == ErrorCode::Internal {
+            tracing::error!(error = %e.message, "internal error");
+            return Status::with_error_details(
+                Code::Internal,
+                "internal error",
+                ErrorDetails::with_localized_message("zh-CN", e.zh_cn()),
+            );
         }
+        let mut details = ErrorDetails::with_localized_message("zh-CN", e.zh_cn());
+        if e.code == ErrorCode::InvalidArgument && !e.fields.is_empty() {
+            let violations: Vec<FieldViolation> = e
+                .fields
+                .iter()
+                .map(|(f, d)| FieldViolation::new(f.clone(), d.clone()))
+                .collect();
+            details.set_bad_request(violations);
+        }
+        if e.code == ErrorCode::Unavailable {
+            details.set_retry_info(Some(std::time::Duration::from_secs(1)));
+        }
+        Status::with_error_details(e.code.grpc(), e.message, details)
     }
 }
 
@@ -143,12 +204,40 @@ impl From<sqlx::Error> for ApiError {
 pub fn classify_sqlx(e: &sqlx::Error) -> ApiError {
     match e {
         sqlx::Error::RowNotFound => ApiError::not_found("not found"),
-        sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => {
+        sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::Protocol(_)
+        | sqlx::Error::WorkerCrashed => {
             tracing::warn!(error = %e, "database unavailable");
             ApiError::unavailable("database unavailable, retry later")
         }
-        sqlx::Error::Database(db) if db.code().as_deref() == Some("40001") => {
-            ApiError::unavailable("concurrent update, retry")
+        sqlx::Error::Database(db) => classify_sqlstate(db.code().as_deref().unwrap_or(""), e),
+        _ => ApiError::internal(format!("database: {e}")),
+    }
+}
+
+/// The classes of SQLSTATE a caller can act on. Class 22 (data exception:
+/// a NUL byte, a value out of range, text that is not UTF-8) is the
+/// caller's input: every store is meant to refuse such input before the
+/// database sees it, so this is the net under that rule, not the rule.
+/// Classes 08 (connection), 57P0x (the server is shutting down or
+/// starting), 53 (out of resources) and serialisation failures are
+/// passing: retry.
+fn classify_sqlstate(code: &str, e: &sqlx::Error) -> ApiError {
+    match code {
+        c if c.starts_with("22") => {
+            tracing::info!(sqlstate = c, error = %e, "input the database refused");
+            ApiError::invalid_fields(vec![(
+                "request".to_string(),
+                format!("a value the database cannot store (SQLSTATE {c})"),
+            )])
+        }
+        "40001" | "40P01" => ApiError::unavailable("concurrent update, retry"),
+        c if c.starts_with("08") || c.starts_with("57P") || c.starts_with("53") => {
+            tracing::warn!(sqlstate = c, error = %e, "database unavailable");
+            ApiError::unavailable("database unavailable, retry later")
         }
         _ => ApiError::internal(format!("database: {e}")),
     }
@@ -196,6 +285,32 @@ mod tests {
         assert!(s.message().contains("requester.phone: required"));
         let details = s.get_error_details();
         assert_eq!(details.bad_request().unwrap().field_violations.len(), 2);
+    }
+
+    #[test]
+    fn every_error_carries_a_chinese_message() {
+        let s: Status = ApiError::invalid("content", "required").into();
+        let zh = s.get_error_details().localized_message().unwrap().clone();
+        assert_eq!(zh.locale, "zh-CN");
+        assert!(zh.message.contains("content：必填"), "{}", zh.message);
+        let s: Status = ApiError::unavailable("database unavailable").into();
+        assert!(s.get_error_details().retry_info().is_some());
+    }
+
+    #[test]
+    fn data_exceptions_are_the_callers_and_shutdowns_are_passing() {
+        let e = sqlx::Error::Protocol("x".into());
+        assert_eq!(
+            classify_sqlstate("22021", &e).code,
+            ErrorCode::InvalidArgument
+        );
+        assert_eq!(
+            classify_sqlstate("22008", &e).code,
+            ErrorCode::InvalidArgument
+        );
+        assert_eq!(classify_sqlstate("57P01", &e).code, ErrorCode::Unavailable);
+        assert_eq!(classify_sqlstate("08006", &e).code, ErrorCode::Unavailable);
+        assert_eq!(classify_sqlstate("42P01", &e).code, ErrorCode::Internal);
     }
 
     #[test]

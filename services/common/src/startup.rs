@@ -14,7 +14,9 @@ use tonic::transport::{Channel, Endpoint, Server};
 use tonic_health::server::HealthReporter;
 
 use crate::audit::AuditApi;
-use crate::auth::{AuthLayer, ServiceToken};
+use std::sync::Arc;
+
+use crate::auth::{AUDIT_SERVICE, AuthLayer, CLOCK_SERVICE, RuleTable, Served, ServiceToken};
 use crate::config::{CommonConfig, Env, ServiceName};
 use hotline_proto::common::v1::audit_service_server::AuditServiceServer;
 use tonic::service::interceptor::InterceptedService;
@@ -122,25 +124,46 @@ pub type GrpcRouter = Router<Stack<AuthLayer, tower::layer::util::Identity>>;
 pub type Peer = InterceptedService<Channel, ServiceToken>;
 
 /// `pool` is the service's own: its audit trail is served from it.
+/// `served` names the services this port answers and their rows of the
+/// rule table; reflection (v1 and v1alpha) lists exactly those, the audit
+/// trail, health, and the clock service when `with_clock`.
 pub fn grpc_router(
     cfg: &CommonConfig,
     pool: &sqlx::PgPool,
+    served: &Served,
+    with_clock: bool,
 ) -> anyhow::Result<(GrpcRouter, HealthReporter)> {
     let (reporter, health) = tonic_health::server::health_reporter();
-    let reflection = tonic_reflection::server::Builder::configure()
-        .register_encoded_file_descriptor_set(hotline_proto::FILE_DESCRIPTOR_SET)
-        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+    let mut names: Vec<&str> = served.services.to_vec();
+    names.push(AUDIT_SERVICE);
+    if with_clock {
+        names.push(CLOCK_SERVICE);
+    }
+    names.push("grpc.health.v1.Health");
+    let reflection = |b: tonic_reflection::server::Builder<'static>| {
+        names.iter().fold(
+            b.register_encoded_file_descriptor_set(hotline_proto::FILE_DESCRIPTOR_SET)
+                .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET),
+            |b, n| b.with_service_name(*n),
+        )
+    };
+    let v1 = reflection(tonic_reflection::server::Builder::configure())
         .build_v1()
         .context("building the reflection service")?;
+    let v1alpha = reflection(tonic_reflection::server::Builder::configure())
+        .build_v1alpha()
+        .context("building the v1alpha reflection service")?;
     let router = Server::builder()
         .layer(AuthLayer {
             auth: cfg.auth.clone(),
             limits: cfg.limits.clone(),
+            rules: Arc::new(RuleTable::new(served)),
         })
         .timeout(Duration::from_secs(30))
         .http2_keepalive_interval(Some(Duration::from_secs(30)))
         .add_service(health)
-        .add_service(reflection)
+        .add_service(v1)
+        .add_service(v1alpha)
         .add_service(AuditServiceServer::new(AuditApi { pool: pool.clone() }));
     Ok((router, reporter))
 }

@@ -38,13 +38,37 @@ impl Fields {
                 field,
                 format!("too long: {chars} characters, at most {max}"),
             );
+        } else if let Some(c) = v.chars().find(|c| is_direction_control(*c)) {
+            self.add(
+                field,
+                format!("contains the direction control U+{:04X}", c as u32),
+            );
         } else if v
             .chars()
             .any(|c| c.is_control() && c != '\n' && c != '\t' && c != '\r')
         {
             self.add(field, "contains control characters");
+        } else if v.contains('\u{FEFF}') {
+            self.add(field, "contains a byte-order mark (U+FEFF)");
         }
         v.to_string()
+    }
+
+    /// A required name (a person's, a place's): a text that may hold no
+    /// line break and no invisible character either.
+    pub fn name(&mut self, field: &str, value: &str, max: usize) -> String {
+        let before = self.problems.len();
+        let v = self.text(field, value, max);
+        let hidden = v
+            .chars()
+            .find(|c| is_invisible(*c) || matches!(c, '\n' | '\r' | '\t'));
+        if let (true, Some(c)) = (self.problems.len() == before, hidden) {
+            self.add(
+                field,
+                format!("contains the invisible character U+{:04X}", c as u32),
+            );
+        }
+        v
     }
 
     /// A required code: 1–`max` characters of ASCII letters, digits, '-',
@@ -87,6 +111,23 @@ impl Fields {
     }
 }
 
+/// Characters that change the direction text is shown in (bidi embeddings,
+/// overrides, isolates and marks): they can make a text read otherwise
+/// than it is stored, so no field accepts them.
+pub fn is_direction_control(c: char) -> bool {
+    matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{200E}' | '\u{200F}' | '\u{061C}')
+}
+
+/// Characters that show nothing: zero-width spaces and joiners, the word
+/// joiner, the byte-order mark, and the direction controls.
+pub fn is_invisible(c: char) -> bool {
+    is_direction_control(c)
+        || matches!(
+            c,
+            '\u{200B}'..='\u{200D}' | '\u{2060}'..='\u{2064}' | '\u{FEFF}' | '\u{00AD}' | '\u{180E}'
+        )
+}
+
 /// Longest ticket number accepted anywhere.
 pub const MAX_TICKET_NO: usize = 32;
 
@@ -113,6 +154,27 @@ mod tests {
         assert_eq!(e.fields.len(), 4);
         assert!(e.message.contains("content: required"));
         assert!(e.message.contains("name: too long"));
+    }
+
+    #[test]
+    fn refuses_direction_controls_everywhere_and_invisible_ones_in_names() {
+        for bad in ["a\u{202E}b", "a\u{2066}b", "\u{200F}x", "\u{FEFF}x"] {
+            let mut f = Fields::new();
+            f.text("content", bad, 50);
+            assert!(!f.is_ok(), "{bad:?}");
+        }
+        let mut f = Fields::new();
+        f.text("content", "family 👨\u{200D}👩\u{200D}👧 ok", 50);
+        assert!(f.is_ok(), "a joiner inside an emoji is fine in free text");
+        for bad in ["王\u{200B}女士", "王\u{200D}", "王\n女士"] {
+            let mut f = Fields::new();
+            f.name("requester.name", bad, 50);
+            let e = f.finish().unwrap_err();
+            assert_eq!(e.fields[0].0, "requester.name", "{bad:?}");
+        }
+        let mut f = Fields::new();
+        f.name("requester.name", "王女士", 50);
+        assert!(f.is_ok());
     }
 
     #[test]

@@ -12,5 +12,6 @@ pub mod catalogue;
 pub mod config;
 pub mod relay;
 pub mod routing;
+pub mod rules;
 pub mod startup;
 pub mod store;

@@ -58,7 +58,12 @@ pub async fn run(cfg: Config, token: CancellationToken) -> anyhow::Result<()> {
         policy: Arc::new(cfg.common.policy.clone()),
         relay_wake: wake,
     };
-    let (router, health) = grpc_router(&cfg.common, &pool)?;
+    let (router, health) = grpc_router(
+        &cfg.common,
+        &pool,
+        &crate::rules::SERVED,
+        crate::rules::SERVES_CLOCKS,
+    )?;
     let router = router
         .add_service(DispatchServiceServer::new(api))
         .add_service(ClockServiceServer::new(ClockApi { pool: pool.clone() }));

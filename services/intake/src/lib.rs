@@ -13,5 +13,6 @@ pub mod codes;
 pub mod config;
 pub mod domain;
 pub mod relay;
+pub mod rules;
 pub mod startup;
 pub mod store;

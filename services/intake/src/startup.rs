@@ -67,7 +67,12 @@ pub async fn run(cfg: Config, token: CancellationToken) -> anyhow::Result<()> {
         undertaking,
         relay_wake: wake,
     };
-    let (router, health) = grpc_router(&cfg.common, &pool)?;
+    let (router, health) = grpc_router(
+        &cfg.common,
+        &pool,
+        &crate::rules::SERVED,
+        crate::rules::SERVES_CLOCKS,
+    )?;
     let router = router
         .add_service(IntakeServiceServer::new(api))
         .add_service(ClockServiceServer::new(clocks));

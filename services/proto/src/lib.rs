@@ -2,6 +2,8 @@
 
 #![allow(clippy::large_enum_variant, clippy::doc_lazy_continuation)]
 
+pub mod codec;
+
 pub mod common {
     pub mod v1 {
         tonic::include_proto!("hotline.common.v1");

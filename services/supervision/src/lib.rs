@@ -10,5 +10,6 @@ pub mod api;
 pub mod bus;
 pub mod config;
 pub mod domain;
+pub mod rules;
 pub mod startup;
 pub mod store;

@@ -34,7 +34,12 @@ pub async fn run(cfg: Config, token: CancellationToken) -> anyhow::Result<()> {
         owners,
         token.clone(),
     ));
-    let (router, health) = grpc_router(&cfg.common, &pool)?;
+    let (router, health) = grpc_router(
+        &cfg.common,
+        &pool,
+        &crate::rules::SERVED,
+        crate::rules::SERVES_CLOCKS,
+    )?;
     let router = router.add_service(SupervisionServiceServer::new(Api { store }));
     health.set_serving::<SupervisionServiceServer<Api>>().await;
     let served = serve(&cfg.common, router, health, token.clone()).await;

@@ -8,5 +8,6 @@
 pub mod api;
 pub mod config;
 pub mod domain;
+pub mod rules;
 pub mod startup;
 pub mod store;

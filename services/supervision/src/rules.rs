@@ -1,0 +1,41 @@
+//! supervision's rows of the rule table: which roles may call each of its
+//! RPCs. The gate in `hotline_common::auth` enforces them, with the rows of
+//! the services every server carries (audit trail).
+
+use hotline_common::auth::Role::*;
+use hotline_common::auth::{Rule, Served};
+
+/// What supervision's port answers.
+pub const SERVED: Served = Served {
+    services: &["hotline.supervision.v1.SupervisionService"],
+    rules: RULES,
+};
+
+/// Whether this port also serves `hotline.common.v1.ClockService`.
+pub const SERVES_CLOCKS: bool = false;
+
+pub const RULES: &[Rule] = &[
+    (
+        "/hotline.supervision.v1.SupervisionService/ListUrges",
+        &[Supervisor, Leader, Auditor, UnitStaff, Service],
+    ),
+    (
+        "/hotline.supervision.v1.SupervisionService/ListCases",
+        &[Supervisor, Leader, Auditor, UnitStaff, Service],
+    ),
+];
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn every_served_method_has_exactly_one_rule() {
+        if let Err(problems) =
+            hotline_common::auth::check_rules(&super::SERVED, super::SERVES_CLOCKS)
+        {
+            panic!(
+                "rule table out of step with the contract:\n{}",
+                problems.join("\n")
+            );
+        }
+    }
+}
