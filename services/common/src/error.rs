@@ -77,7 +77,7 @@ impl ApiError {
     pub fn invalid_fields(fields: Vec<(String, String)>) -> ApiError {
         let message = fields
             .iter()
-            .map(|(f, p)| format!("{f}: {p}"))
+            .map(|(f, p)| format!("{}: {}", clip(f, 200), clip(p, MAX_MESSAGE_CHARS)))
             .collect::<Vec<_>>()
             .join("; ");
         ApiError {
@@ -167,8 +167,26 @@ fn zh_problem(p: &str) -> String {
     }
 }
 
+/// The longest message or field description sent back, in characters: a
+/// message that quotes what the caller sent must not grow with it (gRPC
+/// carries messages in HTTP/2 headers, which peers cap at a few KiB).
+pub const MAX_MESSAGE_CHARS: usize = 300;
+
+/// `text` cut to `max` characters, marked with an ellipsis when cut.
+pub fn clip(text: &str, max: usize) -> String {
+    match text.char_indices().nth(max) {
+        None => text.to_string(),
+        Some((at, _)) => format!("{}…", &text[..at]),
+    }
+}
+
 impl From<ApiError> for Status {
-    fn from(e: ApiError) -> Status {
+    fn from(mut e: ApiError) -> Status {
+        e.message = clip(&e.message, MAX_MESSAGE_CHARS);
+        for (field, problem) in &mut e.fields {
+            *field = clip(field, 200);
+            *problem = clip(problem, MAX_MESSAGE_CHARS / 2);
+        }
         if e.code == ErrorCode::Internal {
             tracing::error!(error = %e.message, "internal error");
             return Status::with_error_details(
@@ -220,14 +238,14 @@ pub fn classify_sqlx(e: &sqlx::Error) -> ApiError {
 
 /// The classes of SQLSTATE a caller can act on. Class 22 (data exception:
 /// a NUL byte, a value out of range, text that is not UTF-8) is the
-/// caller's input: every store is meant to refuse such input before the
+/// caller's input, and so is 54000 (a value too large for an index): every store is meant to refuse such input before the
 /// database sees it, so this is the net under that rule, not the rule.
 /// Classes 08 (connection), 57P0x (the server is shutting down or
 /// starting), 53 (out of resources) and serialisation failures are
 /// passing: retry.
 fn classify_sqlstate(code: &str, e: &sqlx::Error) -> ApiError {
     match code {
-        c if c.starts_with("22") => {
+        c if c.starts_with("22") || c == "54000" => {
             tracing::info!(sqlstate = c, error = %e, "input the database refused");
             ApiError::invalid_fields(vec![(
                 "request".to_string(),
@@ -311,6 +329,17 @@ mod tests {
         assert_eq!(classify_sqlstate("57P01", &e).code, ErrorCode::Unavailable);
         assert_eq!(classify_sqlstate("08006", &e).code, ErrorCode::Unavailable);
         assert_eq!(classify_sqlstate("42P01", &e).code, ErrorCode::Internal);
+    }
+
+    #[test]
+    fn messages_do_not_grow_with_the_input() {
+        let huge = "字".repeat(100_000);
+        let s: Status = ApiError::invalid("version", &format!("unknown version {huge}")).into();
+        assert!(s.message().chars().count() <= MAX_MESSAGE_CHARS + 1);
+        let s: Status = ApiError::not_found(format!("no ticket {huge}")).into();
+        assert!(s.message().chars().count() <= MAX_MESSAGE_CHARS + 1);
+        assert_eq!(clip("abc", 2), "ab…");
+        assert_eq!(clip("abc", 3), "abc");
     }
 
     #[test]
