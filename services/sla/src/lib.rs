@@ -194,44 +194,19 @@ struct RawLimits {
     feedback: Option<String>,
 }
 
-/// Parses "30s", "15m", "2h", "7d" or combinations such as "1h30m".
+/// Parses "30s", "15m", "2h", "7d" or combinations such as "1h30m" (the
+/// `humantime` syntax: also "1day", "2h 30min", "500ms"). Zero is refused:
+/// a time limit is positive.
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
     let s = text.trim();
     if s.is_empty() {
         return Err("empty duration".into());
     }
-    let mut total: u64 = 0;
-    let mut number = String::new();
-    for c in s.chars() {
-        if c.is_ascii_digit() {
-            number.push(c);
-            continue;
-        }
-        let unit = match c {
-            's' => 1,
-            'm' => 60,
-            'h' => 3600,
-            'd' => 86_400,
-            _ => return Err(format!("bad duration {text:?}: unknown unit {c:?}")),
-        };
-        let n: u64 = number
-            .parse()
-            .map_err(|_| format!("bad duration {text:?}: a number must come before {c:?}"))?;
-        total = n
-            .checked_mul(unit)
-            .and_then(|v| total.checked_add(v))
-            .ok_or_else(|| format!("bad duration {text:?}: too large"))?;
-        number.clear();
-    }
-    if !number.is_empty() {
-        return Err(format!(
-            "bad duration {text:?}: missing unit after {number}"
-        ));
-    }
-    if total == 0 {
+    let d = humantime::parse_duration(s).map_err(|e| format!("bad duration {text:?}: {e}"))?;
+    if d.is_zero() {
         return Err(format!("bad duration {text:?}: must be positive"));
     }
-    Ok(Duration::from_secs(total))
+    Ok(d)
 }
 
 fn field(errors: &mut Vec<String>, path: &str, value: Option<&String>) -> Option<Duration> {
@@ -529,7 +504,8 @@ mod tests {
         assert!(parse_duration("5").is_err());
         assert!(parse_duration("h").is_err());
         assert!(parse_duration("0s").is_err());
-        assert!(parse_duration("3w").is_err());
+        assert!(parse_duration("3x").is_err());
+        assert_eq!(parse_duration("2h 30min"), Ok(Duration::from_secs(9000)));
     }
 
     #[test]
