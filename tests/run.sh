@@ -28,6 +28,8 @@ else
   tests/contract/buf_lint.sh
   log "contract check: python stubs from proto/"
   tests/contract/python_stubs.sh
+  log "contract check: the native path (deploy/local/up.sh, a python client, down.sh)"
+  tests/contract/native_path.sh
   log "contract check: deploy/docker-compose.yml against the compose schema"
   tests/contract/compose_valid.sh
   log "contract checks passed"

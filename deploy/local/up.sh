@@ -9,6 +9,7 @@
 #   HOTLINE_DB_NAME          database name (default: hotline)
 #   HOTLINE_START_TIMEOUT    seconds to wait for all services to be healthy
 #                            (default: 120)
+#   HOTLINE_PROFILE          release (default) or debug: which build to run
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -19,7 +20,12 @@ declare -A PORTS=([intake]=50051 [dispatch]=50052 [undertaking]=50053 [supervisi
 RUN_DIR="$ROOT/.run"
 LOG_DIR="$RUN_DIR/logs"
 PID_DIR="$RUN_DIR/pids"
-BIN_DIR="$ROOT/target/release"
+PROFILE="${HOTLINE_PROFILE:-release}"
+case "$PROFILE" in
+  release) BIN_DIR="$ROOT/target/release"; BUILD=(cargo build --release --bins) ;;
+  debug) BIN_DIR="$ROOT/target/debug"; BUILD=(cargo build --bins) ;;
+  *) printf 'up: error: HOTLINE_PROFILE must be release or debug, not %q\n' "$PROFILE" >&2; exit 2 ;;
+esac
 TIMEOUT="${HOTLINE_START_TIMEOUT:-120}"
 
 log() { printf 'up: %s\n' "$*"; }
@@ -78,8 +84,8 @@ if [[ -n "${HOTLINE_DB_NAME:-}" && -z "${HOTLINE_DATABASE_URL:-}" ]]; then
   export HOTLINE_DATABASE_URL="postgres://postgres@127.0.0.1:5432/$HOTLINE_DB_NAME"
 fi
 
-log "building release binaries (cargo build --release --bins)"
-cargo build --release --bins
+log "building $PROFILE binaries (${BUILD[*]})"
+"${BUILD[@]}"
 
 for svc in "${SERVICES[@]}" hotline-token; do
   [[ -x "$BIN_DIR/$svc" ]] || die "binary $BIN_DIR/$svc not found after the build"
@@ -164,5 +170,5 @@ echo "  keys:        $HOTLINE_AUTH_KEYS_FILE"
 token="$("$BIN_DIR/hotline-token" --subject local-centre --roles operator,dispatcher,supervisor,leader,ops,auditor --hours 24)"
 echo "  token:       $token"
 echo "               (centre staff, 24 h: send as 'authorization: Bearer <token>';"
-echo "                more with target/release/hotline-token, see docs/SECURITY.md)"
+echo "                more with ${BIN_DIR#"$ROOT/"}/hotline-token, see docs/SECURITY.md)"
 echo "  stop with:   deploy/local/down.sh"

@@ -104,4 +104,49 @@ for e in tl.entries:
           e.occurred_at.ToJsonString() if e.HasField("occurred_at") else "pending",
           "deadline", e.deadline.ToJsonString() if e.HasField("deadline") else "-")
 assert tl.feedback.summary == "已现场核查并处理。"
+
+# ---------------------------------------------------------------- edges
+from grpc_reflection.v1alpha import reflection_pb2 as rpb, reflection_pb2_grpc as rgrpc  # noqa: E402
+from google.rpc import status_pb2, error_details_pb2  # noqa: E402
+
+PORTS = {"intake": 50051, "dispatch": 50052, "undertaking": 50053, "supervision": 50054}
+for name, port in PORTS.items():
+    refl = rgrpc.ServerReflectionStub(grpc.insecure_channel(f"{HOST}:{port}"))
+    replies = refl.ServerReflectionInfo(iter([rpb.ServerReflectionRequest(list_services="")]))
+    listed = sorted(s.name for s in next(replies).list_services_response.service)
+    hotline = [n for n in listed if n.startswith("hotline.") and not n.startswith("hotline.common.")]
+    assert hotline == [f"hotline.{name}.v1.{name.capitalize()}Service"], (name, listed)
+    print("reflection v1alpha", name, listed)
+
+raw = grpc.insecure_channel(f"{HOST}:50051").unary_unary(
+    "/hotline.intake.v1.IntakeService/GetTicket",
+    request_serializer=lambda b: b,
+    response_deserializer=lambda b: b,
+)
+for label, body in [("not protobuf", b"\xff\xff\xff\xff\x0f"), ("not UTF-8", b"\x0a\x03\xff\xfe\xfd")]:
+    try:
+        raw(body, metadata=md)
+        raise SystemExit(f"{label} accepted")
+    except grpc.RpcError as e:
+        assert e.code() == grpc.StatusCode.INVALID_ARGUMENT, (label, e.code(), e.details())
+        print(label + ":", e.code().name, e.details())
+
+lower = [("authorization", "bearer " + centre)]
+intake.GetSurgeMode(i.GetSurgeModeRequest(), metadata=lower)
+print("lower-case bearer: accepted")
+
+try:
+    intake.GetTicket(i.GetTicketRequest(ticket_no="BJ\u0000"), metadata=md)
+    raise SystemExit("a NUL ticket number was looked up")
+except grpc.RpcError as e:
+    assert e.code() == grpc.StatusCode.INVALID_ARGUMENT, e
+    details = dict(e.trailing_metadata() or ()).get("grpc-status-details-bin")
+    assert details, "no status details"
+    st = status_pb2.Status.FromString(details)
+    zh = [d for d in st.details if d.Is(error_details_pb2.LocalizedMessage.DESCRIPTOR)]
+    assert zh, "no LocalizedMessage"
+    msg = error_details_pb2.LocalizedMessage()
+    zh[0].Unpack(msg)
+    assert msg.locale == "zh-CN" and "ticket_no" in msg.message, msg
+    print("NUL ticket number:", e.code().name, "/", msg.message)
 print("ok")

@@ -8,6 +8,8 @@
 # Major versions pinned; pip picks the newest release inside each range.
 CONTRACT_REQUIREMENTS=(
   "grpcio-tools>=1.84,<2"
+  "grpcio-reflection>=1.84,<2"
+  "googleapis-common-protos>=1.66,<2"
   "jsonschema>=4.23,<5"
   "pyyaml>=6.0.1,<7"
 )
