@@ -74,7 +74,7 @@ pub async fn begin_hop(
 /// earlier hops' open assignments (clocks stopped, pending returns
 /// accepted). Returns the withdrawn assignments; audit entries go to
 /// `entries`.
-pub(crate) async fn advance(
+pub async fn advance(
     tx: &mut Tx,
     who: &Identity,
     ticket_no: &TicketNo,
