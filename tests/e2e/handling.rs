@@ -2,107 +2,16 @@
 //! assignment state machine is refused with the current state, and every
 //! feedback outcome with a part missing is refused naming the part.
 
+#[path = "moves.rs"]
+mod moves;
+
 use hotline_proto::common::v1::{AssignmentRole, Feedback, FeedbackOutcome};
 use hotline_proto::dispatch::v1::RedispatchTicketRequest;
 use hotline_proto::dispatch::v1::redispatch_ticket_request::Target;
-use hotline_proto::undertaking::v1::{
-    Assignment, AssignmentState, ReturnAssignmentRequest, ReturnReason, SignAssignmentRequest,
-    SubmitFeedbackRequest,
-};
-use hotline_tests::{Options, System, assignments_of, heating_request, submit_co_parts};
+use hotline_proto::undertaking::v1::{AssignmentState, ReturnAssignmentRequest, ReturnReason};
+use hotline_tests::{Options, System, submit_co_parts};
+use moves::{Move, attempt, lead_of, refused_in, resolved, submit};
 use tonic::Code;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Move {
-    Sign,
-    Feedback,
-    Return,
-}
-
-const MOVES: [Move; 3] = [Move::Sign, Move::Feedback, Move::Return];
-
-fn resolved() -> Feedback {
-    Feedback {
-        outcome: FeedbackOutcome::Resolved as i32,
-        summary: "已协调热力公司排查管线，室温恢复".into(),
-        ..Default::default()
-    }
-}
-
-async fn attempt(sys: &System, a: &Assignment, m: Move, fb: Feedback) -> Result<(), tonic::Status> {
-    let mut unit = sys.undertaking_as(&a.unit_id).await;
-    let (id, unit_id) = (a.assignment_id.clone(), a.unit_id.clone());
-    match m {
-        Move::Sign => unit
-            .sign_assignment(SignAssignmentRequest {
-                assignment_id: id,
-                unit_id,
-            })
-            .await
-            .map(drop),
-        Move::Feedback => unit
-            .submit_feedback(SubmitFeedbackRequest {
-                assignment_id: id,
-                unit_id,
-                feedback: Some(fb),
-            })
-            .await
-            .map(drop),
-        Move::Return => unit
-            .return_assignment(ReturnAssignmentRequest {
-                assignment_id: id,
-                unit_id,
-                reason: ReturnReason::NotOurDuty as i32,
-                duty_rule: "职责清单未列".into(),
-                note: String::new(),
-            })
-            .await
-            .map(drop),
-    }
-}
-
-/// The ticket's lead assignment as undertaking has it now.
-async fn lead_of(sys: &System, no: &str, hop: i32) -> Assignment {
-    assignments_of(sys, no)
-        .await
-        .into_iter()
-        .find(|a| a.hop == hop && a.role == AssignmentRole::Lead as i32)
-        .expect("a lead unit")
-}
-
-/// Tries every move the state does not allow: each is FAILED_PRECONDITION
-/// and says the state.
-async fn refused_in(sys: &System, a: &Assignment, state: &str, legal: &[Move]) {
-    for m in MOVES {
-        if legal.contains(&m) {
-            continue;
-        }
-        let e = attempt(sys, a, m, resolved())
-            .await
-            .expect_err(&format!("{m:?} from {state}"));
-        assert_eq!(
-            e.code(),
-            Code::FailedPrecondition,
-            "{m:?} from {state}: {}",
-            e.message()
-        );
-        assert!(
-            e.message().contains(state),
-            "{m:?} from {state}: {}",
-            e.message()
-        );
-    }
-}
-
-async fn submit(sys: &System, key: &str) -> String {
-    sys.intake()
-        .await
-        .submit(heating_request(key))
-        .await
-        .expect("submit")
-        .into_inner()
-        .ticket_no
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_illegal_move_is_refused_with_the_current_state() {

@@ -33,6 +33,7 @@ pub mod outbox;
 pub mod paging;
 pub mod privacy;
 pub mod startup;
+pub mod summons;
 pub mod telemetry;
 pub mod time;
 pub mod validate;

@@ -253,6 +253,8 @@ impl Api {
             .clone()
             .list_handling_records(ListHandlingRecordsRequest {
                 ticket_no: t.summary.ticket_no.clone(),
+                page_size: 500,
+                ..Default::default()
             })
             .await
             .map_err(|s| from_peer("undertaking", s))?
@@ -297,6 +299,8 @@ impl Api {
         let returns = undertaking
             .list_returns(ListReturnsRequest {
                 ticket_no: t.summary.ticket_no.clone(),
+                page_size: 500,
+                ..Default::default()
             })
             .await
             .map_err(|s| from_peer("undertaking", s))?

@@ -1,13 +1,37 @@
 //! Undertaking (承办): the handling units' side. Units list what they were
-//! sent, sign for it and give feedback within the limits.
+//! sent, sign for it, handle it and answer within the limits.
 //!
-//! - `domain`: the assignment state machine and feedback rules (pure)
-//! - `store`: assignments (SQL and migrations)
-//! - `api`: the gRPC layer
+//! One folder per feature, each with its handlers (`mod.rs`), its pure
+//! rules (`rules.rs`) and its SQL (`store.rs`):
+//!
+//! - `assignments`: the units of each routing hop, the state machine, sign-off
+//! - `hops`: the hop in force per ticket; a new hop withdraws the earlier ones
+//! - `feedback`: the lead unit's answer, co-units' parts
+//! - `returns`: 退单 and the centre's decision
+//! - `extensions`: 延期
+//! - `records`: handling records
+//! - `whistles`: 街乡吹哨、部门报到 (summonses: `hotline_common::summons`)
+//!
+//! `scope` (a unit acts on its own assignment of the hop in force),
+//! `window` (when client times may lie) and `grpc` (one line per RPC).
 
-pub mod api;
+mod enums;
+
+pub mod assignments;
 pub mod config;
-pub mod domain;
 pub mod rules;
+pub mod context;
+pub mod extensions;
+pub mod feedback;
+pub mod grpc;
+pub mod hops;
+pub mod records;
+pub mod returns;
+pub mod scope;
 pub mod startup;
-pub mod store;
+pub mod unit_supervision;
+pub mod whistles;
+pub mod window;
+
+/// Undertaking's schema.
+pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");

@@ -20,6 +20,10 @@ pub const RULES: &[Rule] = &[
         &[Service],
     ),
     (
+        "/hotline.undertaking.v1.UndertakingService/BeginHop",
+        &[Service],
+    ),
+    (
         "/hotline.undertaking.v1.UndertakingService/ListAssignments",
         &[UnitStaff, Dispatcher, Supervisor, Auditor],
     ),

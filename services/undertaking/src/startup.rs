@@ -11,9 +11,10 @@ use hotline_proto::supervision::v1::supervision_service_client::SupervisionServi
 use hotline_proto::undertaking::v1::undertaking_service_server::UndertakingServiceServer;
 use tokio_util::sync::CancellationToken;
 
-use crate::api::Api;
+use crate::MIGRATOR;
 use crate::config::Config;
-use crate::store::{MIGRATOR, Store};
+use crate::context::Ctx;
+use crate::grpc::Grpc;
 
 pub async fn run(cfg: Config, token: CancellationToken) -> anyhow::Result<()> {
     let pool = hotline_common::db::connect_and_migrate(
@@ -28,8 +29,8 @@ pub async fn run(cfg: Config, token: CancellationToken) -> anyhow::Result<()> {
     let publisher = Arc::new(Publisher::new(&cfg.common.amqp_url, "undertaking-clocks"));
     let scheduler = tokio::spawn(clock::run_scheduler(pool.clone(), publisher, token.clone()));
 
-    let api = Api {
-        store: Store::new(pool.clone()),
+    let ctx = Ctx {
+        pool: pool.clone(),
         policy: Arc::new(cfg.common.policy.clone()),
         supervision: SupervisionServiceClient::new(peer_channel(
             &cfg.supervision_url,
@@ -44,9 +45,9 @@ pub async fn run(cfg: Config, token: CancellationToken) -> anyhow::Result<()> {
         crate::rules::SERVES_CLOCKS,
     )?;
     let router = router
-        .add_service(UndertakingServiceServer::new(api))
+        .add_service(UndertakingServiceServer::new(Grpc { ctx }))
         .add_service(ClockServiceServer::new(ClockApi { pool }));
-    health.set_serving::<UndertakingServiceServer<Api>>().await;
+    health.set_serving::<UndertakingServiceServer<Grpc>>().await;
     let served = serve(&cfg.common, router, health, token.clone()).await;
     token.cancel();
     let _ = scheduler.await;

@@ -1,0 +1,233 @@
+//! Assignments (派单到承办单位): the units of each routing hop, recorded
+//! from dispatch, listed, and signed for (签收) within the limit.
+
+pub mod rules;
+pub mod store;
+
+use hotline_common::ApiError;
+use hotline_common::audit::{self, Entry};
+use hotline_common::auth::Identity;
+use hotline_common::ids::{AssignmentId, Id, ReturnId, TicketNo, UnitId};
+use hotline_common::paging::{Cursor, Page};
+use hotline_common::time::now;
+use hotline_common::validate::Fields;
+use hotline_proto::undertaking::v1::{
+    AssignmentState, CreateAssignmentsRequest, CreateAssignmentsResponse, ListAssignmentsRequest,
+    ListAssignmentsResponse, ListTicketAssignmentsRequest, ListTicketAssignmentsResponse,
+    SignAssignmentRequest, SignAssignmentResponse,
+};
+
+use crate::context::Ctx;
+use crate::hops::rules::{Step, step};
+use crate::hops::{self, store as hop_store};
+use crate::returns::store as returns;
+use crate::scope::{self, By, hold};
+use crate::window;
+use rules::{Action, RawAssignment, State, transition};
+
+/// Records the assignments of a ticket's routing hop (from dispatch's
+/// relay), idempotently. A later hop than the one in force is put in force
+/// first, as BeginHop would.
+pub async fn create(
+    ctx: &Ctx,
+    who: Identity,
+    r: CreateAssignmentsRequest,
+) -> Result<CreateAssignmentsResponse, ApiError> {
+    let mut f = Fields::new();
+    let ticket = r.ticket.clone().unwrap_or_default();
+    let ticket_no = if r.ticket.is_none() {
+        f.add("ticket", "required");
+        None
+    } else {
+        f.id::<TicketNo>("ticket.ticket_no", &ticket.ticket_no)
+    };
+    let dispatched_at = window::read(&mut f, "dispatched_at", r.dispatched_at.as_ref());
+    if r.dispatched_at.is_none() {
+        f.add("dispatched_at", "required");
+    }
+    let accepted_return = f.optional_id::<ReturnId>("accepted_return_id", &r.accepted_return_id);
+    let hop = r.hop.max(1);
+    let raw: Vec<RawAssignment<'_>> = r
+        .assignments
+        .iter()
+        .enumerate()
+        .map(|(i, a)| RawAssignment {
+            unit_id: &a.unit_id,
+            role: a.role,
+            sign_deadline: window::read(
+                &mut f,
+                &format!("assignments[{i}].sign_deadline"),
+                a.sign_deadline.as_ref(),
+            ),
+            feedback_deadline: window::read(
+                &mut f,
+                &format!("assignments[{i}].feedback_deadline"),
+                a.feedback_deadline.as_ref(),
+            ),
+        })
+        .collect();
+    let at = now();
+    let new = rules::check_hop(
+        &mut f,
+        hop,
+        dispatched_at,
+        rules::accepted_at(&ticket),
+        &raw,
+        at,
+    );
+    f.finish()?;
+    let (ticket_no, dispatched_at) = (ticket_no.expect("checked"), dispatched_at.expect("checked"));
+
+    let mut tx = ctx.pool.begin().await?;
+    let mut entries = Vec::new();
+    let in_force = hop_store::lock_or_begin(&mut tx, &ticket_no, hop, at).await?;
+    match step(in_force, hop) {
+        // A hop older than the one in force changes nothing.
+        Step::Older(_) => {
+            drop(tx);
+            let mut conn = ctx.pool.acquire().await?;
+            return Ok(CreateAssignmentsResponse {
+                assignments: protos(&store::by_ticket(&mut conn, &ticket_no).await?),
+            });
+        }
+        Step::First | Step::Same(_) => {}
+        Step::Newer(from) => {
+            hops::advance(&mut tx, &who, &ticket_no, from, hop, at, &mut entries).await?;
+        }
+    }
+    let round = in_force.map_or(1, |f| f.round);
+    if let Some(id) = accepted_return
+        && returns::accept_for_hop(&mut tx, id, hop, at).await?
+    {
+        entries.push(Entry::by(
+            &who,
+            "return.accepted",
+            &ticket_no,
+            format!("return={id} hop={hop}"),
+        ));
+    }
+    let mut created = 0;
+    for a in &new {
+        if store::insert(
+            &mut tx,
+            &ctx.policy,
+            &ticket,
+            &ticket_no,
+            hop,
+            round,
+            dispatched_at,
+            a,
+        )
+        .await?
+        {
+            created += 1;
+            entries.push(Entry::by(
+                &who,
+                "assignment.created",
+                &ticket_no,
+                format!(
+                    "unit={} lead={} hop={hop}",
+                    a.unit_id,
+                    a.role == rules::Role::Lead
+                ),
+            ));
+        }
+    }
+    audit::append(&mut tx, &entries).await?;
+    let all = store::by_ticket(&mut tx, &ticket_no).await?;
+    tx.commit().await?;
+    if created > 0 {
+        tracing::info!(ticket_no = %ticket_no, hop, created, "assignments recorded");
+    }
+    Ok(CreateAssignmentsResponse {
+        assignments: protos(&all),
+    })
+}
+
+fn protos(all: &[rules::Assignment]) -> Vec<hotline_proto::undertaking::v1::Assignment> {
+    all.iter().map(rules::Assignment::to_proto).collect()
+}
+
+/// One unit's assignments, newest first, paged; unit staff only their own.
+pub async fn list(
+    ctx: &Ctx,
+    who: Identity,
+    r: ListAssignmentsRequest,
+) -> Result<ListAssignmentsResponse, ApiError> {
+    scope::scoped(&who, &r.unit_id)?;
+    let mut f = Fields::new();
+    let unit = f.id::<UnitId>("unit_id", &r.unit_id);
+    let state = match AssignmentState::try_from(r.state) {
+        Ok(AssignmentState::Unspecified) => None,
+        _ => {
+            let s = State::from_proto(r.state);
+            if s.is_none() {
+                f.add("state", format!("unknown state {}", r.state));
+            }
+            s
+        }
+    };
+    let state_filter = r.state.to_string();
+    let page = Page::parse(
+        &mut f,
+        r.page_size,
+        &r.page_token,
+        &[unit.as_deref().unwrap_or(""), &state_filter],
+    );
+    f.finish()?;
+    let unit = unit.expect("checked");
+    let mut rows =
+        store::by_unit(&ctx.pool, &unit, state, page.after.as_ref(), page.fetch()).await?;
+    let next_page_token = page.cut(&mut rows, |a| {
+        Cursor::new(a.dispatched_at, a.id.to_string())
+    });
+    Ok(ListAssignmentsResponse {
+        assignments: protos(&rows),
+        next_page_token,
+    })
+}
+
+/// The assignments of one ticket, hop by hop, lead unit first; unit staff
+/// see their own.
+pub async fn list_ticket(
+    ctx: &Ctx,
+    who: Identity,
+    r: ListTicketAssignmentsRequest,
+) -> Result<ListTicketAssignmentsResponse, ApiError> {
+    let no = TicketNo::parse_field("ticket_no", &r.ticket_no)?;
+    let mut conn = ctx.pool.acquire().await?;
+    let mut rows = store::by_ticket(&mut conn, &no).await?;
+    rows.retain(|a| scope::sees(&who, &a.unit_id));
+    Ok(ListTicketAssignmentsResponse {
+        assignments: protos(&rows),
+    })
+}
+
+/// A unit signs for (签收) its assignment: the sign-off clock stops.
+pub async fn sign(
+    ctx: &Ctx,
+    who: Identity,
+    r: SignAssignmentRequest,
+) -> Result<SignAssignmentResponse, ApiError> {
+    scope::acting(&who, &r.unit_id, &r.assignment_id)?;
+    let mut f = Fields::new();
+    let unit = f.id::<UnitId>("unit_id", &r.unit_id);
+    let id = f.id::<AssignmentId>("assignment_id", &r.assignment_id);
+    f.finish()?;
+    let (unit, id) = (unit.expect("checked"), id.expect("checked"));
+    let mut held = hold(&ctx.pool, id, By::Unit(&unit)).await?;
+    transition(held.assignment.state, Action::Sign)?;
+    let a = store::mark_signed(&mut held.tx, id, now()).await?;
+    let entry = Entry::by(
+        &who,
+        "assignment.signed",
+        &a.ticket_no,
+        format!("assignment={id}"),
+    );
+    audit::append(&mut held.tx, &[entry]).await?;
+    held.tx.commit().await?;
+    tracing::info!(assignment_id = %id, ticket_no = %a.ticket_no, unit_id = %unit, state = a.state.as_sql(), "assignment signed");
+    Ok(SignAssignmentResponse {
+        assignment: Some(a.to_proto()),
+    })
+}

@@ -1,0 +1,20 @@
+//! What every handler works with: the database, the time-limit policy and
+//! the peers undertaking asks.
+
+use std::sync::Arc;
+
+use hotline_common::startup::Peer;
+use hotline_proto::dispatch::v1::dispatch_service_client::DispatchServiceClient;
+use hotline_proto::supervision::v1::supervision_service_client::SupervisionServiceClient;
+use hotline_sla::Policy;
+use sqlx::PgPool;
+
+#[derive(Clone)]
+pub struct Ctx {
+    pub pool: PgPool,
+    pub policy: Arc<Policy>,
+    /// To show a unit its urges and cases.
+    pub supervision: SupervisionServiceClient<Peer>,
+    /// To read the catalogue in force (the units a whistle summons).
+    pub dispatch: DispatchServiceClient<Peer>,
+}

@@ -1,0 +1,93 @@
+//! Handling records (办理记录): what a unit did while handling a signed
+//! assignment: contacts with the requester, progress notes, site visits.
+
+pub mod rules;
+pub mod store;
+
+use hotline_common::ApiError;
+use hotline_common::audit::{self, Entry};
+use hotline_common::auth::Identity;
+use hotline_common::ids::{AssignmentId, TicketNo, UnitId};
+use hotline_common::paging::{Cursor, Page};
+use hotline_common::time::now;
+use hotline_common::validate::Fields;
+use hotline_proto::undertaking::v1::{
+    AddHandlingRecordRequest, AddHandlingRecordResponse, ListHandlingRecordsRequest,
+    ListHandlingRecordsResponse,
+};
+
+use crate::assignments::rules::while_signed;
+use crate::context::Ctx;
+use crate::scope::{self, By, hold};
+use crate::window;
+use rules::RawRecord;
+
+/// A unit records what it did, while it holds the assignment signed.
+pub async fn add(
+    ctx: &Ctx,
+    who: Identity,
+    r: AddHandlingRecordRequest,
+) -> Result<AddHandlingRecordResponse, ApiError> {
+    scope::acting(&who, &r.unit_id, &r.assignment_id)?;
+    let mut f = Fields::new();
+    let unit = f.id::<UnitId>("unit_id", &r.unit_id);
+    let id = f.id::<AssignmentId>("assignment_id", &r.assignment_id);
+    let occurred_at = window::read(&mut f, "occurred_at", r.occurred_at.as_ref());
+    f.finish()?;
+    let (unit, id) = (unit.expect("checked"), id.expect("checked"));
+    let mut held = hold(&ctx.pool, id, By::Unit(&unit)).await?;
+    let at = now();
+    let raw = RawRecord {
+        kind: r.kind,
+        occurred_at,
+        way: &r.way,
+        result: &r.result,
+        note: &r.note,
+    };
+    let mut f = Fields::new();
+    let record = rules::parse_record(&mut f, &raw, held.assignment.accepted_at(), at);
+    f.finish()?;
+    let record = record.expect("checked");
+    while_signed(held.assignment.state)?;
+    let saved = store::insert(&mut held.tx, &held.assignment, &record, at).await?;
+    let detail = format!("record={} kind={}", saved.id, record.kind.as_sql());
+    let entry = Entry::by(&who, "handling.recorded", &saved.ticket_no, detail);
+    audit::append(&mut held.tx, &[entry]).await?;
+    held.tx.commit().await?;
+    tracing::info!(record_id = %saved.id, ticket_no = %saved.ticket_no, unit_id = %unit, kind = record.kind.as_sql(), "handling recorded");
+    Ok(AddHandlingRecordResponse {
+        record: Some(saved.to_proto()),
+    })
+}
+
+/// One ticket's records, oldest first, paged; unit staff see their own.
+pub async fn list(
+    ctx: &Ctx,
+    who: Identity,
+    r: ListHandlingRecordsRequest,
+) -> Result<ListHandlingRecordsResponse, ApiError> {
+    let mut f = Fields::new();
+    let no = f.id::<TicketNo>("ticket_no", &r.ticket_no);
+    let unit = scope::narrowed(&who);
+    let page = Page::parse(
+        &mut f,
+        r.page_size,
+        &r.page_token,
+        &[no.as_deref().unwrap_or(""), unit.as_deref().unwrap_or("")],
+    );
+    f.finish()?;
+    let no = no.expect("checked");
+    let mut rows = store::page(
+        &ctx.pool,
+        &no,
+        unit.as_deref(),
+        page.after.as_ref(),
+        page.fetch(),
+    )
+    .await?;
+    let next_page_token = page.cut(&mut rows, |x| Cursor::new(x.occurred_at, x.id.to_string()));
+    Ok(ListHandlingRecordsResponse {
+        records: rows.iter().map(|x| x.to_proto()).collect(),
+        next_page_token,
+    })
+}

@@ -1,0 +1,80 @@
+//! The SQL of handling records.
+
+use chrono::{DateTime, Utc};
+use hotline_common::ApiError;
+use hotline_common::ids::TicketNo;
+use hotline_common::outbox::Tx;
+use hotline_common::paging::Cursor;
+use sqlx::postgres::PgRow;
+use sqlx::{PgPool, Row};
+
+use super::rules::{NewRecord, Record, RecordId, RecordKind};
+use crate::assignments::rules::Assignment;
+
+fn from_row(row: &PgRow) -> Result<Record, ApiError> {
+    Ok(Record {
+        id: row.get("record_id"),
+        assignment_id: row.get("assignment_id"),
+        ticket_no: row.get("ticket_no"),
+        unit_id: row.get("unit_id"),
+        kind: RecordKind::from_sql(row.get("kind"))?,
+        occurred_at: row.get("occurred_at"),
+        way: row.get("way"),
+        result: row.get("result"),
+        note: row.get("note"),
+        recorded_at: row.get("recorded_at"),
+    })
+}
+
+/// Records what a unit did on a locked, signed assignment.
+pub async fn insert(
+    tx: &mut Tx,
+    a: &Assignment,
+    r: &NewRecord,
+    at: DateTime<Utc>,
+) -> Result<Record, ApiError> {
+    let row = sqlx::query(
+        "INSERT INTO handling_records (record_id, assignment_id, ticket_no, unit_id, kind, \
+         occurred_at, way, result, note, recorded_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING *",
+    )
+    .bind(RecordId::new())
+    .bind(a.id)
+    .bind(&a.ticket_no)
+    .bind(&a.unit_id)
+    .bind(r.kind.as_sql())
+    .bind(r.occurred_at)
+    .bind(&r.way)
+    .bind(&r.result)
+    .bind(&r.note)
+    .bind(at)
+    .fetch_one(&mut **tx)
+    .await?;
+    from_row(&row)
+}
+
+/// One ticket's records, oldest first, after `cursor`; only `unit_id`'s
+/// when given.
+pub async fn page(
+    pool: &PgPool,
+    ticket_no: &TicketNo,
+    unit_id: Option<&str>,
+    cursor: Option<&Cursor>,
+    limit: i64,
+) -> Result<Vec<Record>, ApiError> {
+    let (at, id) = cursor.map(|c| (c.at, c.uuid())).unzip();
+    let rows = sqlx::query(
+        "SELECT * FROM handling_records WHERE ticket_no = $1 \
+         AND ($2::text IS NULL OR unit_id = $2) \
+         AND ($3::timestamptz IS NULL OR (occurred_at, record_id) > ($3, $4)) \
+         ORDER BY occurred_at, record_id LIMIT $5",
+    )
+    .bind(ticket_no)
+    .bind(unit_id)
+    .bind(at)
+    .bind(id)
+    .bind(limit)
+    .fetch_all(pool)
+    .await?;
+    rows.iter().map(from_row).collect()
+}

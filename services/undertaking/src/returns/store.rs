@@ -1,0 +1,176 @@
+//! The SQL of returns: record, lock, decide, accept on re-dispatch, list.
+
+use chrono::{DateTime, Utc};
+use hotline_common::ApiError;
+use hotline_common::error::violated_constraint;
+use hotline_common::ids::{AssignmentId, ReturnId, TicketNo};
+use hotline_common::outbox::Tx;
+use hotline_common::paging::Cursor;
+use sqlx::postgres::PgRow;
+use sqlx::{PgPool, Row};
+
+use super::rules::{NewReturn, Return, ReturnReason, ReturnState};
+use crate::assignments::rules::Assignment;
+
+fn from_row(row: &PgRow) -> Result<Return, ApiError> {
+    Ok(Return {
+        id: row.get("return_id"),
+        assignment_id: row.get("assignment_id"),
+        ticket_no: row.get("ticket_no"),
+        unit_id: row.get("unit_id"),
+        hop: row.get("hop"),
+        reason: ReturnReason::from_sql(row.get("reason"))?,
+        duty_rule: row.get("duty_rule"),
+        note: row.get("note"),
+        state: ReturnState::from_sql(row.get("state"))?,
+        requested_at: row.get("requested_at"),
+        decided_at: row.get("decided_at"),
+        decision_note: row.get("decision_note"),
+    })
+}
+
+/// Records a unit's return of a locked assignment. A second pending one
+/// of the same assignment is a wrong state.
+pub async fn insert(
+    tx: &mut Tx,
+    a: &Assignment,
+    r: &NewReturn,
+    at: DateTime<Utc>,
+) -> Result<Return, ApiError> {
+    let row = sqlx::query(
+        "INSERT INTO returns (return_id, assignment_id, ticket_no, unit_id, hop, reason, \
+         duty_rule, note, state, requested_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING *",
+    )
+    .bind(ReturnId::new())
+    .bind(a.id)
+    .bind(&a.ticket_no)
+    .bind(&a.unit_id)
+    .bind(a.hop)
+    .bind(r.reason.as_sql())
+    .bind(&r.duty_rule)
+    .bind(&r.note)
+    .bind(ReturnState::Pending.as_sql())
+    .bind(at)
+    .fetch_one(&mut **tx)
+    .await
+    .map_err(|e| match violated_constraint(&e) {
+        Some("returns_one_pending") => {
+            ApiError::precondition("a return of this assignment is already waiting")
+        }
+        _ => e.into(),
+    })?;
+    from_row(&row)
+}
+
+pub async fn get(pool: &PgPool, id: ReturnId) -> Result<Option<Return>, ApiError> {
+    let row = sqlx::query("SELECT * FROM returns WHERE return_id = $1")
+        .bind(id)
+        .fetch_optional(pool)
+        .await?;
+    row.as_ref().map(from_row).transpose()
+}
+
+/// Locks one return inside the caller's transaction.
+pub async fn lock(tx: &mut Tx, id: ReturnId) -> Result<Option<Return>, ApiError> {
+    let row = sqlx::query("SELECT * FROM returns WHERE return_id = $1 FOR UPDATE")
+        .bind(id)
+        .fetch_optional(&mut **tx)
+        .await?;
+    row.as_ref().map(from_row).transpose()
+}
+
+pub async fn reject(
+    tx: &mut Tx,
+    id: ReturnId,
+    note: &str,
+    at: DateTime<Utc>,
+) -> Result<Return, ApiError> {
+    let row = sqlx::query(
+        "UPDATE returns SET state = $2, decision_note = $3, decided_at = $4 \
+         WHERE return_id = $1 RETURNING *",
+    )
+    .bind(id)
+    .bind(ReturnState::Rejected.as_sql())
+    .bind(note)
+    .bind(at)
+    .fetch_one(&mut **tx)
+    .await?;
+    from_row(&row)
+}
+
+/// The pending returns of withdrawn assignments are accepted: the
+/// re-dispatch moved the ticket. Returns those accepted.
+pub async fn accept_pending_of(
+    tx: &mut Tx,
+    assignments: &[AssignmentId],
+    at: DateTime<Utc>,
+) -> Result<Vec<ReturnId>, ApiError> {
+    Ok(sqlx::query_scalar(
+        "UPDATE returns SET state = $2, decided_at = $3, \
+         decision_note = 'the ticket was re-dispatched' \
+         WHERE assignment_id = ANY($1) AND state = $4 RETURNING return_id",
+    )
+    .bind(assignments)
+    .bind(ReturnState::Accepted.as_sql())
+    .bind(at)
+    .bind(ReturnState::Pending.as_sql())
+    .fetch_all(&mut **tx)
+    .await?)
+}
+
+/// The return a re-dispatch was made for ends accepted, whatever was
+/// decided on it meanwhile. False when it was accepted already.
+pub async fn accept_for_hop(
+    tx: &mut Tx,
+    id: ReturnId,
+    hop: i32,
+    at: DateTime<Utc>,
+) -> Result<bool, ApiError> {
+    let changed = sqlx::query(
+        "UPDATE returns SET state = $2, decided_at = $3, decision_note = $4 \
+         WHERE return_id = $1 AND state <> $2",
+    )
+    .bind(id)
+    .bind(ReturnState::Accepted.as_sql())
+    .bind(at)
+    .bind(format!("accepted by the re-dispatch to hop {hop}"))
+    .execute(&mut **tx)
+    .await?
+    .rows_affected();
+    Ok(changed > 0)
+}
+
+/// Which returns a list shows.
+pub struct Filter<'a> {
+    /// One ticket's, any state; `None`: every pending one.
+    pub ticket_no: Option<&'a TicketNo>,
+    /// Only this unit's (unit staff).
+    pub unit_id: Option<&'a str>,
+}
+
+/// Returns oldest first, after `cursor`.
+pub async fn page(
+    pool: &PgPool,
+    filter: &Filter<'_>,
+    cursor: Option<&Cursor>,
+    limit: i64,
+) -> Result<Vec<Return>, ApiError> {
+    let (at, id) = cursor.map(|c| (c.at, c.uuid())).unzip();
+    let rows = sqlx::query(
+        "SELECT * FROM returns \
+         WHERE ($1::text IS NULL AND state = $2 OR ticket_no = $1) \
+         AND ($3::text IS NULL OR unit_id = $3) \
+         AND ($4::timestamptz IS NULL OR (requested_at, return_id) > ($4, $5)) \
+         ORDER BY requested_at, return_id LIMIT $6",
+    )
+    .bind(filter.ticket_no)
+    .bind(ReturnState::Pending.as_sql())
+    .bind(filter.unit_id)
+    .bind(at)
+    .bind(id)
+    .bind(limit)
+    .fetch_all(pool)
+    .await?;
+    rows.iter().map(from_row).collect()
+}
