@@ -9,7 +9,7 @@ use hotline_proto::supervision::v1::{
     CaseState, ListCasesRequest, ListUrgesRequest, SupervisionCase, Urge,
 };
 use hotline_proto::undertaking::v1::{Assignment, SignAssignmentRequest};
-use hotline_tests::{FAST_POLICY, Options, System, eventually};
+use hotline_tests::{DeadQueue, FAST_POLICY, Options, System, eventually};
 
 pub fn emergency(key: &str) -> SubmitRequest {
     SubmitRequest {
@@ -94,6 +94,48 @@ fn of_stage<T>(items: &[T], stage: Stage, get: impl Fn(&T) -> i32) -> usize {
     items.iter().filter(|x| get(x) == stage as i32).count()
 }
 
+/// Waits for a later event of undertaking's scheduler to be acted on: a
+/// fresh emergency ticket's sign-off case. The scheduler fires timers in
+/// the order they fall due and supervision consumes them in that order, so
+/// once the case is there every event that fell due before this call (an
+/// event caused by the last step of a test, say) has been acted on.
+async fn later_sentinel(sys: &System) {
+    let no = submit(sys, &format!("sentinel-{}", uuid::Uuid::new_v4())).await;
+    eventually(Duration::from_secs(30), "the sentinel's case", || async {
+        (of_stage(&cases(sys, &no).await, Stage::SignOff, |c| c.stage) == 1).then_some(())
+    })
+    .await;
+}
+
+/// A deadline event for a clock of `a`, as its owner would publish it.
+fn event_for(
+    a: &Assignment,
+    stage: Stage,
+    kind: hotline_proto::common::v1::DeadlineEventKind,
+    kind_name: &str,
+) -> hotline_proto::common::v1::DeadlineEvent {
+    let clock_id = match stage {
+        Stage::SignOff => format!("{}/sign_off/{}", a.ticket_no, a.unit_id),
+        Stage::Feedback => format!("{}/feedback/{}", a.ticket_no, a.unit_id),
+        other => panic!("no clock of an assignment for {other:?}"),
+    };
+    let deadline = match stage {
+        Stage::SignOff => a.sign_deadline,
+        _ => a.feedback_deadline,
+    };
+    hotline_proto::common::v1::DeadlineEvent {
+        event_id: format!("{clock_id}#1#{kind_name}"),
+        kind: kind as i32,
+        clock_id,
+        clock_version: 1,
+        ticket_no: a.ticket_no.clone(),
+        stage: stage as i32,
+        unit_id: a.unit_id.clone(),
+        deadline,
+        fire_at: Some(ts(chrono::Utc::now())),
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unsigned_emergency_gets_one_urge_then_one_case() {
     let sys = fast_system().await;
@@ -112,21 +154,8 @@ async fn an_unsigned_emergency_gets_one_urge_then_one_case() {
         }
     })
     .await;
-    // Let any duplicate have its chance to show up.
-    tokio::time::sleep(Duration::from_secs(2)).await;
-    let u = urges(&sys, &no).await;
-    let c = cases(&sys, &no).await;
-    assert_eq!(of_stage(&u, Stage::SignOff, |x| x.stage), 1, "{u:?}");
-    assert_eq!(of_stage(&u, Stage::Feedback, |x| x.stage), 1, "{u:?}");
-    assert_eq!(of_stage(&c, Stage::SignOff, |x| x.stage), 1, "{c:?}");
-    assert_eq!(of_stage(&c, Stage::Feedback, |x| x.stage), 1, "{c:?}");
-    assert_eq!(
-        of_stage(&u, Stage::Dispatch, |x| x.stage),
-        0,
-        "dispatched in time"
-    );
     assert!(found.iter().all(|c| c.unit_id == "district-gov-110108"));
-    assert!(c.iter().all(|c| c.state == CaseState::Open as i32));
+    assert!(found.iter().all(|c| c.state == CaseState::Open as i32));
 
     // Signing late closes the sign-off case.
     let mut und = sys.undertaking_as(&a[0].unit_id).await;
@@ -148,6 +177,19 @@ async fn an_unsigned_emergency_gets_one_urge_then_one_case() {
         }
     })
     .await;
+    // The closing event fell due after every other event of the ticket, so
+    // any duplicate would be here by now: none is.
+    let u = urges(&sys, &no).await;
+    let c = cases(&sys, &no).await;
+    assert_eq!(of_stage(&u, Stage::SignOff, |x| x.stage), 1, "{u:?}");
+    assert_eq!(of_stage(&u, Stage::Feedback, |x| x.stage), 1, "{u:?}");
+    assert_eq!(of_stage(&c, Stage::SignOff, |x| x.stage), 1, "{c:?}");
+    assert_eq!(of_stage(&c, Stage::Feedback, |x| x.stage), 1, "{c:?}");
+    assert_eq!(
+        of_stage(&u, Stage::Dispatch, |x| x.stage),
+        0,
+        "dispatched in time"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -257,7 +299,7 @@ async fn an_extension_approved_after_the_deadline_closes_its_case() {
     })
     .await
     .expect("signed");
-    tokio::time::sleep(Duration::from_secs(2)).await;
+    later_sentinel(&sys).await;
     assert_eq!(sign_off_cases(CaseState::Open).await, 0);
     assert_eq!(sign_off_cases(CaseState::Closed).await, 1);
 }
@@ -369,17 +411,24 @@ async fn an_approved_extension_moves_the_events() {
         new_deadline
     );
 
-    // Past the old deadline: no sign-off case.
-    tokio::time::sleep(
-        (old_deadline - chrono::Utc::now())
-            .to_std()
-            .unwrap_or_default()
-            + Duration::from_secs(2),
-    )
+    // The new deadline's urge falls due at 12 s, after the old deadline
+    // (10 s): once it is here, an expiry at the old one would be too.
+    let new_urge = eventually(Duration::from_secs(30), "the new urge", || {
+        let sys = &sys;
+        let no = no.clone();
+        async move {
+            urges(sys, &no)
+                .await
+                .into_iter()
+                .find(|u| u.stage == Stage::SignOff as i32)
+        }
+    })
     .await;
+    assert!(time(&new_urge.issued_at) > old_deadline);
     assert_eq!(
         of_stage(&cases(&sys, &no).await, Stage::SignOff, |c| c.stage),
-        0
+        0,
+        "no case at the old deadline"
     );
     // At the new one: exactly one case, with the new deadline, and one urge.
     let c = eventually(
@@ -432,19 +481,143 @@ async fn an_approved_extension_moves_the_events() {
     assert!(seen.urges.iter().any(|x| x.ticket_no == no));
 }
 
+/// Sleeps until `t` has passed by half a second.
+async fn until_past(t: &Option<prost_types::Timestamp>) {
+    let wait = (time(t) - chrono::Utc::now()).to_std().unwrap_or_default();
+    tokio::time::sleep(wait + Duration::from_millis(500)).await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn supervision_down_catches_up_on_what_expired_meanwhile() {
     let mut sys = fast_system().await;
     sys.kill("supervision");
     let no = submit(&sys, "while-supervision-down").await;
-    assignments(&sys, &no).await;
+    let a = assignments(&sys, &no).await.remove(0);
     // Both clocks (3 s, 6 s) expire while supervision is down.
-    tokio::time::sleep(Duration::from_secs(8)).await;
+    until_past(&a.feedback_deadline).await;
     sys.restart("supervision").await.unwrap();
-    urged_and_supervised(&sys, &no, "the missed urges and cases").await;
-    tokio::time::sleep(Duration::from_secs(1)).await;
-    assert_eq!(urges(&sys, &no).await.len(), 2);
-    assert_eq!(cases(&sys, &no).await.len(), 2);
+    eventually(Duration::from_secs(20), "the missed cases", || async {
+        (cases(&sys, &no).await.len() == 2).then_some(())
+    })
+    .await;
+    // The "due soon" events fell due before the expiries, so they have been
+    // handled by now: too late to urge, the cases speak for both stages.
+    let u = urges(&sys, &no).await;
+    assert!(u.is_empty(), "no urge after the deadline: {u:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_an_outage_an_expired_stage_gets_its_case_and_no_urge() {
+    let mut sys = fast_system().await;
+    sys.kill("supervision");
+    let mut req = emergency("outage-basic");
+    // Basic livelihood: sign-off in 10 s (urged at 5 s), feedback in 20 s
+    // (urged at 10 s).
+    req.tier = UrgencyTier::BasicLivelihood as i32;
+    let no = sys
+        .intake()
+        .await
+        .submit(req)
+        .await
+        .unwrap()
+        .into_inner()
+        .ticket_no;
+    let a = assignments(&sys, &no).await.remove(0);
+    // Down past the sign-off deadline, back before the feedback one.
+    until_past(&a.sign_deadline).await;
+    sys.restart("supervision").await.unwrap();
+    let (u, c) = eventually(
+        Duration::from_secs(20),
+        "the sign-off case and the feedback urge",
+        || async {
+            let u = urges(&sys, &no).await;
+            let c = cases(&sys, &no).await;
+            (of_stage(&c, Stage::SignOff, |x| x.stage) == 1
+                && of_stage(&u, Stage::Feedback, |x| x.stage) == 1)
+                .then_some((u, c))
+        },
+    )
+    .await;
+    // The sign-off urge fell due before its expiry: handled by now, and
+    // too late to urge.
+    assert_eq!(of_stage(&u, Stage::SignOff, |x| x.stage), 0, "{u:?}");
+    let urge = u
+        .iter()
+        .find(|x| x.stage == Stage::Feedback as i32)
+        .unwrap();
+    assert!(time(&urge.issued_at) < time(&a.feedback_deadline));
+    assert_eq!(of_stage(&c, Stage::Feedback, |x| x.stage), 0, "{c:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_invalid_event_is_dead_lettered_and_holds_up_no_one() {
+    use hotline_proto::common::v1::DeadlineEventKind;
+    use prost::Message;
+    let sys = fast_system().await;
+    let mut dead = DeadQueue::open(&sys).await.expect("dead-letter queue");
+    let mut req = emergency("bad-events");
+    // Basic livelihood: feedback in 20 s, urged at 10 s.
+    req.tier = UrgencyTier::BasicLivelihood as i32;
+    let no = sys
+        .intake()
+        .await
+        .submit(req)
+        .await
+        .unwrap()
+        .into_inner()
+        .ticket_no;
+    let a = assignments(&sys, &no).await.remove(0);
+    let good = event_for(&a, Stage::Feedback, DeadlineEventKind::DueSoon, "due_soon");
+    let bad = |name: &str, change: &dyn Fn(&mut hotline_proto::common::v1::DeadlineEvent)| {
+        let mut e = good.clone();
+        e.event_id = format!("{}-{name}", good.event_id);
+        change(&mut e);
+        (e.event_id.clone(), e.encode_to_vec())
+    };
+    let mut messages = vec![
+        bad("no-fire-at", &|e| e.fire_at = None),
+        bad("stage-99", &|e| e.stage = 99),
+        bad("no-ticket", &|e| e.ticket_no.clear()),
+        bad("kind-9", &|e| e.kind = 9),
+        ("garbage".to_string(), b"\xff\xffnot protobuf".to_vec()),
+    ];
+    let expected = [
+        "fire_at: required",
+        "stage: unknown stage 99",
+        "ticket_no: required",
+        "kind: unknown kind 9",
+        "message: not a hotline.common.v1.DeadlineEvent",
+    ];
+    let bad_ids: Vec<String> = messages.iter().map(|(id, _)| id.clone()).collect();
+    // The bad ones first, then the good one, in one batch or several.
+    messages.push((good.event_id.clone(), good.encode_to_vec()));
+    hotline_tests::publish_raw(&sys, &messages)
+        .await
+        .expect("published");
+    let urged = eventually(Duration::from_secs(20), "the good event's urge", || async {
+        let u = urges(&sys, &no).await;
+        (of_stage(&u, Stage::Feedback, |x| x.stage) > 0).then_some(u)
+    })
+    .await;
+    let urge = urged
+        .iter()
+        .find(|u| u.stage == Stage::Feedback as i32)
+        .unwrap();
+    assert_eq!(urge.unit_id, a.unit_id);
+    // Acted on at once, not when the clock's own timer fell due (10 s).
+    assert!(
+        time(&urge.issued_at) < time(&a.dispatched_at) + chrono::Duration::seconds(10),
+        "{urge:?}"
+    );
+    // Each bad one is in the dead-letter queue, saying what is wrong.
+    for (id, reason) in bad_ids.iter().zip(expected) {
+        let d = dead.wait_for(id, Duration::from_secs(20)).await;
+        let got = d.reason.unwrap_or_default();
+        assert!(got.starts_with(reason), "{id}: {got:?}");
+    }
+    let feedback_urges = of_stage(&urges(&sys, &no).await, Stage::Feedback, |x| x.stage);
+    assert_eq!(feedback_urges, 1, "the bad ones did nothing");
+    dead.close().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -534,7 +707,8 @@ async fn a_message_delivered_twice_acts_once() {
     hotline_tests::publish_events(&sys, &copies)
         .await
         .expect("published");
-    tokio::time::sleep(Duration::from_secs(2)).await;
+    let mut dead = DeadQueue::open(&sys).await.expect("dead-letter queue");
+    dead.settled(&sys).await;
     assert_eq!(
         of_stage(&urges(&sys, &no).await, Stage::SignOff, |x| x.stage),
         1
@@ -550,7 +724,8 @@ async fn a_message_delivered_twice_acts_once() {
     early.event_id = format!("{fb_clock}#1#expired");
     early.stage = Stage::Feedback as i32;
     hotline_tests::publish_events(&sys, &[early]).await.unwrap();
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    dead.settled(&sys).await;
+    dead.close().await;
     let c = cases(&sys, &no).await;
     let fb_cases: Vec<_> = c
         .iter()
@@ -572,12 +747,25 @@ async fn two_replicas_of_each_service_never_double() {
     }
     let mut tickets = Vec::new();
     for i in 0..10 {
-        tickets.push(submit(&sys, &format!("replicas-{i}")).await);
+        // Basic livelihood (urged at 5 s and 10 s, expiring at 10 s and
+        // 20 s): time enough for eight processes on a loaded machine to
+        // urge before the deadlines.
+        let mut req = emergency(&format!("replicas-{i}"));
+        req.tier = UrgencyTier::BasicLivelihood as i32;
+        let no = sys
+            .intake()
+            .await
+            .submit(req)
+            .await
+            .expect("submit")
+            .into_inner()
+            .ticket_no;
+        tickets.push(no);
     }
     for no in &tickets {
         assignments(&sys, no).await;
     }
-    eventually(Duration::from_secs(30), "every urge and case", || {
+    eventually(Duration::from_secs(60), "every urge and case", || {
         let sys = &sys;
         let tickets = tickets.clone();
         async move {
@@ -590,18 +778,32 @@ async fn two_replicas_of_each_service_never_double() {
         }
     })
     .await;
-    tokio::time::sleep(Duration::from_secs(2)).await;
-    for no in &tickets {
-        assert_eq!(urges(&sys, no).await.len(), 2, "{no}");
-        assert_eq!(cases(&sys, no).await.len(), 2, "{no}");
-    }
-    // Every timer fired exactly once and is gone.
+    // Every timer fired and is gone…
     let mut db = sys.db("undertaking").await.unwrap();
     let left: i64 = sqlx::query_scalar("SELECT count(*) FROM clock_timers")
         .fetch_one(&mut db)
         .await
         .unwrap();
     assert_eq!(left, 0);
+    // …and, with both supervision consumers stopped, no event waits to be
+    // handled: what is recorded now is all there will be.
+    sys.terminate("supervision");
+    assert_eq!(sys.terminate_replicas("supervision"), 1);
+    let waiting = hotline_tests::deadline_queue_depth(&sys).await.unwrap();
+    assert_eq!(waiting, 0, "events left in the queue");
+    let mut db = sys.db("supervision").await.unwrap();
+    for no in &tickets {
+        for table in ["urges", "cases"] {
+            let n: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+                "SELECT count(*) FROM {table} WHERE ticket_no = $1"
+            )))
+            .bind(no)
+            .fetch_one(&mut db)
+            .await
+            .unwrap();
+            assert_eq!(n, 2, "{table} of {no}");
+        }
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -68,8 +68,55 @@ pub struct Options {
     pub env: Vec<(String, String)>,
 }
 
+/// A process the harness started. Whoever lets go of one kills it: a
+/// handle that is replaced, dropped or forgotten never leaves its process
+/// running.
+struct Running(Child);
+
+impl Running {
+    fn id(&self) -> u32 {
+        self.0.id()
+    }
+
+    fn exited(&mut self) -> Option<std::process::ExitStatus> {
+        self.0.try_wait().ok().flatten()
+    }
+
+    /// Asks the process to stop (SIGTERM), as an orchestrator would.
+    fn ask_to_stop(&self) {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.id().to_string()])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
+    }
+
+    /// Waits up to `patience` for the process to exit, then kills it.
+    fn stop_within(mut self, patience: Duration) -> Option<std::process::ExitStatus> {
+        let started = Instant::now();
+        while started.elapsed() < patience {
+            if let Some(status) = self.exited() {
+                return Some(status);
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = self.0.kill();
+        self.0.wait().ok()
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if self.exited().is_none() {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+}
+
 struct Proc {
-    child: Option<Child>,
+    child: Option<Running>,
     port: u16,
 }
 
@@ -114,7 +161,7 @@ pub struct System {
     pub dir: PathBuf,
     procs: HashMap<&'static str, Proc>,
     /// Second copies of services, running beside the first.
-    replicas: Vec<Child>,
+    replicas: Vec<(&'static str, Running)>,
     env: Vec<(String, String)>,
 }
 
@@ -251,7 +298,10 @@ impl System {
         Ok(sys)
     }
 
+    /// Starts a service in its slot; one still running there is stopped
+    /// first, so that no process is ever left behind.
     fn spawn(&mut self, name: &'static str) -> anyhow::Result<()> {
+        self.terminate(name);
         let child = self.command(name, self.procs[name].port, name)?;
         self.procs.get_mut(name).expect("known service").child = Some(child);
         Ok(())
@@ -266,7 +316,7 @@ impl System {
             port,
             &format!("{name}-replica{}", self.replicas.len() + 1),
         )?;
-        self.replicas.push(child);
+        self.replicas.push((name, child));
         let started = Instant::now();
         while started.elapsed() < Duration::from_secs(60) {
             if serving(&format!("http://127.0.0.1:{port}")).await {
@@ -277,7 +327,7 @@ impl System {
         bail!("replica of {name} not healthy")
     }
 
-    fn command(&self, name: &str, port: u16, log_name: &str) -> anyhow::Result<Child> {
+    fn command(&self, name: &str, port: u16, log_name: &str) -> anyhow::Result<Running> {
         let bin = bin_dir().join(name);
         if !bin.exists() {
             bail!(
@@ -297,12 +347,38 @@ impl System {
             .stderr(log)
             .spawn()
             .with_context(|| format!("starting {}", bin.display()))?;
-        Ok(child)
+        Ok(Running(child))
     }
 
     /// Process id of a running service.
     pub fn pid(&self, name: &str) -> Option<u32> {
-        self.procs[name].child.as_ref().map(Child::id)
+        self.procs[name].child.as_ref().map(Running::id)
+    }
+
+    /// Process ids of every process the system runs now: the services
+    /// and their replicas.
+    pub fn pids(&self) -> Vec<u32> {
+        self.procs
+            .values()
+            .filter_map(|p| p.child.as_ref().map(Running::id))
+            .chain(self.replicas.iter().map(|(_, r)| r.id()))
+            .collect()
+    }
+
+    /// Stops a service's replicas with SIGTERM and waits for them to exit;
+    /// returns how many there were.
+    pub fn terminate_replicas(&mut self, name: &str) -> usize {
+        let (theirs, others): (Vec<_>, Vec<_>) =
+            self.replicas.drain(..).partition(|(n, _)| *n == name);
+        self.replicas = others;
+        for (_, r) in &theirs {
+            r.ask_to_stop();
+        }
+        let n = theirs.len();
+        for (_, r) in theirs {
+            r.stop_within(Duration::from_secs(20));
+        }
+        n
     }
 
     pub fn port(&self, name: &str) -> u16 {
@@ -325,7 +401,7 @@ impl System {
         let started = Instant::now();
         loop {
             if let Some(c) = self.procs.get_mut(name).and_then(|p| p.child.as_mut())
-                && let Ok(Some(status)) = c.try_wait()
+                && let Some(status) = c.exited()
             {
                 bail!("{name} exited with {status}; log:\n{}", self.log(name));
             }
@@ -348,30 +424,20 @@ impl System {
 
     /// Kills a service at once (SIGKILL): a crash.
     pub fn kill(&mut self, name: &str) {
-        if let Some(mut c) = self.procs.get_mut(name).and_then(|p| p.child.take()) {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
+        // Dropping the handle kills the process and reaps it.
+        drop(self.procs.get_mut(name).and_then(|p| p.child.take()));
     }
 
-    /// Stops a service with SIGTERM and waits for it to exit.
+    /// Stops a service with SIGTERM and waits for it to exit (killing it
+    /// after 20 s). `None` when it was not running.
     pub fn terminate(&mut self, name: &str) -> Option<std::process::ExitStatus> {
-        let mut c = self.procs.get_mut(name)?.child.take()?;
-        let _ = Command::new("kill")
-            .args(["-TERM", &c.id().to_string()])
-            .status();
-        let started = Instant::now();
-        while started.elapsed() < Duration::from_secs(20) {
-            if let Ok(Some(status)) = c.try_wait() {
-                return Some(status);
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        let _ = c.kill();
-        c.wait().ok()
+        let c = self.procs.get_mut(name)?.child.take()?;
+        c.ask_to_stop();
+        c.stop_within(Duration::from_secs(20))
     }
 
-    /// Starts a stopped service again on the same port and waits for it.
+    /// Starts a service again on the same port and waits for it: a stopped
+    /// one starts; a running one is stopped (SIGTERM) first.
     pub async fn restart(&mut self, name: &'static str) -> anyhow::Result<()> {
         self.spawn(name)?;
         self.wait_healthy(name, Duration::from_secs(60)).await
@@ -459,33 +525,21 @@ impl System {
 
 impl Drop for System {
     fn drop(&mut self) {
-        for mut r in self.replicas.drain(..) {
-            let _ = r.kill();
-            let _ = r.wait();
+        // Every process still held: the services (first or restarted) and
+        // the replicas. Each is asked to stop, then killed if it has not
+        // within 5 s; none outlives the system.
+        let running: Vec<Running> = self
+            .procs
+            .values_mut()
+            .filter_map(|p| p.child.take())
+            .chain(self.replicas.drain(..).map(|(_, r)| r))
+            .collect();
+        for r in &running {
+            r.ask_to_stop();
         }
-        let names: Vec<&'static str> = self.procs.keys().copied().collect();
-        for name in &names {
-            if let Some(c) = self.procs.get_mut(name).and_then(|p| p.child.as_mut()) {
-                let _ = Command::new("kill")
-                    .args(["-TERM", &c.id().to_string()])
-                    .status();
-            }
-        }
-        for name in names {
-            if let Some(mut c) = self.procs.get_mut(name).and_then(|p| p.child.take()) {
-                let started = Instant::now();
-                loop {
-                    if let Ok(Some(_)) = c.try_wait() {
-                        break;
-                    }
-                    if started.elapsed() > Duration::from_secs(5) {
-                        let _ = c.kill();
-                        let _ = c.wait();
-                        break;
-                    }
-                    std::thread::sleep(Duration::from_millis(20));
-                }
-            }
+        let deadline = Instant::now() + Duration::from_secs(5);
+        for r in running {
+            r.stop_within(deadline.saturating_duration_since(Instant::now()));
         }
         let _ = Command::new("rabbitmqctl")
             .args(["delete_vhost", &self.vhost])
@@ -651,4 +705,182 @@ pub async fn submit_co_parts(sys: &System, ticket_no: &str) {
         .await
         .expect("co-unit submits its part");
     }
+}
+
+/// Publishes raw message bodies to the deadline exchange, in order, each
+/// with its message id, as a clock owner (or a broken one) would; returns
+/// once the broker confirmed them all.
+pub async fn publish_raw(sys: &System, messages: &[(String, Vec<u8>)]) -> anyhow::Result<()> {
+    use hotline_common::bus::{DEADLINE_EXCHANGE, DEADLINE_ROUTING_KEY, EVENT_TYPE};
+    use lapin::options::{BasicPublishOptions, ConfirmSelectOptions};
+    let conn = hotline_common::bus::connect(&sys.amqp_url(), "test-raw-publisher").await?;
+    let ch = conn.create_channel().await?;
+    hotline_common::bus::declare_topology(&ch).await?;
+    ch.confirm_select(ConfirmSelectOptions::default()).await?;
+    for (id, body) in messages {
+        let props = lapin::BasicProperties::default()
+            .with_delivery_mode(2)
+            .with_content_type("application/x-protobuf".into())
+            .with_type(EVENT_TYPE.into())
+            .with_message_id(id.as_str().into());
+        let confirm = ch
+            .basic_publish(
+                DEADLINE_EXCHANGE.into(),
+                DEADLINE_ROUTING_KEY.into(),
+                BasicPublishOptions {
+                    mandatory: true,
+                    ..Default::default()
+                },
+                body,
+                props,
+            )
+            .await?
+            .await?;
+        if !matches!(confirm, lapin::Confirmation::Ack(None)) {
+            bail!("message {id} not confirmed: {confirm:?}");
+        }
+    }
+    let _ = conn.close(200, "done".into()).await;
+    Ok(())
+}
+
+/// A message taken off the dead-letter queue (`hotline.deadlines.dead`).
+#[derive(Debug, Clone)]
+pub struct DeadLetter {
+    pub message_id: String,
+    pub body: Vec<u8>,
+    /// The `x-hotline-reason` header: why supervision refused it.
+    pub reason: Option<String>,
+}
+
+/// The system's dead-letter queue. Messages are taken off it (the test owns
+/// the virtual host) and kept here.
+pub struct DeadQueue {
+    conn: lapin::Connection,
+    ch: lapin::Channel,
+    taken: Vec<DeadLetter>,
+}
+
+impl DeadQueue {
+    pub async fn open(sys: &System) -> anyhow::Result<DeadQueue> {
+        let conn = hotline_common::bus::connect(&sys.amqp_url(), "test-dead-letters").await?;
+        let ch = conn.create_channel().await?;
+        hotline_common::bus::declare_topology(&ch).await?;
+        Ok(DeadQueue {
+            conn,
+            ch,
+            taken: Vec::new(),
+        })
+    }
+
+    async fn drain(&mut self) -> anyhow::Result<()> {
+        use lapin::options::{BasicAckOptions, BasicGetOptions};
+        while let Some(m) = self
+            .ch
+            .basic_get(
+                hotline_common::bus::DEAD_LETTER_QUEUE.into(),
+                BasicGetOptions { no_ack: false },
+            )
+            .await?
+        {
+            let header = |name: &str| {
+                m.properties
+                    .headers()
+                    .as_ref()
+                    .and_then(|h| h.inner().get(name).cloned())
+            };
+            let reason = match header("x-hotline-reason") {
+                Some(lapin::types::AMQPValue::LongString(s)) => Some(s.to_string()),
+                _ => None,
+            };
+            self.taken.push(DeadLetter {
+                message_id: m
+                    .properties
+                    .message_id()
+                    .as_ref()
+                    .map(|s| s.to_string())
+                    .unwrap_or_default(),
+                body: m.data.clone(),
+                reason,
+            });
+            m.ack(BasicAckOptions::default()).await?;
+        }
+        Ok(())
+    }
+
+    /// Waits until a message with this id is dead-lettered.
+    pub async fn wait_for(&mut self, message_id: &str, patience: Duration) -> DeadLetter {
+        let started = Instant::now();
+        loop {
+            self.drain().await.expect("dead-letter queue readable");
+            if let Some(d) = self.taken.iter().find(|d| d.message_id == message_id) {
+                return d.clone();
+            }
+            if started.elapsed() > patience {
+                panic!(
+                    "timed out after {patience:?} waiting for {message_id} in the dead-letter queue; \
+                     there: {:?}",
+                    self.taken
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// Every message taken off the queue so far.
+    pub fn taken(&self) -> &[DeadLetter] {
+        &self.taken
+    }
+
+    /// Waits until supervision has handled every deadline event published
+    /// before the call: publishes a sentinel supervision must refuse and
+    /// waits for it in the dead-letter queue. Supervision settles a batch's
+    /// messages (dead-lettering the invalid ones) only once the batch is
+    /// recorded, one batch at a time in queue order; so, with a single
+    /// supervision consumer, once the sentinel is dead the events before it
+    /// have all been acted on.
+    pub async fn settled(&mut self, sys: &System) {
+        let id = format!("sentinel-{}", uuid::Uuid::new_v4());
+        publish_raw(sys, &[(id.clone(), b"\xffsentinel".to_vec())])
+            .await
+            .expect("sentinel published");
+        self.wait_for(&id, Duration::from_secs(30)).await;
+    }
+
+    pub async fn close(self) {
+        let _ = self.conn.close(200, "done".into()).await;
+    }
+}
+
+/// Whether a process runs (exited ones, reaped or not, do not).
+pub fn process_alive(pid: u32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        // "pid (comm) state …": the state follows the last ')'.
+        Ok(stat) => stat
+            .rsplit_once(')')
+            .and_then(|(_, rest)| rest.split_whitespace().next())
+            .is_some_and(|state| state != "Z" && state != "X"),
+        Err(_) => false,
+    }
+}
+
+/// How many deadline events wait in supervision's queue, not delivered to
+/// any consumer (those delivered but not yet acknowledged are not counted
+/// while their consumer lives).
+pub async fn deadline_queue_depth(sys: &System) -> anyhow::Result<u32> {
+    use lapin::options::QueueDeclareOptions;
+    let conn = hotline_common::bus::connect(&sys.amqp_url(), "test-queue-depth").await?;
+    let ch = conn.create_channel().await?;
+    let q = ch
+        .queue_declare(
+            hotline_common::bus::DEADLINE_QUEUE.into(),
+            QueueDeclareOptions {
+                passive: true,
+                ..Default::default()
+            },
+            lapin::types::FieldTable::default(),
+        )
+        .await?;
+    let _ = conn.close(200, "done".into()).await;
+    Ok(q.message_count())
 }
