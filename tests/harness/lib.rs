@@ -6,10 +6,14 @@
 //! The binaries are the ones `cargo build --workspace --bins` put next to
 //! the test executable's `deps/` folder (`target/debug/`).
 
+mod broker;
+mod fixtures;
+mod procs;
+pub mod supervision;
+
 use std::collections::HashMap;
-use std::net::TcpListener;
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
@@ -24,6 +28,15 @@ use hotline_common::auth::{Authenticator, Role};
 use sqlx::Connection;
 use tonic::service::interceptor::InterceptedService;
 use tonic::transport::Channel;
+
+pub use broker::{
+    DeadLetter, DeadQueue, deadline_queue_depth, publish_events, publish_raw, restart_rabbitmq,
+};
+pub use fixtures::{assignments_of, eventually, heating_request, submit_co_parts};
+pub use procs::process_alive;
+
+use broker::rabbitmqctl;
+use procs::{Running, free_port};
 
 pub const SERVICES: [&str; 4] = ["intake", "dispatch", "undertaking", "supervision"];
 
@@ -66,53 +79,6 @@ pub struct Options {
     pub policy: Option<String>,
     /// Extra environment for every service.
     pub env: Vec<(String, String)>,
-}
-
-/// A process the harness started. Whoever lets go of one kills it: a
-/// handle that is replaced, dropped or forgotten never leaves its process
-/// running.
-struct Running(Child);
-
-impl Running {
-    fn id(&self) -> u32 {
-        self.0.id()
-    }
-
-    fn exited(&mut self) -> Option<std::process::ExitStatus> {
-        self.0.try_wait().ok().flatten()
-    }
-
-    /// Asks the process to stop (SIGTERM), as an orchestrator would.
-    fn ask_to_stop(&self) {
-        let _ = Command::new("kill")
-            .args(["-TERM", &self.id().to_string()])
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status();
-    }
-
-    /// Waits up to `patience` for the process to exit, then kills it.
-    fn stop_within(mut self, patience: Duration) -> Option<std::process::ExitStatus> {
-        let started = Instant::now();
-        while started.elapsed() < patience {
-            if let Some(status) = self.exited() {
-                return Some(status);
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        let _ = self.0.kill();
-        self.0.wait().ok()
-    }
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        if self.exited().is_none() {
-            let _ = self.0.kill();
-            let _ = self.0.wait();
-        }
-    }
 }
 
 struct Proc {
@@ -165,13 +131,6 @@ pub struct System {
     env: Vec<(String, String)>,
 }
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
-}
-
 /// Where cargo put the service binaries: beside this executable, or one
 /// level up from a test executable in `deps/`.
 pub fn bin_dir() -> PathBuf {
@@ -182,21 +141,6 @@ pub fn bin_dir() -> PathBuf {
     } else {
         dir.to_path_buf()
     }
-}
-
-fn rabbitmqctl(args: &[&str]) -> anyhow::Result<()> {
-    let out = Command::new("rabbitmqctl")
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .context("running rabbitmqctl (is RabbitMQ installed here?)")?;
-    if !out.status.success() {
-        bail!(
-            "rabbitmqctl {args:?} failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
-    Ok(())
 }
 
 impl System {
@@ -587,300 +531,4 @@ pub fn key_file(kid: &str, secret: &[u8]) -> String {
         "[[keys]]\nkid = \"{kid}\"\nsecret = \"{}\"\n",
         base64::engine::general_purpose::STANDARD.encode(secret)
     )
-}
-
-/// Polls `probe` every 100 ms until it yields a value or `patience` runs
-/// out.
-pub async fn eventually<T, F, Fut>(patience: Duration, what: &str, mut probe: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Option<T>>,
-{
-    let started = Instant::now();
-    loop {
-        if let Some(v) = probe().await {
-            return v;
-        }
-        if started.elapsed() > patience {
-            panic!("timed out after {patience:?} waiting for {what}");
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
-/// Waits until undertaking has the ticket's assignments, lead unit first.
-pub async fn assignments_of(
-    sys: &System,
-    ticket_no: &str,
-) -> Vec<hotline_proto::undertaking::v1::Assignment> {
-    let u = sys.undertaking().await;
-    eventually(Duration::from_secs(30), "the ticket's assignments", || {
-        let mut u = u.clone();
-        let no = ticket_no.to_string();
-        async move {
-            let a = u
-                .list_ticket_assignments(
-                    hotline_proto::undertaking::v1::ListTicketAssignmentsRequest { ticket_no: no },
-                )
-                .await
-                .ok()?
-                .into_inner()
-                .assignments;
-            (!a.is_empty()).then_some(a)
-        }
-    })
-    .await
-}
-
-/// Publishes raw deadline events to the system's virtual host, as a clock
-/// owner would (used to redeliver and duplicate events on purpose).
-pub async fn publish_events(
-    sys: &System,
-    events: &[hotline_proto::common::v1::DeadlineEvent],
-) -> anyhow::Result<()> {
-    hotline_common::bus::Publisher::new(&sys.amqp_url(), "test-publisher")
-        .publish(events)
-        .await
-}
-
-/// Stops and starts the RabbitMQ application (connections drop, queues are
-/// recovered from disk).
-pub fn restart_rabbitmq(down_for: Duration) -> anyhow::Result<()> {
-    rabbitmqctl(&["stop_app"])?;
-    std::thread::sleep(down_for);
-    rabbitmqctl(&["start_app"])?;
-    rabbitmqctl(&["await_startup"])
-}
-
-/// A heating request from a named caller in 朝阳区建外街道, emergency tier.
-pub fn heating_request(key: &str) -> hotline_proto::intake::v1::SubmitRequest {
-    hotline_proto::intake::v1::SubmitRequest {
-        idempotency_key: key.to_string(),
-        channel: hotline_proto::common::v1::Channel::Phone as i32,
-        requester: Some(hotline_proto::common::v1::Requester {
-            anonymous: false,
-            name: "王女士".into(),
-            phone: "13800138000".into(),
-            return_visit_consent: true,
-            confidential: false,
-        }),
-        content: "小区暖气不热，室温只有十二度，家里有老人。".into(),
-        location: Some(hotline_proto::common::v1::Location {
-            district_code: "110105".into(),
-            street_code: "110105001".into(),
-            address: "建外街道某小区3号楼".into(),
-        }),
-        category_code: "heating".into(),
-        tier: hotline_proto::common::v1::UrgencyTier::Emergency as i32,
-        complex: false,
-        attachments: vec![],
-    }
-}
-
-/// Has every co-unit of a ticket sign and submit its part to the lead unit,
-/// so that the lead can answer.
-pub async fn submit_co_parts(sys: &System, ticket_no: &str) {
-    use hotline_proto::common::v1::AssignmentRole;
-    use hotline_proto::undertaking::v1::{
-        AssignmentState, SignAssignmentRequest, SubmitPartRequest,
-    };
-    for a in assignments_of(sys, ticket_no).await {
-        if a.role != AssignmentRole::Co as i32 {
-            continue;
-        }
-        let mut unit = sys.undertaking_as(&a.unit_id).await;
-        if a.state == AssignmentState::PendingSign as i32 {
-            unit.sign_assignment(SignAssignmentRequest {
-                assignment_id: a.assignment_id.clone(),
-                unit_id: a.unit_id.clone(),
-            })
-            .await
-            .expect("co-unit signs");
-        }
-        unit.submit_part(SubmitPartRequest {
-            assignment_id: a.assignment_id.clone(),
-            unit_id: a.unit_id.clone(),
-            part: format!("{} 已配合核查", a.unit_id),
-        })
-        .await
-        .expect("co-unit submits its part");
-    }
-}
-
-/// Publishes raw message bodies to the deadline exchange, in order, each
-/// with its message id, as a clock owner (or a broken one) would; returns
-/// once the broker confirmed them all.
-pub async fn publish_raw(sys: &System, messages: &[(String, Vec<u8>)]) -> anyhow::Result<()> {
-    use hotline_common::bus::{DEADLINE_EXCHANGE, DEADLINE_ROUTING_KEY, EVENT_TYPE};
-    use lapin::options::{BasicPublishOptions, ConfirmSelectOptions};
-    let conn = hotline_common::bus::connect(&sys.amqp_url(), "test-raw-publisher").await?;
-    let ch = conn.create_channel().await?;
-    hotline_common::bus::declare_topology(&ch).await?;
-    ch.confirm_select(ConfirmSelectOptions::default()).await?;
-    for (id, body) in messages {
-        let props = lapin::BasicProperties::default()
-            .with_delivery_mode(2)
-            .with_content_type("application/x-protobuf".into())
-            .with_type(EVENT_TYPE.into())
-            .with_message_id(id.as_str().into());
-        let confirm = ch
-            .basic_publish(
-                DEADLINE_EXCHANGE.into(),
-                DEADLINE_ROUTING_KEY.into(),
-                BasicPublishOptions {
-                    mandatory: true,
-                    ..Default::default()
-                },
-                body,
-                props,
-            )
-            .await?
-            .await?;
-        if !matches!(confirm, lapin::Confirmation::Ack(None)) {
-            bail!("message {id} not confirmed: {confirm:?}");
-        }
-    }
-    let _ = conn.close(200, "done".into()).await;
-    Ok(())
-}
-
-/// A message taken off the dead-letter queue (`hotline.deadlines.dead`).
-#[derive(Debug, Clone)]
-pub struct DeadLetter {
-    pub message_id: String,
-    pub body: Vec<u8>,
-    /// The `x-hotline-reason` header: why supervision refused it.
-    pub reason: Option<String>,
-}
-
-/// The system's dead-letter queue. Messages are taken off it (the test owns
-/// the virtual host) and kept here.
-pub struct DeadQueue {
-    conn: lapin::Connection,
-    ch: lapin::Channel,
-    taken: Vec<DeadLetter>,
-}
-
-impl DeadQueue {
-    pub async fn open(sys: &System) -> anyhow::Result<DeadQueue> {
-        let conn = hotline_common::bus::connect(&sys.amqp_url(), "test-dead-letters").await?;
-        let ch = conn.create_channel().await?;
-        hotline_common::bus::declare_topology(&ch).await?;
-        Ok(DeadQueue {
-            conn,
-            ch,
-            taken: Vec::new(),
-        })
-    }
-
-    async fn drain(&mut self) -> anyhow::Result<()> {
-        use lapin::options::{BasicAckOptions, BasicGetOptions};
-        while let Some(m) = self
-            .ch
-            .basic_get(
-                hotline_common::bus::DEAD_LETTER_QUEUE.into(),
-                BasicGetOptions { no_ack: false },
-            )
-            .await?
-        {
-            let header = |name: &str| {
-                m.properties
-                    .headers()
-                    .as_ref()
-                    .and_then(|h| h.inner().get(name).cloned())
-            };
-            let reason = match header("x-hotline-reason") {
-                Some(lapin::types::AMQPValue::LongString(s)) => Some(s.to_string()),
-                _ => None,
-            };
-            self.taken.push(DeadLetter {
-                message_id: m
-                    .properties
-                    .message_id()
-                    .as_ref()
-                    .map(|s| s.to_string())
-                    .unwrap_or_default(),
-                body: m.data.clone(),
-                reason,
-            });
-            m.ack(BasicAckOptions::default()).await?;
-        }
-        Ok(())
-    }
-
-    /// Waits until a message with this id is dead-lettered.
-    pub async fn wait_for(&mut self, message_id: &str, patience: Duration) -> DeadLetter {
-        let started = Instant::now();
-        loop {
-            self.drain().await.expect("dead-letter queue readable");
-            if let Some(d) = self.taken.iter().find(|d| d.message_id == message_id) {
-                return d.clone();
-            }
-            if started.elapsed() > patience {
-                panic!(
-                    "timed out after {patience:?} waiting for {message_id} in the dead-letter queue; \
-                     there: {:?}",
-                    self.taken
-                );
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-    }
-
-    /// Every message taken off the queue so far.
-    pub fn taken(&self) -> &[DeadLetter] {
-        &self.taken
-    }
-
-    /// Waits until supervision has handled every deadline event published
-    /// before the call: publishes a sentinel supervision must refuse and
-    /// waits for it in the dead-letter queue. Supervision settles a batch's
-    /// messages (dead-lettering the invalid ones) only once the batch is
-    /// recorded, one batch at a time in queue order; so, with a single
-    /// supervision consumer, once the sentinel is dead the events before it
-    /// have all been acted on.
-    pub async fn settled(&mut self, sys: &System) {
-        let id = format!("sentinel-{}", uuid::Uuid::new_v4());
-        publish_raw(sys, &[(id.clone(), b"\xffsentinel".to_vec())])
-            .await
-            .expect("sentinel published");
-        self.wait_for(&id, Duration::from_secs(30)).await;
-    }
-
-    pub async fn close(self) {
-        let _ = self.conn.close(200, "done".into()).await;
-    }
-}
-
-/// Whether a process runs (exited ones, reaped or not, do not).
-pub fn process_alive(pid: u32) -> bool {
-    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
-        // "pid (comm) state …": the state follows the last ')'.
-        Ok(stat) => stat
-            .rsplit_once(')')
-            .and_then(|(_, rest)| rest.split_whitespace().next())
-            .is_some_and(|state| state != "Z" && state != "X"),
-        Err(_) => false,
-    }
-}
-
-/// How many deadline events wait in supervision's queue, not delivered to
-/// any consumer (those delivered but not yet acknowledged are not counted
-/// while their consumer lives).
-pub async fn deadline_queue_depth(sys: &System) -> anyhow::Result<u32> {
-    use lapin::options::QueueDeclareOptions;
-    let conn = hotline_common::bus::connect(&sys.amqp_url(), "test-queue-depth").await?;
-    let ch = conn.create_channel().await?;
-    let q = ch
-        .queue_declare(
-            hotline_common::bus::DEADLINE_QUEUE.into(),
-            QueueDeclareOptions {
-                passive: true,
-                ..Default::default()
-            },
-            lapin::types::FieldTable::default(),
-        )
-        .await?;
-    let _ = conn.close(200, "done".into()).await;
-    Ok(q.message_count())
 }
