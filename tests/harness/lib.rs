@@ -6,10 +6,14 @@
 //! The binaries are the ones `cargo build --workspace --bins` put next to
 //! the test executable's `deps/` folder (`target/debug/`).
 
+mod broker;
+mod fixtures;
+mod procs;
+pub mod supervision;
+
 use std::collections::HashMap;
-use std::net::TcpListener;
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
@@ -24,6 +28,15 @@ use hotline_common::auth::{Authenticator, Role};
 use sqlx::Connection;
 use tonic::service::interceptor::InterceptedService;
 use tonic::transport::Channel;
+
+pub use broker::{
+    DeadLetter, DeadQueue, deadline_queue_depth, publish_events, publish_raw, restart_rabbitmq,
+};
+pub use fixtures::{assignments_of, eventually, heating_request, submit_co_parts};
+pub use procs::process_alive;
+
+use broker::rabbitmqctl;
+use procs::{Running, free_port};
 
 pub const SERVICES: [&str; 4] = ["intake", "dispatch", "undertaking", "supervision"];
 
@@ -69,7 +82,7 @@ pub struct Options {
 }
 
 struct Proc {
-    child: Option<Child>,
+    child: Option<Running>,
     port: u16,
 }
 
@@ -114,15 +127,8 @@ pub struct System {
     pub dir: PathBuf,
     procs: HashMap<&'static str, Proc>,
     /// Second copies of services, running beside the first.
-    replicas: Vec<Child>,
+    replicas: Vec<(&'static str, Running)>,
     env: Vec<(String, String)>,
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
 }
 
 /// Where cargo put the service binaries: beside this executable, or one
@@ -135,21 +141,6 @@ pub fn bin_dir() -> PathBuf {
     } else {
         dir.to_path_buf()
     }
-}
-
-fn rabbitmqctl(args: &[&str]) -> anyhow::Result<()> {
-    let out = Command::new("rabbitmqctl")
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .context("running rabbitmqctl (is RabbitMQ installed here?)")?;
-    if !out.status.success() {
-        bail!(
-            "rabbitmqctl {args:?} failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
-    Ok(())
 }
 
 impl System {
@@ -251,7 +242,10 @@ impl System {
         Ok(sys)
     }
 
+    /// Starts a service in its slot; one still running there is stopped
+    /// first, so that no process is ever left behind.
     fn spawn(&mut self, name: &'static str) -> anyhow::Result<()> {
+        self.terminate(name);
         let child = self.command(name, self.procs[name].port, name)?;
         self.procs.get_mut(name).expect("known service").child = Some(child);
         Ok(())
@@ -266,7 +260,7 @@ impl System {
             port,
             &format!("{name}-replica{}", self.replicas.len() + 1),
         )?;
-        self.replicas.push(child);
+        self.replicas.push((name, child));
         let started = Instant::now();
         while started.elapsed() < Duration::from_secs(60) {
             if serving(&format!("http://127.0.0.1:{port}")).await {
@@ -277,7 +271,7 @@ impl System {
         bail!("replica of {name} not healthy")
     }
 
-    fn command(&self, name: &str, port: u16, log_name: &str) -> anyhow::Result<Child> {
+    fn command(&self, name: &str, port: u16, log_name: &str) -> anyhow::Result<Running> {
         let bin = bin_dir().join(name);
         if !bin.exists() {
             bail!(
@@ -297,12 +291,38 @@ impl System {
             .stderr(log)
             .spawn()
             .with_context(|| format!("starting {}", bin.display()))?;
-        Ok(child)
+        Ok(Running(child))
     }
 
     /// Process id of a running service.
     pub fn pid(&self, name: &str) -> Option<u32> {
-        self.procs[name].child.as_ref().map(Child::id)
+        self.procs[name].child.as_ref().map(Running::id)
+    }
+
+    /// Process ids of every process the system runs now: the services
+    /// and their replicas.
+    pub fn pids(&self) -> Vec<u32> {
+        self.procs
+            .values()
+            .filter_map(|p| p.child.as_ref().map(Running::id))
+            .chain(self.replicas.iter().map(|(_, r)| r.id()))
+            .collect()
+    }
+
+    /// Stops a service's replicas with SIGTERM and waits for them to exit;
+    /// returns how many there were.
+    pub fn terminate_replicas(&mut self, name: &str) -> usize {
+        let (theirs, others): (Vec<_>, Vec<_>) =
+            self.replicas.drain(..).partition(|(n, _)| *n == name);
+        self.replicas = others;
+        for (_, r) in &theirs {
+            r.ask_to_stop();
+        }
+        let n = theirs.len();
+        for (_, r) in theirs {
+            r.stop_within(Duration::from_secs(20));
+        }
+        n
     }
 
     pub fn port(&self, name: &str) -> u16 {
@@ -325,7 +345,7 @@ impl System {
         let started = Instant::now();
         loop {
             if let Some(c) = self.procs.get_mut(name).and_then(|p| p.child.as_mut())
-                && let Ok(Some(status)) = c.try_wait()
+                && let Some(status) = c.exited()
             {
                 bail!("{name} exited with {status}; log:\n{}", self.log(name));
             }
@@ -348,30 +368,20 @@ impl System {
 
     /// Kills a service at once (SIGKILL): a crash.
     pub fn kill(&mut self, name: &str) {
-        if let Some(mut c) = self.procs.get_mut(name).and_then(|p| p.child.take()) {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
+        // Dropping the handle kills the process and reaps it.
+        drop(self.procs.get_mut(name).and_then(|p| p.child.take()));
     }
 
-    /// Stops a service with SIGTERM and waits for it to exit.
+    /// Stops a service with SIGTERM and waits for it to exit (killing it
+    /// after 20 s). `None` when it was not running.
     pub fn terminate(&mut self, name: &str) -> Option<std::process::ExitStatus> {
-        let mut c = self.procs.get_mut(name)?.child.take()?;
-        let _ = Command::new("kill")
-            .args(["-TERM", &c.id().to_string()])
-            .status();
-        let started = Instant::now();
-        while started.elapsed() < Duration::from_secs(20) {
-            if let Ok(Some(status)) = c.try_wait() {
-                return Some(status);
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        let _ = c.kill();
-        c.wait().ok()
+        let c = self.procs.get_mut(name)?.child.take()?;
+        c.ask_to_stop();
+        c.stop_within(Duration::from_secs(20))
     }
 
-    /// Starts a stopped service again on the same port and waits for it.
+    /// Starts a service again on the same port and waits for it: a stopped
+    /// one starts; a running one is stopped (SIGTERM) first.
     pub async fn restart(&mut self, name: &'static str) -> anyhow::Result<()> {
         self.spawn(name)?;
         self.wait_healthy(name, Duration::from_secs(60)).await
@@ -459,33 +469,21 @@ impl System {
 
 impl Drop for System {
     fn drop(&mut self) {
-        for mut r in self.replicas.drain(..) {
-            let _ = r.kill();
-            let _ = r.wait();
+        // Every process still held: the services (first or restarted) and
+        // the replicas. Each is asked to stop, then killed if it has not
+        // within 5 s; none outlives the system.
+        let running: Vec<Running> = self
+            .procs
+            .values_mut()
+            .filter_map(|p| p.child.take())
+            .chain(self.replicas.drain(..).map(|(_, r)| r))
+            .collect();
+        for r in &running {
+            r.ask_to_stop();
         }
-        let names: Vec<&'static str> = self.procs.keys().copied().collect();
-        for name in &names {
-            if let Some(c) = self.procs.get_mut(name).and_then(|p| p.child.as_mut()) {
-                let _ = Command::new("kill")
-                    .args(["-TERM", &c.id().to_string()])
-                    .status();
-            }
-        }
-        for name in names {
-            if let Some(mut c) = self.procs.get_mut(name).and_then(|p| p.child.take()) {
-                let started = Instant::now();
-                loop {
-                    if let Ok(Some(_)) = c.try_wait() {
-                        break;
-                    }
-                    if started.elapsed() > Duration::from_secs(5) {
-                        let _ = c.kill();
-                        let _ = c.wait();
-                        break;
-                    }
-                    std::thread::sleep(Duration::from_millis(20));
-                }
-            }
+        let deadline = Instant::now() + Duration::from_secs(5);
+        for r in running {
+            r.stop_within(deadline.saturating_duration_since(Instant::now()));
         }
         let _ = Command::new("rabbitmqctl")
             .args(["delete_vhost", &self.vhost])
@@ -533,122 +531,4 @@ pub fn key_file(kid: &str, secret: &[u8]) -> String {
         "[[keys]]\nkid = \"{kid}\"\nsecret = \"{}\"\n",
         base64::engine::general_purpose::STANDARD.encode(secret)
     )
-}
-
-/// Polls `probe` every 100 ms until it yields a value or `patience` runs
-/// out.
-pub async fn eventually<T, F, Fut>(patience: Duration, what: &str, mut probe: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Option<T>>,
-{
-    let started = Instant::now();
-    loop {
-        if let Some(v) = probe().await {
-            return v;
-        }
-        if started.elapsed() > patience {
-            panic!("timed out after {patience:?} waiting for {what}");
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
-/// Waits until undertaking has the ticket's assignments, lead unit first.
-pub async fn assignments_of(
-    sys: &System,
-    ticket_no: &str,
-) -> Vec<hotline_proto::undertaking::v1::Assignment> {
-    let u = sys.undertaking().await;
-    eventually(Duration::from_secs(30), "the ticket's assignments", || {
-        let mut u = u.clone();
-        let no = ticket_no.to_string();
-        async move {
-            let a = u
-                .list_ticket_assignments(
-                    hotline_proto::undertaking::v1::ListTicketAssignmentsRequest { ticket_no: no },
-                )
-                .await
-                .ok()?
-                .into_inner()
-                .assignments;
-            (!a.is_empty()).then_some(a)
-        }
-    })
-    .await
-}
-
-/// Publishes raw deadline events to the system's virtual host, as a clock
-/// owner would (used to redeliver and duplicate events on purpose).
-pub async fn publish_events(
-    sys: &System,
-    events: &[hotline_proto::common::v1::DeadlineEvent],
-) -> anyhow::Result<()> {
-    hotline_common::bus::Publisher::new(&sys.amqp_url(), "test-publisher")
-        .publish(events)
-        .await
-}
-
-/// Stops and starts the RabbitMQ application (connections drop, queues are
-/// recovered from disk).
-pub fn restart_rabbitmq(down_for: Duration) -> anyhow::Result<()> {
-    rabbitmqctl(&["stop_app"])?;
-    std::thread::sleep(down_for);
-    rabbitmqctl(&["start_app"])?;
-    rabbitmqctl(&["await_startup"])
-}
-
-/// A heating request from a named caller in 朝阳区建外街道, emergency tier.
-pub fn heating_request(key: &str) -> hotline_proto::intake::v1::SubmitRequest {
-    hotline_proto::intake::v1::SubmitRequest {
-        idempotency_key: key.to_string(),
-        channel: hotline_proto::common::v1::Channel::Phone as i32,
-        requester: Some(hotline_proto::common::v1::Requester {
-            anonymous: false,
-            name: "王女士".into(),
-            phone: "13800138000".into(),
-            return_visit_consent: true,
-            confidential: false,
-        }),
-        content: "小区暖气不热，室温只有十二度，家里有老人。".into(),
-        location: Some(hotline_proto::common::v1::Location {
-            district_code: "110105".into(),
-            street_code: "110105001".into(),
-            address: "建外街道某小区3号楼".into(),
-        }),
-        category_code: "heating".into(),
-        tier: hotline_proto::common::v1::UrgencyTier::Emergency as i32,
-        complex: false,
-        attachments: vec![],
-    }
-}
-
-/// Has every co-unit of a ticket sign and submit its part to the lead unit,
-/// so that the lead can answer.
-pub async fn submit_co_parts(sys: &System, ticket_no: &str) {
-    use hotline_proto::common::v1::AssignmentRole;
-    use hotline_proto::undertaking::v1::{
-        AssignmentState, SignAssignmentRequest, SubmitPartRequest,
-    };
-    for a in assignments_of(sys, ticket_no).await {
-        if a.role != AssignmentRole::Co as i32 {
-            continue;
-        }
-        let mut unit = sys.undertaking_as(&a.unit_id).await;
-        if a.state == AssignmentState::PendingSign as i32 {
-            unit.sign_assignment(SignAssignmentRequest {
-                assignment_id: a.assignment_id.clone(),
-                unit_id: a.unit_id.clone(),
-            })
-            .await
-            .expect("co-unit signs");
-        }
-        unit.submit_part(SubmitPartRequest {
-            assignment_id: a.assignment_id.clone(),
-            unit_id: a.unit_id.clone(),
-            part: format!("{} 已配合核查", a.unit_id),
-        })
-        .await
-        .expect("co-unit submits its part");
-    }
 }

@@ -16,6 +16,7 @@
 //! - [`outbox`]: the transactional outbox and its relay loop;
 //! - [`privacy`]: who sees requesters' names and phones, masking;
 //! - [`paging`]: page tokens and sizes of the list RPCs;
+//! - [`retry`]: the one retry and back-off schedule;
 //! - [`time`]: timestamps between chrono and protobuf;
 //! - [`convert`]: the shared enums between proto and the domain.
 
@@ -32,6 +33,7 @@ pub mod ids;
 pub mod outbox;
 pub mod paging;
 pub mod privacy;
+pub mod retry;
 pub mod startup;
 pub mod summons;
 pub mod telemetry;

@@ -1,15 +1,19 @@
-//! Supervision (督办): turns deadline events from RabbitMQ into urges (催办)
-//! and supervision cases (督办), and lists them.
+//! Supervision (督办): turns the clock owners' deadline events from
+//! RabbitMQ into urges (催办) and supervision cases (督办), and lists them.
 //!
-//! - `domain`: what an event calls for (pure)
-//! - `store`: urges and cases (SQL and migrations)
-//! - `bus`: the deadline-event consumer
-//! - `api`: the gRPC layer
+//! Cut by feature; each feature folder holds its pure rules, its SQL and
+//! its handlers:
+//!
+//! - `deadlines`: urges and cases from deadline events
+//!
+//! Beside them: `grpc` (the gRPC surface, delegating only), `ids`
+//! (supervision's identifiers), `scope` (who sees which unit's records),
+//! `config` and `startup` (wiring).
 
-pub mod api;
-pub mod bus;
 pub mod config;
-pub mod domain;
+pub mod deadlines;
+pub mod grpc;
+pub mod ids;
 pub mod rules;
+pub mod scope;
 pub mod startup;
-pub mod store;

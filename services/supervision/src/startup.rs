@@ -1,14 +1,16 @@
-//! Wires supervision together: database, deadline consumer, gRPC server.
+//! Wires supervision together: database, deadline consumer and park,
+//! gRPC server.
 
 use hotline_common::startup::{grpc_router, peer_channel, serve};
 use hotline_proto::common::v1::clock_service_client::ClockServiceClient;
 use hotline_proto::supervision::v1::supervision_service_server::SupervisionServiceServer;
 use tokio_util::sync::CancellationToken;
 
-use crate::api::Api;
-use crate::bus::Owners;
 use crate::config::Config;
-use crate::store::{MIGRATOR, Store};
+use crate::deadlines::owners::Owners;
+use crate::deadlines::store::{MIGRATOR, Store};
+use crate::deadlines::{consume, parked};
+use crate::grpc::Grpc;
 
 pub async fn run(cfg: Config, token: CancellationToken) -> anyhow::Result<()> {
     let pool = hotline_common::db::connect_and_migrate(
@@ -22,12 +24,8 @@ pub async fn run(cfg: Config, token: CancellationToken) -> anyhow::Result<()> {
         dispatch: ClockServiceClient::new(peer_channel(&cfg.dispatch_url, &cfg.common)?),
         undertaking: ClockServiceClient::new(peer_channel(&cfg.undertaking_url, &cfg.common)?),
     };
-    let parked = tokio::spawn(crate::bus::run_parked(
-        store.clone(),
-        owners.clone(),
-        token.clone(),
-    ));
-    let consumer = tokio::spawn(crate::bus::run(
+    let parked = tokio::spawn(parked::run(store.clone(), owners.clone(), token.clone()));
+    let consumer = tokio::spawn(consume::run(
         cfg.common.amqp_url.clone(),
         cfg.prefetch,
         store.clone(),
@@ -40,8 +38,8 @@ pub async fn run(cfg: Config, token: CancellationToken) -> anyhow::Result<()> {
         &crate::rules::SERVED,
         crate::rules::SERVES_CLOCKS,
     )?;
-    let router = router.add_service(SupervisionServiceServer::new(Api { store }));
-    health.set_serving::<SupervisionServiceServer<Api>>().await;
+    let router = router.add_service(SupervisionServiceServer::new(Grpc { store }));
+    health.set_serving::<SupervisionServiceServer<Grpc>>().await;
     let served = serve(&cfg.common, router, health, token.clone()).await;
     token.cancel();
     let _ = consumer.await;

@@ -19,7 +19,6 @@ mod enums;
 
 pub mod assignments;
 pub mod config;
-pub mod rules;
 pub mod context;
 pub mod extensions;
 pub mod feedback;
@@ -27,6 +26,7 @@ pub mod grpc;
 pub mod hops;
 pub mod records;
 pub mod returns;
+pub mod rules;
 pub mod scope;
 pub mod startup;
 pub mod unit_supervision;

@@ -1,0 +1,308 @@
+//! The SQL of deadlines: urges, cases and parked events, in supervision's
+//! schema (`migrations/`).
+
+use chrono::{DateTime, Utc};
+use hotline_common::ApiError;
+use hotline_common::audit::{self, Entry};
+use hotline_common::ids::{TicketNo, UnitId};
+use hotline_common::paging::Cursor;
+use prost::Message;
+use sqlx::PgPool;
+use sqlx::migrate::Migrator;
+
+use super::model::{CaseRecord, CaseState, Event, UrgeRecord, stage_from_sql};
+use super::rules::Actions;
+use crate::ids::{CaseId, ClockId, EventId, UrgeId};
+
+pub static MIGRATOR: Migrator = sqlx::migrate!("./migrations");
+
+#[derive(Clone)]
+pub struct Store {
+    pool: PgPool,
+}
+
+/// The columns an urge or a case copies from its event.
+#[derive(Default)]
+struct Columns {
+    event_id: Vec<EventId>,
+    clock_id: Vec<ClockId>,
+    version: Vec<i64>,
+    ticket_no: Vec<TicketNo>,
+    unit_id: Vec<UnitId>,
+    stage: Vec<&'static str>,
+    deadline: Vec<DateTime<Utc>>,
+    fire_at: Vec<DateTime<Utc>>,
+}
+
+fn columns<'a>(events: impl Iterator<Item = &'a Event>) -> Columns {
+    let mut c = Columns::default();
+    for e in events {
+        c.event_id.push(e.id.clone());
+        c.clock_id.push(e.clock_id.clone());
+        c.version.push(e.version);
+        c.ticket_no.push(e.ticket_no.clone());
+        c.unit_id.push(e.unit_id.clone());
+        c.stage.push(e.stage.as_str());
+        c.deadline.push(e.deadline);
+        c.fire_at.push(e.fire_at);
+    }
+    c
+}
+
+/// What an urge or case was about, for its audit entry.
+type Touched = (TicketNo, UnitId, String, DateTime<Utc>);
+
+fn entry(action: &'static str, (ticket, unit, stage, deadline): &Touched) -> Entry {
+    Entry::system(
+        "supervision",
+        action,
+        ticket.as_str(),
+        format!(
+            "unit={unit} stage={stage} deadline={}",
+            deadline.to_rfc3339()
+        ),
+    )
+}
+
+type UrgeRow = (
+    UrgeId,
+    TicketNo,
+    UnitId,
+    String,
+    DateTime<Utc>,
+    DateTime<Utc>,
+);
+type CaseRow = (
+    CaseId,
+    TicketNo,
+    UnitId,
+    String,
+    DateTime<Utc>,
+    DateTime<Utc>,
+    String,
+    Option<DateTime<Utc>>,
+);
+
+impl Store {
+    pub fn new(pool: PgPool) -> Store {
+        Store { pool }
+    }
+
+    /// Records a batch's actions in one transaction, with their audit
+    /// entries. Repeated events are absorbed by the unique event ids.
+    /// Returns (urges, cases) added.
+    pub async fn record(
+        &self,
+        a: &Actions<'_>,
+        now: DateTime<Utc>,
+    ) -> Result<(u64, u64), ApiError> {
+        let mut tx = self.pool.begin().await?;
+        let u = columns(a.urges.iter().copied());
+        let ids: Vec<UrgeId> = a.urges.iter().map(|_| UrgeId::new()).collect();
+        let urges: Vec<Touched> = sqlx::query_as(
+            "INSERT INTO urges (urge_id, event_id, clock_id, clock_version, ticket_no, unit_id, stage, deadline, fire_at, issued_at) \
+             SELECT *, $10::timestamptz FROM UNNEST($1::uuid[], $2::text[], $3::text[], $4::bigint[], $5::text[], $6::text[], $7::text[], $8::timestamptz[], $9::timestamptz[]) \
+             ON CONFLICT ON CONSTRAINT urges_event_unique DO NOTHING \
+             RETURNING ticket_no, unit_id, stage, deadline",
+        )
+        .bind(&ids)
+        .bind(&u.event_id)
+        .bind(&u.clock_id)
+        .bind(&u.version)
+        .bind(&u.ticket_no)
+        .bind(&u.unit_id)
+        .bind(&u.stage)
+        .bind(&u.deadline)
+        .bind(&u.fire_at)
+        .bind(now)
+        .fetch_all(&mut *tx)
+        .await?;
+
+        let c = columns(a.cases.iter().map(|(e, _)| *e));
+        let ids: Vec<CaseId> = a.cases.iter().map(|_| CaseId::new()).collect();
+        let closed_at: Vec<Option<DateTime<Utc>>> = a.cases.iter().map(|(_, at)| *at).collect();
+        let states: Vec<&str> = closed_at
+            .iter()
+            .map(|at| match at {
+                None => CaseState::Open.as_sql(),
+                Some(_) => CaseState::Closed.as_sql(),
+            })
+            .collect();
+        let cases: Vec<Touched> = sqlx::query_as(
+            "INSERT INTO cases (case_id, event_id, clock_id, clock_version, ticket_no, unit_id, stage, deadline, fire_at, closed_at, state, opened_at) \
+             SELECT *, $12::timestamptz \
+             FROM UNNEST($1::uuid[], $2::text[], $3::text[], $4::bigint[], $5::text[], $6::text[], $7::text[], $8::timestamptz[], $9::timestamptz[], $10::timestamptz[], $11::text[]) \
+             ON CONFLICT ON CONSTRAINT cases_event_unique DO NOTHING \
+             RETURNING ticket_no, unit_id, stage, deadline",
+        )
+        .bind(&ids)
+        .bind(&c.event_id)
+        .bind(&c.clock_id)
+        .bind(&c.version)
+        .bind(&c.ticket_no)
+        .bind(&c.unit_id)
+        .bind(&c.stage)
+        .bind(&c.deadline)
+        .bind(&c.fire_at)
+        .bind(&closed_at)
+        .bind(&states)
+        .bind(now)
+        .fetch_all(&mut *tx)
+        .await?;
+
+        let mut entries: Vec<Entry> = Vec::with_capacity(urges.len() + cases.len());
+        entries.extend(urges.iter().map(|r| entry("urge.issued", r)));
+        entries.extend(cases.iter().map(|r| entry("case.opened", r)));
+        if !a.close.is_empty() {
+            // 'open' is written out (it is `CaseState::Open.as_sql()`) so
+            // that the partial index `cases_open_by_clock` serves the query.
+            let closed: Vec<Touched> = sqlx::query_as(
+                "UPDATE cases SET state = $3, closed_at = $2 \
+                 WHERE clock_id = ANY($1) AND state = 'open' \
+                 RETURNING ticket_no, unit_id, stage, deadline",
+            )
+            .bind(&a.close)
+            .bind(now)
+            .bind(CaseState::Closed.as_sql())
+            .fetch_all(&mut *tx)
+            .await?;
+            entries.extend(closed.iter().map(|r| entry("case.closed", r)));
+        }
+        if !a.park.is_empty() {
+            let ids: Vec<&EventId> = a.park.iter().map(|p| &p.event.id).collect();
+            let bytes: Vec<Vec<u8>> = a
+                .park
+                .iter()
+                .map(|p| p.event.to_proto().encode_to_vec())
+                .collect();
+            let owners: Vec<&str> = a.park.iter().map(|p| p.owner.as_str()).collect();
+            let errors: Vec<&str> = a.park.iter().map(|p| p.error.as_str()).collect();
+            sqlx::query(
+                "INSERT INTO parked_events (event_id, event, owner, parked_at, last_error) \
+                 SELECT a, b, c, $5, d FROM UNNEST($1::text[], $2::bytea[], $3::text[], $4::text[]) AS t(a, b, c, d) \
+                 ON CONFLICT (event_id) DO UPDATE \
+                 SET attempts = parked_events.attempts + 1, last_error = EXCLUDED.last_error",
+            )
+            .bind(&ids)
+            .bind(&bytes)
+            .bind(&owners)
+            .bind(&errors)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        }
+        if !a.unpark.is_empty() {
+            sqlx::query("DELETE FROM parked_events WHERE event_id = ANY($1)")
+                .bind(&a.unpark)
+                .execute(&mut *tx)
+                .await?;
+        }
+        audit::append(&mut tx, &entries).await?;
+        tx.commit().await?;
+        Ok((urges.len() as u64, cases.len() as u64))
+    }
+
+    /// The oldest parked events, to retry: (event id, encoded event).
+    pub async fn parked(&self, limit: i64) -> Result<Vec<(String, Vec<u8>)>, ApiError> {
+        Ok(sqlx::query_as(
+            "SELECT event_id, event FROM parked_events ORDER BY parked_at, event_id LIMIT $1",
+        )
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    /// Takes parked events that can never be acted on out of the park.
+    pub async fn drop_parked(&self, event_ids: &[String]) -> Result<u64, ApiError> {
+        Ok(
+            sqlx::query("DELETE FROM parked_events WHERE event_id = ANY($1)")
+                .bind(event_ids)
+                .execute(&self.pool)
+                .await?
+                .rows_affected(),
+        )
+    }
+
+    /// Urges, newest first, after `cursor`.
+    pub async fn urges(
+        &self,
+        unit_id: Option<&UnitId>,
+        ticket_no: Option<&TicketNo>,
+        cursor: Option<&Cursor>,
+        limit: i64,
+    ) -> Result<Vec<UrgeRecord>, ApiError> {
+        let (at, id) = cursor.map(|c| (c.at, c.uuid())).unzip();
+        let rows: Vec<UrgeRow> = sqlx::query_as(
+            "SELECT urge_id, ticket_no, unit_id, stage, deadline, issued_at FROM urges \
+             WHERE ($1::text IS NULL OR unit_id = $1) \
+             AND ($2::text IS NULL OR ticket_no = $2) \
+             AND ($3::timestamptz IS NULL OR (issued_at, urge_id) < ($3, $4)) \
+             ORDER BY issued_at DESC, urge_id DESC LIMIT $5",
+        )
+        .bind(unit_id)
+        .bind(ticket_no)
+        .bind(at)
+        .bind(id)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter()
+            .map(
+                |(urge_id, ticket_no, unit_id, stage, deadline, issued_at)| {
+                    Ok(UrgeRecord {
+                        urge_id,
+                        ticket_no,
+                        unit_id,
+                        stage: stage_from_sql(&stage)?,
+                        deadline,
+                        issued_at,
+                    })
+                },
+            )
+            .collect()
+    }
+
+    /// Cases, newest first, after `cursor`.
+    pub async fn cases(
+        &self,
+        unit_id: Option<&UnitId>,
+        ticket_no: Option<&TicketNo>,
+        state: Option<CaseState>,
+        cursor: Option<&Cursor>,
+        limit: i64,
+    ) -> Result<Vec<CaseRecord>, ApiError> {
+        let (at, id) = cursor.map(|c| (c.at, c.uuid())).unzip();
+        let rows: Vec<CaseRow> = sqlx::query_as(
+            "SELECT case_id, ticket_no, unit_id, stage, deadline, opened_at, state, closed_at FROM cases \
+             WHERE ($1::text IS NULL OR unit_id = $1) \
+             AND ($2::text IS NULL OR ticket_no = $2) \
+             AND ($3::text IS NULL OR state = $3) \
+             AND ($4::timestamptz IS NULL OR (opened_at, case_id) < ($4, $5)) \
+             ORDER BY opened_at DESC, case_id DESC LIMIT $6",
+        )
+        .bind(unit_id)
+        .bind(ticket_no)
+        .bind(state.map(CaseState::as_sql))
+        .bind(at)
+        .bind(id)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter()
+            .map(
+                |(case_id, ticket_no, unit_id, stage, deadline, opened_at, state, closed_at)| {
+                    Ok(CaseRecord {
+                        case_id,
+                        ticket_no,
+                        unit_id,
+                        stage: stage_from_sql(&stage)?,
+                        deadline,
+                        opened_at,
+                        state: CaseState::from_sql(&state)?,
+                        closed_at,
+                    })
+                },
+            )
+            .collect()
+    }
+}

@@ -1,0 +1,103 @@
+//! Requests and waits shared by the end-to-end tests.
+
+use std::time::{Duration, Instant};
+
+use crate::System;
+
+/// Polls `probe` every 100 ms until it yields a value or `patience` runs
+/// out.
+pub async fn eventually<T, F, Fut>(patience: Duration, what: &str, mut probe: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let started = Instant::now();
+    loop {
+        if let Some(v) = probe().await {
+            return v;
+        }
+        if started.elapsed() > patience {
+            panic!("timed out after {patience:?} waiting for {what}");
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Waits until undertaking has the ticket's assignments, lead unit first.
+pub async fn assignments_of(
+    sys: &System,
+    ticket_no: &str,
+) -> Vec<hotline_proto::undertaking::v1::Assignment> {
+    let u = sys.undertaking().await;
+    eventually(Duration::from_secs(30), "the ticket's assignments", || {
+        let mut u = u.clone();
+        let no = ticket_no.to_string();
+        async move {
+            let a = u
+                .list_ticket_assignments(
+                    hotline_proto::undertaking::v1::ListTicketAssignmentsRequest { ticket_no: no },
+                )
+                .await
+                .ok()?
+                .into_inner()
+                .assignments;
+            (!a.is_empty()).then_some(a)
+        }
+    })
+    .await
+}
+
+/// A heating request from a named caller in 朝阳区建外街道, emergency tier.
+pub fn heating_request(key: &str) -> hotline_proto::intake::v1::SubmitRequest {
+    hotline_proto::intake::v1::SubmitRequest {
+        idempotency_key: key.to_string(),
+        channel: hotline_proto::common::v1::Channel::Phone as i32,
+        requester: Some(hotline_proto::common::v1::Requester {
+            anonymous: false,
+            name: "王女士".into(),
+            phone: "13800138000".into(),
+            return_visit_consent: true,
+            confidential: false,
+        }),
+        content: "小区暖气不热，室温只有十二度，家里有老人。".into(),
+        location: Some(hotline_proto::common::v1::Location {
+            district_code: "110105".into(),
+            street_code: "110105001".into(),
+            address: "建外街道某小区3号楼".into(),
+        }),
+        category_code: "heating".into(),
+        tier: hotline_proto::common::v1::UrgencyTier::Emergency as i32,
+        complex: false,
+        attachments: vec![],
+    }
+}
+
+/// Has every co-unit of a ticket sign and submit its part to the lead unit,
+/// so that the lead can answer.
+pub async fn submit_co_parts(sys: &System, ticket_no: &str) {
+    use hotline_proto::common::v1::AssignmentRole;
+    use hotline_proto::undertaking::v1::{
+        AssignmentState, SignAssignmentRequest, SubmitPartRequest,
+    };
+    for a in assignments_of(sys, ticket_no).await {
+        if a.role != AssignmentRole::Co as i32 {
+            continue;
+        }
+        let mut unit = sys.undertaking_as(&a.unit_id).await;
+        if a.state == AssignmentState::PendingSign as i32 {
+            unit.sign_assignment(SignAssignmentRequest {
+                assignment_id: a.assignment_id.clone(),
+                unit_id: a.unit_id.clone(),
+            })
+            .await
+            .expect("co-unit signs");
+        }
+        unit.submit_part(SubmitPartRequest {
+            assignment_id: a.assignment_id.clone(),
+            unit_id: a.unit_id.clone(),
+            part: format!("{} 已配合核查", a.unit_id),
+        })
+        .await
+        .expect("co-unit submits its part");
+    }
+}
