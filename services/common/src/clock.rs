@@ -411,7 +411,7 @@ async fn next_fire(pool: &PgPool) -> Result<Option<DateTime<Utc>>, sqlx::Error> 
 /// Fires timers as they come due until shutdown, looking at least every
 /// 100 ms.
 pub async fn run_scheduler(pool: PgPool, publisher: Arc<Publisher>, token: CancellationToken) {
-    let mut failures = 0u32;
+    let mut backoff = crate::retry::Backoff::new();
     loop {
         if token.is_cancelled() {
             return;
@@ -419,7 +419,7 @@ pub async fn run_scheduler(pool: PgPool, publisher: Arc<Publisher>, token: Cance
         let sleep = match fire_due(&pool, &publisher, BATCH).await {
             Ok(n) if n as i64 >= BATCH => continue,
             Ok(_) => {
-                failures = 0;
+                backoff.reset();
                 match next_fire(&pool).await {
                     Ok(Some(t)) => (t - Utc::now()).to_std().unwrap_or_default().min(MAX_SLEEP),
                     Ok(None) => MAX_SLEEP,
@@ -427,13 +427,13 @@ pub async fn run_scheduler(pool: PgPool, publisher: Arc<Publisher>, token: Cance
                 }
             }
             Err(e) => {
-                failures += 1;
+                let delay = backoff.next_delay();
                 tracing::warn!(
                     error = format!("{e:#}"),
-                    failures,
+                    retry_in_ms = delay.as_millis() as u64,
                     "deadline events not published, will retry"
                 );
-                Duration::from_millis(250 * u64::from(failures.min(8)))
+                delay
             }
         };
         if sleep.is_zero() {

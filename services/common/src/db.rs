@@ -36,12 +36,14 @@ pub async fn connect_and_migrate(
     let base = base.application_name(cfg.service.as_str());
 
     let started = tokio::time::Instant::now();
+    let mut backoff = crate::retry::Backoff::new();
     let mut conn = loop {
         match base.connect().await {
             Ok(c) => break c,
             Err(e) if started.elapsed() < CONNECT_PATIENCE => {
-                tracing::warn!(error = %e, "database not reachable yet, retrying");
-                tokio::time::sleep(Duration::from_millis(500)).await;
+                let delay = backoff.next_delay();
+                tracing::warn!(error = %e, retry_in_ms = delay.as_millis() as u64, "database not reachable yet, retrying");
+                tokio::time::sleep(delay).await;
             }
             Err(e) => return Err(e).context("connecting to PostgreSQL"),
         }

@@ -81,17 +81,25 @@ impl Outbox {
         Ok(())
     }
 
-    /// Backs off exponentially: 1 s, 2 s, 4 s … capped at 5 minutes.
+    /// Backs off on the durable schedule ([`crate::retry::durable_delay`]).
     async fn retry_later(&self, tx: &mut Tx, ticket_no: &str, error: &str) -> Result<(), ApiError> {
+        let attempts: i32 = sqlx::query_scalar(AssertSqlSafe(format!(
+            "SELECT attempts FROM {} WHERE ticket_no = $1",
+            self.table
+        )))
+        .bind(ticket_no)
+        .fetch_one(&mut **tx)
+        .await?;
+        let delay = crate::retry::durable_delay(attempts.max(0) as u32);
         sqlx::query(AssertSqlSafe(format!(
             "UPDATE {} SET attempts = attempts + 1, last_error = $2, \
-             next_attempt_at = now() + least(interval '1 second' * power(2, least(attempts, 9)), \
-                                             interval '5 minutes') \
+             next_attempt_at = now() + make_interval(secs => $3) \
              WHERE ticket_no = $1",
             self.table
         )))
         .bind(ticket_no)
         .bind(error)
+        .bind(delay.as_secs_f64())
         .execute(&mut **tx)
         .await?;
         Ok(())

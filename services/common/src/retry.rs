@@ -23,6 +23,21 @@ pub const FIRST_DELAY: Duration = Duration::from_millis(100);
 /// The longest delay before jitter.
 pub const MAX_DELAY: Duration = Duration::from_secs(2);
 
+/// The first delay of a durable retry (a row that waits in the database,
+/// such as an undelivered outbox row): it survives restarts, so it is
+/// counted by attempts stored with the row, not held in memory.
+pub const DURABLE_FIRST_DELAY: Duration = Duration::from_secs(1);
+/// The longest delay of a durable retry.
+pub const DURABLE_MAX_DELAY: Duration = Duration::from_secs(300);
+
+/// The delay before the next try of a durable retry that has failed
+/// `attempts` times: 1 s, 2 s, 4 s … at most 5 minutes.
+pub fn durable_delay(attempts: u32) -> Duration {
+    DURABLE_FIRST_DELAY
+        .saturating_mul(1u32 << attempts.min(16))
+        .min(DURABLE_MAX_DELAY)
+}
+
 /// The schedule, for `backon` users: `op.retry(retry::schedule())`.
 pub fn schedule() -> ExponentialBuilder {
     ExponentialBuilder::new()
@@ -117,6 +132,14 @@ mod tests {
         assert!(later[19] >= MAX_DELAY, "{later:?}");
         b.reset();
         assert!(b.next_delay() < FIRST_DELAY * 2);
+    }
+
+    #[test]
+    fn durable_delays_double_to_five_minutes() {
+        assert_eq!(durable_delay(0), Duration::from_secs(1));
+        assert_eq!(durable_delay(3), Duration::from_secs(8));
+        assert_eq!(durable_delay(9), DURABLE_MAX_DELAY);
+        assert_eq!(durable_delay(u32::MAX), DURABLE_MAX_DELAY);
     }
 
     #[tokio::test]
