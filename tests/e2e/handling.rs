@@ -104,7 +104,7 @@ async fn every_feedback_outcome_names_its_missing_parts() {
                 seconds: chrono::Utc::now().timestamp() + 86_400 * 30,
                 nanos: 0,
             }),
-            measures_under_study: true,
+            measures_under_study: Some(true),
             referral_channel: "向法院起诉".into(),
         };
         f(&mut fb);
@@ -134,6 +134,13 @@ async fn every_feedback_outcome_names_its_missing_parts() {
         (
             with(FeedbackOutcome::CannotResolve, &|f| f.reason.clear()),
             "feedback.reason",
+        ),
+        (
+            // 有无研究工作措施 not stated: neither yes nor no.
+            with(FeedbackOutcome::CannotResolve, &|f| {
+                f.measures_under_study = None
+            }),
+            "feedback.measures_under_study",
         ),
         (
             with(FeedbackOutcome::Explained, &|f| f.referral_channel.clear()),

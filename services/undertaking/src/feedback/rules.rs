@@ -21,15 +21,13 @@ pub enum MeasuresStudied {
 }
 
 impl MeasuresStudied {
-    /// What a feedback says. `Feedback.measures_under_study` is a proto3
-    /// `bool` in hotline/common/v1/common.proto, which cannot tell "no"
-    /// from "not stated": until that field has presence (`optional bool`),
-    /// false reads as "no" and `NotStated` cannot come off the wire.
+    /// What a feedback says: `Feedback.measures_under_study` has presence
+    /// (`optional bool`), so "not stated" is told from "no".
     pub fn of(fb: &Feedback) -> MeasuresStudied {
-        if fb.measures_under_study {
-            MeasuresStudied::Yes
-        } else {
-            MeasuresStudied::No
+        match fb.measures_under_study {
+            Some(true) => MeasuresStudied::Yes,
+            Some(false) => MeasuresStudied::No,
+            None => MeasuresStudied::NotStated,
         }
     }
 }
@@ -212,8 +210,12 @@ mod tests {
         assert_eq!(e.fields[0].0, "feedback.measures_under_study");
         // Only an unresolvable request has to say it.
         check_content(&fb(FeedbackOutcome::Resolved), MeasuresStudied::NotStated).unwrap();
-        cannot.measures_under_study = true;
+        cannot.measures_under_study = Some(true);
         assert_eq!(MeasuresStudied::of(&cannot), MeasuresStudied::Yes);
+        cannot.measures_under_study = Some(false);
+        assert_eq!(MeasuresStudied::of(&cannot), MeasuresStudied::No);
+        cannot.measures_under_study = None;
+        assert_eq!(MeasuresStudied::of(&cannot), MeasuresStudied::NotStated);
     }
 
     #[test]
@@ -287,7 +289,7 @@ mod hostile_input {
             referral in any::<String>(),
             long in 0usize..6000,
             due in proptest::option::of((any::<i64>(), any::<i32>())),
-            studied in any::<bool>(),
+            studied in proptest::option::of(any::<bool>()),
         ) {
             let fb = Feedback {
                 outcome,
