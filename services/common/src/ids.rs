@@ -92,13 +92,13 @@ macro_rules! uuid_id {
         $(#[$m])*
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, sqlx::Type)]
         #[sqlx(transparent)]
-        pub struct $name(pub uuid::Uuid);
+        pub struct $name(pub $crate::ids::RawUuid);
 
         impl $name {
             pub fn new() -> Self {
-                $name(uuid::Uuid::now_v7())
+                $name($crate::ids::RawUuid::now_v7())
             }
-            pub fn uuid(self) -> uuid::Uuid {
+            pub fn uuid(self) -> $crate::ids::RawUuid {
                 self.0
             }
         }
@@ -116,7 +116,7 @@ macro_rules! uuid_id {
                 if v.is_empty() {
                     return Err("required".into());
                 }
-                uuid::Uuid::parse_str(v)
+                $crate::ids::RawUuid::parse_str(v)
                     .map($name)
                     .map_err(|_| format!("not {}", $what))
             }
@@ -128,8 +128,8 @@ macro_rules! uuid_id {
             }
         }
 
-        impl From<uuid::Uuid> for $name {
-            fn from(u: uuid::Uuid) -> Self {
+        impl From<$crate::ids::RawUuid> for $name {
+            fn from(u: $crate::ids::RawUuid) -> Self {
                 $name(u)
             }
         }
@@ -206,7 +206,8 @@ impl Fields {
     }
 }
 
-/// Keeps `Uuid` in scope for the macros' users.
+/// The uuid type for [`uuid_id!`]'s expansion, so that crates using the
+/// macro need no `uuid` dependency of their own.
 #[doc(hidden)]
 pub type RawUuid = Uuid;
 
