@@ -172,7 +172,7 @@ async fn requests_are_routed_by_category_and_area() {
         let units: Vec<&str> = r.units.iter().map(|u| u.unit_id.as_str()).collect();
         assert_eq!(units[0], *want_lead, "{category} in {district}/{street}");
         assert_eq!(&units[1..], *want_co, "{category} in {district}/{street}");
-        assert_eq!(r.catalogue_version, "beijing-2026.11");
+        assert_eq!(r.catalogue_version, "beijing-2026.12");
         assert_eq!(r.hop, 1);
         let basis = if *want_lead == format!("district-gov-{district}") && want_co.is_empty() {
             RoutingBasis::DistrictGovernment
@@ -601,7 +601,7 @@ async fn ops_publish_a_catalogue_version_that_routing_then_uses() {
 
     // Every problem is named at once.
     let mut bad = cat.clone();
-    bad.version = "beijing-2026.12".into();
+    bad.version = "beijing-2027.01".into();
     bad.rules.push(Rule {
         category_code: "ghost".into(),
         lead: "nobody".into(),
@@ -629,7 +629,7 @@ async fn ops_publish_a_catalogue_version_that_routing_then_uses() {
     assert_eq!(e.code(), Code::FailedPrecondition);
 
     // Heating in 朝阳区 now goes to the district government.
-    cat.version = "beijing-2026.12".into();
+    cat.version = "beijing-2027.01".into();
     cat.rules.push(Rule {
         category_code: "heating".into(),
         area_code: "110105".into(),
@@ -648,7 +648,7 @@ async fn ops_publish_a_catalogue_version_that_routing_then_uses() {
     assert!(v.in_force);
     let no = submit(&sys, heating_request("new-catalogue")).await;
     let r = routing_of(&sys, &no).await;
-    assert_eq!(r.catalogue_version, "beijing-2026.12");
+    assert_eq!(r.catalogue_version, "beijing-2027.01");
     assert_eq!(r.units[0].unit_id, "district-gov-110105");
 
     // Ops roll back; the next ticket is routed by the first version.

@@ -1,0 +1,59 @@
+//! What intake reads from undertaking, as its own service identity: a
+//! ticket's assignments (who holds it) and what the units did with it.
+
+use hotline_common::ApiError;
+use hotline_common::error::from_peer;
+use hotline_common::ids::TicketNo;
+use hotline_common::startup::Peer;
+use hotline_proto::undertaking::v1::undertaking_service_client::UndertakingServiceClient;
+use hotline_proto::undertaking::v1::{
+    Assignment, AssignmentReturn, HandlingRecord, ListHandlingRecordsRequest, ListReturnsRequest,
+    ListTicketAssignmentsRequest, ListWhistlesRequest, Whistle,
+};
+
+#[derive(Clone)]
+pub struct Undertaking {
+    pub client: UndertakingServiceClient<Peer>,
+}
+
+fn peer(s: tonic::Status) -> ApiError {
+    from_peer("undertaking", s)
+}
+
+impl Undertaking {
+    /// Every assignment of the ticket, of every hop, lead first.
+    pub async fn assignments(&self, no: &TicketNo) -> Result<Vec<Assignment>, ApiError> {
+        let req = ListTicketAssignmentsRequest {
+            ticket_no: no.to_string(),
+        };
+        let r = self.client.clone().list_ticket_assignments(req).await;
+        Ok(r.map_err(peer)?.into_inner().assignments)
+    }
+
+    /// The units' handling records, oldest first.
+    pub async fn records(&self, no: &TicketNo) -> Result<Vec<HandlingRecord>, ApiError> {
+        let req = ListHandlingRecordsRequest {
+            ticket_no: no.to_string(),
+        };
+        let r = self.client.clone().list_handling_records(req).await;
+        Ok(r.map_err(peer)?.into_inner().records)
+    }
+
+    /// The returns (退单) of the ticket, oldest first.
+    pub async fn returns(&self, no: &TicketNo) -> Result<Vec<AssignmentReturn>, ApiError> {
+        let req = ListReturnsRequest {
+            ticket_no: no.to_string(),
+        };
+        let r = self.client.clone().list_returns(req).await;
+        Ok(r.map_err(peer)?.into_inner().returns)
+    }
+
+    /// The whistles (吹哨) blown on the ticket, oldest first.
+    pub async fn whistles(&self, no: &TicketNo) -> Result<Vec<Whistle>, ApiError> {
+        let req = ListWhistlesRequest {
+            ticket_no: no.to_string(),
+        };
+        let r = self.client.clone().list_whistles(req).await;
+        Ok(r.map_err(peer)?.into_inner().whistles)
+    }
+}
