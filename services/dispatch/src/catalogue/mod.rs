@@ -1,6 +1,8 @@
 //! The dispatch catalogue (派单目录): categories, areas, units and their
 //! kinds, rules; its versions, published by ops, one in force for routing.
 
+#[cfg(test)]
+mod fixture;
 pub mod load;
 pub mod model;
 pub mod route;

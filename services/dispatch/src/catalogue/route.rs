@@ -111,7 +111,7 @@ impl Catalogue {
 
 #[cfg(test)]
 mod tests {
-    use super::super::load::tests::small;
+    use super::super::fixture::small;
     use super::*;
     use hotline_common::ids::Id;
 
