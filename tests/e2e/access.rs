@@ -313,7 +313,7 @@ async fn names_and_phones_are_shown_only_to_those_who_need_them() {
         }
     };
     let full = ("王女士".to_string(), "13800138000".to_string());
-    let masked = ("王**".to_string(), "138****8000".to_string());
+    let masked = ("王**".to_string(), "*******8000".to_string());
     assert_eq!(seen(vec![Role::Operator], None, plain.clone()).await, full);
     assert_eq!(
         seen(vec![Role::ReturnVisit], None, plain.clone()).await,

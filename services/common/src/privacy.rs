@@ -1,48 +1,56 @@
 //! Requesters' personal data (name, phone) and who sees it in full.
 //!
 //! Shown in full to the operator who takes requests, to return-visit staff,
-//! and to the handling units that hold the ticket, unless the requester
-//! asked for confidentiality (保密); masked for everyone else
-//! (`138****8000`, `王**`). Pure rules.
+//! and to the handling units holding an open assignment of the ticket,
+//! unless the requester asked for confidentiality (保密); masked for
+//! everyone else (`*******8000`, `王**`). Pure rules.
 
 use hotline_proto::common::v1::Requester;
 
 use crate::auth::{Identity, Role};
 
-/// `13800138000` → `138****8000`; short numbers keep only their last two.
+/// Most digits a masked phone number shows.
+pub const SHOWN_DIGITS: usize = 4;
+
+/// A phone number as staff who must not reach the requester see it: its
+/// last digits only, at most four and never more than half of them, each
+/// other digit a star: `13800138000` → `*******8000`, a landline
+/// `65123456` → `****3456`, `1234567` → `****567`, `110` → `**0`.
 pub fn mask_phone(phone: &str) -> String {
     let digits: Vec<char> = phone.chars().filter(|c| c.is_ascii_digit()).collect();
     let n = digits.len();
-    if n >= 7 {
-        let head: String = digits[..3].iter().collect();
-        let tail: String = digits[n - 4..].iter().collect();
-        format!("{head}****{tail}")
-    } else {
-        let tail: String = digits[n.saturating_sub(2)..].iter().collect();
-        format!("{}{tail}", "*".repeat(n.saturating_sub(2)))
-    }
+    let shown = SHOWN_DIGITS.min(n / 2);
+    let tail: String = digits[n - shown..].iter().collect();
+    format!("{}{tail}", "*".repeat(n - shown))
 }
 
-/// `王小明` → `王**`: the first character, then one star per character.
+/// A name as those staff see it: the first character and two stars,
+/// whatever its length (`王小明` → `王**`, `欧阳娜娜` → `欧**`); a name of
+/// one character shows none of it (`**`).
 pub fn mask_name(name: &str) -> String {
+    let name = name.trim();
     let mut chars = name.chars();
-    match chars.next() {
-        None => String::new(),
-        Some(first) => format!("{first}{}", "*".repeat(chars.count())),
+    match (chars.next(), chars.next()) {
+        (None, _) => String::new(),
+        (Some(_), None) => "**".to_string(),
+        (Some(first), Some(_)) => format!("{first}**"),
     }
 }
 
-/// Whether `viewer` sees the requester of a ticket in full; `holds` says
-/// whether the viewer's unit holds the ticket.
-pub fn sees_in_full(viewer: &Identity, holds: bool, requester: &Requester) -> bool {
+/// Whether `viewer` sees the requester of a ticket in full;
+/// `holds_open` says whether the viewer's unit holds an open assignment of
+/// the ticket (pending sign-off, signed, or returned and waiting): a unit
+/// whose assignment was withdrawn or that has answered no longer needs to
+/// reach the requester.
+pub fn sees_in_full(viewer: &Identity, holds_open: bool, requester: &Requester) -> bool {
     viewer.has(Role::Operator)
         || viewer.has(Role::ReturnVisit)
-        || (holds && viewer.has(Role::UnitStaff) && !requester.confidential)
+        || (holds_open && viewer.has(Role::UnitStaff) && !requester.confidential)
 }
 
 /// The requester as `viewer` may see it.
-pub fn requester_for(viewer: &Identity, holds: bool, requester: &Requester) -> Requester {
-    if sees_in_full(viewer, holds, requester) {
+pub fn requester_for(viewer: &Identity, holds_open: bool, requester: &Requester) -> Requester {
+    if sees_in_full(viewer, holds_open, requester) {
         requester.clone()
     } else {
         Requester {
@@ -77,12 +85,33 @@ mod tests {
 
     #[test]
     fn masks() {
-        assert_eq!(mask_phone("13800138000"), "138****8000");
-        assert_eq!(mask_phone("+86 138-0013-8000"), "861****8000");
-        assert_eq!(mask_phone("110"), "*10");
+        assert_eq!(mask_phone("13800138000"), "*******8000");
+        assert_eq!(mask_phone("+86 138-0013-8000"), "*********8000");
+        assert_eq!(mask_phone("65123456"), "****3456");
+        assert_eq!(mask_phone("1234567"), "****567");
+        assert_eq!(mask_phone("110"), "**0");
+        assert_eq!(mask_phone("1"), "*");
         assert_eq!(mask_phone(""), "");
         assert_eq!(mask_name("王小明"), "王**");
+        assert_eq!(mask_name("王明"), "王**");
+        assert_eq!(mask_name("欧阳娜娜"), "欧**");
+        assert_eq!(mask_name("王"), "**");
+        assert_eq!(mask_name(" Wang Xiaoming "), "W**");
         assert_eq!(mask_name(""), "");
+    }
+
+    #[test]
+    fn a_masked_phone_never_shows_more_than_four_digits_or_half() {
+        for n in 0..=20 {
+            let phone: String = (0..n).map(|i| char::from(b'0' + (i % 10) as u8)).collect();
+            let masked = mask_phone(&phone);
+            let shown = masked.chars().filter(char::is_ascii_digit).count();
+            assert!(
+                shown <= SHOWN_DIGITS && shown * 2 <= n,
+                "{phone} → {masked}"
+            );
+            assert_eq!(masked.chars().count(), n, "{phone} → {masked}");
+        }
     }
 
     #[test]
@@ -102,7 +131,7 @@ mod tests {
         );
         assert_eq!(
             requester_for(&who(&[Role::UnitStaff]), false, &r).phone,
-            "138****8000"
+            "*******8000"
         );
         for role in [
             Role::Supervisor,
@@ -114,7 +143,7 @@ mod tests {
             let seen = requester_for(&who(&[role]), false, &r);
             assert_eq!(
                 (seen.name.as_str(), seen.phone.as_str()),
-                ("王**", "138****8000"),
+                ("王**", "*******8000"),
                 "{role:?}"
             );
         }
@@ -122,7 +151,7 @@ mod tests {
         let c = requester(true);
         assert_eq!(
             requester_for(&who(&[Role::UnitStaff]), true, &c).phone,
-            "138****8000"
+            "*******8000"
         );
         assert_eq!(
             requester_for(&who(&[Role::Operator]), false, &c).phone,

@@ -10,6 +10,9 @@ pub struct Config {
     pub common: CommonConfig,
     /// `HOTLINE_UNDERTAKING_URL`: where undertaking is reached.
     pub undertaking_url: String,
+    /// `HOTLINE_INTAKE_URL`: where intake is reached (to confirm that a
+    /// ticket handed in was accepted).
+    pub intake_url: String,
     /// `HOTLINE_CATALOGUE_FILE`: the dispatch catalogue (default: the
     /// Beijing sample compiled in).
     pub catalogue: Catalogue,
@@ -37,6 +40,7 @@ impl ServiceConfig for Config {
         };
         Config {
             undertaking_url: CommonConfig::peer_url(env, ServiceName::Undertaking),
+            intake_url: CommonConfig::peer_url(env, ServiceName::Intake),
             catalogue,
             common,
         }

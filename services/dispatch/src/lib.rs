@@ -1,17 +1,24 @@
 //! Dispatch (派单): routes each ticket by category (分类派单) with the
 //! dispatch catalogue and hands the assignments to undertaking.
 //!
-//! - `catalogue`: the catalogue file and the routing rules (pure)
-//! - `routing`: a ticket → a routing with deadlines (pure)
-//! - `store`: routings and the outbox (SQL and migrations)
-//! - `api`: the gRPC layer
+//! Features, each with its handlers (`mod.rs`), pure rules and SQL:
+//! - `catalogue`: the catalogue, its units' kinds, its versions
+//! - `routing`: first routing and re-dispatch, hops, transfers
+//! - `queue`: the manual queue and the transferred tickets
+//!
+//! - `grpc`: the gRPC service, one delegating call per RPC
 //! - `relay`: outbox → undertaking
 
-pub mod api;
+pub mod app;
 pub mod catalogue;
 pub mod config;
+pub mod grpc;
+pub mod ids;
+pub mod queue;
 pub mod relay;
 pub mod routing;
 pub mod rules;
 pub mod startup;
-pub mod store;
+
+/// Dispatch's schema: routings, hops, the outbox, catalogue versions.
+pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");

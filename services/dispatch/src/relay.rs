@@ -12,12 +12,14 @@ use hotline_proto::undertaking::v1::{CreateAssignmentsRequest, NewAssignment};
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
-use crate::store::{Store, UNDERTAKING_OUTBOX};
+use hotline_common::ids::{Id, TicketNo};
+
+use crate::routing::store::{Routings, UNDERTAKING_OUTBOX};
 
 const BATCH: i64 = 64;
 
 pub async fn run(
-    store: Store,
+    store: Routings,
     undertaking: UndertakingServiceClient<Peer>,
     wake: Arc<Notify>,
     token: CancellationToken,
@@ -29,10 +31,12 @@ pub async fn run(
 }
 
 async fn step(
-    store: &Store,
+    store: &Routings,
     undertaking: &UndertakingServiceClient<Peer>,
 ) -> Result<usize, ApiError> {
     let send = |no: String| async move {
+        let no = TicketNo::parse(&no)
+            .map_err(|p| ApiError::internal(format!("outbox key {no:?}: {p}")))?;
         let (ticket, routing) = store
             .get(&no)
             .await?

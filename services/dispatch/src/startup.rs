@@ -5,15 +5,24 @@ use std::sync::Arc;
 use hotline_common::bus::Publisher;
 use hotline_common::clock::{self, ClockApi};
 use hotline_common::startup::{grpc_router, peer_channel, serve};
+use hotline_proto::common::v1::clock_service_client::ClockServiceClient;
 use hotline_proto::common::v1::clock_service_server::ClockServiceServer;
 use hotline_proto::dispatch::v1::dispatch_service_server::DispatchServiceServer;
 use hotline_proto::undertaking::v1::undertaking_service_client::UndertakingServiceClient;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
-use crate::api::{Api, Loaded};
+use crate::MIGRATOR;
+use crate::app::App;
+use crate::catalogue::Loaded;
+use crate::catalogue::store::Versions;
+use crate::catalogue::versions::InForce;
 use crate::config::Config;
-use crate::store::{MIGRATOR, Store};
+use crate::grpc::Grpc;
+use crate::queue::store::Lists;
+use crate::routing::hops::BeginHop;
+use crate::routing::peers::{Intake, Undertaking};
+use crate::routing::store::Routings;
 
 pub async fn run(cfg: Config, token: CancellationToken) -> anyhow::Result<()> {
     let pool = hotline_common::db::connect_and_migrate(
@@ -25,14 +34,11 @@ pub async fn run(cfg: Config, token: CancellationToken) -> anyhow::Result<()> {
         ],
     )
     .await?;
-    let store = Store::new(pool.clone());
+    let versions = Versions::new(pool.clone());
     let loaded = Loaded::new(cfg.catalogue.clone());
-    store
-        .register_startup_catalogue(&loaded.proto, loaded.catalogue.rule_count())
+    versions
+        .register_startup(&loaded.proto, loaded.catalogue.rule_count())
         .await?;
-    let undertaking =
-        UndertakingServiceClient::new(peer_channel(&cfg.undertaking_url, &cfg.common)?);
-    let wake = Arc::new(Notify::new());
     tracing::info!(
         version = %cfg.catalogue.version,
         categories = cfg.catalogue.categories.len(),
@@ -40,23 +46,37 @@ pub async fn run(cfg: Config, token: CancellationToken) -> anyhow::Result<()> {
         units = cfg.catalogue.units.len(),
         "dispatch catalogue file read"
     );
+    let undertaking =
+        UndertakingServiceClient::new(peer_channel(&cfg.undertaking_url, &cfg.common)?);
+    let intake = Intake {
+        clocks: ClockServiceClient::new(peer_channel(&cfg.intake_url, &cfg.common)?),
+    };
+    let routings = Routings::new(pool.clone());
+    let wake = Arc::new(Notify::new());
 
     let publisher = Arc::new(Publisher::new(&cfg.common.amqp_url, "dispatch-clocks"));
     let mut tasks = tokio::task::JoinSet::new();
     tasks.spawn(clock::run_scheduler(pool.clone(), publisher, token.clone()));
     tasks.spawn(crate::relay::run(
-        store.clone(),
+        routings.clone(),
         undertaking.clone(),
         wake.clone(),
         token.clone(),
     ));
 
-    let api = Api {
-        store,
-        catalogue: tokio::sync::RwLock::new(Arc::new(loaded)),
-        undertaking,
+    let app = App {
+        catalogue: InForce::new(versions, loaded),
+        routings,
+        lists: Lists::new(pool.clone()),
         policy: Arc::new(cfg.common.policy.clone()),
         relay_wake: wake,
+        intake,
+        undertaking: Undertaking {
+            client: undertaking.clone(),
+        },
+        hops: Arc::new(BeginHop {
+            client: undertaking,
+        }),
     };
     let (router, health) = grpc_router(
         &cfg.common,
@@ -65,9 +85,9 @@ pub async fn run(cfg: Config, token: CancellationToken) -> anyhow::Result<()> {
         crate::rules::SERVES_CLOCKS,
     )?;
     let router = router
-        .add_service(DispatchServiceServer::new(api))
+        .add_service(DispatchServiceServer::new(Grpc { app: Arc::new(app) }))
         .add_service(ClockServiceServer::new(ClockApi { pool: pool.clone() }));
-    health.set_serving::<DispatchServiceServer<Api>>().await;
+    health.set_serving::<DispatchServiceServer<Grpc>>().await;
     let served = serve(&cfg.common, router, health, token.clone()).await;
     token.cancel();
     while tasks.join_next().await.is_some() {}

@@ -2,17 +2,26 @@
 //! durably with an outbox row, hands them to dispatch, and reads back a
 //! ticket's timeline.
 //!
-//! - `domain`: what a well-formed request is (pure)
-//! - `store`: tickets, idempotency, outbox (SQL and migrations)
-//! - `api`: the gRPC layer
+//! Features, each with its handlers (`mod.rs`), pure rules and SQL:
+//! - `tickets`: submit and read a ticket; the request rules; the
+//!   catalogue codes requests are checked against
+//! - `timeline`: a ticket's stages, records, returns and whistles
+//! - `surge`: surge mode (话务量大量集中)
+//!
+//! - `grpc`: the gRPC service, one delegating call per RPC
 //! - `relay`: outbox → dispatch
-//! - `codes`: category and area codes from dispatch's catalogue
+//! - `undertaking`: what intake reads from undertaking
 
-pub mod api;
-pub mod codes;
+pub mod app;
 pub mod config;
-pub mod domain;
+pub mod grpc;
 pub mod relay;
 pub mod rules;
 pub mod startup;
-pub mod store;
+pub mod surge;
+pub mod tickets;
+pub mod timeline;
+pub mod undertaking;
+
+/// Intake's schema: tickets, the outbox, the codes cache, surge mode.
+pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");

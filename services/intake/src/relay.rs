@@ -16,12 +16,14 @@ use hotline_proto::dispatch::v1::dispatch_service_client::DispatchServiceClient;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
-use crate::store::{DISPATCH_OUTBOX, Store};
+use hotline_common::ids::{Id, TicketNo};
+
+use crate::tickets::store::{DISPATCH_OUTBOX, Tickets};
 
 const BATCH: i64 = 64;
 
 pub async fn run(
-    store: Store,
+    store: Tickets,
     dispatch: DispatchServiceClient<Peer>,
     wake: Arc<Notify>,
     token: CancellationToken,
@@ -32,8 +34,10 @@ pub async fn run(
     .await
 }
 
-async fn step(store: &Store, dispatch: &DispatchServiceClient<Peer>) -> Result<usize, ApiError> {
+async fn step(store: &Tickets, dispatch: &DispatchServiceClient<Peer>) -> Result<usize, ApiError> {
     let send = |no: String| async move {
+        let no = TicketNo::parse(&no)
+            .map_err(|p| ApiError::internal(format!("outbox key {no:?}: {p}")))?;
         let ticket = store
             .get(&no)
             .await?

@@ -12,10 +12,14 @@ use hotline_proto::undertaking::v1::undertaking_service_client::UndertakingServi
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
-use crate::api::Api;
-use crate::codes::Codes;
+use crate::MIGRATOR;
+use crate::app::App;
 use crate::config::Config;
-use crate::store::{MIGRATOR, Store};
+use crate::grpc::Grpc;
+use crate::surge::store::SurgeStore;
+use crate::tickets::codes::Codes;
+use crate::tickets::store::Tickets;
+use crate::undertaking::Undertaking;
 
 pub async fn run(cfg: Config, token: CancellationToken) -> anyhow::Result<()> {
     let pool = hotline_common::db::connect_and_migrate(
@@ -27,7 +31,7 @@ pub async fn run(cfg: Config, token: CancellationToken) -> anyhow::Result<()> {
         ],
     )
     .await?;
-    let store = Store::new(pool.clone(), cfg.ticket_prefix.clone());
+    let store = Tickets::new(pool.clone(), cfg.ticket_prefix.clone());
     let dispatch = DispatchServiceClient::new(peer_channel(&cfg.dispatch_url, &cfg.common)?);
     let undertaking =
         UndertakingServiceClient::new(peer_channel(&cfg.undertaking_url, &cfg.common)?);
@@ -60,11 +64,14 @@ pub async fn run(cfg: Config, token: CancellationToken) -> anyhow::Result<()> {
         pool: store.pool().clone(),
     };
     let codes_probe = codes.clone();
-    let api = Api {
-        store,
+    let app = App {
+        tickets: store,
+        surge: SurgeStore::new(pool.clone()),
         policy: Arc::new(cfg.common.policy.clone()),
         codes,
-        undertaking,
+        undertaking: Undertaking {
+            client: undertaking,
+        },
         relay_wake: wake,
     };
     let (router, health) = grpc_router(
@@ -74,7 +81,7 @@ pub async fn run(cfg: Config, token: CancellationToken) -> anyhow::Result<()> {
         crate::rules::SERVES_CLOCKS,
     )?;
     let router = router
-        .add_service(IntakeServiceServer::new(api))
+        .add_service(IntakeServiceServer::new(Grpc { app: Arc::new(app) }))
         .add_service(ClockServiceServer::new(clocks));
     // Serving once the codes requests are checked against are known: at
     // once after the first run, or when dispatch first answers.
@@ -90,7 +97,7 @@ pub async fn run(cfg: Config, token: CancellationToken) -> anyhow::Result<()> {
                     _ = tokio::time::sleep(std::time::Duration::from_millis(100)) => {}
                 }
             }
-            health.set_serving::<IntakeServiceServer<Api>>().await;
+            health.set_serving::<IntakeServiceServer<Grpc>>().await;
             health
                 .set_service_status("", tonic_health::ServingStatus::Serving)
                 .await;

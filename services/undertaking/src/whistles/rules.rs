@@ -32,13 +32,10 @@ pub enum UnitKind {
     Other,
 }
 
-/// The kind of a unit of the catalogue in force. The catalogue's `Unit`
-/// has no kind of its own yet (hotline/dispatch/v1/dispatch.proto): until
-/// it has, the street and township units are told by the id the
-/// catalogue gives them, `street-<street code>`. This is the one place
-/// that reads it.
+/// The kind of a unit of the catalogue in force, as the catalogue says
+/// (`Unit.kind`).
 pub fn unit_kind(u: &CatalogueUnit) -> UnitKind {
-    if u.unit_id.starts_with("street-") {
+    if u.kind == hotline_proto::dispatch::v1::UnitKind::Street as i32 {
         UnitKind::StreetOrTownship
     } else {
         UnitKind::Other
@@ -166,14 +163,23 @@ mod tests {
         DateTime::from_timestamp(1_764_000_000 + m * 60, 0).unwrap()
     }
 
+    /// Units whose id starts `street-` are streets here, the others
+    /// departments: the kind is the catalogue's, not the id's.
     fn catalogue(ids: &[&str]) -> Units {
+        use hotline_proto::dispatch::v1::UnitKind as Kind;
         ids.iter()
             .map(|id| {
+                let kind = if id.starts_with("street-") {
+                    Kind::Street
+                } else {
+                    Kind::Department
+                };
                 (
                     id.to_string(),
                     CatalogueUnit {
                         unit_id: id.to_string(),
                         name: id.to_string(),
+                        kind: kind as i32,
                     },
                 )
             })
@@ -187,6 +193,15 @@ mod tests {
         may_blow_whistle(&units, &street).unwrap();
         let e = may_blow_whistle(&units, &UnitId::parse("bj-housing").unwrap()).unwrap_err();
         assert_eq!(e.code, ErrorCode::PermissionDenied);
+        let mut named_like_a_street = units.clone();
+        named_like_a_street
+            .get_mut("street-110105001")
+            .unwrap()
+            .kind = hotline_proto::dispatch::v1::UnitKind::Department as i32;
+        assert!(
+            may_blow_whistle(&named_like_a_street, &street).is_err(),
+            "the kind decides, not the id"
+        );
         let e = may_blow_whistle(&units, &UnitId::parse("street-999").unwrap()).unwrap_err();
         assert_eq!(e.code, ErrorCode::PermissionDenied);
         assert!(e.message.contains("catalogue"), "{}", e.message);

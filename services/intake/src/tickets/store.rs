@@ -1,5 +1,5 @@
-//! Intake's storage: tickets, their idempotency keys, and the outbox to
-//! dispatch. All of intake's SQL lives here.
+//! The SQL of tickets: the tickets as accepted, their idempotency keys,
+//! the outbox to dispatch, and the catalogue codes last read.
 
 use chrono::{DateTime, Utc};
 use hotline_common::ApiError;
@@ -7,17 +7,15 @@ use hotline_common::audit::{self, Entry};
 use hotline_common::auth::Identity;
 use hotline_common::clock::{self, CENTRE_UNIT, ClockSpec};
 use hotline_common::error::violated_constraint;
+use hotline_common::ids::TicketNo;
 use hotline_common::outbox::Outbox;
 use hotline_proto::common::v1 as pb;
 use hotline_proto::dispatch::v1::Catalogue;
 use hotline_sla::{Policy, Stage};
 use prost::Message;
-use sqlx::migrate::Migrator;
 use sqlx::{PgPool, Postgres, Row, Transaction};
 
-use crate::domain::NewTicket;
-
-pub static MIGRATOR: Migrator = sqlx::migrate!("./migrations");
+use super::rules::{self, NewTicket};
 
 /// Tickets accepted and not yet handed to dispatch.
 pub const DISPATCH_OUTBOX: Outbox = Outbox::new("dispatch_outbox");
@@ -48,7 +46,7 @@ pub enum Inserted {
 }
 
 #[derive(Clone)]
-pub struct Store {
+pub struct Tickets {
     pool: PgPool,
     ticket_prefix: String,
 }
@@ -110,9 +108,9 @@ struct AttachmentList {
     items: Vec<pb::Attachment>,
 }
 
-impl Store {
-    pub fn new(pool: PgPool, ticket_prefix: String) -> Store {
-        Store {
+impl Tickets {
+    pub fn new(pool: PgPool, ticket_prefix: String) -> Tickets {
+        Tickets {
             pool,
             ticket_prefix,
         }
@@ -147,7 +145,7 @@ impl Store {
         let seq: i64 = sqlx::query_scalar("SELECT nextval('ticket_seq')")
             .fetch_one(&mut *tx)
             .await?;
-        let ticket_no = format!("{}{:012}", self.ticket_prefix, seq);
+        let ticket_no = rules::ticket_no(&self.ticket_prefix, seq)?;
         let attachments = AttachmentList {
             items: t.attachments.clone(),
         }
@@ -168,7 +166,7 @@ impl Store {
         .bind(t.class.complex)
         .bind(&t.category_code)
         .bind(&t.content)
-        .bind(&t.location.district_code)
+        .bind(t.location.district_code.as_ref().map_or("", |d| d.as_str()))
         .bind(&t.location.street_code)
         .bind(&t.location.address)
         .bind(r.anonymous)
@@ -215,7 +213,10 @@ impl Store {
             .ok_or_else(|| ApiError::internal("inserted ticket vanished"))?;
         let detail = format!(
             "tier={} complex={} category={} district={}",
-            t.class.tier, t.class.complex, t.category_code, t.location.district_code
+            t.class.tier,
+            t.class.complex,
+            t.category_code,
+            t.location.district_code.as_ref().map_or("", |d| d.as_str())
         );
         audit::append(
             &mut tx,
@@ -226,7 +227,7 @@ impl Store {
         Ok(Inserted::New(stored))
     }
 
-    pub async fn get(&self, ticket_no: &str) -> Result<Option<StoredTicket>, ApiError> {
+    pub async fn get(&self, ticket_no: &TicketNo) -> Result<Option<StoredTicket>, ApiError> {
         let mut conn = self.pool.acquire().await?;
         let row = sqlx::query(sqlx::AssertSqlSafe(format!(
             "SELECT {TICKET_COLUMNS} FROM tickets WHERE ticket_no = $1"
@@ -235,40 +236,6 @@ impl Store {
         .fetch_optional(&mut *conn)
         .await?;
         row.as_ref().map(ticket_from_row).transpose()
-    }
-
-    /// Surge mode as last set: (on, reason, changed at).
-    pub async fn surge_mode(&self) -> Result<(bool, String, Option<DateTime<Utc>>), ApiError> {
-        let row: Option<(bool, String, DateTime<Utc>)> =
-            sqlx::query_as("SELECT is_on, reason, changed_at FROM surge_mode")
-                .fetch_optional(&self.pool)
-                .await?;
-        Ok(row.map_or((false, String::new(), None), |(on, r, at)| {
-            (on, r, Some(at))
-        }))
-    }
-
-    pub async fn set_surge_mode(
-        &self,
-        on: bool,
-        reason: &str,
-        at: DateTime<Utc>,
-        who: &Identity,
-    ) -> Result<(), ApiError> {
-        let mut tx = self.pool.begin().await?;
-        sqlx::query(
-            "INSERT INTO surge_mode (is_on, reason, changed_at) VALUES ($1, $2, $3) \
-             ON CONFLICT (only_row) DO UPDATE SET is_on = $1, reason = $2, changed_at = $3",
-        )
-        .bind(on)
-        .bind(reason)
-        .bind(at)
-        .execute(&mut *tx)
-        .await?;
-        let detail = format!("on={on} reason={reason}");
-        audit::append(&mut tx, &[Entry::by(who, "surge_mode.set", "", detail)]).await?;
-        tx.commit().await?;
-        Ok(())
     }
 
     /// The catalogue saved by the last refresh.
@@ -310,7 +277,7 @@ async fn by_key(
 
 async fn get_in(
     tx: &mut Transaction<'static, Postgres>,
-    ticket_no: &str,
+    ticket_no: &TicketNo,
 ) -> Result<Option<StoredTicket>, ApiError> {
     let row = sqlx::query(sqlx::AssertSqlSafe(format!(
         "SELECT {TICKET_COLUMNS} FROM tickets WHERE ticket_no = $1"

@@ -1,13 +1,18 @@
-//! Intake's rules: what a well-formed request is. Pure: no IO.
+//! The rules of tickets: what a well-formed request is, what number a
+//! ticket gets, and which units hold a ticket. Pure: no IO.
 
 use std::collections::{HashMap, HashSet};
 
 use hotline_common::ApiError;
 use hotline_common::convert::tier_from_proto;
+use hotline_common::ids::{AreaCode, CategoryCode, Id, TicketNo};
 use hotline_common::validate::Fields;
 use hotline_proto::common::v1 as pb;
 use hotline_proto::intake::v1::SubmitRequest;
+use hotline_proto::undertaking::v1::{Assignment, AssignmentState};
 use hotline_sla::{TicketClass, Tier};
+use prost::Message;
+use sha2::{Digest, Sha256};
 
 pub const MAX_CONTENT_CHARS: usize = 4000;
 pub const MAX_NAME_CHARS: usize = 100;
@@ -38,8 +43,9 @@ pub struct Requester {
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Location {
-    pub district_code: String,
-    pub street_code: Option<String>,
+    /// `None` when the requester cannot say: dispatch's manual queue.
+    pub district_code: Option<AreaCode>,
+    pub street_code: Option<AreaCode>,
     pub address: String,
 }
 
@@ -51,7 +57,7 @@ pub struct NewTicket {
     pub requester: Requester,
     pub content: String,
     pub location: Location,
-    pub category_code: String,
+    pub category_code: CategoryCode,
     pub class: TicketClass,
     pub attachments: Vec<pb::Attachment>,
 }
@@ -107,7 +113,7 @@ pub fn parse_submit(req: &SubmitRequest, known: &KnownCodes) -> Result<NewTicket
             confidential: false,
         }),
         Some(r) => {
-            let name = f.text("requester.name", &r.name, MAX_NAME_CHARS);
+            let name = f.name("requester.name", &r.name, MAX_NAME_CHARS);
             let phone = r.phone.trim().to_string();
             if phone.is_empty() {
                 f.add("requester.phone", "required unless anonymous");
@@ -135,41 +141,46 @@ pub fn parse_submit(req: &SubmitRequest, known: &KnownCodes) -> Result<NewTicket
             None
         }
         Some(l) => {
-            let district = f.optional_code("location.district_code", &l.district_code, 12);
-            if !district.is_empty() && !known.districts.contains(&district) {
+            let district = f.optional_id::<AreaCode>("location.district_code", &l.district_code);
+            if let Some(d) = &district
+                && !known.districts.contains(d.as_str())
+            {
                 f.add(
                     "location.district_code",
-                    format!("unknown district {district:?}"),
+                    format!("unknown district {:?}", d.as_str()),
                 );
             }
-            let street = l.street_code.trim();
-            let street_code = if street.is_empty() {
-                None
-            } else {
-                match known.streets.get(street) {
-                    None => f.add("location.street_code", format!("unknown street {street:?}")),
-                    Some(d) if *d != district => f.add(
+            let street = f.optional_id::<AreaCode>("location.street_code", &l.street_code);
+            if let Some(s) = &street {
+                let in_district = district.as_ref().map_or("", |d| d.as_str());
+                match known.streets.get(s.as_str()) {
+                    None => f.add(
                         "location.street_code",
-                        format!("street {street:?} is not in district {district:?}"),
+                        format!("unknown street {:?}", s.as_str()),
+                    ),
+                    Some(d) if d != in_district => f.add(
+                        "location.street_code",
+                        format!("street {:?} is not in district {in_district:?}", s.as_str()),
                     ),
                     Some(_) => {}
                 }
-                Some(street.to_string())
-            };
+            }
             let address = f.optional_text("location.address", &l.address, MAX_ADDRESS_CHARS);
             Some(Location {
                 district_code: district,
-                street_code,
+                street_code: street,
                 address,
             })
         }
     };
 
-    let category_code = f.code("category_code", &req.category_code, 64);
-    if !category_code.is_empty() && !known.categories.contains(&category_code) {
+    let category_code = f.id::<CategoryCode>("category_code", &req.category_code);
+    if let Some(c) = &category_code
+        && !known.categories.contains(c.as_str())
+    {
         f.add(
             "category_code",
-            format!("unknown category {category_code:?}"),
+            format!("unknown category {:?}", c.as_str()),
         );
     }
 
@@ -212,19 +223,79 @@ pub fn parse_submit(req: &SubmitRequest, known: &KnownCodes) -> Result<NewTicket
     }
 
     f.finish()?;
+    let (Some(requester), Some(location), Some(category_code), Some(tier)) =
+        (requester, location, category_code, tier)
+    else {
+        return Err(ApiError::internal("a checked field is missing"));
+    };
     Ok(NewTicket {
         idempotency_key,
         channel,
-        requester: requester.expect("checked"),
+        requester,
         content,
-        location: location.expect("checked"),
+        location,
         category_code,
         class: TicketClass {
-            tier: tier.expect("checked"),
+            tier,
             complex: req.complex,
         },
         attachments: req.attachments.clone(),
     })
+}
+
+/// What makes two submissions the same request: everything but the key.
+pub fn request_hash(req: &SubmitRequest) -> Vec<u8> {
+    let mut canonical = req.clone();
+    canonical.idempotency_key.clear();
+    Sha256::digest(canonical.encode_to_vec()).to_vec()
+}
+
+/// The number of the `seq`-th ticket: the prefix, then 12 digits, e.g.
+/// `BJ000000000001`.
+pub fn ticket_no(prefix: &str, seq: i64) -> Result<TicketNo, ApiError> {
+    TicketNo::parse(&format!("{prefix}{seq:012}"))
+        .map_err(|p| ApiError::internal(format!("ticket number {prefix}/{seq}: {p}")))
+}
+
+/// How a unit stands to a ticket.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Holding {
+    /// It was never sent the ticket: it learns nothing of it.
+    None,
+    /// It was sent the ticket, and nothing more is expected of it: its
+    /// assignment was withdrawn (re-dispatched elsewhere) or it answered
+    /// (fed back, or a co-unit's part given). It may read the ticket, with
+    /// the requester masked.
+    Past,
+    /// It holds an open assignment (pending sign-off, signed, returned and
+    /// waiting for the centre): it may need to reach the requester.
+    Open,
+}
+
+/// Whether an assignment still expects work of its unit.
+pub fn is_open(state: i32) -> bool {
+    matches!(
+        AssignmentState::try_from(state),
+        Ok(AssignmentState::PendingSign
+            | AssignmentState::Signed
+            | AssignmentState::ReturnRequested)
+    )
+}
+
+/// How `unit` stands to a ticket with these assignments.
+pub fn holding(assignments: &[Assignment], unit: &str) -> Holding {
+    assignments
+        .iter()
+        .filter(|a| a.unit_id == unit)
+        .map(|a| {
+            if is_open(a.state) {
+                Holding::Open
+            } else {
+                Holding::Past
+            }
+        })
+        .max()
+        .unwrap_or(Holding::None)
 }
 
 #[cfg(test)]
@@ -268,7 +339,11 @@ mod tests {
     fn a_good_request_parses() {
         let t = parse_submit(&good(), &known()).unwrap();
         assert_eq!(t.class.tier, Tier::BasicLivelihood);
-        assert_eq!(t.location.street_code.as_deref(), Some("110105001"));
+        assert_eq!(
+            t.location.street_code.as_ref().map(|s| s.as_str()),
+            Some("110105001")
+        );
+        assert_eq!(t.category_code.as_str(), "heating");
     }
 
     #[test]
@@ -345,6 +420,67 @@ mod tests {
     }
 
     #[test]
+    fn codes_with_invisible_or_nul_characters_are_named() {
+        let mut r = good();
+        r.category_code = "heat\u{0}ing".into();
+        let l = r.location.as_mut().unwrap();
+        l.district_code = "110105\u{200b}".into();
+        l.street_code = "\u{202e}110105001".into();
+        let e = parse_submit(&r, &known()).unwrap_err();
+        let fields: Vec<&str> = e.fields.iter().map(|(f, _)| f.as_str()).collect();
+        for field in [
+            "category_code",
+            "location.district_code",
+            "location.street_code",
+        ] {
+            assert!(fields.contains(&field), "{field}: {}", e.message);
+        }
+    }
+
+    #[test]
+    fn ticket_numbers_are_the_prefix_and_twelve_digits() {
+        assert_eq!(ticket_no("BJ", 1).unwrap().as_str(), "BJ000000000001");
+        assert_eq!(
+            ticket_no("SH", 1_234_567_890_123).unwrap().as_str(),
+            "SH1234567890123"
+        );
+    }
+
+    #[test]
+    fn the_hash_ignores_only_the_key() {
+        let a = good();
+        let mut b = good();
+        b.idempotency_key = "other".into();
+        assert_eq!(request_hash(&a), request_hash(&b));
+        b.content = "别的事".into();
+        assert_ne!(request_hash(&a), request_hash(&b));
+    }
+
+    #[test]
+    fn only_open_assignments_hold_a_ticket() {
+        let a = |unit: &str, state: AssignmentState| Assignment {
+            unit_id: unit.into(),
+            state: state as i32,
+            ..Default::default()
+        };
+        use AssignmentState::*;
+        for (state, want) in [
+            (PendingSign, Holding::Open),
+            (Signed, Holding::Open),
+            (ReturnRequested, Holding::Open),
+            (FedBack, Holding::Past),
+            (Withdrawn, Holding::Past),
+        ] {
+            assert_eq!(holding(&[a("u", state)], "u"), want, "{state:?}");
+        }
+        assert_eq!(holding(&[a("u", Signed)], "v"), Holding::None);
+        // Withdrawn at hop 1, sent the ticket again at hop 3.
+        let again = [a("u", Withdrawn), a("v", Withdrawn), a("u", PendingSign)];
+        assert_eq!(holding(&again, "u"), Holding::Open);
+        assert_eq!(holding(&again, "v"), Holding::Past);
+    }
+
+    #[test]
     fn attachments_are_checked() {
         let mut r = good();
         r.attachments = vec![pb::Attachment {
@@ -362,102 +498,6 @@ mod tests {
             "attachments[0].sha256",
         ] {
             assert!(m.contains(field), "{field} missing from {m}");
-        }
-    }
-}
-
-#[cfg(test)]
-mod hostile_input {
-    //! Random and hostile input never panics the validation: every request
-    //! either parses or is refused with INVALID_ARGUMENT naming fields.
-
-    use super::*;
-    use hotline_common::ErrorCode;
-    use proptest::prelude::*;
-
-    fn known() -> KnownCodes {
-        KnownCodes {
-            version: "t".into(),
-            categories: ["heating".to_string()].into(),
-            districts: ["110105".to_string()].into(),
-            streets: [("110105001".to_string(), "110105".to_string())].into(),
-        }
-    }
-
-    /// Strings a caller might send: anything, control characters, SQL
-    /// fragments, very long text, right-to-left marks, NULs.
-    fn hostile() -> impl Strategy<Value = String> {
-        prop_oneof![
-            any::<String>(),
-            "\\PC{0,40}",
-            Just("'; DROP TABLE tickets; --".to_string()),
-            Just("\u{0}\u{1}\u{7f}\u{202e}".to_string()),
-            Just("1' OR '1'='1".to_string()),
-            (0usize..20_000).prop_map(|n| "字".repeat(n)),
-            Just("heating".to_string()),
-            Just("110105".to_string()),
-            Just("110105001".to_string()),
-        ]
-    }
-
-    prop_compose! {
-        fn request()(
-            t in proptest::collection::vec(hostile(), 10),
-            n in proptest::collection::vec(-3i32..12, 3),
-            flags in proptest::collection::vec(any::<bool>(), 2),
-            size in any::<i64>(),
-            attachments in 0usize..25,
-        ) -> SubmitRequest {
-            SubmitRequest {
-                idempotency_key: t[0].clone(),
-                channel: n[0],
-                requester: Some(pb::Requester {
-                    anonymous: flags[0],
-                    name: t[1].clone(),
-                    phone: t[2].clone(),
-                    return_visit_consent: true,
-            confidential: false,
-                }),
-                content: t[3].clone(),
-                location: Some(pb::Location {
-                    district_code: t[4].clone(),
-                    street_code: t[5].clone(),
-                    address: t[6].clone(),
-                }),
-                category_code: t[7].clone(),
-                tier: n[1],
-                complex: flags[1],
-                attachments: (0..attachments)
-                    .map(|_| pb::Attachment {
-                        kind: n[2],
-                        uri: t[8].clone(),
-                        content_type: String::new(),
-                        size_bytes: size,
-                        sha256: t[9].clone(),
-                    })
-                    .collect(),
-            }
-        }
-    }
-
-    proptest! {
-        #![proptest_config(ProptestConfig::with_cases(2000))]
-
-        #[test]
-        fn never_panics_and_names_fields(req in request()) {
-            match parse_submit(&req, &known()) {
-                Ok(t) => {
-                    prop_assert!(t.content.chars().count() <= MAX_CONTENT_CHARS);
-                    prop_assert!(!t.content.chars().any(|c| c.is_control() && !"\n\t\r".contains(c)));
-                }
-                Err(e) => {
-                    prop_assert_eq!(e.code, ErrorCode::InvalidArgument);
-                    prop_assert!(!e.fields.is_empty());
-                    for (field, _) in &e.fields {
-                        prop_assert!(e.message.contains(field.as_str()));
-                    }
-                }
-            }
         }
     }
 }

@@ -14,8 +14,8 @@ use tokio::sync::RwLock;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use crate::domain::KnownCodes;
-use crate::store::Store;
+use super::rules::KnownCodes;
+use super::store::Tickets;
 
 /// A refresh on demand (an unknown code) happens at most this often.
 const MIN_REFRESH_GAP: Duration = Duration::from_secs(2);
@@ -26,12 +26,12 @@ type Loaded = (Arc<KnownCodes>, Instant);
 #[derive(Clone)]
 pub struct Codes {
     client: DispatchServiceClient<Peer>,
-    store: Store,
+    store: Tickets,
     current: Arc<RwLock<Option<Loaded>>>,
 }
 
 impl Codes {
-    pub fn new(client: DispatchServiceClient<Peer>, store: Store) -> Codes {
+    pub fn new(client: DispatchServiceClient<Peer>, store: Tickets) -> Codes {
         Codes {
             client,
             store,

@@ -1,0 +1,149 @@
+//! Routing (派单) and re-dispatch (改派): a ticket intake accepted is routed
+//! by the catalogue in force; dispatchers send it on, hop by hop.
+
+pub mod hops;
+pub mod peers;
+pub mod plan;
+pub mod replan;
+pub mod rules;
+pub mod store;
+
+use hotline_common::ApiError;
+use hotline_common::auth::Identity;
+use hotline_common::ids::{Id, TicketNo};
+use hotline_common::time::now;
+use hotline_proto::dispatch::v1::*;
+
+use crate::app::App;
+use replan::{Redispatch, parse_redispatch, replan};
+
+/// RouteTicket: intake hands in a ticket it accepted. Idempotent by ticket
+/// number; a ticket intake never accepted is NOT_FOUND.
+pub async fn route_ticket(
+    app: &App,
+    who: Identity,
+    req: RouteTicketRequest,
+) -> Result<RouteTicketResponse, ApiError> {
+    rules::may_hand_in(&who)?;
+    let incoming = plan::parse_route(&req)?;
+    let no = &incoming.ticket_no;
+    if let Some((_, existing)) = app.routings.get(no).await? {
+        return Ok(RouteTicketResponse {
+            routing: Some(existing),
+        });
+    }
+    if !app.intake.accepted(no).await? {
+        tracing::warn!(ticket_no = %no, by = %who.subject, "ticket handed in that intake never accepted");
+        return Err(ApiError::not_found(format!(
+            "intake accepted no ticket {no}"
+        )));
+    }
+    let loaded = app.catalogue.get().await?;
+    let routing = plan::plan(&incoming, &loaded.catalogue, &app.policy, now());
+    let (routing, new) = app
+        .routings
+        .insert(no, &incoming.summary, &routing, &app.policy, &who)
+        .await?;
+    if new {
+        app.relay_wake.notify_one();
+        match routing.units.first() {
+            None => {
+                tracing::info!(ticket_no = %no, reason = %routing.reason, "ticket waits in the manual queue")
+            }
+            Some(lead) => tracing::info!(
+                ticket_no = %no,
+                lead = %lead.unit_id,
+                units = routing.units.len(),
+                basis = routing.basis,
+                "ticket routed"
+            ),
+        }
+    }
+    Ok(RouteTicketResponse {
+        routing: Some(routing),
+    })
+}
+
+/// GetRouting: the routing in force and every hop.
+pub async fn get_routing(
+    app: &App,
+    _who: Identity,
+    req: GetRoutingRequest,
+) -> Result<GetRoutingResponse, ApiError> {
+    let no = TicketNo::parse_field("ticket_no", &req.ticket_no)?;
+    let (_, routing) = app
+        .routings
+        .get(&no)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("ticket {no} has not been routed")))?;
+    let history = app.routings.history(&no).await?;
+    Ok(GetRoutingResponse {
+        routing: Some(routing),
+        history,
+    })
+}
+
+/// RedispatchTicket: a new hop, elsewhere. Replies once undertaking has
+/// withdrawn the earlier hops and the new hop is stored.
+pub async fn redispatch_ticket(
+    app: &App,
+    who: Identity,
+    req: RedispatchTicketRequest,
+) -> Result<RedispatchTicketResponse, ApiError> {
+    let asked = parse_redispatch(&req)?;
+    let no = &asked.ticket_no;
+    let (ticket, current) = app
+        .routings
+        .get(no)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("ticket {no} has not been routed")))?;
+    let in_force = crate::ids::Hop::stored(current.hop);
+    rules::check_hop(no, in_force, asked.hop)?;
+    if let Some(id) = &asked.return_id {
+        let ret = app.undertaking.get_return(id).await?;
+        rules::check_return(&ret, id, no, in_force)?;
+    }
+    if !current.units.is_empty() {
+        let assignments = app.undertaking.assignments(no).await?;
+        rules::check_not_answered(no, &assignments, in_force)?;
+    }
+    let loaded = app.catalogue.get().await?;
+    let (ticket, routing) = replan(
+        Redispatch {
+            ticket: &ticket,
+            current: &current,
+            target: asked.target,
+            reason: asked.reason,
+            return_id: asked.return_id,
+            decided_by: who.subject.clone(),
+        },
+        &loaded.catalogue,
+        &app.policy,
+        now(),
+    )?;
+    let hop = crate::ids::Hop::stored(routing.hop);
+
+    // The earlier hops end here, before hop N+1 is stored (see `hops`).
+    app.hops.withdraw_earlier_hops(no, hop).await?;
+
+    if let Err(e) = app
+        .routings
+        .redispatch(no, &ticket, &routing, &current, &app.policy, &who)
+        .await
+    {
+        tracing::warn!(ticket_no = %no, hop = %hop, error = %e.message, "hop put in force in undertaking but not stored");
+        return Err(e);
+    }
+    app.relay_wake.notify_one();
+    tracing::info!(
+        ticket_no = %no,
+        hop = %hop,
+        transfers = routing.transfers,
+        many_transfers = routing.many_transfers,
+        units = routing.units.len(),
+        "ticket re-dispatched"
+    );
+    Ok(RedispatchTicketResponse {
+        routing: Some(routing),
+    })
+}

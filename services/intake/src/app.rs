@@ -1,0 +1,22 @@
+//! What intake's handlers work with: its stores, the catalogue codes, the
+//! policy and undertaking.
+
+use std::sync::Arc;
+
+use hotline_sla::Policy;
+use tokio::sync::Notify;
+
+use crate::surge::store::SurgeStore;
+use crate::tickets::codes::Codes;
+use crate::tickets::store::Tickets;
+use crate::undertaking::Undertaking;
+
+pub struct App {
+    pub tickets: Tickets,
+    pub surge: SurgeStore,
+    pub policy: Arc<Policy>,
+    pub codes: Codes,
+    pub undertaking: Undertaking,
+    /// Wakes the relay to dispatch when a ticket is stored.
+    pub relay_wake: Arc<Notify>,
+}

@@ -1,0 +1,47 @@
+//! Intake's gRPC service: one delegating call per RPC; identity, decoding
+//! and error mapping are `hotline_common::grpc::unary`'s.
+
+use std::sync::Arc;
+
+use hotline_common::grpc::unary;
+use hotline_proto::intake::v1::intake_service_server::IntakeService;
+use hotline_proto::intake::v1::*;
+use tonic::{Request, Response, Status};
+
+use crate::app::App;
+use crate::{surge, tickets, timeline};
+
+pub struct Grpc {
+    pub app: Arc<App>,
+}
+
+type Reply<T> = Result<Response<T>, Status>;
+
+#[tonic::async_trait]
+impl IntakeService for Grpc {
+    async fn submit(&self, req: Request<SubmitRequest>) -> Reply<SubmitResponse> {
+        unary(req, |who, m| tickets::submit(&self.app, who, m)).await
+    }
+
+    async fn get_ticket(&self, req: Request<GetTicketRequest>) -> Reply<GetTicketResponse> {
+        unary(req, |who, m| tickets::get_ticket(&self.app, who, m)).await
+    }
+
+    async fn get_timeline(&self, req: Request<GetTimelineRequest>) -> Reply<GetTimelineResponse> {
+        unary(req, |who, m| timeline::get_timeline(&self.app, who, m)).await
+    }
+
+    async fn set_surge_mode(
+        &self,
+        req: Request<SetSurgeModeRequest>,
+    ) -> Reply<SetSurgeModeResponse> {
+        unary(req, |who, m| surge::set(&self.app, who, m)).await
+    }
+
+    async fn get_surge_mode(
+        &self,
+        req: Request<GetSurgeModeRequest>,
+    ) -> Reply<GetSurgeModeResponse> {
+        unary(req, |who, m| surge::get(&self.app, who, m)).await
+    }
+}

@@ -1,0 +1,148 @@
+//! Tickets (工单): a request accepted 7×24 from any channel, stored durably
+//! before the reply, handed to dispatch, and read back by those who may.
+
+pub mod codes;
+#[cfg(test)]
+mod hostile_input;
+pub mod rules;
+pub mod store;
+
+use std::sync::Arc;
+
+use hotline_common::ApiError;
+use hotline_common::audit::{self, Entry};
+use hotline_common::auth::{Identity, Role};
+use hotline_common::ids::{Id, TicketNo};
+use hotline_common::privacy;
+use hotline_common::time::{now, to_proto};
+use hotline_proto::intake::v1::*;
+use hotline_proto::undertaking::v1::Assignment;
+
+use crate::app::App;
+use rules::{Holding, holding, parse_submit, request_hash};
+use store::{Acceptance, Inserted, StoredTicket};
+
+/// Submit: checked, stored with its outbox row and dispatch clock, then
+/// answered. A repeated idempotency key returns the stored ticket.
+pub async fn submit(
+    app: &App,
+    who: Identity,
+    req: SubmitRequest,
+) -> Result<SubmitResponse, ApiError> {
+    let known = app.codes.get(true).await?;
+    let ticket = match parse_submit(&req, &known) {
+        Ok(t) => t,
+        Err(first) => {
+            // The codes may have changed since they were read.
+            let fresh = app.codes.get(false).await?;
+            if Arc::ptr_eq(&fresh, &known) {
+                return Err(first);
+            }
+            parse_submit(&req, &fresh)?
+        }
+    };
+    let hash = request_hash(&req);
+    let accepted_at = now();
+    let surge = app.surge.get().await?.on;
+    let dispatch_deadline = app
+        .policy
+        .dispatch_deadline(ticket.class, accepted_at, surge);
+    let when = Acceptance {
+        accepted_at,
+        dispatch_deadline,
+        surge,
+    };
+    match app
+        .tickets
+        .insert(&ticket, &hash, &when, &app.policy, &who)
+        .await?
+    {
+        Inserted::New(t) => {
+            app.relay_wake.notify_one();
+            tracing::info!(
+                ticket_no = %t.summary.ticket_no,
+                tier = %ticket.class.tier,
+                category = %ticket.category_code,
+                surge,
+                "request accepted"
+            );
+            Ok(response(&t, false))
+        }
+        Inserted::Existing(t) if t.request_hash == hash => Ok(response(&t, true)),
+        Inserted::Existing(t) => Err(ApiError::invalid(
+            "idempotency_key",
+            &format!(
+                "already used for ticket {} with a different request",
+                t.summary.ticket_no
+            ),
+        )),
+    }
+}
+
+fn response(t: &StoredTicket, replayed: bool) -> SubmitResponse {
+    SubmitResponse {
+        ticket_no: t.summary.ticket_no.clone(),
+        replayed,
+        accepted_at: Some(to_proto(t.accepted_at)),
+        dispatch_deadline: Some(to_proto(t.dispatch_deadline)),
+    }
+}
+
+/// A ticket as one caller may see it.
+pub struct Visible {
+    pub ticket: StoredTicket,
+    /// How the caller's unit stands to it (unit staff only).
+    pub holding: Holding,
+    /// The ticket's assignments, when they were read to find out.
+    pub assignments: Option<Vec<Assignment>>,
+}
+
+/// Loads a ticket the caller may see. Unit staff see only tickets their
+/// unit was sent, and learn nothing about others: NOT_FOUND, as for a
+/// ticket that does not exist.
+pub async fn visible(app: &App, who: &Identity, no: &TicketNo) -> Result<Visible, ApiError> {
+    let missing = || ApiError::not_found(format!("no ticket {no}"));
+    let ticket = app.tickets.get(no).await?.ok_or_else(missing)?;
+    let (holding, assignments) = match who.unit.as_deref() {
+        Some(unit) if who.has(Role::UnitStaff) => {
+            let a = app.undertaking.assignments(no).await?;
+            (holding(&a, unit), Some(a))
+        }
+        _ => (Holding::None, None),
+    };
+    if who.unit_scope().is_some() && holding == Holding::None {
+        return Err(missing());
+    }
+    Ok(Visible {
+        ticket,
+        holding,
+        assignments,
+    })
+}
+
+/// GetTicket: the ticket as accepted; the requester in full only to those
+/// who need it (every such read is on the record), masked for the others.
+pub async fn get_ticket(
+    app: &App,
+    who: Identity,
+    req: GetTicketRequest,
+) -> Result<GetTicketResponse, ApiError> {
+    let no = TicketNo::parse_field("ticket_no", &req.ticket_no)?;
+    let Visible {
+        ticket: mut t,
+        holding,
+        ..
+    } = visible(app, &who, &no).await?;
+    let holds_open = holding == Holding::Open;
+    if let Some(r) = t.summary.requester.take() {
+        if !r.anonymous && privacy::sees_in_full(&who, holds_open, &r) {
+            let entry = Entry::by(&who, "requester.read", &no, "");
+            audit::record(app.tickets.pool(), &[entry]).await?;
+        }
+        t.summary.requester = Some(privacy::requester_for(&who, holds_open, &r));
+    }
+    Ok(GetTicketResponse {
+        dispatch_deadline: Some(to_proto(t.dispatch_deadline)),
+        ticket: Some(t.summary),
+    })
+}
