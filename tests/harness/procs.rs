@@ -52,11 +52,29 @@ impl Drop for Running {
     }
 }
 
+/// A port for a service to listen on, below the kernel's ephemeral range
+/// (32768 and up by default): a port the kernel handed out for `bind(0)`
+/// can be taken by any outgoing connection (to PostgreSQL, RabbitMQ, a
+/// peer) before the service binds it. Ports are handed out in turn from a
+/// start that differs per process, and each is checked free.
 pub(crate) fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
+    use std::sync::atomic::{AtomicU32, Ordering};
+    const FIRST: u32 = 20_000;
+    const SPAN: u32 = 12_000;
+    static NEXT: AtomicU32 = AtomicU32::new(u32::MAX);
+    let _ = NEXT.compare_exchange(
+        u32::MAX,
+        (std::process::id().wrapping_mul(7_919)) % SPAN,
+        Ordering::SeqCst,
+        Ordering::SeqCst,
+    );
+    for _ in 0..SPAN {
+        let port = (FIRST + NEXT.fetch_add(1, Ordering::SeqCst) % SPAN) as u16;
+        if TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+    panic!("no free port in {FIRST}..{}", FIRST + SPAN)
 }
 
 /// Whether a process runs (exited ones, reaped or not, do not).
