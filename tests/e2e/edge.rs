@@ -14,49 +14,36 @@ use tokio_stream::StreamExt;
 use tonic::Code;
 use tonic_types::StatusExt;
 
-async fn listed_v1(sys: &System, name: &str) -> BTreeSet<String> {
-    use tonic_reflection::pb::v1::ServerReflectionRequest;
-    use tonic_reflection::pb::v1::server_reflection_client::ServerReflectionClient;
-    use tonic_reflection::pb::v1::server_reflection_request::MessageRequest;
-    use tonic_reflection::pb::v1::server_reflection_response::MessageResponse;
-    let mut client = ServerReflectionClient::new(sys.channel(name).await);
-    let req = ServerReflectionRequest {
-        host: String::new(),
-        message_request: Some(MessageRequest::ListServices(String::new())),
+/// The services a port lists over one version of reflection: the two
+/// versions are the same protocol in two generated packages.
+macro_rules! listed {
+    ($name:ident, $pb:path) => {
+        async fn $name(sys: &System, name: &str) -> BTreeSet<String> {
+            use pb::server_reflection_client::ServerReflectionClient;
+            use pb::server_reflection_request::MessageRequest;
+            use pb::server_reflection_response::MessageResponse;
+            use $pb as pb;
+            let mut client = ServerReflectionClient::new(sys.channel(name).await);
+            let req = pb::ServerReflectionRequest {
+                host: String::new(),
+                message_request: Some(MessageRequest::ListServices(String::new())),
+            };
+            let mut stream = client
+                .server_reflection_info(tokio_stream::iter([req]))
+                .await
+                .expect("reflection")
+                .into_inner();
+            let reply = stream.next().await.expect("a reply").expect("ok");
+            let Some(MessageResponse::ListServicesResponse(list)) = reply.message_response else {
+                panic!("unexpected reflection reply");
+            };
+            list.service.into_iter().map(|s| s.name).collect()
+        }
     };
-    let mut stream = client
-        .server_reflection_info(tokio_stream::iter([req]))
-        .await
-        .expect("reflection v1")
-        .into_inner();
-    let reply = stream.next().await.expect("a reply").expect("ok");
-    let Some(MessageResponse::ListServicesResponse(list)) = reply.message_response else {
-        panic!("unexpected reflection reply");
-    };
-    list.service.into_iter().map(|s| s.name).collect()
 }
 
-async fn listed_v1alpha(sys: &System, name: &str) -> BTreeSet<String> {
-    use tonic_reflection::pb::v1alpha::ServerReflectionRequest;
-    use tonic_reflection::pb::v1alpha::server_reflection_client::ServerReflectionClient;
-    use tonic_reflection::pb::v1alpha::server_reflection_request::MessageRequest;
-    use tonic_reflection::pb::v1alpha::server_reflection_response::MessageResponse;
-    let mut client = ServerReflectionClient::new(sys.channel(name).await);
-    let req = ServerReflectionRequest {
-        host: String::new(),
-        message_request: Some(MessageRequest::ListServices(String::new())),
-    };
-    let mut stream = client
-        .server_reflection_info(tokio_stream::iter([req]))
-        .await
-        .expect("reflection v1alpha")
-        .into_inner();
-    let reply = stream.next().await.expect("a reply").expect("ok");
-    let Some(MessageResponse::ListServicesResponse(list)) = reply.message_response else {
-        panic!("unexpected reflection reply");
-    };
-    list.service.into_iter().map(|s| s.name).collect()
-}
+listed!(listed_v1, tonic_reflection::pb::v1);
+listed!(listed_v1alpha, tonic_reflection::pb::v1alpha);
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reflection_lists_exactly_what_each_port_serves_in_both_versions() {

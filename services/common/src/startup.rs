@@ -126,17 +126,16 @@ pub type Peer = InterceptedService<Channel, ServiceToken>;
 /// `pool` is the service's own: its audit trail is served from it.
 /// `served` names the services this port answers and their rows of the
 /// rule table; reflection (v1 and v1alpha) lists exactly those, the audit
-/// trail, health, and the clock service when `with_clock`.
+/// trail, health, and the clock service when `served.clocks`.
 pub fn grpc_router(
     cfg: &CommonConfig,
     pool: &sqlx::PgPool,
     served: &Served,
-    with_clock: bool,
 ) -> anyhow::Result<(GrpcRouter, HealthReporter)> {
     let (reporter, health) = tonic_health::server::health_reporter();
     let mut names: Vec<&str> = served.services.to_vec();
     names.push(AUDIT_SERVICE);
-    if with_clock {
+    if served.clocks {
         names.push(CLOCK_SERVICE);
     }
     names.push("grpc.health.v1.Health");

@@ -9,10 +9,8 @@ use hotline_common::auth::{Rule, Served};
 pub const SERVED: Served = Served {
     services: &["hotline.dispatch.v1.DispatchService"],
     rules: RULES,
+    clocks: true,
 };
-
-/// Whether this port also serves `hotline.common.v1.ClockService`.
-pub const SERVES_CLOCKS: bool = true;
 
 pub const RULES: &[Rule] = &[
     (
@@ -63,13 +61,6 @@ pub const RULES: &[Rule] = &[
 mod tests {
     #[test]
     fn every_served_method_has_exactly_one_rule() {
-        if let Err(problems) =
-            hotline_common::auth::check_rules(&super::SERVED, super::SERVES_CLOCKS)
-        {
-            panic!(
-                "rule table out of step with the contract:\n{}",
-                problems.join("\n")
-            );
-        }
+        super::SERVED.assert_matches_contract();
     }
 }

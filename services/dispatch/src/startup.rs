@@ -78,12 +78,7 @@ pub async fn run(cfg: Config, token: CancellationToken) -> anyhow::Result<()> {
             client: undertaking,
         }),
     };
-    let (router, health) = grpc_router(
-        &cfg.common,
-        &pool,
-        &crate::rules::SERVED,
-        crate::rules::SERVES_CLOCKS,
-    )?;
+    let (router, health) = grpc_router(&cfg.common, &pool, &crate::rules::SERVED)?;
     let router = router
         .add_service(DispatchServiceServer::new(Grpc { app: Arc::new(app) }))
         .add_service(ClockServiceServer::new(ClockApi { pool: pool.clone() }));

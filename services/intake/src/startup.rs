@@ -74,12 +74,7 @@ pub async fn run(cfg: Config, token: CancellationToken) -> anyhow::Result<()> {
         },
         relay_wake: wake,
     };
-    let (router, health) = grpc_router(
-        &cfg.common,
-        &pool,
-        &crate::rules::SERVED,
-        crate::rules::SERVES_CLOCKS,
-    )?;
+    let (router, health) = grpc_router(&cfg.common, &pool, &crate::rules::SERVED)?;
     let router = router
         .add_service(IntakeServiceServer::new(Grpc { app: Arc::new(app) }))
         .add_service(ClockServiceServer::new(clocks));

@@ -9,10 +9,8 @@ use hotline_common::auth::{Rule, Served};
 pub const SERVED: Served = Served {
     services: &["hotline.supervision.v1.SupervisionService"],
     rules: RULES,
+    clocks: false,
 };
-
-/// Whether this port also serves `hotline.common.v1.ClockService`.
-pub const SERVES_CLOCKS: bool = false;
 
 pub const RULES: &[Rule] = &[
     (
@@ -29,13 +27,6 @@ pub const RULES: &[Rule] = &[
 mod tests {
     #[test]
     fn every_served_method_has_exactly_one_rule() {
-        if let Err(problems) =
-            hotline_common::auth::check_rules(&super::SERVED, super::SERVES_CLOCKS)
-        {
-            panic!(
-                "rule table out of step with the contract:\n{}",
-                problems.join("\n")
-            );
-        }
+        super::SERVED.assert_matches_contract();
     }
 }

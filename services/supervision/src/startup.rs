@@ -32,12 +32,7 @@ pub async fn run(cfg: Config, token: CancellationToken) -> anyhow::Result<()> {
         owners,
         token.clone(),
     ));
-    let (router, health) = grpc_router(
-        &cfg.common,
-        &pool,
-        &crate::rules::SERVED,
-        crate::rules::SERVES_CLOCKS,
-    )?;
+    let (router, health) = grpc_router(&cfg.common, &pool, &crate::rules::SERVED)?;
     let router = router.add_service(SupervisionServiceServer::new(Grpc { store }));
     health.set_serving::<SupervisionServiceServer<Grpc>>().await;
     let served = serve(&cfg.common, router, health, token.clone()).await;

@@ -9,10 +9,8 @@ use hotline_common::auth::{Rule, Served};
 pub const SERVED: Served = Served {
     services: &["hotline.undertaking.v1.UndertakingService"],
     rules: RULES,
+    clocks: true,
 };
-
-/// Whether this port also serves `hotline.common.v1.ClockService`.
-pub const SERVES_CLOCKS: bool = true;
 
 pub const RULES: &[Rule] = &[
     (
@@ -107,13 +105,6 @@ pub const RULES: &[Rule] = &[
 mod tests {
     #[test]
     fn every_served_method_has_exactly_one_rule() {
-        if let Err(problems) =
-            hotline_common::auth::check_rules(&super::SERVED, super::SERVES_CLOCKS)
-        {
-            panic!(
-                "rule table out of step with the contract:\n{}",
-                problems.join("\n")
-            );
-        }
+        super::SERVED.assert_matches_contract();
     }
 }

@@ -38,12 +38,7 @@ pub async fn run(cfg: Config, token: CancellationToken) -> anyhow::Result<()> {
         )?),
         dispatch: DispatchServiceClient::new(peer_channel(&cfg.dispatch_url, &cfg.common)?),
     };
-    let (router, health) = grpc_router(
-        &cfg.common,
-        &pool,
-        &crate::rules::SERVED,
-        crate::rules::SERVES_CLOCKS,
-    )?;
+    let (router, health) = grpc_router(&cfg.common, &pool, &crate::rules::SERVED)?;
     let router = router
         .add_service(UndertakingServiceServer::new(Grpc { ctx }))
         .add_service(ClockServiceServer::new(ClockApi { pool }));

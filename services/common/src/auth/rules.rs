@@ -20,6 +20,21 @@ pub struct Served {
     pub services: &'static [&'static str],
     /// The rows for those services' methods.
     pub rules: &'static [Rule],
+    /// Whether the port also serves [`CLOCK_SERVICE`] (it owns clocks).
+    pub clocks: bool,
+}
+
+impl Served {
+    /// Panics, naming every problem, unless [`check_rules`] finds the rows
+    /// in step with the contract: the test each service runs on its table.
+    pub fn assert_matches_contract(&self) {
+        if let Err(problems) = check_rules(self) {
+            panic!(
+                "rule table out of step with the contract:\n{}",
+                problems.join("\n")
+            );
+        }
+    }
 }
 
 /// The service every server carries: the audit trail.
@@ -72,7 +87,8 @@ impl RuleTable {
 /// Checks a server's rows against the contract's descriptor set: every
 /// method of every service it serves has exactly one row, and no row names
 /// a method that is not served. Returns every problem at once.
-pub fn check_rules(served: &Served, with_clock: bool) -> Result<(), Vec<String>> {
+pub fn check_rules(served: &Served) -> Result<(), Vec<String>> {
+    let with_clock = served.clocks;
     use prost::Message;
     let fds = prost_types::FileDescriptorSet::decode(hotline_proto::FILE_DESCRIPTOR_SET)
         .map_err(|e| vec![format!("descriptor set: {e}")])?;

@@ -34,11 +34,12 @@ const INTAKE_LIKE: Served = Served {
         ("/hotline.intake.v1.IntakeService/Submit", &[Operator]),
         ("/hotline.intake.v1.IntakeService/SetSurgeMode", &[Ops]),
     ],
+    clocks: true,
 };
 
 #[test]
 fn the_rule_check_finds_missing_and_unknown_methods() {
-    let problems = check_rules(&INTAKE_LIKE, true).unwrap_err();
+    let problems = check_rules(&INTAKE_LIKE).unwrap_err();
     assert!(
         problems
             .iter()
@@ -48,8 +49,9 @@ fn the_rule_check_finds_missing_and_unknown_methods() {
     let bogus = Served {
         services: &[],
         rules: &[("/hotline.intake.v1.IntakeService/Nope", &[Operator])],
+        clocks: false,
     };
-    let problems = check_rules(&bogus, false).unwrap_err();
+    let problems = check_rules(&bogus).unwrap_err();
     assert!(problems.iter().any(|p| p.contains("Nope is not a method")));
     assert!(
         problems.iter().all(|p| !p.contains("ClockService")),
