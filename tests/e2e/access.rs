@@ -216,6 +216,7 @@ async fn a_unit_learns_nothing_about_tickets_it_does_not_hold() {
     let seen = water
         .list_ticket_assignments(ListTicketAssignmentsRequest {
             ticket_no: no.clone(),
+            ..Default::default()
         })
         .await
         .unwrap()

@@ -130,3 +130,50 @@ async fn the_transferred_tickets_come_page_by_page() {
     flagged.sort();
     assert_eq!(seen, flagged, "each flagged ticket once");
 }
+
+/// A ticket's assignments come a page at a time too, with a token bound to
+/// the ticket: heating goes to a lead and a co-unit.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tickets_assignments_come_page_by_page() {
+    use hotline_proto::undertaking::v1::ListTicketAssignmentsRequest;
+    let sys = System::start(Options::default())
+        .await
+        .expect("system starts");
+    let no = submit(&sys, heating_request("paged-assignments")).await;
+    let other = submit(&sys, heating_request("paged-other")).await;
+    let all = hotline_tests::assignments_of(&sys, &no).await;
+    assert!(all.len() >= 2, "a lead and a co-unit: {all:?}");
+    let mut undertaking = sys.undertaking().await;
+    let mut seen = Vec::new();
+    let mut token = String::new();
+    loop {
+        let page = undertaking
+            .list_ticket_assignments(ListTicketAssignmentsRequest {
+                ticket_no: no.clone(),
+                page_size: 1,
+                page_token: token.clone(),
+            })
+            .await
+            .expect("a page")
+            .into_inner();
+        assert_eq!(page.assignments.len(), 1);
+        seen.extend(page.assignments.into_iter().map(|a| a.assignment_id));
+        if page.next_page_token.is_empty() {
+            break;
+        }
+        token = page.next_page_token;
+        // The token is the ticket's: another ticket refuses it.
+        let e = undertaking
+            .list_ticket_assignments(ListTicketAssignmentsRequest {
+                ticket_no: other.clone(),
+                page_size: 1,
+                page_token: token.clone(),
+            })
+            .await
+            .expect_err("a token of another ticket");
+        assert_eq!(e.code(), Code::InvalidArgument, "{}", e.message());
+        assert!(e.message().contains("page_token"), "{}", e.message());
+    }
+    let want: Vec<String> = all.into_iter().map(|a| a.assignment_id).collect();
+    assert_eq!(seen, want, "every assignment once, in order");
+}

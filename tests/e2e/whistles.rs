@@ -205,6 +205,7 @@ async fn a_street_whistle_summons_departments_and_late_ones_reach_supervision() 
         .await
         .list_whistles(ListWhistlesRequest {
             ticket_no: no.clone(),
+            ..Default::default()
         })
         .await
         .unwrap()
@@ -216,6 +217,7 @@ async fn a_street_whistle_summons_departments_and_late_ones_reach_supervision() 
         .await
         .list_whistles(ListWhistlesRequest {
             ticket_no: no.clone(),
+            ..Default::default()
         })
         .await
         .unwrap()

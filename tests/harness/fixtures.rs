@@ -35,7 +35,10 @@ pub async fn assignments_of(
         async move {
             let a = u
                 .list_ticket_assignments(
-                    hotline_proto::undertaking::v1::ListTicketAssignmentsRequest { ticket_no: no },
+                    hotline_proto::undertaking::v1::ListTicketAssignmentsRequest {
+                        ticket_no: no,
+                        ..Default::default()
+                    },
                 )
                 .await
                 .ok()?

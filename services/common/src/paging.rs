@@ -106,6 +106,36 @@ impl Page {
     }
 }
 
+impl Page {
+    /// Pages a short list read whole (a ticket's assignments or whistles:
+    /// a few per hop) in its stable order: the token holds how many rows
+    /// came before. Rows added later join at the end, so none is skipped.
+    pub fn window<T>(&self, rows: Vec<T>) -> (Vec<T>, String) {
+        let skip = self
+            .after
+            .as_ref()
+            .and_then(|c| c.key.strip_prefix('#'))
+            .and_then(|n| n.parse::<usize>().ok())
+            .unwrap_or(0);
+        let total = rows.len();
+        let page: Vec<T> = rows
+            .into_iter()
+            .skip(skip)
+            .take(self.size as usize)
+            .collect();
+        let seen = skip + page.len();
+        let next = if seen < total {
+            encode(
+                &Cursor::new(DateTime::<Utc>::UNIX_EPOCH, format!("#{seen}")),
+                &self.binding,
+            )
+        } else {
+            String::new()
+        };
+        (page, next)
+    }
+}
+
 fn encode(c: &Cursor, binding: &str) -> String {
     URL_SAFE_NO_PAD.encode(format!(
         "1|{}|{}|{}",
@@ -139,6 +169,29 @@ fn decode(token: &str, binding: &str) -> Result<Option<Cursor>, String> {
     }
     Ok(Some(Cursor::new(at, key)))
 }
+
+/// Reads every page of a list from a peer: `fetch` gets the page token
+/// (empty for the first page) and returns the rows and the next token.
+pub async fn every_page<T, E, F, Fut>(mut fetch: F) -> Result<Vec<T>, E>
+where
+    F: FnMut(String) -> Fut,
+    Fut: std::future::Future<Output = Result<(Vec<T>, String), E>>,
+{
+    let mut all = Vec::new();
+    let mut token = String::new();
+    loop {
+        let (rows, next) = fetch(token).await?;
+        all.extend(rows);
+        if next.is_empty() {
+            return Ok(all);
+        }
+        token = next;
+    }
+}
+
+/// The largest page, as a request's `page_size`: what a service asks a
+/// peer for when it reads a whole list.
+pub const WHOLE: i32 = MAX_PAGE as i32;
 
 /// The cursor fields of a protobuf row.
 pub fn cursor_of(at: Option<&prost_types::Timestamp>, key: &str) -> Cursor {
@@ -178,6 +231,20 @@ mod tests {
         Page::parse(&mut f, 501, "", &[]);
         Page::parse(&mut f, -1, "", &[]);
         assert_eq!(f.finish().unwrap_err().fields.len(), 2);
+    }
+
+    #[test]
+    fn short_lists_page_by_position() {
+        let mut f = Fields::new();
+        let first = Page::parse(&mut f, 2, "", &["BJ1"]);
+        let (rows, token) = first.window(vec![1, 2, 3, 4, 5]);
+        assert_eq!(rows, vec![1, 2]);
+        let second = Page::parse(&mut f, 2, &token, &["BJ1"]);
+        let (rows, token) = second.window(vec![1, 2, 3, 4, 5]);
+        assert_eq!(rows, vec![3, 4]);
+        let third = Page::parse(&mut f, 2, &token, &["BJ1"]);
+        assert_eq!(third.window(vec![1, 2, 3, 4, 5]), (vec![5], String::new()));
+        assert!(f.is_ok());
     }
 
     #[test]

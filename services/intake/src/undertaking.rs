@@ -4,15 +4,13 @@
 use hotline_common::ApiError;
 use hotline_common::error::from_peer;
 use hotline_common::ids::TicketNo;
+use hotline_common::paging::{WHOLE, every_page};
 use hotline_common::startup::Peer;
 use hotline_proto::undertaking::v1::undertaking_service_client::UndertakingServiceClient;
 use hotline_proto::undertaking::v1::{
     Assignment, AssignmentReturn, HandlingRecord, ListHandlingRecordsRequest, ListReturnsRequest,
     ListTicketAssignmentsRequest, ListWhistlesRequest, Whistle,
 };
-
-/// Rows asked for per page: the most undertaking serves.
-const PAGE: i32 = hotline_common::paging::MAX_PAGE as i32;
 
 #[derive(Clone)]
 pub struct Undertaking {
@@ -26,59 +24,61 @@ fn peer(s: tonic::Status) -> ApiError {
 impl Undertaking {
     /// Every assignment of the ticket, of every hop, lead first.
     pub async fn assignments(&self, no: &TicketNo) -> Result<Vec<Assignment>, ApiError> {
-        let req = ListTicketAssignmentsRequest {
-            ticket_no: no.to_string(),
-        };
-        let r = self.client.clone().list_ticket_assignments(req).await;
-        Ok(r.map_err(peer)?.into_inner().assignments)
+        every_page(|page_token| async move {
+            let req = ListTicketAssignmentsRequest {
+                ticket_no: no.to_string(),
+                page_size: WHOLE,
+                page_token,
+            };
+            let r = self.client.clone().list_ticket_assignments(req).await;
+            let r = r.map_err(peer)?.into_inner();
+            Ok((r.assignments, r.next_page_token))
+        })
+        .await
     }
 
-    /// The units' handling records, oldest first, every page.
+    /// The units' handling records, oldest first.
     pub async fn records(&self, no: &TicketNo) -> Result<Vec<HandlingRecord>, ApiError> {
-        let mut all = Vec::new();
-        let mut page_token = String::new();
-        loop {
+        every_page(|page_token| async move {
             let req = ListHandlingRecordsRequest {
                 ticket_no: no.to_string(),
-                page_size: PAGE,
+                page_size: WHOLE,
                 page_token,
             };
             let r = self.client.clone().list_handling_records(req).await;
-            let page = r.map_err(peer)?.into_inner();
-            all.extend(page.records);
-            if page.next_page_token.is_empty() {
-                return Ok(all);
-            }
-            page_token = page.next_page_token;
-        }
+            let r = r.map_err(peer)?.into_inner();
+            Ok((r.records, r.next_page_token))
+        })
+        .await
     }
 
-    /// The returns (退单) of the ticket, oldest first, every page.
+    /// The returns (退单) of the ticket, oldest first.
     pub async fn returns(&self, no: &TicketNo) -> Result<Vec<AssignmentReturn>, ApiError> {
-        let mut all = Vec::new();
-        let mut page_token = String::new();
-        loop {
+        every_page(|page_token| async move {
             let req = ListReturnsRequest {
                 ticket_no: no.to_string(),
-                page_size: PAGE,
+                page_size: WHOLE,
                 page_token,
             };
             let r = self.client.clone().list_returns(req).await;
-            let page = r.map_err(peer)?.into_inner();
-            all.extend(page.returns);
-            if page.next_page_token.is_empty() {
-                return Ok(all);
-            }
-            page_token = page.next_page_token;
-        }
+            let r = r.map_err(peer)?.into_inner();
+            Ok((r.returns, r.next_page_token))
+        })
+        .await
     }
 
     /// The whistles (吹哨) blown on the ticket, oldest first.
     pub async fn whistles(&self, no: &TicketNo) -> Result<Vec<Whistle>, ApiError> {
-        let req = ListWhistlesRequest {
-            ticket_no: no.to_string(),
-        };
-        let r = self.client.clone().list_whistles(req).await;
-        Ok(r.map_err(peer)?.into_inner().whistles)
+        every_page(|page_token| async move {
+            let req = ListWhistlesRequest {
+                ticket_no: no.to_string(),
+                page_size: WHOLE,
+                page_token,
+            };
+            let r = self.client.clone().list_whistles(req).await;
+            let r = r.map_err(peer)?.into_inner();
+            Ok((r.whistles, r.next_page_token))
+        })
+        .await
     }
 }

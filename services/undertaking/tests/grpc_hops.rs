@@ -249,6 +249,7 @@ async fn once_a_new_hop_is_begun_the_old_hop_does_nothing() {
             "centre",
             ListTicketAssignmentsRequest {
                 ticket_no: "HL-G-1".into(),
+                ..Default::default()
             },
         ))
         .await

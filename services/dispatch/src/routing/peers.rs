@@ -72,15 +72,20 @@ impl Undertaking {
 
     /// Every assignment of a ticket, of every hop.
     pub async fn assignments(&self, no: &TicketNo) -> Result<Vec<Assignment>, ApiError> {
-        Ok(self
-            .client
-            .clone()
-            .list_ticket_assignments(ListTicketAssignmentsRequest {
-                ticket_no: no.to_string(),
-            })
-            .await
-            .map_err(|s| from_peer("undertaking", s))?
-            .into_inner()
-            .assignments)
+        hotline_common::paging::every_page(|page_token| async move {
+            let r = self
+                .client
+                .clone()
+                .list_ticket_assignments(ListTicketAssignmentsRequest {
+                    ticket_no: no.to_string(),
+                    page_size: hotline_common::paging::WHOLE,
+                    page_token,
+                })
+                .await
+                .map_err(|s| from_peer("undertaking", s))?
+                .into_inner();
+            Ok((r.assignments, r.next_page_token))
+        })
+        .await
     }
 }

@@ -7,7 +7,7 @@ pub mod store;
 use hotline_common::ApiError;
 use hotline_common::audit::{self, Entry};
 use hotline_common::auth::Identity;
-use hotline_common::ids::{AssignmentId, Id, ReturnId, TicketNo, UnitId};
+use hotline_common::ids::{AssignmentId, ReturnId, TicketNo, UnitId};
 use hotline_common::paging::{Cursor, Page};
 use hotline_common::time::now;
 use hotline_common::validate::Fields;
@@ -194,12 +194,19 @@ pub async fn list_ticket(
     who: Identity,
     r: ListTicketAssignmentsRequest,
 ) -> Result<ListTicketAssignmentsResponse, ApiError> {
-    let no = TicketNo::parse_field("ticket_no", &r.ticket_no)?;
+    let mut f = Fields::new();
+    let no = f.id::<TicketNo>("ticket_no", &r.ticket_no);
+    let scope = who.unit_scope().unwrap_or_default().to_string();
+    let page = Page::parse(&mut f, r.page_size, &r.page_token, &[&r.ticket_no, &scope]);
+    f.finish()?;
+    let no = no.expect("checked");
     let mut conn = ctx.pool.acquire().await?;
     let mut rows = store::by_ticket(&mut conn, &no).await?;
     rows.retain(|a| scope::sees(&who, &a.unit_id));
+    let (rows, next_page_token) = page.window(rows);
     Ok(ListTicketAssignmentsResponse {
         assignments: protos(&rows),
+        next_page_token,
     })
 }
 
