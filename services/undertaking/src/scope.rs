@@ -3,8 +3,10 @@
 
 use hotline_common::ApiError;
 use hotline_common::auth::Identity;
-use hotline_common::ids::{AssignmentId, UnitId};
+use hotline_common::ids::{AssignmentId, TicketNo, UnitId};
 use hotline_common::outbox::Tx;
+use hotline_common::paging::Page;
+use hotline_common::validate::Fields;
 use sqlx::PgPool;
 
 use crate::assignments::rules::Assignment;
@@ -45,6 +47,40 @@ pub fn sees(who: &Identity, unit: &str) -> bool {
 /// The unit rows are narrowed to in SQL: unit staff's own, else none.
 pub fn narrowed(who: &Identity) -> Option<String> {
     who.unit_scope().map(str::to_string)
+}
+
+/// A list of one ticket's rows as a caller may see them: the ticket, the
+/// unit unit staff are narrowed to, and the page, its token bound to both.
+pub struct TicketList {
+    pub ticket_no: TicketNo,
+    pub unit: Option<String>,
+    pub page: Page,
+}
+
+impl TicketList {
+    /// Parses `ticket_no` and the page; every problem named at once.
+    pub fn parse(
+        who: &Identity,
+        ticket_no: &str,
+        page_size: i32,
+        page_token: &str,
+    ) -> Result<TicketList, ApiError> {
+        let mut f = Fields::new();
+        let no = f.id::<TicketNo>("ticket_no", ticket_no);
+        let unit = narrowed(who);
+        let page = Page::parse(
+            &mut f,
+            page_size,
+            page_token,
+            &[ticket_no.trim(), unit.as_deref().unwrap_or("")],
+        );
+        f.finish()?;
+        Ok(TicketList {
+            ticket_no: no.expect("checked"),
+            unit,
+            page,
+        })
+    }
 }
 
 /// Who acts on a held assignment.

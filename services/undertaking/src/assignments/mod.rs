@@ -194,14 +194,10 @@ pub async fn list_ticket(
     who: Identity,
     r: ListTicketAssignmentsRequest,
 ) -> Result<ListTicketAssignmentsResponse, ApiError> {
-    let mut f = Fields::new();
-    let no = f.id::<TicketNo>("ticket_no", &r.ticket_no);
-    let scope = who.unit_scope().unwrap_or_default().to_string();
-    let page = Page::parse(&mut f, r.page_size, &r.page_token, &[&r.ticket_no, &scope]);
-    f.finish()?;
-    let no = no.expect("checked");
+    let list = scope::TicketList::parse(&who, &r.ticket_no, r.page_size, &r.page_token)?;
+    let page = list.page;
     let mut conn = ctx.pool.acquire().await?;
-    let mut rows = store::by_ticket(&mut conn, &no).await?;
+    let mut rows = store::by_ticket(&mut conn, &list.ticket_no).await?;
     rows.retain(|a| scope::sees(&who, &a.unit_id));
     let (rows, next_page_token) = page.window(rows);
     Ok(ListTicketAssignmentsResponse {

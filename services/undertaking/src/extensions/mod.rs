@@ -8,8 +8,8 @@ use hotline_common::ApiError;
 use hotline_common::audit::{self, Entry};
 use hotline_common::auth::Identity;
 use hotline_common::convert::stage_from_proto;
-use hotline_common::ids::{AssignmentId, ExtensionId, TicketNo, UnitId};
-use hotline_common::paging::{Cursor, Page};
+use hotline_common::ids::{AssignmentId, ExtensionId, UnitId};
+use hotline_common::paging::Cursor;
 use hotline_common::time::now;
 use hotline_common::validate::Fields;
 use hotline_proto::undertaking::v1::{
@@ -18,7 +18,7 @@ use hotline_proto::undertaking::v1::{
 };
 
 use crate::context::Ctx;
-use crate::scope::{self, By, hold, hold_any_hop};
+use crate::scope::{self, By, TicketList, hold, hold_any_hop};
 use crate::window;
 use rules::ExtensionState;
 
@@ -133,20 +133,14 @@ pub async fn list(
     who: Identity,
     r: ListExtensionsRequest,
 ) -> Result<ListExtensionsResponse, ApiError> {
-    let mut f = Fields::new();
-    let no = f.id::<TicketNo>("ticket_no", &r.ticket_no);
-    let unit = scope::narrowed(&who);
-    let page = Page::parse(
-        &mut f,
-        r.page_size,
-        &r.page_token,
-        &[no.as_deref().unwrap_or(""), unit.as_deref().unwrap_or("")],
-    );
-    f.finish()?;
-    let no = no.expect("checked");
+    let TicketList {
+        ticket_no,
+        unit,
+        page,
+    } = TicketList::parse(&who, &r.ticket_no, r.page_size, &r.page_token)?;
     let mut rows = store::page(
         &ctx.pool,
-        &no,
+        &ticket_no,
         unit.as_deref(),
         page.after.as_ref(),
         page.fetch(),

@@ -7,8 +7,8 @@ pub mod store;
 use hotline_common::ApiError;
 use hotline_common::audit::{self, Entry};
 use hotline_common::auth::Identity;
-use hotline_common::ids::{AssignmentId, TicketNo, UnitId};
-use hotline_common::paging::{Cursor, Page};
+use hotline_common::ids::{AssignmentId, UnitId};
+use hotline_common::paging::Cursor;
 use hotline_common::time::now;
 use hotline_common::validate::Fields;
 use hotline_proto::undertaking::v1::{
@@ -18,7 +18,7 @@ use hotline_proto::undertaking::v1::{
 
 use crate::assignments::rules::while_signed;
 use crate::context::Ctx;
-use crate::scope::{self, By, hold};
+use crate::scope::{self, By, TicketList, hold};
 use crate::window;
 use rules::RawRecord;
 
@@ -66,20 +66,14 @@ pub async fn list(
     who: Identity,
     r: ListHandlingRecordsRequest,
 ) -> Result<ListHandlingRecordsResponse, ApiError> {
-    let mut f = Fields::new();
-    let no = f.id::<TicketNo>("ticket_no", &r.ticket_no);
-    let unit = scope::narrowed(&who);
-    let page = Page::parse(
-        &mut f,
-        r.page_size,
-        &r.page_token,
-        &[no.as_deref().unwrap_or(""), unit.as_deref().unwrap_or("")],
-    );
-    f.finish()?;
-    let no = no.expect("checked");
+    let TicketList {
+        ticket_no,
+        unit,
+        page,
+    } = TicketList::parse(&who, &r.ticket_no, r.page_size, &r.page_token)?;
     let mut rows = store::page(
         &ctx.pool,
-        &no,
+        &ticket_no,
         unit.as_deref(),
         page.after.as_ref(),
         page.fetch(),

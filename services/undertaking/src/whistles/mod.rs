@@ -10,8 +10,7 @@ use hotline_common::ApiError;
 use hotline_common::audit::{self, Entry};
 use hotline_common::auth::Identity;
 use hotline_common::error::from_peer;
-use hotline_common::ids::{AssignmentId, TicketNo, UnitId, WhistleId};
-use hotline_common::paging::Page;
+use hotline_common::ids::{AssignmentId, UnitId, WhistleId};
 use hotline_common::summons::{self, is_late};
 use hotline_common::time::now;
 use hotline_common::validate::Fields;
@@ -154,14 +153,10 @@ pub async fn list(
     who: Identity,
     r: ListWhistlesRequest,
 ) -> Result<ListWhistlesResponse, ApiError> {
-    let mut f = Fields::new();
-    let no = f.id::<TicketNo>("ticket_no", &r.ticket_no);
-    let scope = who.unit_scope().unwrap_or_default().to_string();
-    let page = Page::parse(&mut f, r.page_size, &r.page_token, &[&r.ticket_no, &scope]);
-    f.finish()?;
-    let no = no.expect("checked");
+    let list = crate::scope::TicketList::parse(&who, &r.ticket_no, r.page_size, &r.page_token)?;
+    let page = list.page;
     let mut conn = ctx.pool.acquire().await?;
-    let mut whistles = store::by_ticket(&mut conn, &no).await?;
+    let mut whistles = store::by_ticket(&mut conn, &list.ticket_no).await?;
     if let Some(own) = who.unit_scope() {
         whistles.retain(|w| w.involves(own));
     }
