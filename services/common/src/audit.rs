@@ -245,7 +245,7 @@ impl pb::audit_service_server::AuditService for AuditApi {
         let ticket = if r.ticket_no.trim().is_empty() {
             None
         } else {
-            Some(f.code("ticket_no", &r.ticket_no, 32))
+            f.id::<crate::ids::TicketNo>("ticket_no", &r.ticket_no)
         };
         let size = crate::paging::Page::parse(&mut f, r.page_size, "", &[]).size;
         if r.after_seq < 0 {

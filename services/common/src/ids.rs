@@ -137,7 +137,7 @@ macro_rules! uuid_id {
 }
 
 /// Longest ticket number accepted anywhere.
-pub const MAX_TICKET_NO: usize = crate::validate::MAX_TICKET_NO;
+pub const MAX_TICKET_NO: usize = 32;
 
 code_id!(
     /// A ticket number (工单编号), as intake issued it.

@@ -57,10 +57,11 @@ impl Outbox {
     }
 
     /// Claims up to `limit` due rows, locked until the transaction ends.
-    async fn claim(&self, pool: &PgPool, limit: i64) -> Result<(Tx, Vec<String>), ApiError> {
+    /// Each with the attempts it has failed so far.
+    async fn claim(&self, pool: &PgPool, limit: i64) -> Result<(Tx, Vec<(String, i32)>), ApiError> {
         let mut tx = pool.begin().await?;
-        let keys = sqlx::query_scalar(AssertSqlSafe(format!(
-            "SELECT ticket_no FROM {} WHERE next_attempt_at <= now() \
+        let keys = sqlx::query_as(AssertSqlSafe(format!(
+            "SELECT ticket_no, attempts FROM {} WHERE next_attempt_at <= now() \
              ORDER BY next_attempt_at LIMIT $1 FOR UPDATE SKIP LOCKED",
             self.table
         )))
@@ -81,15 +82,15 @@ impl Outbox {
         Ok(())
     }
 
-    /// Backs off on the durable schedule ([`crate::retry::durable_delay`]).
-    async fn retry_later(&self, tx: &mut Tx, ticket_no: &str, error: &str) -> Result<(), ApiError> {
-        let attempts: i32 = sqlx::query_scalar(AssertSqlSafe(format!(
-            "SELECT attempts FROM {} WHERE ticket_no = $1",
-            self.table
-        )))
-        .bind(ticket_no)
-        .fetch_one(&mut **tx)
-        .await?;
+    /// Backs off on the durable schedule ([`crate::retry::durable_delay`]),
+    /// after `attempts` failures before this one.
+    async fn retry_later(
+        &self,
+        tx: &mut Tx,
+        ticket_no: &str,
+        attempts: i32,
+        error: &str,
+    ) -> Result<(), ApiError> {
         let delay = crate::retry::durable_delay(attempts.max(0) as u32);
         sqlx::query(AssertSqlSafe(format!(
             "UPDATE {} SET attempts = attempts + 1, last_error = $2, \
@@ -120,9 +121,9 @@ impl Outbox {
         Fut: Future<Output = Result<(), ApiError>>,
     {
         let (mut tx, keys) = self.claim(pool, limit).await?;
-        let results = join_all(keys.iter().cloned().map(send)).await;
+        let results = join_all(keys.iter().map(|(key, _)| send(key.clone()))).await;
         let mut sent = Vec::with_capacity(keys.len());
-        for (key, r) in keys.into_iter().zip(results) {
+        for ((key, attempts), r) in keys.into_iter().zip(results) {
             match r {
                 Ok(()) => {
                     self.done(&mut tx, &key).await?;
@@ -130,7 +131,8 @@ impl Outbox {
                 }
                 Err(e) => {
                     tracing::warn!(outbox = self.table, ticket_no = %key, error = %e.message, "not delivered, will retry");
-                    self.retry_later(&mut tx, &key, &e.message).await?;
+                    self.retry_later(&mut tx, &key, attempts, &e.message)
+                        .await?;
                 }
             }
         }

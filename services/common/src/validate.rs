@@ -72,20 +72,12 @@ impl Fields {
     }
 
     /// A required code: 1–`max` characters of ASCII letters, digits, '-',
-    /// '_' and '.'.
+    /// '_' and '.' (the rule of every id, [`crate::ids::check_code`]).
     pub fn code(&mut self, field: &str, value: &str, max: usize) -> String {
-        let v = value.trim();
-        if v.is_empty() {
-            self.add(field, "required");
-        } else if v.len() > max {
-            self.add(field, format!("too long: at most {max} characters"));
-        } else if !v
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
-        {
-            self.add(field, "only letters, digits, '-', '_' and '.' are allowed");
+        if let Err(problem) = crate::ids::check_code(value, max) {
+            self.add(field, problem);
         }
-        v.to_string()
+        value.trim().to_string()
     }
 
     /// An optional code: same checks when given; empty stays empty.
@@ -126,17 +118,6 @@ pub fn is_invisible(c: char) -> bool {
             c,
             '\u{200B}'..='\u{200D}' | '\u{2060}'..='\u{2064}' | '\u{FEFF}' | '\u{00AD}' | '\u{180E}'
         )
-}
-
-/// Longest ticket number accepted anywhere.
-pub const MAX_TICKET_NO: usize = 32;
-
-/// A required ticket number, alone in its request.
-pub fn ticket_no(raw: &str) -> Result<String, ApiError> {
-    let mut f = Fields::new();
-    let t = f.code("ticket_no", raw, MAX_TICKET_NO);
-    f.finish()?;
-    Ok(t)
 }
 
 #[cfg(test)]

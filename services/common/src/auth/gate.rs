@@ -42,11 +42,6 @@ impl Limits {
         }
     }
 
-    /// Whether `who` may make one more call now.
-    pub fn admit(&self, who: &Identity) -> bool {
-        self.wait(who).is_none()
-    }
-
     /// `None` when `who` may make one more call now, else how long to wait.
     pub fn wait(&self, who: &Identity) -> Option<Duration> {
         if who.has(Service) {

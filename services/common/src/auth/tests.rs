@@ -199,8 +199,15 @@ fn limits_hold_each_identity_to_its_rate_but_not_services() {
         roles: vec![role],
     };
     let a = who("a", Operator);
-    assert_eq!((0..5).filter(|_| l.admit(&a)).count(), 3, "burst of 3");
-    assert!(l.admit(&who("b", Operator)), "others are not held back");
+    assert_eq!(
+        (0..5).filter(|_| l.wait(&a).is_none()).count(),
+        3,
+        "burst of 3"
+    );
+    assert!(
+        l.wait(&who("b", Operator)).is_none(),
+        "others are not held back"
+    );
     let svc = who("intake", Service);
-    assert!((0..100).all(|_| l.admit(&svc)));
+    assert!((0..100).all(|_| l.wait(&svc).is_none()));
 }
