@@ -192,8 +192,9 @@ pub struct CommonConfig {
     /// (default `hotline`): the keys that sign and verify tokens.
     pub auth: Arc<Authenticator>,
     /// `HOTLINE_MAX_MESSAGE_BYTES` (default 1 MiB),
-    /// `HOTLINE_RATE_LIMIT_PER_SECOND` (default 100) and
-    /// `HOTLINE_RATE_LIMIT_BURST` (default 200, per identity).
+    /// `HOTLINE_RATE_LIMIT_PER_SECOND` (default 1000) and
+    /// `HOTLINE_RATE_LIMIT_BURST` (default 2000), per identity and per
+    /// replica (docs/SECURITY.md says why not across replicas).
     pub limits: Arc<Limits>,
 }
 
@@ -243,8 +244,8 @@ impl CommonConfig {
         };
         let auth = Arc::new(auth.unwrap_or_else(|| Authenticator::unusable(issuer)));
         let max_message_bytes = env.parse("HOTLINE_MAX_MESSAGE_BYTES", 1usize << 20);
-        let per_second = env.parse("HOTLINE_RATE_LIMIT_PER_SECOND", 100u32);
-        let burst = env.parse("HOTLINE_RATE_LIMIT_BURST", 200u32);
+        let per_second = env.parse("HOTLINE_RATE_LIMIT_PER_SECOND", 1000u32);
+        let burst = env.parse("HOTLINE_RATE_LIMIT_BURST", 2000u32);
         if max_message_bytes < 1024 || per_second == 0 || burst == 0 {
             env.error(
                 "HOTLINE_MAX_MESSAGE_BYTES must be at least 1024, the rate limits at least 1"
