@@ -17,6 +17,7 @@
 //! - [`privacy`]: who sees requesters' names and phones, masking;
 //! - [`paging`]: page tokens and sizes of the list RPCs;
 //! - [`retry`]: the one retry and back-off schedule;
+//! - [`status`]: a ticket's status, derived from what the services hold;
 //! - [`time`]: timestamps between chrono and protobuf;
 //! - [`convert`]: the shared enums between proto and the domain.
 
@@ -35,6 +36,7 @@ pub mod paging;
 pub mod privacy;
 pub mod retry;
 pub mod startup;
+pub mod status;
 pub mod summons;
 pub mod telemetry;
 pub mod time;
