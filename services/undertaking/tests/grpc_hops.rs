@@ -148,6 +148,7 @@ async fn begin(
         BeginHopRequest {
             ticket_no: no.into(),
             hop,
+            manual_queue: false,
         },
     ))
     .await

@@ -6,8 +6,10 @@ mod support;
 use hotline_common::ErrorCode;
 use hotline_common::audit::Entry;
 use hotline_common::outbox::Tx;
-use hotline_proto::common::v1::{Feedback, FeedbackOutcome};
-use hotline_undertaking::assignments::rules::{Assignment, NewAssignment, Role, State};
+use hotline_proto::common::v1::{Feedback, FeedbackOutcome, TicketStatus};
+use hotline_undertaking::assignments::rules::{
+    Assignment, NewAssignment, Role, State, ticket_status,
+};
 use hotline_undertaking::assignments::store as assignments;
 use hotline_undertaking::feedback::store::{self as feedback, Answer};
 use hotline_undertaking::hops::rules::InForce;
@@ -23,7 +25,7 @@ async fn record_hop(db: &TestDb, no: &str, hop: i32, units: &[(&str, Role)]) -> 
     let ctx = db.ctx();
     let at = now();
     let mut tx = db.pool.begin().await.unwrap();
-    let in_force = hops_store::lock_or_begin(&mut tx, &ticket_no(no), hop, at)
+    let in_force = hops_store::lock_or_begin(&mut tx, &ticket_no(no), hop, units.is_empty(), at)
         .await
         .unwrap();
     for (u, role) in units {
@@ -83,15 +85,25 @@ async fn clock_running(pool: &PgPool, id: &str) -> bool {
         .get("running")
 }
 
-/// Begins `hop` as BeginHop does, in one transaction.
+/// Begins `hop` (to units) as BeginHop does, in one transaction.
 async fn begin(
     pool: &PgPool,
     no: &str,
     hop: i32,
 ) -> Result<Vec<Assignment>, hotline_common::ApiError> {
+    begin_to(pool, no, hop, false).await
+}
+
+/// Begins `hop`, to the manual queue or not, as BeginHop does.
+async fn begin_to(
+    pool: &PgPool,
+    no: &str,
+    hop: i32,
+    manual_queue: bool,
+) -> Result<Vec<Assignment>, hotline_common::ApiError> {
     let mut tx: Tx = pool.begin().await.unwrap();
     let at = now();
-    let in_force = hops_store::lock_or_begin(&mut tx, &ticket_no(no), hop, at)
+    let in_force = hops_store::lock_or_begin(&mut tx, &ticket_no(no), hop, manual_queue, at)
         .await?
         .expect("a hop in force");
     let mut entries: Vec<Entry> = Vec::new();
@@ -100,13 +112,22 @@ async fn begin(
         &service(),
         &ticket_no(no),
         in_force,
-        hop,
+        hops::NewHop { hop, manual_queue },
         at,
         &mut entries,
     )
     .await?;
     tx.commit().await.unwrap();
     Ok(withdrawn)
+}
+
+/// The ticket's status as undertaking derives it in one query.
+async fn status_of(pool: &PgPool, no: &str) -> TicketStatus {
+    let mut conn = pool.acquire().await.unwrap();
+    let facts = hops_store::status_facts(&mut conn, &[no]).await.unwrap();
+    assert_eq!(facts.len(), 1, "{no}: {facts:?}");
+    let (_, manual_queue, lead) = facts[0].clone();
+    ticket_status(manual_queue, lead)
 }
 
 fn resolved() -> Feedback {
@@ -460,4 +481,42 @@ async fn returns_are_accepted_by_the_hop_that_moved_the_ticket_and_listed_in_pag
     assert_eq!(of_ticket.len(), 1, "a ticket's list keeps decided returns");
     let still_pending = returns::page(&db.pool, &pending, None, 10).await.unwrap();
     assert_eq!(still_pending.len(), 2);
+}
+
+#[tokio::test]
+async fn the_status_follows_the_lead_unit_of_the_hop_in_force() {
+    let db = TestDb::fresh().await;
+    let no = "HL-S-1";
+    let hop1 = record_hop(
+        &db,
+        no,
+        1,
+        &[("bj-heating-group", Role::Lead), ("bj-cmc", Role::Co)],
+    )
+    .await;
+    assert_eq!(status_of(&db.pool, no).await, TicketStatus::Routed);
+    // A co-unit signing changes nothing; the lead signing does.
+    sign(&db.pool, &hop1[1]).await;
+    assert_eq!(status_of(&db.pool, no).await, TicketStatus::Routed);
+    sign(&db.pool, &hop1[0]).await;
+    assert_eq!(status_of(&db.pool, no).await, TicketStatus::Signed);
+
+    // Re-dispatched to the manual queue: the hop in force has no units.
+    begin_to(&db.pool, no, 2, true).await.unwrap();
+    assert_eq!(
+        status_of(&db.pool, no).await,
+        TicketStatus::AwaitingManualDispatch
+    );
+    // To units: routed while their assignments are on their way, then
+    // the new lead's state.
+    begin(&db.pool, no, 3).await.unwrap();
+    assert_eq!(status_of(&db.pool, no).await, TicketStatus::Routed);
+    let hop3 = record_hop(&db, no, 3, &[("bj-housing", Role::Lead)]).await;
+    sign(&db.pool, &hop3[0]).await;
+    let mut tx = db.pool.begin().await.unwrap();
+    feedback::mark_answered(&mut tx, hop3[0].id, now(), Answer::Feedback(&resolved()))
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(status_of(&db.pool, no).await, TicketStatus::Answered);
 }

@@ -4,6 +4,8 @@
 pub mod rules;
 pub mod store;
 
+use std::collections::HashMap;
+
 use hotline_common::ApiError;
 use hotline_common::audit::{self, Entry};
 use hotline_common::auth::Identity;
@@ -11,6 +13,8 @@ use hotline_common::ids::{AssignmentId, ReturnId, TicketNo, UnitId};
 use hotline_common::paging::{Cursor, Page};
 use hotline_common::time::now;
 use hotline_common::validate::Fields;
+use hotline_proto::common::v1::TicketStatus;
+use hotline_proto::undertaking::v1 as pb;
 use hotline_proto::undertaking::v1::{
     AssignmentState, CreateAssignmentsRequest, CreateAssignmentsResponse, ListAssignmentsRequest,
     ListAssignmentsResponse, ListTicketAssignmentsRequest, ListTicketAssignmentsResponse,
@@ -24,6 +28,7 @@ use crate::returns::store as returns;
 use crate::scope::{self, By, hold};
 use crate::window;
 use rules::{Action, RawAssignment, State, transition};
+use sqlx::PgConnection;
 
 /// Records the assignments of a ticket's routing hop (from dispatch's
 /// relay), idempotently. A later hop than the one in force is put in force
@@ -80,19 +85,26 @@ pub async fn create(
 
     let mut tx = ctx.pool.begin().await?;
     let mut entries = Vec::new();
-    let in_force = hop_store::lock_or_begin(&mut tx, &ticket_no, hop, at).await?;
+    // A hop without units sends the ticket to dispatch's manual queue.
+    let manual_queue = new.is_empty();
+    let in_force = hop_store::lock_or_begin(&mut tx, &ticket_no, hop, manual_queue, at).await?;
     match step(in_force, hop) {
         // A hop older than the one in force changes nothing.
         Step::Older(_) => {
             drop(tx);
             let mut conn = ctx.pool.acquire().await?;
+            let all = store::by_ticket(&mut conn, &ticket_no).await?;
             return Ok(CreateAssignmentsResponse {
-                assignments: protos(&store::by_ticket(&mut conn, &ticket_no).await?),
+                assignments: protos(&mut conn, &all).await?,
             });
         }
-        Step::First | Step::Same(_) => {}
+        Step::First => {}
+        Step::Same(_) => {
+            hop_store::set_manual_queue(&mut tx, &ticket_no, hop, manual_queue).await?;
+        }
         Step::Newer(from) => {
-            hops::advance(&mut tx, &who, &ticket_no, from, hop, at, &mut entries).await?;
+            let to = hops::NewHop { hop, manual_queue };
+            hops::advance(&mut tx, &who, &ticket_no, from, to, at, &mut entries).await?;
         }
     }
     let round = in_force.map_or(1, |f| f.round);
@@ -135,17 +147,57 @@ pub async fn create(
     }
     audit::append(&mut tx, &entries).await?;
     let all = store::by_ticket(&mut tx, &ticket_no).await?;
+    let assignments = protos(&mut tx, &all).await?;
     tx.commit().await?;
     if created > 0 {
         tracing::info!(ticket_no = %ticket_no, hop, created, "assignments recorded");
     }
-    Ok(CreateAssignmentsResponse {
-        assignments: protos(&all),
-    })
+    Ok(CreateAssignmentsResponse { assignments })
 }
 
-fn protos(all: &[rules::Assignment]) -> Vec<hotline_proto::undertaking::v1::Assignment> {
-    all.iter().map(rules::Assignment::to_proto).collect()
+/// Assignments as the contract writes them, each ticket summary carrying
+/// the ticket's status as it stands now: one query for all their tickets,
+/// in the caller's transaction when it has one (so a change just made
+/// shows).
+pub async fn protos(
+    conn: &mut PgConnection,
+    all: &[rules::Assignment],
+) -> Result<Vec<pb::Assignment>, ApiError> {
+    let mut tickets: Vec<&str> = all.iter().map(|a| a.ticket_no.as_str()).collect();
+    tickets.sort_unstable();
+    tickets.dedup();
+    let statuses: HashMap<TicketNo, TicketStatus> = if tickets.is_empty() {
+        HashMap::new()
+    } else {
+        hop_store::status_facts(conn, &tickets)
+            .await?
+            .into_iter()
+            .map(|(no, manual_queue, lead)| (no, rules::ticket_status(manual_queue, lead)))
+            .collect()
+    };
+    Ok(all
+        .iter()
+        .map(|a| {
+            let mut p = a.to_proto();
+            if let Some(t) = p.ticket.as_mut() {
+                t.status = statuses
+                    .get(&a.ticket_no)
+                    .copied()
+                    .unwrap_or(TicketStatus::Unspecified) as i32;
+            }
+            p
+        })
+        .collect())
+}
+
+/// One assignment as the contract writes it, with its ticket's status.
+pub async fn proto(
+    conn: &mut PgConnection,
+    a: &rules::Assignment,
+) -> Result<pb::Assignment, ApiError> {
+    let mut one = protos(conn, std::slice::from_ref(a)).await?;
+    one.pop()
+        .ok_or_else(|| ApiError::internal("an assignment without its proto"))
 }
 
 /// One unit's assignments, newest first, paged; unit staff only their own.
@@ -181,8 +233,9 @@ pub async fn list(
     let next_page_token = page.cut(&mut rows, |a| {
         Cursor::new(a.dispatched_at, a.id.to_string())
     });
+    let mut conn = ctx.pool.acquire().await?;
     Ok(ListAssignmentsResponse {
-        assignments: protos(&rows),
+        assignments: protos(&mut conn, &rows).await?,
         next_page_token,
     })
 }
@@ -201,7 +254,7 @@ pub async fn list_ticket(
     rows.retain(|a| scope::sees(&who, &a.unit_id));
     let (rows, next_page_token) = page.window(rows);
     Ok(ListTicketAssignmentsResponse {
-        assignments: protos(&rows),
+        assignments: protos(&mut conn, &rows).await?,
         next_page_token,
     })
 }
@@ -228,9 +281,10 @@ pub async fn sign(
         format!("assignment={id}"),
     );
     audit::append(&mut held.tx, &[entry]).await?;
+    let assignment = proto(&mut held.tx, &a).await?;
     held.tx.commit().await?;
     tracing::info!(assignment_id = %id, ticket_no = %a.ticket_no, unit_id = %unit, state = a.state.as_sql(), "assignment signed");
     Ok(SignAssignmentResponse {
-        assignment: Some(a.to_proto()),
+        assignment: Some(assignment),
     })
 }

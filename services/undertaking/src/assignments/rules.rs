@@ -6,9 +6,10 @@ use std::fmt;
 use chrono::{DateTime, Utc};
 use hotline_common::ApiError;
 use hotline_common::ids::{AssignmentId, TicketNo, UnitId};
+use hotline_common::status::{self, Lead, Routed};
 use hotline_common::time::{opt_to_proto, to_proto};
 use hotline_common::validate::Fields;
-use hotline_proto::common::v1::{AssignmentRole, Feedback, TicketSummary};
+use hotline_proto::common::v1::{AssignmentRole, Feedback, TicketStatus, TicketSummary};
 use hotline_proto::undertaking::v1 as pb;
 use hotline_proto::undertaking::v1::AssignmentState;
 use hotline_sla::Stage;
@@ -205,6 +206,18 @@ impl Assignment {
             hop: self.hop,
         }
     }
+}
+
+/// The ticket's status from what undertaking holds of its hop in force:
+/// whether it went to the manual queue, and its lead unit's assignment.
+pub fn ticket_status(manual_queue: bool, lead: Option<State>) -> TicketStatus {
+    let routed = if manual_queue {
+        Routed::ManualQueue
+    } else {
+        Routed::Units
+    };
+    let lead = lead.map_or(Lead::NotRecorded, |s| Lead::from_state(s.to_proto() as i32));
+    status::derive(routed, lead)
 }
 
 /// The acceptance time a ticket summary carries, if any.

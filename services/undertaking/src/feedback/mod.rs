@@ -10,11 +10,13 @@ use hotline_common::auth::Identity;
 use hotline_common::ids::{AssignmentId, UnitId};
 use hotline_common::time::now;
 use hotline_common::validate::Fields;
+use hotline_proto::undertaking::v1 as pb;
 use hotline_proto::undertaking::v1::{
     SubmitFeedbackRequest, SubmitFeedbackResponse, SubmitPartRequest, SubmitPartResponse,
 };
 
-use crate::assignments::rules::{Action, Assignment, transition};
+use crate::assignments;
+use crate::assignments::rules::{Action, transition};
 use crate::context::Ctx;
 use crate::scope::{self, By, hold};
 use store::Answer;
@@ -34,7 +36,7 @@ pub async fn submit_feedback(
     )
     .await?;
     Ok(SubmitFeedbackResponse {
-        assignment: Some(a.to_proto()),
+        assignment: Some(a),
     })
 }
 
@@ -53,19 +55,20 @@ pub async fn submit_part(
     )
     .await?;
     Ok(SubmitPartResponse {
-        assignment: Some(a.to_proto()),
+        assignment: Some(a),
     })
 }
 
 /// Checks the answer, holds the assignment of the hop in force, moves it
-/// to fed back and stops its feedback clock.
+/// to fed back and stops its feedback clock. Returns it as the contract
+/// writes it, with its ticket's status after the answer.
 async fn answer(
     ctx: &Ctx,
     who: &Identity,
     (raw_id, raw_unit): (&str, &str),
     action: Action,
     answer: Option<Answer<'_>>,
-) -> Result<Assignment, ApiError> {
+) -> Result<pb::Assignment, ApiError> {
     scope::acting(who, raw_unit, raw_id)?;
     let mut f = Fields::new();
     let unit = f.id::<UnitId>("unit_id", raw_unit);
@@ -106,6 +109,7 @@ async fn answer(
     };
     let entry = Entry::by(who, name, &updated.ticket_no, detail);
     audit::append(&mut held.tx, &[entry]).await?;
+    let shown = assignments::proto(&mut held.tx, &updated).await?;
     held.tx.commit().await?;
     tracing::info!(
         assignment_id = %id,
@@ -115,5 +119,5 @@ async fn answer(
         state = updated.state.as_sql(),
         "assignment answered"
     );
-    Ok(updated)
+    Ok(shown)
 }

@@ -39,8 +39,9 @@ pub async fn begin_hop(
     let at = now();
     let mut tx = ctx.pool.begin().await?;
     let mut entries = Vec::new();
+    let manual_queue = r.manual_queue;
     let withdrawn = match rules::step(
-        store::lock_or_begin(&mut tx, &ticket_no, hop, at).await?,
+        store::lock_or_begin(&mut tx, &ticket_no, hop, manual_queue, at).await?,
         hop,
     ) {
         Step::First => {
@@ -52,10 +53,14 @@ pub async fn begin_hop(
             ));
             Vec::new()
         }
-        Step::Same(_) => Vec::new(),
+        Step::Same(_) => {
+            store::set_manual_queue(&mut tx, &ticket_no, hop, manual_queue).await?;
+            Vec::new()
+        }
         Step::Older(in_force) => return Err(rules::refuse_older(&ticket_no, hop, in_force)),
         Step::Newer(in_force) => {
-            advance(&mut tx, &who, &ticket_no, in_force, hop, at, &mut entries).await?
+            let to = NewHop { hop, manual_queue };
+            advance(&mut tx, &who, &ticket_no, in_force, to, at, &mut entries).await?
         }
     };
     audit::append(&mut tx, &entries).await?;
@@ -69,8 +74,16 @@ pub async fn begin_hop(
     })
 }
 
+/// A hop to put in force: its number, and whether it sends the ticket to
+/// dispatch's manual queue.
+#[derive(Debug, Clone, Copy)]
+pub struct NewHop {
+    pub hop: i32,
+    pub manual_queue: bool,
+}
+
 /// Replaces the hop in force (row locked exclusively by the caller) with
-/// `hop`, unless the lead unit answered the round in force: withdraws the
+/// `to`, unless the lead unit answered the round in force: withdraws the
 /// earlier hops' open assignments (clocks stopped, pending returns
 /// accepted). Returns the withdrawn assignments; audit entries go to
 /// `entries`.
@@ -79,13 +92,14 @@ pub async fn advance(
     who: &Identity,
     ticket_no: &TicketNo,
     in_force: InForce,
-    hop: i32,
+    to: NewHop,
     at: DateTime<Utc>,
     entries: &mut Vec<Entry>,
 ) -> Result<Vec<Assignment>, ApiError> {
+    let hop = to.hop;
     let answered = store::lead_answer(tx, ticket_no, in_force.round).await?;
     rules::may_begin(ticket_no, answered.as_ref())?;
-    store::advance(tx, ticket_no, hop, at).await?;
+    store::advance(tx, ticket_no, hop, to.manual_queue, at).await?;
     let withdrawn = assignments::withdraw_before(tx, ticket_no, hop, at).await?;
     let ids: Vec<_> = withdrawn.iter().map(|a| a.id).collect();
     let accepted = returns::accept_pending_of(tx, &ids, at).await?;

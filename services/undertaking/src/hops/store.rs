@@ -6,6 +6,7 @@ use chrono::{DateTime, Utc};
 use hotline_common::ApiError;
 use hotline_common::ids::{TicketNo, UnitId};
 use hotline_common::outbox::Tx;
+use sqlx::PgConnection;
 
 use super::rules::InForce;
 use crate::assignments::rules::{Role, State};
@@ -36,22 +37,24 @@ pub async fn lock(
     Ok(row.map(|(hop, round)| InForce { hop, round }))
 }
 
-/// Locks the ticket's row for a new hop, creating it (with `hop` in force)
-/// when the ticket has none yet. Returns the row as it was, `None` when
-/// just created.
+/// Locks the ticket's row for a new hop, creating it (with `hop` in force,
+/// to the manual queue or not) when the ticket has none yet. Returns the
+/// row as it was, `None` when just created.
 pub async fn lock_or_begin(
     tx: &mut Tx,
     ticket_no: &TicketNo,
     hop: i32,
+    manual_queue: bool,
     at: DateTime<Utc>,
 ) -> Result<Option<InForce>, ApiError> {
     let created = sqlx::query(
-        "INSERT INTO ticket_hops (ticket_no, hop, begun_at) VALUES ($1, $2, $3) \
+        "INSERT INTO ticket_hops (ticket_no, hop, begun_at, manual_queue) VALUES ($1, $2, $3, $4) \
          ON CONFLICT (ticket_no) DO NOTHING",
     )
     .bind(ticket_no)
     .bind(hop)
     .bind(at)
+    .bind(manual_queue)
     .execute(&mut **tx)
     .await?
     .rows_affected();
@@ -61,20 +64,73 @@ pub async fn lock_or_begin(
     lock(tx, ticket_no, Hold::Exclusive).await
 }
 
-/// Puts `hop` in force on a locked row.
+/// Puts `hop` in force on a locked row, to the manual queue or not.
 pub async fn advance(
     tx: &mut Tx,
     ticket_no: &TicketNo,
     hop: i32,
+    manual_queue: bool,
     at: DateTime<Utc>,
 ) -> Result<(), ApiError> {
-    sqlx::query("UPDATE ticket_hops SET hop = $2, begun_at = $3 WHERE ticket_no = $1")
-        .bind(ticket_no)
-        .bind(hop)
-        .bind(at)
-        .execute(&mut **tx)
-        .await?;
+    sqlx::query(
+        "UPDATE ticket_hops SET hop = $2, begun_at = $3, manual_queue = $4 WHERE ticket_no = $1",
+    )
+    .bind(ticket_no)
+    .bind(hop)
+    .bind(at)
+    .bind(manual_queue)
+    .execute(&mut **tx)
+    .await?;
     Ok(())
+}
+
+/// Says again whether the hop in force (row locked by the caller) goes to
+/// the manual queue, while none of its units is recorded: a repeated
+/// BeginHop whose first reply was lost may name the other target.
+pub async fn set_manual_queue(
+    tx: &mut Tx,
+    ticket_no: &TicketNo,
+    hop: i32,
+    manual_queue: bool,
+) -> Result<(), ApiError> {
+    sqlx::query(
+        "UPDATE ticket_hops h SET manual_queue = $3 WHERE h.ticket_no = $1 AND h.hop = $2 \
+         AND NOT EXISTS (SELECT 1 FROM assignments a WHERE a.ticket_no = $1 AND a.hop = $2)",
+    )
+    .bind(ticket_no)
+    .bind(hop)
+    .bind(manual_queue)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// What a ticket's status is derived from, per ticket undertaking holds:
+/// whether the hop in force goes to the manual queue, and the state of its
+/// lead unit's assignment, if recorded. One query for all of `tickets`.
+pub async fn status_facts(
+    conn: &mut PgConnection,
+    tickets: &[&str],
+) -> Result<Vec<(TicketNo, bool, Option<State>)>, ApiError> {
+    let rows: Vec<(TicketNo, bool, Option<String>)> = sqlx::query_as(
+        "SELECT h.ticket_no, h.manual_queue, \
+         (SELECT a.state FROM assignments a WHERE a.ticket_no = h.ticket_no AND a.hop = h.hop \
+          AND a.role = $2 LIMIT 1) \
+         FROM ticket_hops h WHERE h.ticket_no = ANY($1)",
+    )
+    .bind(tickets)
+    .bind(Role::Lead.as_sql())
+    .fetch_all(&mut *conn)
+    .await?;
+    rows.into_iter()
+        .map(|(no, queue, state)| {
+            Ok((
+                no,
+                queue,
+                state.as_deref().map(State::from_sql).transpose()?,
+            ))
+        })
+        .collect()
 }
 
 /// The lead unit that answered the ticket in this round, if one did.
