@@ -7,6 +7,7 @@ pub mod store;
 use hotline_common::ApiError;
 use hotline_common::auth::Identity;
 use hotline_common::paging::Page;
+use hotline_common::status::{self, Lead, Routed};
 use hotline_common::validate::Fields;
 use hotline_proto::dispatch::v1::*;
 
@@ -37,9 +38,13 @@ pub async fn list_manual_queue(
     Ok(ListManualQueueResponse {
         tickets: rows
             .into_iter()
-            .map(|(ticket, routing)| QueuedTicket {
-                ticket: Some(ticket),
-                routing: Some(routing),
+            .map(|(mut ticket, routing)| {
+                // Every ticket here waits for a dispatcher.
+                ticket.status = status::derive(Routed::ManualQueue, Lead::NotRecorded) as i32;
+                QueuedTicket {
+                    ticket: Some(ticket),
+                    routing: Some(routing),
+                }
             })
             .collect(),
         next_page_token,

@@ -3,7 +3,9 @@
 //!
 //! The order, in `routing::redispatch_ticket`: check → plan hop N+1 →
 //! **withdraw_earlier_hops(ticket, N+1)** → store hop N+1 → reply. The call
-//! comes before anything is stored and no transaction is open across it:
+//! comes before anything is stored and no transaction is open across it
+//! (it also tells undertaking whether hop N+1 goes to the manual queue, so
+//! the ticket's status says so as soon as the re-dispatch replies):
 //!
 //! - undertaking refuses (the lead answered this round): nothing was
 //!   stored, the re-dispatch is refused with undertaking's reason;
@@ -28,10 +30,17 @@ use crate::ids::Hop;
 
 /// Puts a new hop in force in undertaking, withdrawing the open
 /// assignments of the earlier hops; refused (FAILED_PRECONDITION) when the
-/// lead unit already answered the hop in force.
+/// lead unit already answered the hop in force. `manual_queue`: the new
+/// hop sends the ticket to the manual queue (the ticket's status shows it
+/// at once).
 #[tonic::async_trait]
 pub trait EarlierHops: Send + Sync {
-    async fn withdraw_earlier_hops(&self, ticket_no: &TicketNo, hop: Hop) -> Result<(), ApiError>;
+    async fn withdraw_earlier_hops(
+        &self,
+        ticket_no: &TicketNo,
+        hop: Hop,
+        manual_queue: bool,
+    ) -> Result<(), ApiError>;
 }
 
 /// Asks undertaking's `BeginHop` synchronously (service identity, as every
@@ -43,10 +52,16 @@ pub struct BeginHop {
 
 #[tonic::async_trait]
 impl EarlierHops for BeginHop {
-    async fn withdraw_earlier_hops(&self, ticket_no: &TicketNo, hop: Hop) -> Result<(), ApiError> {
+    async fn withdraw_earlier_hops(
+        &self,
+        ticket_no: &TicketNo,
+        hop: Hop,
+        manual_queue: bool,
+    ) -> Result<(), ApiError> {
         let request = BeginHopRequest {
             ticket_no: ticket_no.to_string(),
             hop: u32::try_from(hop.get()).unwrap_or_default(),
+            manual_queue,
         };
         let reply = self
             .client

@@ -124,7 +124,9 @@ pub async fn redispatch_ticket(
     let hop = crate::ids::Hop::stored(routing.hop);
 
     // The earlier hops end here, before hop N+1 is stored (see `hops`).
-    app.hops.withdraw_earlier_hops(no, hop).await?;
+    app.hops
+        .withdraw_earlier_hops(no, hop, routing.units.is_empty())
+        .await?;
 
     if let Err(e) = app
         .routings
