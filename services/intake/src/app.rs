@@ -1,11 +1,12 @@
 //! What intake's handlers work with: its stores, the catalogue codes, the
-//! policy and undertaking.
+//! policy, dispatch and undertaking.
 
 use std::sync::Arc;
 
 use hotline_sla::Policy;
 use tokio::sync::Notify;
 
+use crate::dispatch::Dispatch;
 use crate::surge::store::SurgeStore;
 use crate::tickets::codes::Codes;
 use crate::tickets::store::Tickets;
@@ -17,6 +18,8 @@ pub struct App {
     pub policy: Arc<Policy>,
     pub codes: Codes,
     pub undertaking: Undertaking,
+    /// To read where a ticket was routed.
+    pub dispatch: Dispatch,
     /// Wakes the relay to dispatch when a ticket is stored.
     pub relay_wake: Arc<Notify>,
 }

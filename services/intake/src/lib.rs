@@ -10,10 +10,11 @@
 //!
 //! - `grpc`: the gRPC service, one delegating call per RPC
 //! - `relay`: outbox → dispatch
-//! - `undertaking`: what intake reads from undertaking
+//! - `undertaking`, `dispatch`: what intake reads from its peers
 
 pub mod app;
 pub mod config;
+pub mod dispatch;
 pub mod grpc;
 pub mod relay;
 pub mod rules;

@@ -15,6 +15,7 @@ use tokio_util::sync::CancellationToken;
 use crate::MIGRATOR;
 use crate::app::App;
 use crate::config::Config;
+use crate::dispatch::Dispatch;
 use crate::grpc::Grpc;
 use crate::surge::store::SurgeStore;
 use crate::tickets::codes::Codes;
@@ -55,7 +56,7 @@ pub async fn run(cfg: Config, token: CancellationToken) -> anyhow::Result<()> {
     ));
     tasks.spawn(crate::relay::run(
         store.clone(),
-        dispatch,
+        dispatch.clone(),
         wake.clone(),
         token.clone(),
     ));
@@ -72,6 +73,7 @@ pub async fn run(cfg: Config, token: CancellationToken) -> anyhow::Result<()> {
         undertaking: Undertaking {
             client: undertaking,
         },
+        dispatch: Dispatch { client: dispatch },
         relay_wake: wake,
     };
     let (router, health) = grpc_router(&cfg.common, &pool, &crate::rules::SERVED)?;

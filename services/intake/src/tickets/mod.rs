@@ -15,6 +15,7 @@ use hotline_common::auth::{Identity, Role};
 use hotline_common::ids::{Id, TicketNo};
 use hotline_common::privacy;
 use hotline_common::time::{now, to_proto};
+use hotline_proto::common::v1 as pb;
 use hotline_proto::intake::v1::*;
 use hotline_proto::undertaking::v1::Assignment;
 
@@ -57,6 +58,7 @@ pub async fn submit(
         .insert(&ticket, &hash, &when, &app.policy, &who)
         .await?
     {
+        // The reply comes before dispatch routes it: accepted.
         Inserted::New(t) => {
             app.relay_wake.notify_one();
             tracing::info!(
@@ -66,9 +68,13 @@ pub async fn submit(
                 surge,
                 "request accepted"
             );
-            Ok(response(&t, false))
+            Ok(response(&t, false, (pb::TicketStatus::Accepted, None)))
         }
-        Inserted::Existing(t) if t.request_hash == hash => Ok(response(&t, true)),
+        Inserted::Existing(t) if t.request_hash == hash => {
+            let no = TicketNo::parse_field("ticket_no", &t.summary.ticket_no)?;
+            let now = standing(app, &no, None).await?;
+            Ok(response(&t, true, now))
+        }
         Inserted::Existing(t) => Err(ApiError::invalid(
             "idempotency_key",
             &format!(
@@ -79,12 +85,53 @@ pub async fn submit(
     }
 }
 
-fn response(t: &StoredTicket, replayed: bool) -> SubmitResponse {
+fn response(
+    t: &StoredTicket,
+    replayed: bool,
+    (status, routing): (pb::TicketStatus, Option<TicketRouting>),
+) -> SubmitResponse {
     SubmitResponse {
         ticket_no: t.summary.ticket_no.clone(),
         replayed,
         accepted_at: Some(to_proto(t.accepted_at)),
         dispatch_deadline: Some(to_proto(t.dispatch_deadline)),
+        status: status as i32,
+        routing,
+    }
+}
+
+/// Where a ticket stands now, and where it was routed: intake's own fact
+/// first (still in its outbox: accepted, no peer asked), then dispatch's
+/// routing in force, then undertaking's assignments when it went to units
+/// (`assignments` when the caller read them already). A peer that does not
+/// answer leaves the status UNSPECIFIED rather than failing the read.
+pub async fn standing(
+    app: &App,
+    no: &TicketNo,
+    assignments: Option<&[Assignment]>,
+) -> Result<(pb::TicketStatus, Option<TicketRouting>), ApiError> {
+    if !app.tickets.handed_to_dispatch(no).await? {
+        return Ok(rules::standing(false, None, &[]));
+    }
+    let asked = async {
+        let routing = app.dispatch.routing(no).await?;
+        let read;
+        let assignments = match (&routing, assignments) {
+            (Some(r), None) if !r.units.is_empty() => {
+                read = app.undertaking.assignments(no).await?;
+                read.as_slice()
+            }
+            (_, Some(a)) => a,
+            _ => &[],
+        };
+        Ok::<_, ApiError>(rules::standing(true, routing.as_ref(), assignments))
+    };
+    match asked.await {
+        Ok(s) => Ok(s),
+        Err(e) => {
+            tracing::warn!(ticket_no = %no, error = %e.message, "ticket status not known: a peer did not answer");
+            Ok((pb::TicketStatus::Unspecified, None))
+        }
     }
 }
 
@@ -131,8 +178,10 @@ pub async fn get_ticket(
     let Visible {
         ticket: mut t,
         holding,
-        ..
+        assignments,
     } = visible(app, &who, &no).await?;
+    let (status, routing) = standing(app, &no, assignments.as_deref()).await?;
+    t.summary.status = status as i32;
     let holds_open = holding == Holding::Open;
     if let Some(r) = t.summary.requester.take() {
         if !r.anonymous && privacy::sees_in_full(&who, holds_open, &r) {
@@ -144,5 +193,6 @@ pub async fn get_ticket(
     Ok(GetTicketResponse {
         dispatch_deadline: Some(to_proto(t.dispatch_deadline)),
         ticket: Some(t.summary),
+        routing,
     })
 }

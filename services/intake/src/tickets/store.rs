@@ -92,6 +92,8 @@ fn ticket_from_row(row: &sqlx::postgres::PgRow) -> Result<StoredTicket, ApiError
         }),
         attachments,
         accepted_at: Some(hotline_common::time::to_proto(accepted_at)),
+        // Never stored: derived when the ticket is read (`tickets::standing`).
+        status: pb::TicketStatus::Unspecified as i32,
     };
     Ok(StoredTicket {
         summary,
@@ -236,6 +238,17 @@ impl Tickets {
         .fetch_optional(&mut *conn)
         .await?;
         row.as_ref().map(ticket_from_row).transpose()
+    }
+
+    /// Whether the ticket was handed to dispatch: its outbox row is gone
+    /// (deleted in the transaction that saw dispatch accept it).
+    pub async fn handed_to_dispatch(&self, ticket_no: &TicketNo) -> Result<bool, ApiError> {
+        Ok(sqlx::query_scalar(
+            "SELECT NOT EXISTS (SELECT 1 FROM dispatch_outbox WHERE ticket_no = $1)",
+        )
+        .bind(ticket_no)
+        .fetch_one(&self.pool)
+        .await?)
     }
 
     /// The catalogue saved by the last refresh.
