@@ -106,6 +106,7 @@ async fn once_begin_hop_answers_the_earlier_hop_can_do_nothing() {
         .begin_hop(BeginHopRequest {
             ticket_no: t1.clone(),
             hop: 2,
+            manual_queue: false,
         })
         .await
         .unwrap_err();
@@ -116,6 +117,7 @@ async fn once_begin_hop_answers_the_earlier_hop_can_do_nothing() {
         .begin_hop(BeginHopRequest {
             ticket_no: t1.clone(),
             hop: 2,
+            manual_queue: false,
         })
         .await
         .expect("hop 2 begun")
@@ -130,6 +132,7 @@ async fn once_begin_hop_answers_the_earlier_hop_can_do_nothing() {
         .begin_hop(BeginHopRequest {
             ticket_no: t2.clone(),
             hop: 2,
+            manual_queue: false,
         })
         .await
         .expect("hop 2 begun");
@@ -198,6 +201,7 @@ async fn once_begin_hop_answers_the_earlier_hop_can_do_nothing() {
         .begin_hop(BeginHopRequest {
             ticket_no: t1.clone(),
             hop: 3,
+            manual_queue: false,
         })
         .await
         .unwrap_err();

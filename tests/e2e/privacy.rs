@@ -70,6 +70,8 @@ async fn a_unit_whose_assignment_ended_sees_the_requester_masked() {
         masked()
     );
     assert_eq!(unit("bj-cmc").await.unwrap(), masked(), "the co-unit too");
+    // The new unit holds it once the relay has recorded hop 2.
+    hop_assignments(&sys, &no, 2).await;
     assert_eq!(unit("bj-water-group").await.unwrap(), full());
 
     // The water group answers: nothing more is expected of it.
