@@ -4,7 +4,8 @@ Generated Python stubs (grpcio-tools) from proto/ on PYTHONPATH; the four
 services at their default addresses (deploy/local/up.sh); HOTLINE_KEYS, the
 key file up.sh printed, to mint tokens with hotline-token. Submits a request,
 waits for it to be routed, signs it as the lead unit, answers it, and reads
-the timeline back. Exits non-zero on any surprise.
+the timeline back, printing the ticket's status at each step. Exits non-zero
+on any surprise.
 """
 
 import os
@@ -53,7 +54,13 @@ req = i.SubmitRequest(
 first = intake.Submit(req, metadata=md)
 again = intake.Submit(req, metadata=md)
 assert again.ticket_no == first.ticket_no and again.replayed, "retry gave another ticket"
-print("accepted", first.ticket_no)
+assert first.status == c.TICKET_STATUS_ACCEPTED, c.TicketStatus.Name(first.status)
+print("accepted", first.ticket_no, "status", c.TicketStatus.Name(first.status))
+
+
+def status_now():
+    got = intake.GetTicket(i.GetTicketRequest(ticket_no=first.ticket_no), metadata=md)
+    return got.ticket.status, got
 
 try:
     intake.Submit(i.SubmitRequest(idempotency_key="x", content=""), metadata=md)
@@ -72,8 +79,15 @@ while True:
 lead = got.assignments[0]
 unit_md = [("authorization", "Bearer " + token("--subject", "unit-desk", "--roles", "unit_staff", "--unit", lead.unit_id))]
 print("routed to", [(a.unit_id, c.AssignmentRole.Name(a.role)) for a in got.assignments])
+status, ticket = status_now()
+assert status == c.TICKET_STATUS_ROUTED, c.TicketStatus.Name(status)
+assert ticket.routing.lead_unit_id == lead.unit_id, ticket.routing
+print("status", c.TicketStatus.Name(status), "lead", ticket.routing.lead_unit_id,
+      "co", list(ticket.routing.co_unit_ids), "hop", ticket.routing.hop)
 
-units.SignAssignment(u.SignAssignmentRequest(assignment_id=lead.assignment_id, unit_id=lead.unit_id), metadata=unit_md)
+signed = units.SignAssignment(u.SignAssignmentRequest(assignment_id=lead.assignment_id, unit_id=lead.unit_id), metadata=unit_md)
+assert signed.assignment.ticket.status == c.TICKET_STATUS_SIGNED, signed.assignment.ticket.status
+print("status", c.TicketStatus.Name(status_now()[0]))
 try:
     units.SignAssignment(u.SignAssignmentRequest(assignment_id=lead.assignment_id, unit_id=lead.unit_id), metadata=unit_md)
     raise SystemExit("signed twice")
@@ -92,6 +106,9 @@ units.SubmitFeedback(u.SubmitFeedbackRequest(
     unit_id=lead.unit_id,
     feedback=c.Feedback(outcome=c.FEEDBACK_OUTCOME_RESOLVED, summary="已现场核查并处理。"),
 ), metadata=unit_md)
+status = status_now()[0]
+assert status == c.TICKET_STATUS_ANSWERED, c.TicketStatus.Name(status)
+print("status", c.TicketStatus.Name(status))
 try:
     intake.GetTimeline(i.GetTimelineRequest(ticket_no=first.ticket_no))
     raise SystemExit("read without identity")
