@@ -1,6 +1,7 @@
 //! What intake's handlers work with: its stores, the catalogue codes, the
 //! policy and undertaking.
 
+use hotline_common::idempotency::Keys;
 use std::sync::Arc;
 
 use hotline_sla::Policy;
@@ -19,4 +20,6 @@ pub struct App {
     pub undertaking: Undertaking,
     /// Wakes the relay to dispatch when a ticket is stored.
     pub relay_wake: Arc<Notify>,
+    /// The idempotency keys of ops' changes.
+    pub keys: Keys,
 }
