@@ -23,7 +23,7 @@ fn to_water(no: &str, hop: i32) -> RedispatchTicketRequest {
             co_unit_ids: vec![],
         })),
         ..Default::default()
-    }..Default::default()
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
