@@ -123,7 +123,7 @@ pub async fn hold_any_hop(tx: &mut Tx, id: AssignmentId, by: By<'_>) -> Result<H
 }
 
 async fn lock(tx: &mut Tx, id: AssignmentId, by: By<'_>) -> Result<Held, ApiError> {
-    let ticket = assignments::ticket_of(&mut **tx, id)
+    let ticket = assignments::ticket_of(tx, id)
         .await?
         .ok_or_else(|| not_found(id, by))?;
     let in_force = hops::lock(tx, &ticket, Hold::Share)

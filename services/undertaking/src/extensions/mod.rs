@@ -92,7 +92,7 @@ pub async fn decide(
     let id = id.expect("checked");
     ctx.keys
         .once(&who, &r, async |tx| {
-            let found = store::get(&mut **tx, id)
+            let found = store::get(tx, id)
                 .await?
                 .ok_or_else(|| ApiError::not_found(format!("no extension {id}")))?;
             // Approving moves a clock of the hop in force; a rejection

@@ -78,7 +78,7 @@ pub async fn reject_return(
     let id = id.expect("checked");
     ctx.keys
         .once(&who, &r, async |tx| {
-            let found = store::get(&mut **tx, id)
+            let found = store::get(tx, id)
                 .await?
                 .ok_or_else(|| ApiError::not_found(format!("no return {id}")))?;
             // The hop row, the assignment, then the return: the order a new
