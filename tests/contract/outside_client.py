@@ -3,9 +3,10 @@
 Generated Python stubs (grpcio-tools) from proto/ on PYTHONPATH; the four
 services at their default addresses (deploy/local/up.sh); HOTLINE_KEYS, the
 key file up.sh printed, to mint tokens with hotline-token. Submits a request,
-waits for it to be routed, signs it as the lead unit, answers it, and reads
-the timeline back, printing the ticket's status at each step. Exits non-zero
-on any surprise.
+waits for it to be routed, signs it as the lead unit (retrying the sign with
+its idempotency key, and decoding the ErrorInfo reason of a second sign),
+answers it, and reads the timeline back, printing the ticket's status at
+each step. Exits non-zero on any surprise.
 """
 
 import os
@@ -85,15 +86,47 @@ assert ticket.routing.lead_unit_id == lead.unit_id, ticket.routing
 print("status", c.TicketStatus.Name(status), "lead", ticket.routing.lead_unit_id,
       "co", list(ticket.routing.co_unit_ids), "hop", ticket.routing.hop)
 
-signed = units.SignAssignment(u.SignAssignmentRequest(assignment_id=lead.assignment_id, unit_id=lead.unit_id), metadata=unit_md)
-assert signed.assignment.ticket.status == c.TICKET_STATUS_SIGNED, signed.assignment.ticket.status
+from google.rpc import status_pb2, error_details_pb2  # noqa: E402
+
+
+def error_info(e):
+    """The google.rpc.ErrorInfo in a status's details, or None."""
+    details = dict(e.trailing_metadata() or ()).get("grpc-status-details-bin")
+    if not details:
+        return None
+    for d in status_pb2.Status.FromString(details).details:
+        if d.Is(error_details_pb2.ErrorInfo.DESCRIPTOR):
+            info = error_details_pb2.ErrorInfo()
+            d.Unpack(info)
+            return info
+    return None
+
+
+# Sign with an idempotency key; the retry gets the same response bytes.
+raw_sign = grpc.insecure_channel(f"{HOST}:50053").unary_unary(
+    "/hotline.undertaking.v1.UndertakingService/SignAssignment",
+    request_serializer=lambda m: m.SerializeToString(),
+    response_deserializer=lambda b: b,
+)
+sign = u.SignAssignmentRequest(assignment_id=lead.assignment_id, unit_id=lead.unit_id,
+                               idempotency_key=f"sign-{uuid.uuid4()}")
+signed = raw_sign(sign, metadata=unit_md)
+assert raw_sign(sign, metadata=unit_md) == signed, "the retried sign answered other bytes"
+assert u.SignAssignmentResponse.FromString(signed).assignment.state == u.ASSIGNMENT_STATE_SIGNED
+print("sign retried with its key: the same", len(signed), "bytes")
+signed_msg = u.SignAssignmentResponse.FromString(signed)
+assert signed_msg.assignment.ticket.status == c.TICKET_STATUS_SIGNED, signed_msg.assignment.ticket.status
 print("status", c.TicketStatus.Name(status_now()[0]))
 try:
     units.SignAssignment(u.SignAssignmentRequest(assignment_id=lead.assignment_id, unit_id=lead.unit_id), metadata=unit_md)
     raise SystemExit("signed twice")
 except grpc.RpcError as e:
     assert e.code() == grpc.StatusCode.FAILED_PRECONDITION, e
-    print("sign twice:", e.code().name, e.details())
+    info = error_info(e)
+    assert info is not None, "no ErrorInfo"
+    assert info.reason == "ASSIGNMENT_ALREADY_SIGNED" and info.domain == "hotline.gov.cn", info
+    assert info.metadata["state"] == "signed", info
+    print("sign twice:", e.code().name, info.reason, dict(info.metadata))
 
 # Co-units sign and submit their parts to the lead; the lead answers once.
 for co in got.assignments[1:]:
@@ -124,8 +157,6 @@ assert tl.feedback.summary == "已现场核查并处理。"
 
 # ---------------------------------------------------------------- edges
 from grpc_reflection.v1alpha import reflection_pb2 as rpb, reflection_pb2_grpc as rgrpc  # noqa: E402
-from google.rpc import status_pb2, error_details_pb2  # noqa: E402
-
 PORTS = {"intake": 50051, "dispatch": 50052, "undertaking": 50053, "supervision": 50054}
 for name, port in PORTS.items():
     refl = rgrpc.ServerReflectionStub(grpc.insecure_channel(f"{HOST}:{port}"))

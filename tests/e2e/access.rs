@@ -191,6 +191,7 @@ async fn a_unit_learns_nothing_about_tickets_it_does_not_hold() {
         .sign_assignment(SignAssignmentRequest {
             assignment_id: lead.assignment_id.clone(),
             unit_id: "bj-heating-group".into(),
+            ..Default::default()
         })
         .await
         .unwrap_err();
@@ -199,6 +200,7 @@ async fn a_unit_learns_nothing_about_tickets_it_does_not_hold() {
         .sign_assignment(SignAssignmentRequest {
             assignment_id: lead.assignment_id.clone(),
             unit_id: "bj-water-group".into(),
+            ..Default::default()
         })
         .await
         .unwrap_err();
@@ -378,6 +380,7 @@ async fn the_audit_trail_records_changes_and_reads_and_detects_tampering() {
         .sign_assignment(SignAssignmentRequest {
             assignment_id: lead.assignment_id.clone(),
             unit_id: lead.unit_id.clone(),
+            ..Default::default()
         })
         .await
         .unwrap();

@@ -41,6 +41,7 @@ async fn ops_publish_a_catalogue_version_that_routing_then_uses() {
     let e = dispatch
         .publish_catalogue(PublishCatalogueRequest {
             catalogue: Some(bad),
+            ..Default::default()
         })
         .await
         .unwrap_err();
@@ -54,6 +55,7 @@ async fn ops_publish_a_catalogue_version_that_routing_then_uses() {
     let e = dispatch
         .publish_catalogue(PublishCatalogueRequest {
             catalogue: Some(cat.clone()),
+            ..Default::default()
         })
         .await
         .unwrap_err();
@@ -70,6 +72,7 @@ async fn ops_publish_a_catalogue_version_that_routing_then_uses() {
     let v = dispatch
         .publish_catalogue(PublishCatalogueRequest {
             catalogue: Some(cat),
+            ..Default::default()
         })
         .await
         .expect("published")
@@ -86,6 +89,7 @@ async fn ops_publish_a_catalogue_version_that_routing_then_uses() {
     dispatch
         .activate_catalogue(ActivateCatalogueRequest {
             version: first.clone(),
+            ..Default::default()
         })
         .await
         .expect("rolled back");
@@ -121,7 +125,10 @@ async fn ops_publish_a_catalogue_version_that_routing_then_uses() {
             .await,
     );
     let e = dispatcher
-        .activate_catalogue(ActivateCatalogueRequest { version: first })
+        .activate_catalogue(ActivateCatalogueRequest {
+            version: first,
+            ..Default::default()
+        })
         .await
         .unwrap_err();
     assert_eq!(e.code(), Code::PermissionDenied);
@@ -188,6 +195,7 @@ async fn units_say_what_kind_they_are() {
     let e = dispatch
         .publish_catalogue(PublishCatalogueRequest {
             catalogue: Some(next.clone()),
+            ..Default::default()
         })
         .await
         .unwrap_err();
@@ -205,6 +213,7 @@ async fn units_say_what_kind_they_are() {
     dispatch
         .publish_catalogue(PublishCatalogueRequest {
             catalogue: Some(next),
+            ..Default::default()
         })
         .await
         .expect("published");
@@ -242,6 +251,7 @@ async fn catalogue_fields_are_checked_before_anything_is_read() {
         let e = dispatch
             .activate_catalogue(ActivateCatalogueRequest {
                 version: version.into(),
+                ..Default::default()
             })
             .await
             .unwrap_err();
@@ -272,6 +282,7 @@ async fn catalogue_fields_are_checked_before_anything_is_read() {
     let e = dispatch
         .publish_catalogue(PublishCatalogueRequest {
             catalogue: Some(bad),
+            ..Default::default()
         })
         .await
         .unwrap_err();
@@ -303,6 +314,7 @@ async fn catalogue_versions_are_listed_page_by_page() {
         dispatch
             .publish_catalogue(PublishCatalogueRequest {
                 catalogue: Some(next),
+                ..Default::default()
             })
             .await
             .expect("published");

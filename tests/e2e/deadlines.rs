@@ -40,6 +40,7 @@ async fn an_unsigned_emergency_gets_one_urge_then_one_case() {
     und.sign_assignment(SignAssignmentRequest {
         assignment_id: a[0].assignment_id.clone(),
         unit_id: a[0].unit_id.clone(),
+        ..Default::default()
     })
     .await
     .expect("late sign");
@@ -80,6 +81,7 @@ async fn a_request_signed_in_time_gets_nothing_for_sign_off() {
         .sign_assignment(SignAssignmentRequest {
             assignment_id: a[0].assignment_id.clone(),
             unit_id: a[0].unit_id.clone(),
+            ..Default::default()
         })
         .await
         .expect("sign");
@@ -115,6 +117,7 @@ async fn an_extension_approved_after_the_deadline_closes_its_case() {
             stage: Stage::SignOff as i32,
             reason: "暴雪封路，人员无法到岗".into(),
             requested_deadline: Some(ts(time(&a.dispatched_at) + chrono::Duration::seconds(60))),
+            ..Default::default()
         })
         .await
         .expect("asked in time")
@@ -142,6 +145,7 @@ async fn an_extension_approved_after_the_deadline_closes_its_case() {
             extension_id: ext.extension_id,
             approve: true,
             note: "情况属实".into(),
+            ..Default::default()
         })
         .await
         .expect("approved");
@@ -153,6 +157,7 @@ async fn an_extension_approved_after_the_deadline_closes_its_case() {
     unit.sign_assignment(SignAssignmentRequest {
         assignment_id: a.assignment_id.clone(),
         unit_id: a.unit_id.clone(),
+        ..Default::default()
     })
     .await
     .expect("signed");
@@ -182,6 +187,7 @@ async fn an_approved_extension_moves_the_events() {
         stage: Stage::SignOff as i32,
         reason: reason.into(),
         requested_deadline: Some(ts(new_deadline)),
+        ..Default::default()
     };
 
     // Rejected first: the clock runs on.
@@ -204,6 +210,7 @@ async fn an_approved_extension_moves_the_events() {
             extension_id: first.extension_id.clone(),
             approve: false,
             note: String::new(),
+            ..Default::default()
         })
         .await
         .unwrap_err();
@@ -212,6 +219,7 @@ async fn an_approved_extension_moves_the_events() {
         extension_id: first.extension_id.clone(),
         approve: false,
         note: "理由不充分".into(),
+        ..Default::default()
     })
     .await
     .unwrap();
@@ -228,6 +236,7 @@ async fn an_approved_extension_moves_the_events() {
             extension_id: second.extension_id.clone(),
             approve: true,
             note: String::new(),
+            ..Default::default()
         })
         .await
         .unwrap()
@@ -241,6 +250,7 @@ async fn an_approved_extension_moves_the_events() {
             extension_id: second.extension_id.clone(),
             approve: false,
             note: "x".into(),
+            ..Default::default()
         })
         .await
         .unwrap_err();
@@ -354,6 +364,7 @@ async fn surge_mode_gives_general_requests_longer_to_dispatch() {
         .set_surge_mode(SetSurgeModeRequest {
             on: true,
             reason: String::new(),
+            ..Default::default()
         })
         .await
         .unwrap_err();
@@ -362,6 +373,7 @@ async fn surge_mode_gives_general_requests_longer_to_dispatch() {
         .set_surge_mode(SetSurgeModeRequest {
             on: true,
             reason: "寒潮供暖集中来电".into(),
+            ..Default::default()
         })
         .await
         .unwrap();
@@ -392,6 +404,7 @@ async fn surge_mode_gives_general_requests_longer_to_dispatch() {
         .set_surge_mode(SetSurgeModeRequest {
             on: false,
             reason: "来电回落".into(),
+            ..Default::default()
         })
         .await
         .unwrap();

@@ -251,6 +251,7 @@ async fn a_ticket_travels_through_three_returns_and_is_flagged() {
         .sign_assignment(SignAssignmentRequest {
             assignment_id: heat.assignment_id.clone(),
             unit_id: heat.unit_id.clone(),
+            ..Default::default()
         })
         .await
         .unwrap_err();
@@ -271,6 +272,7 @@ async fn a_ticket_travels_through_three_returns_and_is_flagged() {
         .reject_return(RejectReturnRequest {
             return_id: rid.clone(),
             note: "供热属热力集团职责，请签收办理".into(),
+            ..Default::default()
         })
         .await
         .expect("rejected")
@@ -282,6 +284,7 @@ async fn a_ticket_travels_through_three_returns_and_is_flagged() {
         .reject_return(RejectReturnRequest {
             return_id: rid.clone(),
             note: "again".into(),
+            ..Default::default()
         })
         .await
         .unwrap_err();
@@ -298,6 +301,7 @@ async fn a_ticket_travels_through_three_returns_and_is_flagged() {
             reason: "accept".into(),
             return_id: rid.clone(),
             target: Some(Target::ManualQueue(true)),
+            ..Default::default()
         })
         .await
         .unwrap_err();
@@ -327,6 +331,7 @@ async fn a_ticket_travels_through_three_returns_and_is_flagged() {
                 reason: format!("退单核实属实 {n}"),
                 return_id: rid.clone(),
                 target: Some(target),
+                ..Default::default()
             })
             .await
             .expect("return accepted")
@@ -431,6 +436,7 @@ async fn a_ticket_travels_through_three_returns_and_is_flagged() {
     unit.sign_assignment(SignAssignmentRequest {
         assignment_id: heat.assignment_id.clone(),
         unit_id: heat.unit_id.clone(),
+        ..Default::default()
     })
     .await
     .expect("signed");
@@ -441,6 +447,7 @@ async fn a_ticket_travels_through_three_returns_and_is_flagged() {
             reason: ReturnReason::NotOurDuty as i32,
             duty_rule: "x".into(),
             note: String::new(),
+            ..Default::default()
         })
         .await
         .unwrap_err();
@@ -486,6 +493,7 @@ async fn a_return_comes_within_the_sign_off_limit() {
             reason: ReturnReason::NotOurArea as i32,
             duty_rule: "属地管理原则".into(),
             note: String::new(),
+            ..Default::default()
         })
         .await
         .unwrap_err();

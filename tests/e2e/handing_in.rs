@@ -146,6 +146,7 @@ async fn bad_fields_are_named_before_anything_is_looked_up() {
             reason: "核实".into(),
             return_id: "r\u{0}1".into(),
             target: Some(Target::ManualQueue(true)),
+            ..Default::default()
         })
         .await
         .unwrap_err();

@@ -215,6 +215,7 @@ async fn a_redispatch_racing_a_rejection_leaves_the_return_accepted() {
             reason: ReturnReason::WrongCategory as i32,
             duty_rule: "燃气属燃气集团".into(),
             note: String::new(),
+            ..Default::default()
         })
         .await
         .expect("returned")
@@ -229,6 +230,7 @@ async fn a_redispatch_racing_a_rejection_leaves_the_return_accepted() {
         .reject_return(RejectReturnRequest {
             return_id: rid.clone(),
             note: "请签收".into(),
+            ..Default::default()
         })
         .await
         .expect("rejected");

@@ -44,6 +44,7 @@ async fn sign(sys: &System, a: &Assignment) -> Result<(), tonic::Status> {
         .sign_assignment(SignAssignmentRequest {
             assignment_id: a.assignment_id.clone(),
             unit_id: a.unit_id.clone(),
+            ..Default::default()
         })
         .await
         .map(drop)
@@ -60,6 +61,7 @@ async fn answer(sys: &System, a: &Assignment) -> Result<(), tonic::Status> {
                 summary: "已协调热力公司排查管线，室温恢复".into(),
                 ..Default::default()
             }),
+            ..Default::default()
         })
         .await
         .map(drop)
@@ -146,6 +148,7 @@ async fn once_begin_hop_answers_the_earlier_hop_can_do_nothing() {
             assignment_id: co.assignment_id.clone(),
             unit_id: co.unit_id.clone(),
             part: "已配合核查".into(),
+            ..Default::default()
         })
         .await
         .map(drop);
@@ -160,6 +163,7 @@ async fn once_begin_hop_answers_the_earlier_hop_can_do_nothing() {
             reason: ReturnReason::NotOurDuty as i32,
             duty_rule: "职责清单未列".into(),
             note: String::new(),
+            ..Default::default()
         })
         .await
         .map(drop);

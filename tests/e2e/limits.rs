@@ -90,6 +90,7 @@ async fn an_extension_asks_for_a_deadline_within_a_year() {
         stage: Stage::Feedback as i32,
         reason: "需协调管线改造".into(),
         requested_deadline: Some(ts(at)),
+        ..Default::default()
     };
     for at in [
         chrono::DateTime::from_timestamp(YEAR_255000, 0).unwrap(),
@@ -167,6 +168,7 @@ async fn a_whistle_summons_departments_within_thirty_days() {
         arrive_by: Some(ts(at)),
         place: "建外街道某小区南门".into(),
         matter: "夜间施工噪声扰民".into(),
+        ..Default::default()
     };
     for at in [
         chrono::DateTime::from_timestamp(YEAR_255000, 0).unwrap(),

@@ -96,6 +96,7 @@ async fn the_transferred_tickets_come_page_by_page() {
                         lead_unit_id: unit.into(),
                         co_unit_ids: vec![],
                     })),
+                    ..Default::default()
                 })
                 .await
                 .expect("re-dispatched");

@@ -40,6 +40,7 @@ pub async fn attempt(
             .sign_assignment(SignAssignmentRequest {
                 assignment_id: id,
                 unit_id,
+                ..Default::default()
             })
             .await
             .map(drop),
@@ -48,6 +49,7 @@ pub async fn attempt(
                 assignment_id: id,
                 unit_id,
                 feedback: Some(fb),
+                ..Default::default()
             })
             .await
             .map(drop),
@@ -58,6 +60,7 @@ pub async fn attempt(
                 reason: ReturnReason::NotOurDuty as i32,
                 duty_rule: "职责清单未列".into(),
                 note: String::new(),
+                ..Default::default()
             })
             .await
             .map(drop),

@@ -52,6 +52,7 @@ async fn a_unit_whose_assignment_ended_sees_the_requester_masked() {
                 lead_unit_id: "bj-water-group".into(),
                 co_unit_ids: vec![],
             })),
+            ..Default::default()
         })
         .await
         .expect("re-dispatched");
@@ -80,6 +81,7 @@ async fn a_unit_whose_assignment_ended_sees_the_requester_masked() {
     w.sign_assignment(SignAssignmentRequest {
         assignment_id: water.assignment_id.clone(),
         unit_id: water.unit_id.clone(),
+        ..Default::default()
     })
     .await
     .expect("signed");
@@ -96,6 +98,7 @@ async fn a_unit_whose_assignment_ended_sees_the_requester_masked() {
             summary: "已抢修管线，恢复供水。".into(),
             ..Default::default()
         }),
+        ..Default::default()
     })
     .await
     .expect("answered");

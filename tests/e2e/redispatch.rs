@@ -22,6 +22,7 @@ fn to_water(no: &str, hop: i32) -> RedispatchTicketRequest {
             lead_unit_id: "bj-water-group".into(),
             co_unit_ids: vec![],
         })),
+        ..Default::default()
     }
 }
 
@@ -41,6 +42,7 @@ async fn an_answered_ticket_is_not_re_dispatched_and_no_hop_is_kept() {
     unit.sign_assignment(SignAssignmentRequest {
         assignment_id: gov.assignment_id.clone(),
         unit_id: gov.unit_id.clone(),
+        ..Default::default()
     })
     .await
     .expect("signed");
@@ -52,6 +54,7 @@ async fn an_answered_ticket_is_not_re_dispatched_and_no_hop_is_kept() {
             summary: "已答复诉求人相关政策。".into(),
             ..Default::default()
         }),
+        ..Default::default()
     })
     .await
     .expect("answered");
@@ -93,6 +96,7 @@ async fn once_a_re_dispatch_replied_the_old_units_cannot_act() {
             .sign_assignment(SignAssignmentRequest {
                 assignment_id: a.assignment_id.clone(),
                 unit_id: a.unit_id.clone(),
+                ..Default::default()
             })
             .await
             .unwrap_err();
@@ -133,6 +137,7 @@ async fn after_a_re_dispatch_replied_the_old_lead_never_answers() {
         old.sign_assignment(SignAssignmentRequest {
             assignment_id: gov.assignment_id.clone(),
             unit_id: gov.unit_id.clone(),
+            ..Default::default()
         })
         .await
         .expect("signed");
@@ -146,6 +151,7 @@ async fn after_a_re_dispatch_replied_the_old_lead_never_answers() {
                 assignment_id: gov.assignment_id.clone(),
                 unit_id: gov.unit_id.clone(),
                 feedback: answer(),
+                ..Default::default()
             })
             .await
             .expect_err("the old lead answered after the re-dispatch replied");
@@ -165,6 +171,7 @@ async fn after_a_re_dispatch_replied_the_old_lead_never_answers() {
         unit.sign_assignment(SignAssignmentRequest {
             assignment_id: new.assignment_id.clone(),
             unit_id: new.unit_id.clone(),
+            ..Default::default()
         })
         .await
         .expect("the new unit signs");
@@ -172,6 +179,7 @@ async fn after_a_re_dispatch_replied_the_old_lead_never_answers() {
             assignment_id: new.assignment_id.clone(),
             unit_id: new.unit_id.clone(),
             feedback: answer(),
+            ..Default::default()
         })
         .await
         .expect("the new unit answers");

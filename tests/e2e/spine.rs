@@ -152,6 +152,7 @@ async fn one_request_travels_the_whole_path() {
             assignment_id: lead.assignment_id.clone(),
             unit_id: "bj-heating-group".into(),
             feedback: Some(fb.clone()),
+            ..Default::default()
         })
         .await
         .unwrap_err();
@@ -162,6 +163,7 @@ async fn one_request_travels_the_whole_path() {
         .sign_assignment(SignAssignmentRequest {
             assignment_id: lead.assignment_id.clone(),
             unit_id: "bj-heating-group".into(),
+            ..Default::default()
         })
         .await
         .expect("sign")
@@ -173,6 +175,7 @@ async fn one_request_travels_the_whole_path() {
         .sign_assignment(SignAssignmentRequest {
             assignment_id: lead.assignment_id.clone(),
             unit_id: "bj-heating-group".into(),
+            ..Default::default()
         })
         .await
         .unwrap_err();
@@ -188,6 +191,7 @@ async fn one_request_travels_the_whole_path() {
         .sign_assignment(SignAssignmentRequest {
             assignment_id: co.assignment_id.clone(),
             unit_id: "bj-heating-group".into(),
+            ..Default::default()
         })
         .await
         .unwrap_err();
@@ -199,6 +203,7 @@ async fn one_request_travels_the_whole_path() {
             assignment_id: lead.assignment_id.clone(),
             unit_id: "bj-heating-group".into(),
             feedback: Some(fb.clone()),
+            ..Default::default()
         })
         .await
         .unwrap_err();
@@ -211,6 +216,7 @@ async fn one_request_travels_the_whole_path() {
             assignment_id: lead.assignment_id.clone(),
             unit_id: "bj-heating-group".into(),
             feedback: Some(fb.clone()),
+            ..Default::default()
         })
         .await
         .expect("feedback")
@@ -369,6 +375,7 @@ async fn bad_input_gets_a_clear_error() {
         cmc.sign_assignment(SignAssignmentRequest {
             assignment_id: "not-an-id".into(),
             unit_id: "bj-cmc".into(),
+            ..Default::default()
         })
         .await
         .map(|_| ()),
@@ -379,6 +386,7 @@ async fn bad_input_gets_a_clear_error() {
         cmc.sign_assignment(SignAssignmentRequest {
             assignment_id: uuid::Uuid::new_v4().to_string(),
             unit_id: "bj-cmc".into(),
+            ..Default::default()
         })
         .await
         .map(|_| ()),
@@ -411,6 +419,7 @@ async fn bad_input_gets_a_clear_error() {
         .sign_assignment(SignAssignmentRequest {
             assignment_id: lead.assignment_id.clone(),
             unit_id: lead.unit_id.clone(),
+            ..Default::default()
         })
         .await
         .unwrap();
@@ -423,6 +432,7 @@ async fn bad_input_gets_a_clear_error() {
                 summary: "正在处理".into(),
                 ..Default::default()
             }),
+            ..Default::default()
         })
         .await
         .unwrap_err();

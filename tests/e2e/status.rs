@@ -140,6 +140,7 @@ async fn the_status_progresses_from_accepted_to_answered() {
         .sign_assignment(SignAssignmentRequest {
             assignment_id: head.assignment_id.clone(),
             unit_id: head.unit_id.clone(),
+            ..Default::default()
         })
         .await
         .expect("the lead signs")
@@ -164,6 +165,7 @@ async fn the_status_progresses_from_accepted_to_answered() {
                 summary: "已协调热力站，室温恢复。".into(),
                 ..Default::default()
             }),
+            ..Default::default()
         })
         .await
         .expect("the lead answers")
@@ -190,6 +192,7 @@ fn redispatch(no: &str, hop: i32, target: Target, return_id: &str) -> Redispatch
         reason: "调整派单".into(),
         return_id: return_id.to_string(),
         target: Some(target),
+        ..Default::default()
     }
 }
 

@@ -32,6 +32,7 @@ async fn units_record_their_handling_and_it_shows_in_the_timeline() {
             way: way.into(),
             result: result.into(),
             note: note.into(),
+            ..Default::default()
         };
     let contact = record(
         HandlingRecordKind::Contact,
@@ -44,6 +45,7 @@ async fn units_record_their_handling_and_it_shows_in_the_timeline() {
     unit.sign_assignment(SignAssignmentRequest {
         assignment_id: lead.assignment_id.clone(),
         unit_id: lead.unit_id.clone(),
+        ..Default::default()
     })
     .await
     .unwrap();
@@ -104,6 +106,7 @@ async fn units_record_their_handling_and_it_shows_in_the_timeline() {
             summary: "已调整阀门，室温恢复。".into(),
             ..Default::default()
         }),
+        ..Default::default()
     })
     .await
     .unwrap();
@@ -147,6 +150,7 @@ async fn a_three_unit_ticket_gets_one_answer_from_its_lead() {
         .sign_assignment(SignAssignmentRequest {
             assignment_id: lead.assignment_id.clone(),
             unit_id: lead.unit_id.clone(),
+            ..Default::default()
         })
         .await
         .unwrap();
@@ -158,6 +162,7 @@ async fn a_three_unit_ticket_gets_one_answer_from_its_lead() {
             summary: summary.into(),
             ..Default::default()
         }),
+        ..Default::default()
     };
     let e = lead_unit.submit_feedback(answer("x")).await.unwrap_err();
     assert_eq!(e.code(), Code::FailedPrecondition);
@@ -174,6 +179,7 @@ async fn a_three_unit_ticket_gets_one_answer_from_its_lead() {
         .sign_assignment(SignAssignmentRequest {
             assignment_id: cdc.assignment_id.clone(),
             unit_id: cdc.unit_id.clone(),
+            ..Default::default()
         })
         .await
         .unwrap();
@@ -182,6 +188,7 @@ async fn a_three_unit_ticket_gets_one_answer_from_its_lead() {
             assignment_id: cdc.assignment_id.clone(),
             unit_id: cdc.unit_id.clone(),
             feedback: answer("x").feedback,
+            ..Default::default()
         })
         .await
         .unwrap_err();
@@ -191,6 +198,7 @@ async fn a_three_unit_ticket_gets_one_answer_from_its_lead() {
             assignment_id: lead.assignment_id.clone(),
             unit_id: lead.unit_id.clone(),
             part: "x".into(),
+            ..Default::default()
         })
         .await
         .unwrap_err();

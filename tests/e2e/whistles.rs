@@ -35,6 +35,7 @@ async fn a_street_whistle_summons_departments_and_late_ones_reach_supervision() 
         }),
         place: "建外街道某小区南门".into(),
         matter: "夜间施工噪声扰民，现场核查".into(),
+        ..Default::default()
     };
     // Only while signed.
     let e = office
@@ -46,6 +47,7 @@ async fn a_street_whistle_summons_departments_and_late_ones_reach_supervision() 
         .sign_assignment(SignAssignmentRequest {
             assignment_id: street.assignment_id.clone(),
             unit_id: street.unit_id.clone(),
+            ..Default::default()
         })
         .await
         .expect("signed");
@@ -82,6 +84,7 @@ async fn a_street_whistle_summons_departments_and_late_ones_reach_supervision() 
     let report = |unit: &str| ReportInRequest {
         whistle_id: w.whistle_id.clone(),
         unit_id: unit.into(),
+        ..Default::default()
     };
     let w1 = sys
         .undertaking_as("bj-urban-enforcement")
@@ -234,6 +237,7 @@ async fn a_street_whistle_summons_departments_and_late_ones_reach_supervision() 
     c.sign_assignment(SignAssignmentRequest {
         assignment_id: co.assignment_id.clone(),
         unit_id: co.unit_id.clone(),
+        ..Default::default()
     })
     .await
     .unwrap();

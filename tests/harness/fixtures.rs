@@ -91,6 +91,7 @@ pub async fn submit_co_parts(sys: &System, ticket_no: &str) {
             unit.sign_assignment(SignAssignmentRequest {
                 assignment_id: a.assignment_id.clone(),
                 unit_id: a.unit_id.clone(),
+                ..Default::default()
             })
             .await
             .expect("co-unit signs");
@@ -99,6 +100,7 @@ pub async fn submit_co_parts(sys: &System, ticket_no: &str) {
             assignment_id: a.assignment_id.clone(),
             unit_id: a.unit_id.clone(),
             part: format!("{} 已配合核查", a.unit_id),
+            ..Default::default()
         })
         .await
         .expect("co-unit submits its part");

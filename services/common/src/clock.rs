@@ -251,7 +251,13 @@ pub async fn extend(
     .bind(clock_id)
     .fetch_optional(&mut **tx)
     .await?
-    .ok_or_else(|| ApiError::precondition(format!("clock {clock_id} is not running")))?;
+    .ok_or_else(|| {
+        ApiError::precondition(
+            crate::Reason::ClockNotRunning,
+            format!("clock {clock_id} is not running"),
+        )
+        .with("clock_id", clock_id)
+    })?;
     let row = sqlx::query(
         "UPDATE clocks SET version = version + 1, deadline = $2 \
          WHERE clock_id = $1 AND stopped_at IS NULL \

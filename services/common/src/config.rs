@@ -196,6 +196,9 @@ pub struct CommonConfig {
     /// `HOTLINE_RATE_LIMIT_BURST` (default 2000), per identity and per
     /// replica (docs/SECURITY.md says why not across replicas).
     pub limits: Arc<Limits>,
+    /// `HOTLINE_IDEMPOTENCY_RETENTION_SECONDS`: how long idempotency keys
+    /// are kept (default 7 days).
+    pub idempotency_retention: Duration,
 }
 
 impl CommonConfig {
@@ -253,6 +256,16 @@ impl CommonConfig {
             );
         }
         let limits = Arc::new(Limits::new(max_message_bytes, per_second, burst));
+        let idempotency_retention = env.seconds(
+            crate::idempotency::ENV_RETENTION,
+            crate::idempotency::DEFAULT_RETENTION,
+        );
+        if idempotency_retention < Duration::from_secs(1) {
+            env.error(format!(
+                "{}: at least 1 second",
+                crate::idempotency::ENV_RETENTION
+            ));
+        }
         CommonConfig {
             auth,
             limits,
@@ -269,6 +282,7 @@ impl CommonConfig {
             log_format: env.parse("HOTLINE_LOG_FORMAT", LogFormat::Text),
             shutdown_grace: env.seconds("HOTLINE_SHUTDOWN_GRACE_SECONDS", Duration::from_secs(10)),
             policy,
+            idempotency_retention,
         }
     }
 
@@ -309,6 +323,7 @@ mod tests {
         assert_eq!(c.database_schema, "dispatch");
         assert_eq!(c.log_format, LogFormat::Text);
         assert_eq!(c.policy.name, "beijing");
+        assert_eq!(c.idempotency_retention, Duration::from_secs(7 * 24 * 3600));
     }
 
     #[test]
@@ -319,10 +334,11 @@ mod tests {
             ("HOTLINE_DATABASE_SCHEMA", "Bad-Name"),
             ("HOTLINE_DATABASE_MAX_CONNECTIONS", "-1"),
             ("HOTLINE_POLICY_FILE", "/nonexistent/policy.toml"),
+            ("HOTLINE_IDEMPOTENCY_RETENTION_SECONDS", "0"),
         ]);
         let _ = CommonConfig::from_env(&mut e, ServiceName::Intake);
         let err = e.finish().unwrap_err();
-        // The five above, and the missing key file.
-        assert_eq!(err.0.len(), 6, "{err}");
+        // The six above, and the missing key file.
+        assert_eq!(err.0.len(), 7, "{err}");
     }
 }

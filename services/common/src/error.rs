@@ -7,6 +7,8 @@
 use tonic::{Code, Status};
 use tonic_types::{ErrorDetails, FieldViolation, StatusExt};
 
+pub use crate::reason::{DOMAIN, Reason};
+
 /// What went wrong, as a caller must act on it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ErrorCode {
@@ -49,6 +51,10 @@ pub struct ApiError {
     pub message: String,
     /// Field violations (field path, description) for INVALID_ARGUMENT.
     pub fields: Vec<(String, String)>,
+    /// The stable reason, sent as `google.rpc.ErrorInfo.reason`.
+    pub reason: Option<Reason>,
+    /// `ErrorInfo.metadata`: the current state, the ids concerned.
+    pub metadata: Vec<(String, String)>,
 }
 
 impl std::fmt::Display for ApiError {
@@ -65,7 +71,22 @@ impl ApiError {
             code,
             message: message.into(),
             fields: Vec::new(),
+            reason: None,
+            metadata: Vec::new(),
         }
+    }
+
+    /// The same error, with its stable reason.
+    pub fn because(mut self, reason: Reason) -> ApiError {
+        self.reason = Some(reason);
+        self
+    }
+
+    /// The same error, with one more metadata entry (`state`, `ticket_no`,
+    /// `hop`, ...) for its ErrorInfo.
+    pub fn with(mut self, key: &str, value: impl std::fmt::Display) -> ApiError {
+        self.metadata.push((key.to_string(), value.to_string()));
+        self
     }
 
     /// One invalid field: `"<field>: <problem>"`.
@@ -84,6 +105,8 @@ impl ApiError {
             code: ErrorCode::InvalidArgument,
             message,
             fields,
+            reason: None,
+            metadata: Vec::new(),
         }
     }
 
@@ -91,12 +114,14 @@ impl ApiError {
         ApiError::new(ErrorCode::NotFound, message)
     }
 
-    pub fn precondition(message: impl Into<String>) -> ApiError {
-        ApiError::new(ErrorCode::FailedPrecondition, message)
+    /// A wrong state: every one names its reason, and the message the
+    /// state the thing is in.
+    pub fn precondition(reason: Reason, message: impl Into<String>) -> ApiError {
+        ApiError::new(ErrorCode::FailedPrecondition, message).because(reason)
     }
 
-    pub fn permission(message: impl Into<String>) -> ApiError {
-        ApiError::new(ErrorCode::PermissionDenied, message)
+    pub fn permission(reason: Reason, message: impl Into<String>) -> ApiError {
+        ApiError::new(ErrorCode::PermissionDenied, message).because(reason)
     }
 
     pub fn unavailable(message: impl Into<String>) -> ApiError {
@@ -207,6 +232,14 @@ impl From<ApiError> for Status {
         if e.code == ErrorCode::Unavailable {
             details.set_retry_info(Some(std::time::Duration::from_secs(1)));
         }
+        if let Some(reason) = e.reason {
+            let metadata: std::collections::HashMap<String, String> = e
+                .metadata
+                .iter()
+                .map(|(k, v)| (clip(k, 64), clip(v, MAX_MESSAGE_CHARS / 2)))
+                .collect();
+            details.set_error_info(reason.as_str(), DOMAIN, metadata);
+        }
         Status::with_error_details(e.code.grpc(), e.message, details)
     }
 }
@@ -284,7 +317,20 @@ pub fn from_peer(peer: &str, s: Status) -> ApiError {
         }
         _ => ErrorCode::Internal,
     };
-    ApiError::new(code, format!("{peer}: {}", s.message()))
+    let mut e = ApiError::new(code, format!("{peer}: {}", s.message()));
+    // The peer's reason passes through, so that a caller of this service
+    // branches as a caller of the peer would.
+    if let Some(info) = s.get_details_error_info()
+        && info.domain == DOMAIN
+        && let Some(reason) = Reason::parse(&info.reason)
+        && code != ErrorCode::Internal
+    {
+        e.reason = Some(reason);
+        let mut metadata: Vec<(String, String)> = info.metadata.into_iter().collect();
+        metadata.sort();
+        e.metadata = metadata;
+    }
+    e
 }
 
 #[cfg(test)]
@@ -340,6 +386,26 @@ mod tests {
         assert!(s.message().chars().count() <= MAX_MESSAGE_CHARS + 1);
         assert_eq!(clip("abc", 2), "ab…");
         assert_eq!(clip("abc", 3), "abc");
+    }
+
+    #[test]
+    fn a_reason_travels_as_error_info_and_through_a_peer() {
+        let s: Status = ApiError::precondition(Reason::AssignmentAlreadySigned, "already signed")
+            .with("state", "signed")
+            .into();
+        let info = s.get_details_error_info().expect("ErrorInfo");
+        assert_eq!(info.reason, "ASSIGNMENT_ALREADY_SIGNED");
+        assert_eq!(info.domain, DOMAIN);
+        assert_eq!(
+            info.metadata.get("state").map(String::as_str),
+            Some("signed")
+        );
+        let relayed = from_peer("undertaking", s);
+        assert_eq!(relayed.code, ErrorCode::FailedPrecondition);
+        assert_eq!(relayed.reason, Some(Reason::AssignmentAlreadySigned));
+        assert_eq!(relayed.metadata, vec![("state".into(), "signed".into())]);
+        let plain: Status = ApiError::not_found("no such thing").into();
+        assert!(plain.get_details_error_info().is_none());
     }
 
     #[test]

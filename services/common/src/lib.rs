@@ -7,6 +7,8 @@
 //! - [`audit`]: the append-only, hash-chained audit trail;
 //! - [`auth`]: identity on every call, the table of who may call what;
 //! - [`error`]: one error type mapped to `tonic::Code`;
+//! - [`reason`]: the stable reasons errors carry (`google.rpc.ErrorInfo`);
+//! - [`idempotency`]: idempotency keys of state-changing calls;
 //! - [`validate`]: field checks that name the field;
 //! - [`ids`]: typed identifiers parsed once at the edge;
 //! - [`grpc`]: the one shape of a unary handler;
@@ -30,10 +32,12 @@ pub mod convert;
 pub mod db;
 pub mod error;
 pub mod grpc;
+pub mod idempotency;
 pub mod ids;
 pub mod outbox;
 pub mod paging;
 pub mod privacy;
+pub mod reason;
 pub mod retry;
 pub mod startup;
 pub mod status;
@@ -43,3 +47,4 @@ pub mod time;
 pub mod validate;
 
 pub use error::{ApiError, ErrorCode};
+pub use reason::Reason;

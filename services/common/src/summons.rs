@@ -151,10 +151,12 @@ pub fn check_arrival<'a>(
         .find(|s| &s.unit_id == unit)
         .ok_or_else(|| ApiError::not_found(format!("unit {unit} is not summoned by {what}")))?;
     if let Some(at) = s.arrived_at {
-        return Err(ApiError::precondition(format!(
-            "{unit} has already reported in, at {}",
-            at.to_rfc3339()
-        )));
+        return Err(ApiError::precondition(
+            crate::Reason::AlreadyReportedIn,
+            format!("{unit} has already reported in, at {}", at.to_rfc3339()),
+        )
+        .with("unit_id", unit)
+        .with("arrived_at", at.to_rfc3339()));
     }
     Ok(s)
 }

@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 
+use hotline_common::idempotency::Keys;
 use hotline_sla::Policy;
 use tokio::sync::Notify;
 
@@ -23,4 +24,6 @@ pub struct App {
     pub undertaking: Undertaking,
     /// How a re-dispatch ends the earlier hops in undertaking.
     pub hops: Arc<dyn EarlierHops>,
+    /// The idempotency keys of dispatchers' and ops' changes.
+    pub keys: Keys,
 }

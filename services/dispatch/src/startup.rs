@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use hotline_common::bus::Publisher;
 use hotline_common::clock::{self, ClockApi};
+use hotline_common::idempotency::{self, Keys};
 use hotline_common::startup::{grpc_router, peer_channel, serve};
 use hotline_proto::common::v1::clock_service_client::ClockServiceClient;
 use hotline_proto::common::v1::clock_service_server::ClockServiceServer;
@@ -31,6 +32,7 @@ pub async fn run(cfg: Config, token: CancellationToken) -> anyhow::Result<()> {
             &MIGRATOR,
             &clock::MIGRATOR,
             &hotline_common::audit::MIGRATOR,
+            &idempotency::MIGRATOR,
         ],
     )
     .await?;
@@ -57,6 +59,8 @@ pub async fn run(cfg: Config, token: CancellationToken) -> anyhow::Result<()> {
     let publisher = Arc::new(Publisher::new(&cfg.common.amqp_url, "dispatch-clocks"));
     let mut tasks = tokio::task::JoinSet::new();
     tasks.spawn(clock::run_scheduler(pool.clone(), publisher, token.clone()));
+    let keys = Keys::new(pool.clone(), cfg.common.idempotency_retention);
+    tasks.spawn(keys.clone().run_sweeper(token.clone()));
     tasks.spawn(crate::relay::run(
         routings.clone(),
         undertaking.clone(),
@@ -77,6 +81,7 @@ pub async fn run(cfg: Config, token: CancellationToken) -> anyhow::Result<()> {
         hops: Arc::new(BeginHop {
             client: undertaking,
         }),
+        keys,
     };
     let (router, health) = grpc_router(&cfg.common, &pool, &crate::rules::SERVED)?;
     let router = router

@@ -1,6 +1,7 @@
 //! What intake's handlers work with: its stores, the catalogue codes, the
 //! policy, dispatch and undertaking.
 
+use hotline_common::idempotency::Keys;
 use std::sync::Arc;
 
 use hotline_sla::Policy;
@@ -22,4 +23,6 @@ pub struct App {
     pub dispatch: Dispatch,
     /// Wakes the relay to dispatch when a ticket is stored.
     pub relay_wake: Arc<Notify>,
+    /// The idempotency keys of ops' changes.
+    pub keys: Keys,
 }

@@ -29,6 +29,7 @@ pub async fn run(cfg: Config, token: CancellationToken) -> anyhow::Result<()> {
             &MIGRATOR,
             &clock::MIGRATOR,
             &hotline_common::audit::MIGRATOR,
+            &hotline_common::idempotency::MIGRATOR,
         ],
     )
     .await?;
@@ -61,6 +62,9 @@ pub async fn run(cfg: Config, token: CancellationToken) -> anyhow::Result<()> {
         token.clone(),
     ));
 
+    let keys =
+        hotline_common::idempotency::Keys::new(pool.clone(), cfg.common.idempotency_retention);
+    tasks.spawn(keys.clone().run_sweeper(token.clone()));
     let clocks = ClockApi {
         pool: store.pool().clone(),
     };
@@ -75,6 +79,7 @@ pub async fn run(cfg: Config, token: CancellationToken) -> anyhow::Result<()> {
         },
         dispatch: Dispatch { client: dispatch },
         relay_wake: wake,
+        keys,
     };
     let (router, health) = grpc_router(&cfg.common, &pool, &crate::rules::SERVED)?;
     let router = router

@@ -1,9 +1,9 @@
 //! Who sees which unit's urges and cases: unit staff only their own unit's,
 //! the centre's staff any unit's. Pure.
 
-use hotline_common::ApiError;
 use hotline_common::auth::Identity;
 use hotline_common::ids::{Id, UnitId};
+use hotline_common::{ApiError, Reason};
 
 /// The unit a list is confined to: the one asked for, or the caller's own
 /// when the caller is confined to a unit. Asking for another unit's is
@@ -11,14 +11,18 @@ use hotline_common::ids::{Id, UnitId};
 pub fn visible_unit(who: &Identity, asked: Option<UnitId>) -> Result<Option<UnitId>, ApiError> {
     match (who.unit_scope(), asked) {
         (None, asked) => Ok(asked),
-        (Some(own), None) => UnitId::parse(own)
-            .map(Some)
-            .map_err(|_| ApiError::permission(format!("{} belongs to no unit", who.subject))),
+        (Some(own), None) => UnitId::parse(own).map(Some).map_err(|_| {
+            ApiError::permission(
+                Reason::NoUnit,
+                format!("{} belongs to no unit", who.subject),
+            )
+        }),
         (Some(own), Some(a)) if a.as_str() == own => Ok(Some(a)),
-        (Some(own), Some(_)) => Err(ApiError::permission(format!(
-            "{} may list only unit {own}",
-            who.subject
-        ))),
+        (Some(own), Some(_)) => Err(ApiError::permission(
+            Reason::OtherUnit,
+            format!("{} may list only unit {own}", who.subject),
+        )
+        .with("unit_id", own)),
     }
 }
 

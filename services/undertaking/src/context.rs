@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 
+use hotline_common::idempotency::Keys;
 use hotline_common::startup::Peer;
 use hotline_proto::dispatch::v1::dispatch_service_client::DispatchServiceClient;
 use hotline_proto::supervision::v1::supervision_service_client::SupervisionServiceClient;
@@ -12,6 +13,8 @@ use sqlx::PgPool;
 #[derive(Clone)]
 pub struct Ctx {
     pub pool: PgPool,
+    /// The idempotency keys of the units' and the centre's changes.
+    pub keys: Keys,
     pub policy: Arc<Policy>,
     /// To show a unit its urges and cases.
     pub supervision: SupervisionServiceClient<Peer>,

@@ -1,13 +1,12 @@
 //! A unit sees and acts only on its own assignments, and an assignment
 //! acts only while its routing hop is the one in force.
 
-use hotline_common::ApiError;
 use hotline_common::auth::Identity;
 use hotline_common::ids::{AssignmentId, TicketNo, UnitId};
 use hotline_common::outbox::Tx;
 use hotline_common::paging::Page;
 use hotline_common::validate::Fields;
-use sqlx::PgPool;
+use hotline_common::{ApiError, Reason};
 
 use crate::assignments::rules::Assignment;
 use crate::assignments::store as assignments;
@@ -31,10 +30,11 @@ pub fn acting(who: &Identity, unit_id: &str, assignment_id: &str) -> Result<(), 
 /// Unit staff list only their own unit.
 pub fn scoped(who: &Identity, unit_id: &str) -> Result<(), ApiError> {
     match who.unit_scope() {
-        Some(own) if own != unit_id.trim() => Err(ApiError::permission(format!(
-            "{} may list only unit {own}",
-            who.subject
-        ))),
+        Some(own) if own != unit_id.trim() => Err(ApiError::permission(
+            Reason::OtherUnit,
+            format!("{} may list only unit {own}", who.subject),
+        )
+        .with("unit_id", own)),
         _ => Ok(()),
     }
 }
@@ -93,9 +93,8 @@ pub enum By<'a> {
 }
 
 /// An assignment locked for a change, with the ticket's hop in force held
-/// (shared) in the same transaction.
+/// (shared) in the caller's transaction.
 pub struct Held {
-    pub tx: Tx,
     pub in_force: InForce,
     pub assignment: Assignment,
 }
@@ -111,27 +110,26 @@ fn not_found(id: AssignmentId, by: By<'_>) -> ApiError {
 /// side, a new hop waits for them), then the assignment, and refuses an
 /// assignment of a hop no longer in force. Every change to an assignment
 /// starts here, so that once a new hop is in force no earlier one acts.
-pub async fn hold(pool: &PgPool, id: AssignmentId, by: By<'_>) -> Result<Held, ApiError> {
-    let held = lock(pool, id, by).await?;
+pub async fn hold(tx: &mut Tx, id: AssignmentId, by: By<'_>) -> Result<Held, ApiError> {
+    let held = lock(tx, id, by).await?;
     check_in_force(held.assignment.hop, held.assignment.state, held.in_force)?;
     Ok(held)
 }
 
 /// Locks as [`hold`] does, for a decision that stands whatever the hop (a
 /// rejected extension request).
-pub async fn hold_any_hop(pool: &PgPool, id: AssignmentId, by: By<'_>) -> Result<Held, ApiError> {
-    lock(pool, id, by).await
+pub async fn hold_any_hop(tx: &mut Tx, id: AssignmentId, by: By<'_>) -> Result<Held, ApiError> {
+    lock(tx, id, by).await
 }
 
-async fn lock(pool: &PgPool, id: AssignmentId, by: By<'_>) -> Result<Held, ApiError> {
-    let ticket = assignments::ticket_of(pool, id)
+async fn lock(tx: &mut Tx, id: AssignmentId, by: By<'_>) -> Result<Held, ApiError> {
+    let ticket = assignments::ticket_of(tx, id)
         .await?
         .ok_or_else(|| not_found(id, by))?;
-    let mut tx = pool.begin().await?;
-    let in_force = hops::lock(&mut tx, &ticket, Hold::Share)
+    let in_force = hops::lock(tx, &ticket, Hold::Share)
         .await?
         .ok_or_else(|| ApiError::internal(format!("ticket {ticket} has no hop in force")))?;
-    let assignment = assignments::lock(&mut tx, id)
+    let assignment = assignments::lock(tx, id)
         .await?
         .ok_or_else(|| not_found(id, by))?;
     if let By::Unit(u) = by
@@ -140,7 +138,6 @@ async fn lock(pool: &PgPool, id: AssignmentId, by: By<'_>) -> Result<Held, ApiEr
         return Err(not_found(id, by));
     }
     Ok(Held {
-        tx,
         in_force,
         assignment,
     })

@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use hotline_common::bus::Publisher;
 use hotline_common::clock::{self, ClockApi};
+use hotline_common::idempotency::{self, Keys};
 use hotline_common::startup::{grpc_router, peer_channel, serve};
 use hotline_proto::common::v1::clock_service_server::ClockServiceServer;
 use hotline_proto::dispatch::v1::dispatch_service_client::DispatchServiceClient;
@@ -23,14 +24,18 @@ pub async fn run(cfg: Config, token: CancellationToken) -> anyhow::Result<()> {
             &MIGRATOR,
             &clock::MIGRATOR,
             &hotline_common::audit::MIGRATOR,
+            &idempotency::MIGRATOR,
         ],
     )
     .await?;
     let publisher = Arc::new(Publisher::new(&cfg.common.amqp_url, "undertaking-clocks"));
     let scheduler = tokio::spawn(clock::run_scheduler(pool.clone(), publisher, token.clone()));
+    let keys = Keys::new(pool.clone(), cfg.common.idempotency_retention);
+    let sweeper = tokio::spawn(keys.clone().run_sweeper(token.clone()));
 
     let ctx = Ctx {
         pool: pool.clone(),
+        keys,
         policy: Arc::new(cfg.common.policy.clone()),
         supervision: SupervisionServiceClient::new(peer_channel(
             &cfg.supervision_url,
@@ -46,5 +51,6 @@ pub async fn run(cfg: Config, token: CancellationToken) -> anyhow::Result<()> {
     let served = serve(&cfg.common, router, health, token.clone()).await;
     token.cancel();
     let _ = scheduler.await;
+    let _ = sweeper.await;
     served
 }

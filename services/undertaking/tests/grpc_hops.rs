@@ -112,6 +112,7 @@ async fn sign(
         SignAssignmentRequest {
             assignment_id: a.assignment_id.clone(),
             unit_id: a.unit_id.clone(),
+            ..Default::default()
         },
     ))
     .await
@@ -132,6 +133,7 @@ async fn answer(
                 summary: "已处理".into(),
                 ..Default::default()
             }),
+            ..Default::default()
         },
     ))
     .await
@@ -200,6 +202,7 @@ async fn once_a_new_hop_is_begun_the_old_hop_does_nothing() {
                 assignment_id: t1[1].assignment_id.clone(),
                 unit_id: "bj-cmc".into(),
                 part: "已配合".into(),
+                ..Default::default()
             },
         ))
         .await
@@ -219,6 +222,7 @@ async fn once_a_new_hop_is_begun_the_old_hop_does_nothing() {
                 reason: ReturnReason::NotOurDuty as i32,
                 duty_rule: "三定方案".into(),
                 note: String::new(),
+                ..Default::default()
             },
         ))
         .await

@@ -186,7 +186,10 @@ async fn a_new_hop_withdraws_the_open_assignments_of_earlier_hops() {
     assert_eq!(state_of(&db.pool, lead).await, State::Withdrawn);
     assert_eq!(state_of(&db.pool, cmc).await, State::Withdrawn);
     assert_eq!(state_of(&db.pool, housing).await, State::FedBack);
-    let ret = returns::get(&db.pool, ret.id).await.unwrap().unwrap();
+    let ret = returns::get(&mut db.pool.acquire().await.unwrap(), ret.id)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(ret.state, ReturnState::Accepted);
     for (a, stage) in [
         (lead, hotline_sla::Stage::SignOff),
@@ -470,7 +473,10 @@ async fn returns_are_accepted_by_the_hop_that_moved_the_ticket_and_listed_in_pag
             .unwrap()
     );
     tx.commit().await.unwrap();
-    let r = returns::get(&db.pool, rids[0]).await.unwrap().unwrap();
+    let r = returns::get(&mut db.pool.acquire().await.unwrap(), rids[0])
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(r.state, ReturnState::Accepted);
     assert!(r.decision_note.contains("hop 2"), "{}", r.decision_note);
     let one = returns::Filter {

@@ -76,6 +76,7 @@ pub async fn return_lead(sys: &System, a: &Assignment) -> String {
             reason: ReturnReason::NotOurDuty as i32,
             duty_rule: "本单位三定方案未列此项职责".into(),
             note: String::new(),
+            ..Default::default()
         })
         .await
         .expect("the unit returns its assignment")

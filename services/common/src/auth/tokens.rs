@@ -218,14 +218,19 @@ impl Authenticator {
             .and_then(bearer)
             .ok_or_else(|| unauthenticated("a bearer token is required"))?;
         let identity = self.verify(token).map_err(unauthenticated)?;
-        let roles = rules
-            .allowed(path)
-            .ok_or_else(|| ApiError::permission(format!("{path} is not served here")))?;
+        let roles = rules.allowed(path).ok_or_else(|| {
+            ApiError::permission(
+                crate::Reason::MethodNotServed,
+                format!("{path} is not served here"),
+            )
+            .with("method", path)
+        })?;
         if !identity.roles.iter().any(|r| roles.contains(r)) {
-            return Err(ApiError::permission(format!(
-                "{} may not call {path}",
-                identity.subject
-            )));
+            return Err(ApiError::permission(
+                crate::Reason::RoleNotAllowed,
+                format!("{} may not call {path}", identity.subject),
+            )
+            .with("method", path));
         }
         Ok(Some(identity))
     }

@@ -79,10 +79,10 @@ pub async fn publish(
     who: Identity,
     req: PublishCatalogueRequest,
 ) -> Result<PublishCatalogueResponse, ApiError> {
-    let Some(raw) = req.catalogue else {
+    let Some(raw) = &req.catalogue else {
         return Err(ApiError::invalid("catalogue", "required"));
     };
-    let parsed = Catalogue::from_proto(&raw).map_err(|e| {
+    let parsed = Catalogue::from_proto(raw).map_err(|e| {
         ApiError::invalid_fields(
             e.0.into_iter()
                 .map(|p| ("catalogue".to_string(), p))
@@ -90,16 +90,19 @@ pub async fn publish(
         )
     })?;
     let loaded = Loaded::new(parsed);
-    let version = app
-        .catalogue
-        .store
-        .publish(&loaded.proto, loaded.catalogue.rule_count(), &who)
-        .await?;
-    tracing::info!(version = %version.version, rules = version.rules, by = %who.subject, "catalogue published and in force");
-    app.catalogue.install(loaded).await;
-    Ok(PublishCatalogueResponse {
-        version: Some(version),
-    })
+    app.keys
+        .once(&who, &req, async |tx| {
+            let version = store::publish(tx, &loaded.proto, loaded.catalogue.rule_count(), &who)
+                .await?;
+            tracing::info!(version = %version.version, rules = version.rules, by = %who.subject, "catalogue published and in force");
+            // The parse cache only: which version is in force is read from
+            // the database on every call.
+            app.catalogue.install(loaded).await;
+            Ok(PublishCatalogueResponse {
+                version: Some(version),
+            })
+        })
+        .await
 }
 
 /// ActivateCatalogue: an earlier version back in force.
@@ -109,9 +112,13 @@ pub async fn activate(
     req: ActivateCatalogueRequest,
 ) -> Result<ActivateCatalogueResponse, ApiError> {
     let version = CatalogueVersionId::parse_field("version", &req.version)?;
-    let v = app.catalogue.store.activate(&version, &who).await?;
-    tracing::info!(version = %version, by = %who.subject, "catalogue put in force");
-    Ok(ActivateCatalogueResponse { version: Some(v) })
+    app.keys
+        .once(&who, &req, async |tx| {
+            let v = store::activate(tx, &version, &who).await?;
+            tracing::info!(version = %version, by = %who.subject, "catalogue put in force");
+            Ok(ActivateCatalogueResponse { version: Some(v) })
+        })
+        .await
 }
 
 /// ListCatalogueVersions: newest first, a page at a time.

@@ -2,10 +2,10 @@
 //! is in force (one row, read by every replica).
 
 use chrono::{DateTime, Utc};
-use hotline_common::ApiError;
 use hotline_common::audit::{self, Entry};
 use hotline_common::auth::Identity;
 use hotline_common::paging::Cursor;
+use hotline_common::{ApiError, Reason};
 use hotline_proto::dispatch::v1::{self as pb, CatalogueVersion};
 use prost::Message;
 use sqlx::{PgPool, Postgres, Row, Transaction};
@@ -41,61 +41,6 @@ impl Versions {
         }
         tx.commit().await?;
         Ok(())
-    }
-
-    /// Publishes a new catalogue version and puts it in force.
-    pub async fn publish(
-        &self,
-        c: &pb::Catalogue,
-        rules: usize,
-        who: &Identity,
-    ) -> Result<CatalogueVersion, ApiError> {
-        let mut tx = locked(&self.pool).await?;
-        if !insert(&mut tx, c, rules, &who.subject).await? {
-            return Err(ApiError::precondition(format!(
-                "catalogue version {:?} is published already; publish under a new version",
-                c.version
-            )));
-        }
-        put_in_force(&mut tx, &c.version).await?;
-        let detail = format!("version={} rules={rules}", c.version);
-        audit::append(
-            &mut tx,
-            &[Entry::by(who, "catalogue.published", "", detail)],
-        )
-        .await?;
-        let v = version_in(&mut tx, &c.version).await?;
-        tx.commit().await?;
-        Ok(v)
-    }
-
-    /// Puts a published version back in force.
-    pub async fn activate(
-        &self,
-        version: &CatalogueVersionId,
-        who: &Identity,
-    ) -> Result<CatalogueVersion, ApiError> {
-        let mut tx = locked(&self.pool).await?;
-        let exists: bool =
-            sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM catalogues WHERE version = $1)")
-                .bind(version)
-                .fetch_one(&mut *tx)
-                .await?;
-        if !exists {
-            return Err(ApiError::not_found(format!(
-                "no catalogue version {version:?}"
-            )));
-        }
-        put_in_force(&mut tx, version).await?;
-        let detail = format!("version={version}");
-        audit::append(
-            &mut tx,
-            &[Entry::by(who, "catalogue.activated", "", detail)],
-        )
-        .await?;
-        let v = version_in(&mut tx, version).await?;
-        tx.commit().await?;
-        Ok(v)
     }
 
     /// The version in force.
@@ -144,11 +89,65 @@ impl Versions {
 
 async fn locked(pool: &PgPool) -> Result<Tx, ApiError> {
     let mut tx = pool.begin().await?;
+    lock(&mut tx).await?;
+    Ok(tx)
+}
+
+/// Takes the lock of changes to which catalogue is in force, in `tx`.
+async fn lock(tx: &mut Tx) -> Result<(), ApiError> {
     sqlx::query("SELECT pg_advisory_xact_lock($1)")
         .bind(CATALOGUE_LOCK)
-        .execute(&mut *tx)
+        .execute(&mut **tx)
         .await?;
-    Ok(tx)
+    Ok(())
+}
+
+/// Publishes a new catalogue version and puts it in force, in the
+/// caller's transaction.
+pub async fn publish(
+    tx: &mut Tx,
+    c: &pb::Catalogue,
+    rules: usize,
+    who: &Identity,
+) -> Result<CatalogueVersion, ApiError> {
+    lock(tx).await?;
+    if !insert(tx, c, rules, &who.subject).await? {
+        return Err(ApiError::precondition(
+            Reason::CatalogueVersionExists,
+            format!(
+                "catalogue version {:?} is published already; publish under a new version",
+                c.version
+            ),
+        )
+        .with("version", &c.version));
+    }
+    put_in_force(tx, &c.version).await?;
+    let detail = format!("version={} rules={rules}", c.version);
+    audit::append(tx, &[Entry::by(who, "catalogue.published", "", detail)]).await?;
+    version_in(tx, &c.version).await
+}
+
+/// Puts a published version back in force, in the caller's transaction.
+pub async fn activate(
+    tx: &mut Tx,
+    version: &CatalogueVersionId,
+    who: &Identity,
+) -> Result<CatalogueVersion, ApiError> {
+    lock(tx).await?;
+    let exists: bool =
+        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM catalogues WHERE version = $1)")
+            .bind(version)
+            .fetch_one(&mut **tx)
+            .await?;
+    if !exists {
+        return Err(ApiError::not_found(format!(
+            "no catalogue version {version:?}"
+        )));
+    }
+    put_in_force(tx, version).await?;
+    let detail = format!("version={version}");
+    audit::append(tx, &[Entry::by(who, "catalogue.activated", "", detail)]).await?;
+    version_in(tx, version).await
 }
 
 async fn insert(tx: &mut Tx, c: &pb::Catalogue, rules: usize, by: &str) -> Result<bool, ApiError> {

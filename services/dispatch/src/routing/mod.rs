@@ -11,6 +11,7 @@ pub mod store;
 use hotline_common::ApiError;
 use hotline_common::auth::Identity;
 use hotline_common::ids::{Id, TicketNo};
+use hotline_common::outbox::Tx;
 use hotline_common::time::now;
 use hotline_proto::dispatch::v1::*;
 
@@ -84,13 +85,32 @@ pub async fn get_routing(
 }
 
 /// RedispatchTicket: a new hop, elsewhere. Replies once undertaking has
-/// withdrawn the earlier hops and the new hop is stored.
+/// withdrawn the earlier hops and the new hop is stored. With an
+/// idempotency key, the key's row is claimed first and committed with the
+/// new hop; a concurrent call with the same key waits for it.
 pub async fn redispatch_ticket(
     app: &App,
     who: Identity,
     req: RedispatchTicketRequest,
 ) -> Result<RedispatchTicketResponse, ApiError> {
     let asked = parse_redispatch(&req)?;
+    let response = app
+        .keys
+        .once(&who, &req, async |tx| {
+            redispatch(app, &who, asked, tx).await
+        })
+        .await?;
+    // After the commit: the relay hands the new hop to undertaking.
+    app.relay_wake.notify_one();
+    Ok(response)
+}
+
+async fn redispatch(
+    app: &App,
+    who: &Identity,
+    asked: replan::Asked,
+    tx: &mut Tx,
+) -> Result<RedispatchTicketResponse, ApiError> {
     let no = &asked.ticket_no;
     let (ticket, current) = app
         .routings
@@ -130,13 +150,12 @@ pub async fn redispatch_ticket(
 
     if let Err(e) = app
         .routings
-        .redispatch(no, &ticket, &routing, &current, &app.policy, &who)
+        .redispatch(tx, no, &ticket, &routing, &current, &app.policy, who)
         .await
     {
         tracing::warn!(ticket_no = %no, hop = %hop, error = %e.message, "hop put in force in undertaking but not stored");
         return Err(e);
     }
-    app.relay_wake.notify_one();
     tracing::info!(
         ticket_no = %no,
         hop = %hop,

@@ -2,11 +2,11 @@
 //! and the transfer count (多次流转). Pure.
 
 use chrono::{DateTime, Utc};
-use hotline_common::ApiError;
 use hotline_common::convert::tier_from_proto;
 use hotline_common::ids::{AreaCode, CategoryCode, Id, ReturnId, TicketNo, UnitId};
 use hotline_common::time::{required, to_proto};
 use hotline_common::validate::Fields;
+use hotline_common::{ApiError, Reason};
 use hotline_proto::common::v1::TicketSummary;
 use hotline_proto::dispatch::v1::redispatch_ticket_request::Target as PbTarget;
 use hotline_proto::dispatch::v1::{RedispatchTicketRequest, Routing, RoutingBasis};
@@ -172,6 +172,7 @@ pub fn replan(
         Target::ManualQueue => {
             if !from_units {
                 return Err(ApiError::precondition(
+                    Reason::AlreadyInManualQueue,
                     "the ticket is already in the manual queue",
                 ));
             }
@@ -379,6 +380,7 @@ mod tests {
                 lead_unit_id: "a\u{202e}b".into(),
                 co_unit_ids: vec!["ok".into(), String::new()],
             })),
+            ..Default::default()
         })
         .unwrap_err();
         for field in [

@@ -2,10 +2,10 @@
 //! the caller saw, accepting a waiting return of that hop, never after the
 //! lead unit answered. Pure: the facts are read by the caller.
 
-use hotline_common::ApiError;
 use hotline_common::auth::{Identity, Role};
 use hotline_common::config::ServiceName;
 use hotline_common::ids::{ReturnId, TicketNo};
+use hotline_common::{ApiError, Reason};
 use hotline_proto::common::v1::AssignmentRole;
 use hotline_proto::undertaking::v1::{Assignment, AssignmentReturn, AssignmentState, ReturnState};
 
@@ -18,10 +18,13 @@ pub fn may_hand_in(who: &Identity) -> Result<(), ApiError> {
     if who.has(Role::Service) && who.subject == ServiceName::Intake.as_str() {
         Ok(())
     } else {
-        Err(ApiError::permission(format!(
-            "{} is not intake: only intake hands tickets in",
-            who.subject
-        )))
+        Err(ApiError::permission(
+            Reason::IntakeOnly,
+            format!(
+                "{} is not intake: only intake hands tickets in",
+                who.subject
+            ),
+        ))
     }
 }
 
@@ -30,9 +33,12 @@ pub fn check_hop(no: &TicketNo, in_force: Hop, seen: Hop) -> Result<(), ApiError
     if in_force == seen {
         Ok(())
     } else {
-        Err(ApiError::precondition(format!(
-            "ticket {no} is at hop {in_force}, not {seen}: read its routing again"
-        )))
+        Err(ApiError::precondition(
+            Reason::HopSuperseded,
+            format!("ticket {no} is at hop {in_force}, not {seen}: read its routing again"),
+        )
+        .with("ticket_no", no)
+        .with("hop", in_force))
     }
 }
 
@@ -50,9 +56,23 @@ pub fn check_return(
         ));
     }
     if ret.state != ReturnState::Pending as i32 || Hop::stored(ret.hop) != hop {
-        return Err(ApiError::precondition(format!(
-            "return {id} is not waiting for a decision on hop {hop}"
-        )));
+        let state = ReturnState::try_from(ret.state)
+            .map(|s| s.as_str_name())
+            .unwrap_or("RETURN_STATE_UNSPECIFIED")
+            .trim_start_matches("RETURN_STATE_")
+            .to_lowercase();
+        let reason = if ret.state == ReturnState::Pending as i32 {
+            Reason::HopSuperseded
+        } else {
+            Reason::ReturnAlreadyDecided
+        };
+        return Err(ApiError::precondition(
+            reason,
+            format!("return {id} is not waiting for a decision on hop {hop}"),
+        )
+        .with("return_id", id)
+        .with("state", state)
+        .with("hop", ret.hop));
     }
     Ok(())
 }
@@ -69,10 +89,15 @@ pub fn check_not_answered(
             && a.role == AssignmentRole::Lead as i32
             && a.state == AssignmentState::FedBack as i32
     }) {
-        Some(a) => Err(ApiError::precondition(format!(
-            "ticket {no} was answered by its lead unit {}; it is not re-dispatched",
-            a.unit_id
-        ))),
+        Some(a) => Err(ApiError::precondition(
+            Reason::RoundAlreadyAnswered,
+            format!(
+                "ticket {no} was answered by its lead unit {}; it is not re-dispatched",
+                a.unit_id
+            ),
+        )
+        .with("ticket_no", no)
+        .with("unit_id", &a.unit_id)),
         None => Ok(()),
     }
 }

@@ -2,13 +2,13 @@
 //! queue's clock, and the outbox of routings for undertaking.
 
 use chrono::{DateTime, Utc};
-use hotline_common::ApiError;
 use hotline_common::audit::{self, Entry};
 use hotline_common::auth::Identity;
 use hotline_common::clock::{self, ClockSpec};
 use hotline_common::error::violated_constraint;
 use hotline_common::ids::TicketNo;
 use hotline_common::outbox::Outbox;
+use hotline_common::{ApiError, Reason};
 use hotline_proto::common::v1::TicketSummary;
 use hotline_proto::dispatch::v1::Routing;
 use hotline_sla::{Policy, Stage};
@@ -100,10 +100,13 @@ impl Routings {
         Ok((routing.clone(), true))
     }
 
-    /// Puts a re-dispatch in force, if the ticket is still at `from`'s hop.
-    /// Undertaking receives the new units' assignments through the outbox.
+    /// Puts a re-dispatch in force, if the ticket is still at `from`'s hop,
+    /// in the caller's transaction. Undertaking receives the new units'
+    /// assignments through the outbox.
+    #[allow(clippy::too_many_arguments)]
     pub async fn redispatch(
         &self,
+        tx: &mut Tx,
         no: &TicketNo,
         ticket: &TicketSummary,
         routing: &Routing,
@@ -112,7 +115,6 @@ impl Routings {
         who: &Identity,
     ) -> Result<(), ApiError> {
         let from_hop = from.hop;
-        let mut tx = self.pool.begin().await?;
         let dispatched_at = time_of(routing.dispatched_at.as_ref(), "dispatched_at")?;
         let deadline = time_of(routing.dispatch_deadline.as_ref(), "dispatch_deadline")?;
         let updated = sqlx::query(
@@ -130,29 +132,26 @@ impl Routings {
         .bind(routing.transfers)
         .bind(from_hop)
         .bind(deadline)
-        .execute(&mut *tx)
+        .execute(&mut **tx)
         .await?
         .rows_affected();
         if updated == 0 {
-            return Err(ApiError::precondition(format!(
-                "ticket {no} is no longer at hop {from_hop}: read its routing again"
-            )));
+            return Err(ApiError::precondition(
+                Reason::HopSuperseded,
+                format!("ticket {no} is no longer at hop {from_hop}: read its routing again"),
+            )
+            .with("ticket_no", no));
         }
-        insert_hop(&mut tx, routing, dispatched_at).await?;
+        insert_hop(tx, routing, dispatched_at).await?;
         if from.units.is_empty() {
-            clock::stop(&mut tx, &queue_clock(no, from_hop), dispatched_at).await?;
+            clock::stop(tx, &queue_clock(no, from_hop), dispatched_at).await?;
         }
         if routing.units.is_empty() {
-            start_queue_clock(&mut tx, policy, routing, dispatched_at, deadline).await?;
+            start_queue_clock(tx, policy, routing, dispatched_at, deadline).await?;
         }
-        UNDERTAKING_OUTBOX.push(&mut tx, no).await?;
+        UNDERTAKING_OUTBOX.push(tx, no).await?;
         let detail = format!("{} reason={}", describe(routing), routing.reason);
-        audit::append(
-            &mut tx,
-            &[Entry::by(who, "ticket.redispatched", no, detail)],
-        )
-        .await?;
-        tx.commit().await?;
+        audit::append(tx, &[Entry::by(who, "ticket.redispatched", no, detail)]).await?;
         Ok(())
     }
 
@@ -230,14 +229,21 @@ async fn insert_hop(tx: &mut Tx, routing: &Routing, at: DateTime<Utc>) -> Result
     .execute(&mut **tx)
     .await
     .map_err(|e| match violated_constraint(&e) {
-        Some("routing_hops_return_once") => {
-            ApiError::precondition(format!("return {} was accepted already", routing.return_id))
-        }
-        Some("routing_hops_pkey") => ApiError::precondition(format!(
-            "ticket {} is no longer at hop {}: read its routing again",
-            routing.ticket_no,
-            routing.hop - 1
-        )),
+        Some("routing_hops_return_once") => ApiError::precondition(
+            Reason::ReturnAlreadyDecided,
+            format!("return {} was accepted already", routing.return_id),
+        )
+        .with("return_id", &routing.return_id)
+        .with("state", "accepted"),
+        Some("routing_hops_pkey") => ApiError::precondition(
+            Reason::HopSuperseded,
+            format!(
+                "ticket {} is no longer at hop {}: read its routing again",
+                routing.ticket_no,
+                routing.hop - 1
+            ),
+        )
+        .with("ticket_no", &routing.ticket_no),
         _ => e.into(),
     })?;
     Ok(())

@@ -18,11 +18,15 @@ pub async fn set(
     req: SetSurgeModeRequest,
 ) -> Result<SetSurgeModeResponse, ApiError> {
     let (on, reason) = rules::parse_set(&req)?;
-    app.surge.set(on, &reason, now(), &who).await?;
-    tracing::info!(on, reason = %reason, by = %who.subject, "surge mode switched");
-    Ok(SetSurgeModeResponse {
-        surge_mode: Some(rules::to_proto(app.surge.get().await?)),
-    })
+    app.keys
+        .once(&who, &req, async |tx| {
+            let surge = store::set(tx, on, &reason, now(), &who).await?;
+            tracing::info!(on, reason = %reason, by = %who.subject, "surge mode switched");
+            Ok(SetSurgeModeResponse {
+                surge_mode: Some(rules::to_proto(surge)),
+            })
+        })
+        .await
 }
 
 /// GetSurgeMode.

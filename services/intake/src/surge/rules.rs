@@ -34,12 +34,14 @@ mod tests {
         let ok = SetSurgeModeRequest {
             on: true,
             reason: " 寒潮供暖集中来电 ".into(),
+            ..Default::default()
         };
         assert_eq!(parse_set(&ok).unwrap(), (true, "寒潮供暖集中来电".into()));
         for bad in ["", "寒潮\u{0}", &"长".repeat(501)] {
             let e = parse_set(&SetSurgeModeRequest {
                 on: false,
                 reason: bad.into(),
+                ..Default::default()
             })
             .unwrap_err();
             assert_eq!(e.fields[0].0, "reason", "{bad:?}");

@@ -5,6 +5,7 @@ use chrono::{DateTime, Utc};
 use hotline_common::ApiError;
 use hotline_common::audit::{self, Entry};
 use hotline_common::auth::Identity;
+use hotline_common::outbox::Tx;
 use sqlx::PgPool;
 
 /// Surge mode as last set; never set is off.
@@ -36,28 +37,31 @@ impl SurgeStore {
             changed_at: Some(at),
         }))
     }
+}
 
-    /// Switches it, with its audit entry, in one transaction.
-    pub async fn set(
-        &self,
-        on: bool,
-        reason: &str,
-        at: DateTime<Utc>,
-        who: &Identity,
-    ) -> Result<(), ApiError> {
-        let mut tx = self.pool.begin().await?;
-        sqlx::query(
-            "INSERT INTO surge_mode (is_on, reason, changed_at) VALUES ($1, $2, $3) \
+/// Switches it, with its audit entry, in the caller's transaction; returns
+/// surge mode as set.
+pub async fn set(
+    tx: &mut Tx,
+    on: bool,
+    reason: &str,
+    at: DateTime<Utc>,
+    who: &Identity,
+) -> Result<Surge, ApiError> {
+    sqlx::query(
+        "INSERT INTO surge_mode (is_on, reason, changed_at) VALUES ($1, $2, $3) \
              ON CONFLICT (only_row) DO UPDATE SET is_on = $1, reason = $2, changed_at = $3",
-        )
-        .bind(on)
-        .bind(reason)
-        .bind(at)
-        .execute(&mut *tx)
-        .await?;
-        let detail = format!("on={on} reason={reason}");
-        audit::append(&mut tx, &[Entry::by(who, "surge_mode.set", "", detail)]).await?;
-        tx.commit().await?;
-        Ok(())
-    }
+    )
+    .bind(on)
+    .bind(reason)
+    .bind(at)
+    .execute(&mut **tx)
+    .await?;
+    let detail = format!("on={on} reason={reason}");
+    audit::append(tx, &[Entry::by(who, "surge_mode.set", "", detail)]).await?;
+    Ok(Surge {
+        on,
+        reason: reason.to_string(),
+        changed_at: Some(at),
+    })
 }

@@ -271,20 +271,22 @@ pub async fn sign(
     let id = f.id::<AssignmentId>("assignment_id", &r.assignment_id);
     f.finish()?;
     let (unit, id) = (unit.expect("checked"), id.expect("checked"));
-    let mut held = hold(&ctx.pool, id, By::Unit(&unit)).await?;
-    transition(held.assignment.state, Action::Sign)?;
-    let a = store::mark_signed(&mut held.tx, id, now()).await?;
-    let entry = Entry::by(
-        &who,
-        "assignment.signed",
-        &a.ticket_no,
-        format!("assignment={id}"),
-    );
-    audit::append(&mut held.tx, &[entry]).await?;
-    let assignment = proto(&mut held.tx, &a).await?;
-    held.tx.commit().await?;
-    tracing::info!(assignment_id = %id, ticket_no = %a.ticket_no, unit_id = %unit, state = a.state.as_sql(), "assignment signed");
-    Ok(SignAssignmentResponse {
-        assignment: Some(assignment),
-    })
+    ctx.keys
+        .once(&who, &r, async |tx| {
+            let held = hold(tx, id, By::Unit(&unit)).await?;
+            transition(held.assignment.state, Action::Sign)?;
+            let a = store::mark_signed(tx, id, now()).await?;
+            let entry = Entry::by(
+                &who,
+                "assignment.signed",
+                &a.ticket_no,
+                format!("assignment={id}"),
+            );
+            audit::append(tx, &[entry]).await?;
+            tracing::info!(assignment_id = %id, ticket_no = %a.ticket_no, unit_id = %unit, state = a.state.as_sql(), "assignment signed");
+            Ok(SignAssignmentResponse {
+                assignment: Some(proto(tx, &a).await?),
+            })
+        })
+        .await
 }

@@ -4,11 +4,11 @@
 use std::fmt;
 
 use chrono::{DateTime, Utc};
-use hotline_common::ApiError;
 use hotline_common::ids::{AssignmentId, TicketNo, UnitId};
 use hotline_common::status::{self, Lead, Routed};
 use hotline_common::time::{opt_to_proto, to_proto};
 use hotline_common::validate::Fields;
+use hotline_common::{ApiError, Reason};
 use hotline_proto::common::v1::{AssignmentRole, Feedback, TicketStatus, TicketSummary};
 use hotline_proto::undertaking::v1 as pb;
 use hotline_proto::undertaking::v1::AssignmentState;
@@ -99,10 +99,11 @@ impl Action {
 pub fn transition(from: State, action: Action) -> Result<State, ApiError> {
     use Action as A;
     use State as S;
-    let refuse = |why: &str| {
-        Err(ApiError::precondition(format!(
-            "{why}: the assignment is {from}"
-        )))
+    let refuse = |reason: Reason, why: &str| {
+        Err(
+            ApiError::precondition(reason, format!("{why}: the assignment is {from}"))
+                .with("state", from.as_sql()),
+        )
     };
     match (from, action) {
         (S::PendingSign, A::Sign) => Ok(S::Signed),
@@ -111,22 +112,33 @@ pub fn transition(from: State, action: Action) -> Result<State, ApiError> {
         (S::ReturnRequested, A::RejectReturn) => Ok(S::PendingSign),
         (S::PendingSign | S::Signed | S::ReturnRequested, A::Withdraw) => Ok(S::Withdrawn),
 
-        (S::Signed | S::FedBack, A::Sign) => refuse("already signed"),
-        (S::PendingSign, A::Feedback | A::SubmitPart) => {
-            refuse("not signed yet; sign for it before answering")
+        (S::Signed | S::FedBack, A::Sign) => {
+            refuse(Reason::AssignmentAlreadySigned, "already signed")
         }
-        (S::FedBack, A::Feedback | A::SubmitPart) => refuse("already answered"),
-        (S::Signed | S::FedBack, A::Return) => {
-            refuse("already signed: only an assignment not yet signed for can be returned")
+        (S::PendingSign, A::Feedback | A::SubmitPart) => refuse(
+            Reason::AssignmentNotSigned,
+            "not signed yet; sign for it before answering",
+        ),
+        (S::FedBack, A::Feedback | A::SubmitPart) => {
+            refuse(Reason::AssignmentAlreadyAnswered, "already answered")
         }
-        (S::ReturnRequested, A::Sign | A::Feedback | A::SubmitPart | A::Return) => {
-            refuse("a return is waiting for the centre's decision")
-        }
-        (S::PendingSign | S::Signed | S::FedBack | S::Withdrawn, A::RejectReturn) => {
-            refuse("no return is waiting for a decision")
-        }
-        (S::FedBack, A::Withdraw) => refuse("already answered; it cannot be withdrawn"),
-        (S::Withdrawn, _) => refuse("the ticket was sent elsewhere"),
+        (S::Signed | S::FedBack, A::Return) => refuse(
+            Reason::AssignmentAlreadySigned,
+            "already signed: only an assignment not yet signed for can be returned",
+        ),
+        (S::ReturnRequested, A::Sign | A::Feedback | A::SubmitPart | A::Return) => refuse(
+            Reason::ReturnPending,
+            "a return is waiting for the centre's decision",
+        ),
+        (S::PendingSign | S::Signed | S::FedBack | S::Withdrawn, A::RejectReturn) => refuse(
+            Reason::NoReturnPending,
+            "no return is waiting for a decision",
+        ),
+        (S::FedBack, A::Withdraw) => refuse(
+            Reason::AssignmentAlreadyAnswered,
+            "already answered; it cannot be withdrawn",
+        ),
+        (S::Withdrawn, _) => refuse(Reason::AssignmentWithdrawn, "the ticket was sent elsewhere"),
     }
 }
 
@@ -134,15 +146,21 @@ pub fn transition(from: State, action: Action) -> Result<State, ApiError> {
 pub fn while_signed(state: State) -> Result<(), ApiError> {
     match state {
         State::Signed => Ok(()),
-        State::PendingSign | State::ReturnRequested => Err(ApiError::precondition(format!(
-            "not signed yet: the assignment is {state}; sign for it first"
-        ))),
+        State::PendingSign | State::ReturnRequested => Err(ApiError::precondition(
+            Reason::AssignmentNotSigned,
+            format!("not signed yet: the assignment is {state}; sign for it first"),
+        )
+        .with("state", state.as_sql())),
         State::FedBack => Err(ApiError::precondition(
+            Reason::AssignmentAlreadyAnswered,
             "feedback already given: the assignment is fed back",
-        )),
+        )
+        .with("state", state.as_sql())),
         State::Withdrawn => Err(ApiError::precondition(
+            Reason::AssignmentWithdrawn,
             "the ticket was sent elsewhere: the assignment is withdrawn",
-        )),
+        )
+        .with("state", state.as_sql())),
     }
 }
 

@@ -57,11 +57,14 @@ pub fn from_row(row: &PgRow) -> Result<Assignment, ApiError> {
 }
 
 /// The ticket an assignment belongs to (it never changes), unlocked.
-pub async fn ticket_of(pool: &PgPool, id: AssignmentId) -> Result<Option<TicketNo>, ApiError> {
+pub async fn ticket_of(
+    conn: &mut PgConnection,
+    id: AssignmentId,
+) -> Result<Option<TicketNo>, ApiError> {
     Ok(
         sqlx::query_scalar("SELECT ticket_no FROM assignments WHERE assignment_id = $1")
             .bind(id)
-            .fetch_optional(pool)
+            .fetch_optional(conn)
             .await?,
     )
 }

@@ -48,27 +48,30 @@ pub async fn request(
         stage.expect("checked"),
         requested.expect("checked"),
     );
-    let mut held = hold(&ctx.pool, id, By::Unit(&unit)).await?;
-    let a = &held.assignment;
-    let current = a
-        .deadline(stage)
-        .ok_or_else(|| ApiError::internal("an assignment stage without a deadline"))?;
-    let at = now();
-    rules::check_extension(a.state, stage, at, current, requested)?;
-    let ext = store::insert(&mut held.tx, a, stage, &reason, current, requested, at).await?;
-    let detail = format!(
-        "extension={} stage={} requested={}",
-        ext.id,
-        stage.as_str(),
-        requested.to_rfc3339()
-    );
-    let entry = Entry::by(&who, "extension.requested", &ext.ticket_no, detail);
-    audit::append(&mut held.tx, &[entry]).await?;
-    held.tx.commit().await?;
-    tracing::info!(extension_id = %ext.id, ticket_no = %ext.ticket_no, unit_id = %unit, stage = stage.as_str(), "extension requested");
-    Ok(RequestExtensionResponse {
-        extension: Some(ext.to_proto()),
-    })
+    ctx.keys
+        .once(&who, &r, async |tx| {
+            let held = hold(tx, id, By::Unit(&unit)).await?;
+            let a = &held.assignment;
+            let current = a
+                .deadline(stage)
+                .ok_or_else(|| ApiError::internal("an assignment stage without a deadline"))?;
+            let at = now();
+            rules::check_extension(a.state, stage, at, current, requested)?;
+            let ext = store::insert(tx, a, stage, &reason, current, requested, at).await?;
+            let detail = format!(
+                "extension={} stage={} requested={}",
+                ext.id,
+                stage.as_str(),
+                requested.to_rfc3339()
+            );
+            let entry = Entry::by(&who, "extension.requested", &ext.ticket_no, detail);
+            audit::append(tx, &[entry]).await?;
+            tracing::info!(extension_id = %ext.id, ticket_no = %ext.ticket_no, unit_id = %unit, stage = stage.as_str(), "extension requested");
+            Ok(RequestExtensionResponse {
+                extension: Some(ext.to_proto()),
+            })
+        })
+        .await
 }
 
 /// The centre approves (the deadline and its clock move) or rejects (with
@@ -87,44 +90,47 @@ pub async fn decide(
     };
     f.finish()?;
     let id = id.expect("checked");
-    let found = store::get(&ctx.pool, id)
-        .await?
-        .ok_or_else(|| ApiError::not_found(format!("no extension {id}")))?;
-    // Approving moves a clock of the hop in force; a rejection stands
-    // whatever the hop.
-    let mut held = if r.approve {
-        hold(&ctx.pool, found.assignment_id, By::Centre).await?
-    } else {
-        hold_any_hop(&ctx.pool, found.assignment_id, By::Centre).await?
-    };
-    let ext = store::lock(&mut held.tx, id)
-        .await?
-        .ok_or_else(|| ApiError::not_found(format!("no extension {id}")))?;
-    let next = rules::decide(ext.state, r.approve)?;
-    let at = now();
-    if next == ExtensionState::Approved {
-        store::move_deadline(
-            &mut held.tx,
-            &ctx.policy,
-            &held.assignment,
-            ext.stage,
-            ext.requested_deadline,
-            at,
-        )
-        .await?;
-    }
-    let ext = store::decide(&mut held.tx, id, next, &note, at).await?;
-    let action = match next {
-        ExtensionState::Approved => "extension.approved",
-        _ => "extension.rejected",
-    };
-    let entry = Entry::by(&who, action, &ext.ticket_no, format!("extension={id}"));
-    audit::append(&mut held.tx, &[entry]).await?;
-    held.tx.commit().await?;
-    tracing::info!(extension_id = %id, state = next.as_sql(), "extension decided");
-    Ok(DecideExtensionResponse {
-        extension: Some(ext.to_proto()),
-    })
+    ctx.keys
+        .once(&who, &r, async |tx| {
+            let found = store::get(tx, id)
+                .await?
+                .ok_or_else(|| ApiError::not_found(format!("no extension {id}")))?;
+            // Approving moves a clock of the hop in force; a rejection
+            // stands whatever the hop.
+            let held = if r.approve {
+                hold(tx, found.assignment_id, By::Centre).await?
+            } else {
+                hold_any_hop(tx, found.assignment_id, By::Centre).await?
+            };
+            let ext = store::lock(tx, id)
+                .await?
+                .ok_or_else(|| ApiError::not_found(format!("no extension {id}")))?;
+            let next = rules::decide(ext.state, r.approve)?;
+            let at = now();
+            if next == ExtensionState::Approved {
+                store::move_deadline(
+                    tx,
+                    &ctx.policy,
+                    &held.assignment,
+                    ext.stage,
+                    ext.requested_deadline,
+                    at,
+                )
+                .await?;
+            }
+            let ext = store::decide(tx, id, next, &note, at).await?;
+            let action = match next {
+                ExtensionState::Approved => "extension.approved",
+                _ => "extension.rejected",
+            };
+            let entry = Entry::by(&who, action, &ext.ticket_no, format!("extension={id}"));
+            audit::append(tx, &[entry]).await?;
+            tracing::info!(extension_id = %id, state = next.as_sql(), "extension decided");
+            Ok(DecideExtensionResponse {
+                extension: Some(ext.to_proto()),
+            })
+        })
+        .await
 }
 
 /// One ticket's extensions, newest first, paged; unit staff see their own.

@@ -2,11 +2,11 @@
 //! deadline, decided once. Pure: no IO.
 
 use chrono::{DateTime, Utc};
-use hotline_common::ApiError;
 use hotline_common::convert::stage_to_proto;
 use hotline_common::ids::{AssignmentId, ExtensionId, TicketNo, UnitId};
 use hotline_common::time::{opt_to_proto, to_proto};
 use hotline_common::validate::Fields;
+use hotline_common::{ApiError, Reason};
 use hotline_proto::undertaking::v1 as pb;
 use hotline_proto::undertaking::v1::ExtensionState as PbState;
 use hotline_sla::Stage;
@@ -51,16 +51,26 @@ pub fn check_extension(
         }
     };
     if !running {
-        return Err(ApiError::precondition(format!(
-            "the {} stage is done: the assignment is {assignment}",
-            stage.as_str()
-        )));
+        return Err(ApiError::precondition(
+            Reason::StageDone,
+            format!(
+                "the {} stage is done: the assignment is {assignment}",
+                stage.as_str()
+            ),
+        )
+        .with("state", assignment.as_sql())
+        .with("stage", stage.as_str()));
     }
     if now >= current_deadline {
-        return Err(ApiError::precondition(format!(
-            "the {} limit has already run out; extensions are asked for before it",
-            stage.as_str()
-        )));
+        return Err(ApiError::precondition(
+            Reason::LimitPassed,
+            format!(
+                "the {} limit has already run out; extensions are asked for before it",
+                stage.as_str()
+            ),
+        )
+        .with("stage", stage.as_str())
+        .with("deadline", current_deadline.to_rfc3339()));
     }
     let mut f = Fields::new();
     if requested <= current_deadline {
@@ -83,10 +93,11 @@ pub fn decide(from: ExtensionState, approve: bool) -> Result<ExtensionState, Api
     match from {
         ExtensionState::Pending if approve => Ok(ExtensionState::Approved),
         ExtensionState::Pending => Ok(ExtensionState::Rejected),
-        done => Err(ApiError::precondition(format!(
-            "the extension is already {}",
-            done.as_sql()
-        ))),
+        done => Err(ApiError::precondition(
+            Reason::ExtensionAlreadyDecided,
+            format!("the extension is already {}", done.as_sql()),
+        )
+        .with("state", done.as_sql())),
     }
 }
 

@@ -1,15 +1,15 @@
 //! The SQL of extensions: record, lock, decide, move the deadline.
 
 use chrono::{DateTime, Utc};
-use hotline_common::ApiError;
 use hotline_common::clock;
 use hotline_common::error::violated_constraint;
 use hotline_common::ids::{ExtensionId, TicketNo};
 use hotline_common::outbox::Tx;
 use hotline_common::paging::Cursor;
+use hotline_common::{ApiError, Reason};
 use hotline_sla::{Policy, Stage};
 use sqlx::postgres::PgRow;
-use sqlx::{AssertSqlSafe, PgPool, Row};
+use sqlx::{AssertSqlSafe, PgConnection, PgPool, Row};
 
 use super::rules::{Extension, ExtensionState};
 use crate::assignments::rules::Assignment;
@@ -64,19 +64,24 @@ pub async fn insert(
     .fetch_one(&mut **tx)
     .await
     .map_err(|e| match violated_constraint(&e) {
-        Some("extensions_one_pending") => ApiError::precondition(format!(
-            "an extension of the {} stage is already waiting for a decision",
-            stage.as_str()
-        )),
+        Some("extensions_one_pending") => ApiError::precondition(
+            Reason::ExtensionPending,
+            format!(
+                "an extension of the {} stage is already waiting for a decision",
+                stage.as_str()
+            ),
+        )
+        .with("assignment_id", a.id)
+        .with("stage", stage.as_str()),
         _ => e.into(),
     })?;
     from_row(&row)
 }
 
-pub async fn get(pool: &PgPool, id: ExtensionId) -> Result<Option<Extension>, ApiError> {
+pub async fn get(conn: &mut PgConnection, id: ExtensionId) -> Result<Option<Extension>, ApiError> {
     let row = sqlx::query("SELECT * FROM extensions WHERE extension_id = $1")
         .bind(id)
-        .fetch_optional(pool)
+        .fetch_optional(conn)
         .await?;
     row.as_ref().map(from_row).transpose()
 }

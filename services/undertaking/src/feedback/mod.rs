@@ -8,6 +8,7 @@ use hotline_common::ApiError;
 use hotline_common::audit::{self, Entry};
 use hotline_common::auth::Identity;
 use hotline_common::ids::{AssignmentId, UnitId};
+use hotline_common::outbox::Tx;
 use hotline_common::time::now;
 use hotline_common::validate::Fields;
 use hotline_proto::undertaking::v1 as pb;
@@ -27,17 +28,21 @@ pub async fn submit_feedback(
     who: Identity,
     r: SubmitFeedbackRequest,
 ) -> Result<SubmitFeedbackResponse, ApiError> {
-    let a = answer(
-        ctx,
-        &who,
-        (&r.assignment_id, &r.unit_id),
-        Action::Feedback,
-        r.feedback.as_ref().map(Answer::Feedback),
-    )
-    .await?;
-    Ok(SubmitFeedbackResponse {
-        assignment: Some(a),
-    })
+    ctx.keys
+        .once(&who, &r, async |tx| {
+            let a = answer(
+                tx,
+                &who,
+                (&r.assignment_id, &r.unit_id),
+                Action::Feedback,
+                r.feedback.as_ref().map(Answer::Feedback),
+            )
+            .await?;
+            Ok(SubmitFeedbackResponse {
+                assignment: Some(a),
+            })
+        })
+        .await
 }
 
 /// A co-unit submits its part to the lead unit, once, after sign-off.
@@ -46,24 +51,29 @@ pub async fn submit_part(
     who: Identity,
     r: SubmitPartRequest,
 ) -> Result<SubmitPartResponse, ApiError> {
-    let a = answer(
-        ctx,
-        &who,
-        (&r.assignment_id, &r.unit_id),
-        Action::SubmitPart,
-        Some(Answer::Part(&r.part)),
-    )
-    .await?;
-    Ok(SubmitPartResponse {
-        assignment: Some(a),
-    })
+    ctx.keys
+        .once(&who, &r, async |tx| {
+            let a = answer(
+                tx,
+                &who,
+                (&r.assignment_id, &r.unit_id),
+                Action::SubmitPart,
+                Some(Answer::Part(&r.part)),
+            )
+            .await?;
+            Ok(SubmitPartResponse {
+                assignment: Some(a),
+            })
+        })
+        .await
 }
 
 /// Checks the answer, holds the assignment of the hop in force, moves it
-/// to fed back and stops its feedback clock. Returns it as the contract
-/// writes it, with its ticket's status after the answer.
+/// to fed back and stops its feedback clock, in the caller's transaction.
+/// Returns it as the contract writes it, with its ticket's status after
+/// the answer.
 async fn answer(
-    ctx: &Ctx,
+    tx: &mut Tx,
     who: &Identity,
     (raw_id, raw_unit): (&str, &str),
     action: Action,
@@ -86,7 +96,7 @@ async fn answer(
         rules::check_feedback(feedback)?;
     }
     let answer = answer.ok_or_else(|| ApiError::invalid("feedback", "required"))?;
-    let mut held = hold(&ctx.pool, id, By::Unit(&unit)).await?;
+    let held = hold(tx, id, By::Unit(&unit)).await?;
     let at = now();
     if let Some(fb) = feedback {
         rules::check_measures_due(fb, held.assignment.accepted_at(), at)?;
@@ -94,12 +104,12 @@ async fn answer(
     let a = &held.assignment;
     transition(a.state, action)?;
     let missing = if a.lead() && action == Action::Feedback {
-        store::parts_missing(&mut held.tx, &a.ticket_no, a.hop).await?
+        store::parts_missing(tx, &a.ticket_no, a.hop).await?
     } else {
         Vec::new()
     };
     rules::check_role(a.lead(), action, &missing)?;
-    let updated = store::mark_answered(&mut held.tx, id, at, answer).await?;
+    let updated = store::mark_answered(tx, id, at, answer).await?;
     let (name, detail) = match answer {
         Answer::Feedback(fb) => (
             "assignment.fed_back",
@@ -108,9 +118,8 @@ async fn answer(
         Answer::Part(_) => ("assignment.part_submitted", format!("assignment={id} part")),
     };
     let entry = Entry::by(who, name, &updated.ticket_no, detail);
-    audit::append(&mut held.tx, &[entry]).await?;
-    let shown = assignments::proto(&mut held.tx, &updated).await?;
-    held.tx.commit().await?;
+    audit::append(tx, &[entry]).await?;
+    let shown = assignments::proto(tx, &updated).await?;
     tracing::info!(
         assignment_id = %id,
         ticket_no = %updated.ticket_no,

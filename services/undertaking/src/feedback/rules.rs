@@ -2,9 +2,9 @@
 //! unit, once every co-unit's part is in. Pure: no IO.
 
 use chrono::{DateTime, Utc};
-use hotline_common::ApiError;
 use hotline_common::ids::UnitId;
 use hotline_common::validate::Fields;
+use hotline_common::{ApiError, Reason};
 use hotline_proto::common::v1::{Feedback, FeedbackOutcome};
 
 use crate::assignments::rules::Action;
@@ -131,20 +131,24 @@ pub fn check_measures_due(
 pub fn check_role(lead: bool, action: Action, parts_missing: &[UnitId]) -> Result<(), ApiError> {
     match (lead, action) {
         (false, Action::Feedback) => Err(ApiError::precondition(
+            Reason::LeadUnitOnly,
             "a co-unit does not answer the requester: it submits its part to the lead unit (SubmitPart)",
         )),
         (true, Action::SubmitPart) => Err(ApiError::precondition(
+            Reason::CoUnitOnly,
             "the lead unit gives the feedback itself (SubmitFeedback)",
         )),
         (true, Action::Feedback) if !parts_missing.is_empty() => {
-            Err(ApiError::precondition(format!(
-                "waiting for the parts of co-units: {}",
-                parts_missing
-                    .iter()
-                    .map(UnitId::as_str)
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            )))
+            let missing = parts_missing
+                .iter()
+                .map(UnitId::as_str)
+                .collect::<Vec<_>>()
+                .join(", ");
+            Err(ApiError::precondition(
+                Reason::PartsMissing,
+                format!("waiting for the parts of co-units: {missing}"),
+            )
+            .with("unit_ids", missing.replace(' ', "")))
         }
         _ => Ok(()),
     }

@@ -3,11 +3,11 @@
 //! per handling round (unique index `assignments_one_lead_answer`).
 
 use chrono::{DateTime, Utc};
-use hotline_common::ApiError;
 use hotline_common::clock;
 use hotline_common::error::violated_constraint;
 use hotline_common::ids::{AssignmentId, TicketNo, UnitId};
 use hotline_common::outbox::Tx;
+use hotline_common::{ApiError, Reason};
 use hotline_proto::common::v1::Feedback;
 use hotline_sla::Stage;
 use prost::Message;
@@ -50,8 +50,10 @@ pub async fn mark_answered(
     .await
     .map_err(|e| match violated_constraint(&e) {
         Some("assignments_one_lead_answer") => ApiError::precondition(
+            Reason::RoundAlreadyAnswered,
             "the ticket was already answered by a lead unit in this handling round",
-        ),
+        )
+        .with("assignment_id", id),
         _ => e.into(),
     })?;
     let a = from_row(&row)?;

@@ -1,8 +1,8 @@
 //! The hop in force per ticket: which routing hop may act, and when a new
 //! one may begin. Pure: no IO.
 
-use hotline_common::ApiError;
 use hotline_common::ids::{TicketNo, UnitId};
+use hotline_common::{ApiError, Reason};
 
 use crate::assignments::rules::State;
 
@@ -41,18 +41,28 @@ pub fn step(in_force: Option<InForce>, hop: i32) -> Step {
 pub fn may_begin(ticket: &TicketNo, answered_by: Option<&UnitId>) -> Result<(), ApiError> {
     match answered_by {
         None => Ok(()),
-        Some(unit) => Err(ApiError::precondition(format!(
-            "ticket {ticket} was answered by its lead unit {unit}; it is not re-dispatched"
-        ))),
+        Some(unit) => Err(ApiError::precondition(
+            Reason::RoundAlreadyAnswered,
+            format!(
+                "ticket {ticket} was answered by its lead unit {unit}; it is not re-dispatched"
+            ),
+        )
+        .with("ticket_no", ticket)
+        .with("unit_id", unit)),
     }
 }
 
 /// BeginHop on an older hop than the one in force is a wrong state.
 pub fn refuse_older(ticket: &TicketNo, hop: i32, in_force: InForce) -> ApiError {
-    ApiError::precondition(format!(
-        "ticket {ticket} is at hop {}, later than hop {hop}",
-        in_force.hop
-    ))
+    ApiError::precondition(
+        Reason::HopSuperseded,
+        format!(
+            "ticket {ticket} is at hop {}, later than hop {hop}",
+            in_force.hop
+        ),
+    )
+    .with("ticket_no", ticket)
+    .with("hop", in_force.hop)
 }
 
 /// An assignment acts only while its hop is the one in force; the refusal
@@ -61,10 +71,15 @@ pub fn check_in_force(hop: i32, state: State, in_force: InForce) -> Result<(), A
     if hop == in_force.hop {
         Ok(())
     } else {
-        Err(ApiError::precondition(format!(
-            "the ticket was re-dispatched to hop {}: this assignment of hop {hop} is {state}",
-            in_force.hop
-        )))
+        Err(ApiError::precondition(
+            Reason::HopSuperseded,
+            format!(
+                "the ticket was re-dispatched to hop {}: this assignment of hop {hop} is {state}",
+                in_force.hop
+            ),
+        )
+        .with("state", state.as_sql())
+        .with("hop", in_force.hop))
     }
 }
 

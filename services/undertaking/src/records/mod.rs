@@ -35,29 +35,32 @@ pub async fn add(
     let occurred_at = window::read(&mut f, "occurred_at", r.occurred_at.as_ref());
     f.finish()?;
     let (unit, id) = (unit.expect("checked"), id.expect("checked"));
-    let mut held = hold(&ctx.pool, id, By::Unit(&unit)).await?;
-    let at = now();
-    let raw = RawRecord {
-        kind: r.kind,
-        occurred_at,
-        way: &r.way,
-        result: &r.result,
-        note: &r.note,
-    };
-    let mut f = Fields::new();
-    let record = rules::parse_record(&mut f, &raw, held.assignment.accepted_at(), at);
-    f.finish()?;
-    let record = record.expect("checked");
-    while_signed(held.assignment.state)?;
-    let saved = store::insert(&mut held.tx, &held.assignment, &record, at).await?;
-    let detail = format!("record={} kind={}", saved.id, record.kind.as_sql());
-    let entry = Entry::by(&who, "handling.recorded", &saved.ticket_no, detail);
-    audit::append(&mut held.tx, &[entry]).await?;
-    held.tx.commit().await?;
-    tracing::info!(record_id = %saved.id, ticket_no = %saved.ticket_no, unit_id = %unit, kind = record.kind.as_sql(), "handling recorded");
-    Ok(AddHandlingRecordResponse {
-        record: Some(saved.to_proto()),
-    })
+    ctx.keys
+        .once(&who, &r, async |tx| {
+            let held = hold(tx, id, By::Unit(&unit)).await?;
+            let at = now();
+            let raw = RawRecord {
+                kind: r.kind,
+                occurred_at,
+                way: &r.way,
+                result: &r.result,
+                note: &r.note,
+            };
+            let mut f = Fields::new();
+            let record = rules::parse_record(&mut f, &raw, held.assignment.accepted_at(), at);
+            f.finish()?;
+            let record = record.expect("checked");
+            while_signed(held.assignment.state)?;
+            let saved = store::insert(tx, &held.assignment, &record, at).await?;
+            let detail = format!("record={} kind={}", saved.id, record.kind.as_sql());
+            let entry = Entry::by(&who, "handling.recorded", &saved.ticket_no, detail);
+            audit::append(tx, &[entry]).await?;
+            tracing::info!(record_id = %saved.id, ticket_no = %saved.ticket_no, unit_id = %unit, kind = record.kind.as_sql(), "handling recorded");
+            Ok(AddHandlingRecordResponse {
+                record: Some(saved.to_proto()),
+            })
+        })
+        .await
 }
 
 /// One ticket's records, oldest first, paged; unit staff see their own.

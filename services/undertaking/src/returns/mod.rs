@@ -39,26 +39,29 @@ pub async fn return_assignment(
         id.expect("checked"),
         new.expect("checked"),
     );
-    let mut held = hold(&ctx.pool, id, By::Unit(&unit)).await?;
-    let a = &held.assignment;
-    transition(a.state, Action::Return)?;
-    let at = now();
-    rules::check_in_time(at, a.sign_deadline)?;
-    assignments::set_state(&mut held.tx, id, State::ReturnRequested).await?;
-    let ret = store::insert(&mut held.tx, a, &new, at).await?;
-    let detail = format!(
-        "return={} assignment={id} reason={} duty_rule={}",
-        ret.id,
-        new.reason.as_sql(),
-        new.duty_rule
-    );
-    let entry = Entry::by(&who, "assignment.returned", &ret.ticket_no, detail);
-    audit::append(&mut held.tx, &[entry]).await?;
-    held.tx.commit().await?;
-    tracing::info!(return_id = %ret.id, ticket_no = %ret.ticket_no, unit_id = %unit, reason = new.reason.as_sql(), "assignment returned");
-    Ok(ReturnAssignmentResponse {
-        assignment_return: Some(ret.to_proto()),
-    })
+    ctx.keys
+        .once(&who, &r, async |tx| {
+            let held = hold(tx, id, By::Unit(&unit)).await?;
+            let a = &held.assignment;
+            transition(a.state, Action::Return)?;
+            let at = now();
+            rules::check_in_time(at, a.sign_deadline)?;
+            assignments::set_state(tx, id, State::ReturnRequested).await?;
+            let ret = store::insert(tx, a, &new, at).await?;
+            let detail = format!(
+                "return={} assignment={id} reason={} duty_rule={}",
+                ret.id,
+                new.reason.as_sql(),
+                new.duty_rule
+            );
+            let entry = Entry::by(&who, "assignment.returned", &ret.ticket_no, detail);
+            audit::append(tx, &[entry]).await?;
+            tracing::info!(return_id = %ret.id, ticket_no = %ret.ticket_no, unit_id = %unit, reason = new.reason.as_sql(), "assignment returned");
+            Ok(ReturnAssignmentResponse {
+                assignment_return: Some(ret.to_proto()),
+            })
+        })
+        .await
 }
 
 /// The centre rejects a pending return: the assignment goes back to the
@@ -73,31 +76,34 @@ pub async fn reject_return(
     let note = f.text("note", &r.note, 1000);
     f.finish()?;
     let id = id.expect("checked");
-    let found = store::get(&ctx.pool, id)
-        .await?
-        .ok_or_else(|| ApiError::not_found(format!("no return {id}")))?;
-    // The hop row, the assignment, then the return: the order a new hop
-    // locks in.
-    let mut held = hold(&ctx.pool, found.assignment_id, By::Centre).await?;
-    let ret = store::lock(&mut held.tx, id)
-        .await?
-        .ok_or_else(|| ApiError::not_found(format!("no return {id}")))?;
-    rules::check_pending(ret.state)?;
-    transition(held.assignment.state, Action::RejectReturn)?;
-    assignments::set_state(&mut held.tx, ret.assignment_id, State::PendingSign).await?;
-    let ret = store::reject(&mut held.tx, id, &note, now()).await?;
-    let entry = Entry::by(
-        &who,
-        "return.rejected",
-        &ret.ticket_no,
-        format!("return={id} assignment={}", ret.assignment_id),
-    );
-    audit::append(&mut held.tx, &[entry]).await?;
-    held.tx.commit().await?;
-    tracing::info!(return_id = %id, ticket_no = %ret.ticket_no, "return rejected");
-    Ok(RejectReturnResponse {
-        assignment_return: Some(ret.to_proto()),
-    })
+    ctx.keys
+        .once(&who, &r, async |tx| {
+            let found = store::get(tx, id)
+                .await?
+                .ok_or_else(|| ApiError::not_found(format!("no return {id}")))?;
+            // The hop row, the assignment, then the return: the order a new
+            // hop locks in.
+            let held = hold(tx, found.assignment_id, By::Centre).await?;
+            let ret = store::lock(tx, id)
+                .await?
+                .ok_or_else(|| ApiError::not_found(format!("no return {id}")))?;
+            rules::check_pending(ret.state)?;
+            transition(held.assignment.state, Action::RejectReturn)?;
+            assignments::set_state(tx, ret.assignment_id, State::PendingSign).await?;
+            let ret = store::reject(tx, id, &note, now()).await?;
+            let entry = Entry::by(
+                &who,
+                "return.rejected",
+                &ret.ticket_no,
+                format!("return={id} assignment={}", ret.assignment_id),
+            );
+            audit::append(tx, &[entry]).await?;
+            tracing::info!(return_id = %id, ticket_no = %ret.ticket_no, "return rejected");
+            Ok(RejectReturnResponse {
+                assignment_return: Some(ret.to_proto()),
+            })
+        })
+        .await
 }
 
 /// Reads one return; unit staff only their unit's.
@@ -107,7 +113,8 @@ pub async fn get_return(
     r: GetReturnRequest,
 ) -> Result<GetReturnResponse, ApiError> {
     let id = ReturnId::parse_field("return_id", &r.return_id)?;
-    let ret = store::get(&ctx.pool, id)
+    let mut conn = ctx.pool.acquire().await?;
+    let ret = store::get(&mut conn, id)
         .await?
         .filter(|x| scope::sees(&who, &x.unit_id))
         .ok_or_else(|| ApiError::not_found(format!("no return {id}")))?;

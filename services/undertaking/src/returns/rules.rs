@@ -2,10 +2,10 @@
 //! decided. Pure: no IO.
 
 use chrono::{DateTime, Utc};
-use hotline_common::ApiError;
 use hotline_common::ids::{AssignmentId, ReturnId, TicketNo, UnitId};
 use hotline_common::time::{opt_to_proto, to_proto};
 use hotline_common::validate::Fields;
+use hotline_common::{ApiError, Reason};
 use hotline_proto::undertaking::v1 as pb;
 use hotline_proto::undertaking::v1::ReturnReason as PbReason;
 use hotline_proto::undertaking::v1::ReturnState as PbState;
@@ -67,10 +67,15 @@ pub fn parse_return(f: &mut Fields, reason: i32, duty_rule: &str, note: &str) ->
 /// A return is possible only within the sign-off limit.
 pub fn check_in_time(now: DateTime<Utc>, sign_deadline: DateTime<Utc>) -> Result<(), ApiError> {
     if now > sign_deadline {
-        return Err(ApiError::precondition(format!(
-            "the sign-off limit ran out at {}; the assignment can no longer be returned",
-            sign_deadline.to_rfc3339()
-        )));
+        return Err(ApiError::precondition(
+            Reason::LimitPassed,
+            format!(
+                "the sign-off limit ran out at {}; the assignment can no longer be returned",
+                sign_deadline.to_rfc3339()
+            ),
+        )
+        .with("stage", "sign_off")
+        .with("deadline", sign_deadline.to_rfc3339()));
     }
     Ok(())
 }
@@ -79,10 +84,11 @@ pub fn check_in_time(now: DateTime<Utc>, sign_deadline: DateTime<Utc>) -> Result
 pub fn check_pending(state: ReturnState) -> Result<(), ApiError> {
     match state {
         ReturnState::Pending => Ok(()),
-        done => Err(ApiError::precondition(format!(
-            "the return is already {}",
-            done.as_sql()
-        ))),
+        done => Err(ApiError::precondition(
+            Reason::ReturnAlreadyDecided,
+            format!("the return is already {}", done.as_sql()),
+        )
+        .with("state", done.as_sql())),
     }
 }
 

@@ -1,13 +1,13 @@
 //! The SQL of returns: record, lock, decide, accept on re-dispatch, list.
 
 use chrono::{DateTime, Utc};
-use hotline_common::ApiError;
 use hotline_common::error::violated_constraint;
 use hotline_common::ids::{AssignmentId, ReturnId, TicketNo};
 use hotline_common::outbox::Tx;
 use hotline_common::paging::Cursor;
+use hotline_common::{ApiError, Reason};
 use sqlx::postgres::PgRow;
-use sqlx::{PgPool, Row};
+use sqlx::{PgConnection, PgPool, Row};
 
 use super::rules::{NewReturn, Return, ReturnReason, ReturnState};
 use crate::assignments::rules::Assignment;
@@ -55,18 +55,20 @@ pub async fn insert(
     .fetch_one(&mut **tx)
     .await
     .map_err(|e| match violated_constraint(&e) {
-        Some("returns_one_pending") => {
-            ApiError::precondition("a return of this assignment is already waiting")
-        }
+        Some("returns_one_pending") => ApiError::precondition(
+            Reason::ReturnPending,
+            "a return of this assignment is already waiting",
+        )
+        .with("assignment_id", a.id),
         _ => e.into(),
     })?;
     from_row(&row)
 }
 
-pub async fn get(pool: &PgPool, id: ReturnId) -> Result<Option<Return>, ApiError> {
+pub async fn get(conn: &mut PgConnection, id: ReturnId) -> Result<Option<Return>, ApiError> {
     let row = sqlx::query("SELECT * FROM returns WHERE return_id = $1")
         .bind(id)
-        .fetch_optional(pool)
+        .fetch_optional(conn)
         .await?;
     row.as_ref().map(from_row).transpose()
 }

@@ -72,32 +72,33 @@ pub async fn blow(
         id.expect("checked"),
         whistle.expect("checked"),
     );
-    let units = catalogue_units(ctx).await?;
-    rules::check_in_catalogue(&units, &r.summoned_unit_ids)?;
-    rules::may_blow_whistle(&units, &unit)?;
-    let mut held = hold(&ctx.pool, id, By::Unit(&unit)).await?;
-    while_signed(held.assignment.state)?;
-    let wid = store::insert(&mut held.tx, &ctx.policy, &held.assignment, &whistle, at).await?;
-    let summoned: Vec<&str> = whistle.call.units.iter().map(UnitId::as_str).collect();
-    let detail = format!(
-        "whistle={wid} summoned={} arrive_by={}",
-        summoned.join(","),
-        whistle.call.arrive_by.to_rfc3339()
-    );
-    let ticket_no = held.assignment.ticket_no.clone();
-    audit::append(
-        &mut held.tx,
-        &[Entry::by(&who, "whistle.blown", &ticket_no, detail)],
-    )
-    .await?;
-    let blown = store::get(&mut held.tx, wid)
-        .await?
-        .ok_or_else(|| ApiError::internal("a whistle just recorded"))?;
-    held.tx.commit().await?;
-    tracing::info!(whistle_id = %wid, ticket_no = %ticket_no, unit_id = %unit, summoned = summoned.len(), "whistle blown");
-    Ok(BlowWhistleResponse {
-        whistle: Some(blown.to_proto()),
-    })
+    ctx.keys
+        .once(&who, &r, async |tx| {
+            // Inside the key's transaction: a replay answers even when the
+            // catalogue has changed since.
+            let units = catalogue_units(ctx).await?;
+            rules::check_in_catalogue(&units, &r.summoned_unit_ids)?;
+            rules::may_blow_whistle(&units, &unit)?;
+            let held = hold(tx, id, By::Unit(&unit)).await?;
+            while_signed(held.assignment.state)?;
+            let wid = store::insert(tx, &ctx.policy, &held.assignment, &whistle, at).await?;
+            let summoned: Vec<&str> = whistle.call.units.iter().map(UnitId::as_str).collect();
+            let detail = format!(
+                "whistle={wid} summoned={} arrive_by={}",
+                summoned.join(","),
+                whistle.call.arrive_by.to_rfc3339()
+            );
+            let ticket_no = held.assignment.ticket_no.clone();
+            audit::append(tx, &[Entry::by(&who, "whistle.blown", &ticket_no, detail)]).await?;
+            let blown = store::get(tx, wid)
+                .await?
+                .ok_or_else(|| ApiError::internal("a whistle just recorded"))?;
+            tracing::info!(whistle_id = %wid, ticket_no = %ticket_no, unit_id = %unit, summoned = summoned.len(), "whistle blown");
+            Ok(BlowWhistleResponse {
+                whistle: Some(blown.to_proto()),
+            })
+        })
+        .await
 }
 
 /// A summoned department reports in (报到): its arrival clock stops; after
@@ -117,33 +118,35 @@ pub async fn report_in(
     if !who.acts_for(&unit) {
         return Err(not_summoned());
     }
-    let mut tx = ctx.pool.begin().await?;
-    let w = store::get(&mut tx, id).await?.ok_or_else(not_summoned)?;
-    let summoned = SUMMONSES.lock(&mut tx, id.uuid()).await?;
-    let s = summons::check_arrival(&summoned, &unit, &what)?;
-    let at = now();
-    let late = is_late(at, s.arrive_by);
-    SUMMONSES
-        .arrive(&mut tx, id.uuid(), &w.ticket_no, &unit, at)
-        .await?;
-    audit::append(
-        &mut tx,
-        &[Entry::by(
-            &who,
-            "whistle.reported_in",
-            &w.ticket_no,
-            format!("whistle={id} unit={unit} late={late}"),
-        )],
-    )
-    .await?;
-    let w = store::get(&mut tx, id)
-        .await?
-        .ok_or_else(|| ApiError::internal("the whistle went away"))?;
-    tx.commit().await?;
-    tracing::info!(whistle_id = %id, unit_id = %unit, late, "department reported in");
-    Ok(ReportInResponse {
-        whistle: Some(w.to_proto()),
-    })
+    ctx.keys
+        .once(&who, &r, async |tx| {
+            let w = store::get(tx, id).await?.ok_or_else(not_summoned)?;
+            let summoned = SUMMONSES.lock(tx, id.uuid()).await?;
+            let s = summons::check_arrival(&summoned, &unit, &what)?;
+            let at = now();
+            let late = is_late(at, s.arrive_by);
+            SUMMONSES
+                .arrive(tx, id.uuid(), &w.ticket_no, &unit, at)
+                .await?;
+            audit::append(
+                tx,
+                &[Entry::by(
+                    &who,
+                    "whistle.reported_in",
+                    &w.ticket_no,
+                    format!("whistle={id} unit={unit} late={late}"),
+                )],
+            )
+            .await?;
+            let w = store::get(tx, id)
+                .await?
+                .ok_or_else(|| ApiError::internal("the whistle went away"))?;
+            tracing::info!(whistle_id = %id, unit_id = %unit, late, "department reported in");
+            Ok(ReportInResponse {
+                whistle: Some(w.to_proto()),
+            })
+        })
+        .await
 }
 
 /// One ticket's whistles, oldest first; unit staff see those they blew or

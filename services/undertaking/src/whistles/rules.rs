@@ -6,11 +6,11 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
-use hotline_common::ApiError;
 use hotline_common::ids::{AssignmentId, TicketNo, UnitId, WhistleId};
 use hotline_common::summons::{self, Call, Limits, Summoned};
 use hotline_common::time::{opt_to_proto, to_proto};
 use hotline_common::validate::Fields;
+use hotline_common::{ApiError, Reason};
 use hotline_proto::dispatch::v1::Unit as CatalogueUnit;
 use hotline_proto::undertaking::v1 as pb;
 
@@ -50,12 +50,16 @@ pub type Units = HashMap<String, CatalogueUnit>;
 pub fn may_blow_whistle(units: &Units, caller: &UnitId) -> Result<(), ApiError> {
     match units.get(caller.as_str()).map(unit_kind) {
         Some(UnitKind::StreetOrTownship) => Ok(()),
-        Some(UnitKind::Other) => Err(ApiError::permission(format!(
-            "{caller} is not a street or township unit; only those blow the whistle"
-        ))),
-        None => Err(ApiError::permission(format!(
-            "{caller} is not a unit of the dispatch catalogue in force"
-        ))),
+        Some(UnitKind::Other) => Err(ApiError::permission(
+            Reason::StreetOrTownshipOnly,
+            format!("{caller} is not a street or township unit; only those blow the whistle"),
+        )
+        .with("unit_id", caller)),
+        None => Err(ApiError::permission(
+            Reason::UnitNotInCatalogue,
+            format!("{caller} is not a unit of the dispatch catalogue in force"),
+        )
+        .with("unit_id", caller)),
     }
 }
 

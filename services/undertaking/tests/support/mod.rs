@@ -63,6 +63,7 @@ impl TestDb {
             &hotline_undertaking::MIGRATOR,
             &hotline_common::clock::MIGRATOR,
             &hotline_common::audit::MIGRATOR,
+            &hotline_common::idempotency::MIGRATOR,
         ]
         .iter()
         .flat_map(|m| m.iter().cloned())
@@ -84,6 +85,10 @@ impl TestDb {
         let nowhere = Endpoint::from_static("http://127.0.0.1:9").connect_lazy();
         Ctx {
             pool: self.pool.clone(),
+            keys: hotline_common::idempotency::Keys::new(
+                self.pool.clone(),
+                hotline_common::idempotency::DEFAULT_RETENTION,
+            ),
             policy: Arc::new(Policy::beijing()),
             supervision: SupervisionServiceClient::new(InterceptedService::new(
                 nowhere.clone(),

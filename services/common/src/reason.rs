@@ -1,0 +1,161 @@
+//! The stable reasons a refusal carries, for callers that branch on errors
+//! without reading their text: each `FAILED_PRECONDITION` and
+//! `PERMISSION_DENIED` (and a few others) carries a `google.rpc.ErrorInfo`
+//! whose `reason` is one of these, whose `domain` is [`DOMAIN`], and whose
+//! metadata names the current state and the ids concerned. Every reason is
+//! listed in `docs/ERRORS.md` with what a client should do; a test checks
+//! the list against it.
+
+/// The `ErrorInfo.domain` of every hotline error.
+pub const DOMAIN: &str = "hotline.gov.cn";
+
+macro_rules! reasons {
+    ($($(#[doc = $doc:literal])* $name:ident = $text:literal,)*) => {
+        /// Why a call was refused, as `ErrorInfo.reason` says it.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub enum Reason {
+            $($(#[doc = $doc])* $name,)*
+        }
+
+        impl Reason {
+            /// Every reason, in the order `docs/ERRORS.md` lists them.
+            pub const ALL: &'static [Reason] = &[$(Reason::$name),*];
+
+            /// The reason as sent: UPPER_SNAKE, stable across versions.
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $(Reason::$name => $text,)*
+                }
+            }
+        }
+    };
+}
+
+reasons! {
+    /// The assignment is signed for already (signing again, or returning a
+    /// signed assignment).
+    AssignmentAlreadySigned = "ASSIGNMENT_ALREADY_SIGNED",
+    /// The assignment is not signed for yet.
+    AssignmentNotSigned = "ASSIGNMENT_NOT_SIGNED",
+    /// The assignment was answered (feedback or part) already.
+    AssignmentAlreadyAnswered = "ASSIGNMENT_ALREADY_ANSWERED",
+    /// The ticket was sent elsewhere; the assignment is withdrawn.
+    AssignmentWithdrawn = "ASSIGNMENT_WITHDRAWN",
+    /// A return of the assignment waits for the centre's decision.
+    ReturnPending = "RETURN_PENDING",
+    /// No return of the assignment waits for a decision.
+    NoReturnPending = "NO_RETURN_PENDING",
+    /// The return was decided (accepted or rejected) already.
+    ReturnAlreadyDecided = "RETURN_ALREADY_DECIDED",
+    /// The assignment's routing hop is no longer the one in force, or the
+    /// caller named a hop that is not.
+    HopSuperseded = "HOP_SUPERSEDED",
+    /// The ticket's lead unit answered the handling round in force.
+    RoundAlreadyAnswered = "ROUND_ALREADY_ANSWERED",
+    /// Only the lead unit gives the feedback.
+    LeadUnitOnly = "LEAD_UNIT_ONLY",
+    /// Only a co-unit submits a part.
+    CoUnitOnly = "CO_UNIT_ONLY",
+    /// Co-units have not submitted their parts yet.
+    PartsMissing = "PARTS_MISSING",
+    /// The stage is done; there is nothing to extend.
+    StageDone = "STAGE_DONE",
+    /// The time limit has run out already.
+    LimitPassed = "LIMIT_PASSED",
+    /// An extension of the stage waits for a decision already.
+    ExtensionPending = "EXTENSION_PENDING",
+    /// The extension was decided already.
+    ExtensionAlreadyDecided = "EXTENSION_ALREADY_DECIDED",
+    /// The summoned unit reported in already.
+    AlreadyReportedIn = "ALREADY_REPORTED_IN",
+    /// The clock asked to move is not running.
+    ClockNotRunning = "CLOCK_NOT_RUNNING",
+    /// The ticket waits in the manual queue already.
+    AlreadyInManualQueue = "ALREADY_IN_MANUAL_QUEUE",
+    /// The catalogue version is published already.
+    CatalogueVersionExists = "CATALOGUE_VERSION_EXISTS",
+    /// The idempotency key was used before for a different request.
+    IdempotencyKeyReused = "IDEMPOTENCY_KEY_REUSED",
+    /// The method is not served on this port.
+    MethodNotServed = "METHOD_NOT_SERVED",
+    /// None of the caller's roles may call the method.
+    RoleNotAllowed = "ROLE_NOT_ALLOWED",
+    /// Unit staff asked about another unit.
+    OtherUnit = "OTHER_UNIT",
+    /// Unit staff whose identity names no unit.
+    NoUnit = "NO_UNIT",
+    /// Only intake hands tickets in.
+    IntakeOnly = "INTAKE_ONLY",
+    /// Only a street or township unit blows the whistle.
+    StreetOrTownshipOnly = "STREET_OR_TOWNSHIP_ONLY",
+    /// The unit is not in the dispatch catalogue in force.
+    UnitNotInCatalogue = "UNIT_NOT_IN_CATALOGUE",
+}
+
+impl Reason {
+    /// The reason a peer sent, if it is one of ours.
+    pub fn parse(s: &str) -> Option<Reason> {
+        Reason::ALL.iter().copied().find(|r| r.as_str() == s)
+    }
+}
+
+impl std::fmt::Display for Reason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn upper_snake(s: &str) -> bool {
+        !s.is_empty()
+            && !s.starts_with('_')
+            && !s.ends_with('_')
+            && !s.contains("__")
+            && s.chars().all(|c| c.is_ascii_uppercase() || c == '_')
+    }
+
+    #[test]
+    fn every_reason_is_upper_snake_unique_and_parses_back() {
+        let mut seen = std::collections::HashSet::new();
+        for r in Reason::ALL {
+            assert!(upper_snake(r.as_str()), "{r:?} is not UPPER_SNAKE");
+            assert!(r.as_str().len() <= 63, "{r} is too long for ErrorInfo");
+            assert!(seen.insert(r.as_str()), "{r} twice");
+            assert_eq!(Reason::parse(r.as_str()), Some(*r));
+        }
+        assert_eq!(Reason::parse("NOT_A_REASON"), None);
+    }
+
+    /// docs/ERRORS.md lists every reason, and only those, in its table.
+    #[test]
+    fn every_reason_is_documented() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/ERRORS.md");
+        let doc = std::fs::read_to_string(path).expect("docs/ERRORS.md");
+        let section = doc
+            .split("## Reasons")
+            .nth(1)
+            .expect("docs/ERRORS.md has a section \"## Reasons\"");
+        let section = section.split("\n## ").next().unwrap_or(section);
+        let listed: Vec<&str> = section
+            .lines()
+            .filter_map(|l| l.strip_prefix("| `"))
+            .filter_map(|l| l.split('`').next())
+            .collect();
+        for r in Reason::ALL {
+            assert!(
+                listed.contains(&r.as_str()),
+                "{r} is not listed in docs/ERRORS.md"
+            );
+        }
+        for l in &listed {
+            assert!(
+                Reason::parse(l).is_some(),
+                "docs/ERRORS.md lists {l}, which no code sends"
+            );
+        }
+        assert_eq!(listed.len(), Reason::ALL.len(), "a reason listed twice");
+    }
+}
