@@ -171,11 +171,10 @@ pub fn channel(schema: &str) -> String {
 }
 
 /// Records an event inside the caller's transaction, and notifies the
-/// channel at commit. With `source`, an event copied from another feed:
-/// false when it was copied before.
+/// schema's [`channel`] at commit. With `source`, an event copied from
+/// another feed: false when it was copied before.
 pub async fn append(
     tx: &mut Transaction<'static, Postgres>,
-    channel: &str,
     unit_id: &str,
     ticket_no: &str,
     event: &[u8],
@@ -193,8 +192,8 @@ pub async fn append(
     .await?
     .rows_affected();
     if added > 0 {
-        sqlx::query("SELECT pg_notify($1, $2)")
-            .bind(channel)
+        // The pool's search_path is the service's schema: [`channel`].
+        sqlx::query("SELECT pg_notify(current_schema() || '_unit_events', $1)")
             .bind(unit_id)
             .execute(&mut **tx)
             .await?;
@@ -312,14 +311,16 @@ pub async fn check_resume(
     after: Position,
 ) -> Result<(), ApiError> {
     if after.xid > horizon(pool).await? {
-        return Err(ApiError::invalid(field, "not a cursor this service handed out"));
+        return Err(ApiError::invalid(
+            field,
+            "not a cursor this service handed out",
+        ));
     }
-    let floor: Option<(i64, i64)> = sqlx::query_as(
-        "SELECT xid::text::bigint, id FROM unit_event_floors WHERE unit_id = $1",
-    )
-    .bind(scope)
-    .fetch_optional(pool)
-    .await?;
+    let floor: Option<(i64, i64)> =
+        sqlx::query_as("SELECT xid::text::bigint, id FROM unit_event_floors WHERE unit_id = $1")
+            .bind(scope)
+            .fetch_optional(pool)
+            .await?;
     if let Some((xid, id)) = floor {
         let floor = Position { xid, id };
         if after < floor {
@@ -402,7 +403,12 @@ pub struct Hub {
 
 impl Hub {
     /// Starts listening on `channel` until `token` is cancelled.
-    pub fn start(pool: PgPool, channel: String, config: FeedConfig, token: CancellationToken) -> Hub {
+    pub fn start(
+        pool: PgPool,
+        channel: String,
+        config: FeedConfig,
+        token: CancellationToken,
+    ) -> Hub {
         let (news, _) = broadcast::channel(1024);
         let hub = Hub {
             news: news.clone(),

@@ -49,5 +49,7 @@ where
     let who = identity(&req)?;
     let msg = req.into_inner();
     let stream = feature(who, msg).await.map_err(Status::from)?;
-    Ok(Response::new(Box::pin(stream.map(|r| r.map_err(Status::from)))))
+    Ok(Response::new(Box::pin(
+        stream.map(|r| r.map_err(Status::from)),
+    )))
 }

@@ -86,6 +86,7 @@ pub async fn reject_return(
     transition(held.assignment.state, Action::RejectReturn)?;
     assignments::set_state(&mut held.tx, ret.assignment_id, State::PendingSign).await?;
     let ret = store::reject(&mut held.tx, id, &note, now()).await?;
+    crate::watch::store::return_decided(&mut held.tx, &ret).await?;
     let entry = Entry::by(
         &who,
         "return.rejected",
