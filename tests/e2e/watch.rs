@@ -116,7 +116,12 @@ async fn a_unit_sees_its_work_arrive_and_resumes_exactly_where_it_left() {
 
     // The co-unit submits its part: the lead hears of it.
     submit_co_parts(&sys, &t1).await;
+    let answered = std::time::Instant::now();
     let m = next_event(&mut lead).await;
+    eprintln!(
+        "part event {} ms after SubmitPart answered",
+        answered.elapsed().as_secs_f64() * 1e3
+    );
     let Some(Event::PartSubmitted(p)) = &m.event else {
         panic!("expected the part, got {m:?}");
     };

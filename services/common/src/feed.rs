@@ -9,8 +9,9 @@
 //! running when a reader passes it has an xid at or above that xmin, so its
 //! rows come later, after the cursor; none is skipped, none repeated. No
 //! row lock is taken: writers never wait for each other on the feed. The
-//! price: a long transaction anywhere in the cluster holds delivery back
-//! (not loses it) until it ends.
+//! price: the horizon is the whole PostgreSQL server's, so a long writing
+//! transaction in any database of the server (a bulk load, a migration)
+//! holds delivery back, not loses it, until it ends.
 //!
 //! Wake-up: each write `NOTIFY`s the service's channel with the unit, so a
 //! change through any replica wakes the watchers on all of them. One
@@ -338,8 +339,9 @@ pub async fn check_resume(
 }
 
 /// Deletes events older than `retention`, at most `batch` rows, and raises
-/// the floors of the units (and of [`ALL`]) they belonged to. Returns the
-/// rows deleted.
+/// the floors of the units (and of [`ALL`]) they belonged to. Only rows a
+/// reader could already have had (below the horizon) go, so that a floor
+/// is never a position no cursor has reached. Returns the rows deleted.
 pub async fn prune(pool: &PgPool, retention: Duration, batch: i64) -> Result<u64, ApiError> {
     let secs = retention.as_secs_f64();
     let deleted: i64 = sqlx::query_scalar(
@@ -347,6 +349,7 @@ pub async fn prune(pool: &PgPool, retention: Duration, batch: i64) -> Result<u64
              DELETE FROM unit_events WHERE id IN ( \
                  SELECT id FROM unit_events \
                  WHERE recorded_at < now() - make_interval(secs => $1) \
+                 AND xid < pg_snapshot_xmin(pg_current_snapshot()) \
                  ORDER BY recorded_at LIMIT $2) \
              RETURNING unit_id, xid, id), \
          newest AS ( \
@@ -377,7 +380,7 @@ pub async fn run_cleanup(pool: PgPool, retention: Duration, token: CancellationT
         }
         loop {
             match prune(&pool, retention, 5000).await {
-                Ok(n) if n == 5000 => continue,
+                Ok(5000) => continue,
                 Ok(0) => break,
                 Ok(n) => {
                     tracing::debug!(deleted = n, "feed pruned");

@@ -24,7 +24,8 @@ fn bodies(b: &feed::Batch) -> Vec<String> {
 }
 
 /// Reads from `from` until `want` events came (other transactions of the
-/// cluster, still running, may hold the horizon back a moment).
+/// server, still running, hold the horizon back while they run: on a
+/// shared server a bulk load elsewhere can take a while).
 async fn collect(
     pool: &sqlx::PgPool,
     scope: &str,
@@ -36,8 +37,8 @@ async fn collect(
     let (mut got, mut at) = (Vec::new(), from);
     while got.len() < want {
         assert!(
-            started.elapsed() < Duration::from_secs(20),
-            "only {got:?} after 20 s"
+            started.elapsed() < Duration::from_secs(120),
+            "only {got:?} after 120 s"
         );
         let b = feed::read(pool, scope, at, limit).await.unwrap();
         if b.events.is_empty() {
@@ -112,9 +113,16 @@ async fn cursors_from_the_future_or_before_retention_are_refused() {
         .await
         .expect("nothing deleted yet");
     tokio::time::sleep(Duration::from_millis(1100)).await;
-    let deleted = feed::prune(&db.pool, Duration::from_secs(1), 1000)
-        .await
-        .unwrap();
+    // Rows go once they are past retention and below the horizon.
+    let started = std::time::Instant::now();
+    let mut deleted = 0;
+    while deleted < 2 {
+        assert!(started.elapsed() < Duration::from_secs(120), "not pruned");
+        deleted += feed::prune(&db.pool, Duration::from_secs(1), 1000)
+            .await
+            .unwrap();
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     assert_eq!(deleted, 2);
     let e = feed::check_resume(&db.pool, "after_cursor", "U1", start)
         .await
