@@ -221,7 +221,8 @@ pub async fn now(pool: &PgPool) -> Result<Position, ApiError> {
 }
 
 /// Up to `limit` events of `scope` (a unit, or [`ALL`]) after `after`,
-/// oldest first, only of finished transactions.
+/// oldest first, only of finished transactions. FAILED_PRECONDITION when
+/// retention deleted events after `after` (a reader fell behind).
 pub async fn read(
     pool: &PgPool,
     scope: &str,
@@ -275,6 +276,19 @@ pub async fn read(
         .fetch_all(pool)
         .await?
     };
+    // Read after the rows: a prune that took rows from under this read has
+    // raised the floor by now (both in one statement).
+    let floor: Option<(i64, i64)> =
+        sqlx::query_as("SELECT xid::text::bigint, id FROM unit_event_floors WHERE unit_id = $1")
+            .bind(scope)
+            .fetch_optional(pool)
+            .await?;
+    if let Some((xid, id)) = floor {
+        let floor = Position { xid, id };
+        if after < floor {
+            return Err(too_old(CURSOR_FIELD, scope, floor));
+        }
+    }
     let full = rows.len() as i64 >= limit;
     let events: Vec<FeedEvent> = rows
         .into_iter()
@@ -325,17 +339,25 @@ pub async fn check_resume(
     if let Some((xid, id)) = floor {
         let floor = Position { xid, id };
         if after < floor {
-            return Err(ApiError::new(
-                ErrorCode::FailedPrecondition,
-                format!(
-                    "{field} is older than the events kept: events after it were deleted; \
-                     the oldest cursor is {} (resume from it after re-reading the current state)",
-                    floor.cursor(scope)
-                ),
-            ));
+            return Err(too_old(field, scope, floor));
         }
     }
     Ok(())
+}
+
+/// The field resume cursors come in.
+pub const CURSOR_FIELD: &str = "after_cursor";
+
+/// FAILED_PRECONDITION for a position before the `floor` of `scope`.
+fn too_old(field: &str, scope: &str, floor: Position) -> ApiError {
+    ApiError::new(
+        ErrorCode::FailedPrecondition,
+        format!(
+            "{field} is older than the events kept: events after it were deleted; \
+             the oldest cursor is {} (resume from it after re-reading the current state)",
+            floor.cursor(scope)
+        ),
+    )
 }
 
 /// Deletes events older than `retention`, at most `batch` rows, and raises

@@ -12,7 +12,7 @@ use hotline_proto::supervision::v1::{FeedEvent, ListFeedEventsRequest, ListFeedE
 use prost::Message;
 use sqlx::PgPool;
 
-const CURSOR_FIELD: &str = "after_cursor";
+use hotline_common::feed::CURSOR_FIELD;
 
 /// Events after the cursor (from the oldest kept when it is empty), only
 /// of finished transactions, oldest first.

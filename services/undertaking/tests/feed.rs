@@ -128,6 +128,9 @@ async fn cursors_from_the_future_or_before_retention_are_refused() {
         .await
         .unwrap_err();
     assert_eq!(e.code, ErrorCode::FailedPrecondition);
+    // A reader that fell behind retention is told so, not skipped past.
+    let behind = feed::read(&db.pool, "U1", start, 100).await.unwrap_err();
+    assert_eq!(behind.code, ErrorCode::FailedPrecondition);
     let oldest = e
         .message
         .split("the oldest cursor is ")

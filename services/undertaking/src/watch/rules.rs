@@ -10,7 +10,7 @@ use hotline_proto::undertaking::v1::{UnitHeartbeat, WatchUnitEventsResponse};
 use prost::Message;
 
 /// The field a resume cursor comes in.
-pub const CURSOR_FIELD: &str = "after_cursor";
+pub use hotline_common::feed::CURSOR_FIELD;
 
 /// The message of a feed row: the stored event, with its cursor (of the
 /// watched unit), time and ticket.
