@@ -2,11 +2,12 @@
 
 Generated Python stubs (grpcio-tools) from proto/ on PYTHONPATH; the four
 services at their default addresses (deploy/local/up.sh); HOTLINE_KEYS, the
-key file up.sh printed, to mint tokens with hotline-token. Submits a request,
-waits for it to be routed, signs it as the lead unit (retrying the sign with
-its idempotency key, and decoding the ErrorInfo reason of a second sign),
-answers it, and reads the timeline back, printing the ticket's status at
-each step. Exits non-zero on any surprise.
+key file up.sh printed, to mint tokens with hotline-token. Watches the lead
+unit's stream of events, submits a request, waits for it to be routed (and
+the assignment to arrive on the stream), signs it as the lead unit (retrying
+the sign with its idempotency key, and decoding the ErrorInfo reason of a
+second sign), answers it, and reads the timeline back, printing the ticket's
+status at each step. Exits non-zero on any surprise.
 """
 
 import os
@@ -41,6 +42,24 @@ def stub(cls, port, bearer):
 centre = token("--subject", "outside-client", "--roles", "operator,dispatcher,supervisor")
 intake, md = stub(ig.IntakeServiceStub, 50051, centre)
 units, _ = stub(ug.UndertakingServiceStub, 50053, centre)
+
+# The lead unit of heating requests watches its work as a stream, opened
+# before the request comes: the first message is a heartbeat with the
+# cursor of "now".
+LEAD = "bj-heating-group"
+lead_md = [("authorization", "Bearer " + token("--subject", "unit-system", "--roles", "unit_staff", "--unit", LEAD))]
+watch = units.WatchUnitEvents(u.WatchUnitEventsRequest(unit_id=LEAD), metadata=lead_md, timeout=60)
+hello = next(watch)
+assert hello.WhichOneof("event") == "heartbeat" and hello.cursor, hello
+print("watching", LEAD, "from", hello.cursor)
+
+
+def next_event(stream):
+    for m in stream:
+        if m.WhichOneof("event") != "heartbeat":
+            return m
+    raise SystemExit("the watch ended")
+
 
 key = f"outside-{uuid.uuid4()}"
 req = i.SubmitRequest(
@@ -78,6 +97,11 @@ while True:
     assert time.time() < deadline, "never routed"
     time.sleep(0.2)
 lead = got.assignments[0]
+assert lead.unit_id == LEAD, lead.unit_id
+ev = next_event(watch)
+assert ev.WhichOneof("event") == "assignment_created", ev
+assert ev.assignment_created.assignment_id == lead.assignment_id and ev.ticket_no == first.ticket_no, ev
+print("watch:", ev.WhichOneof("event"), ev.ticket_no, "cursor", ev.cursor)
 unit_md = [("authorization", "Bearer " + token("--subject", "unit-desk", "--roles", "unit_staff", "--unit", lead.unit_id))]
 print("routed to", [(a.unit_id, c.AssignmentRole.Name(a.role)) for a in got.assignments])
 status, ticket = status_now()
@@ -133,6 +157,18 @@ for co in got.assignments[1:]:
     co_md = [("authorization", "Bearer " + token("--subject", "co-desk", "--roles", "unit_staff", "--unit", co.unit_id))]
     units.SignAssignment(u.SignAssignmentRequest(assignment_id=co.assignment_id, unit_id=co.unit_id), metadata=co_md)
     units.SubmitPart(u.SubmitPartRequest(assignment_id=co.assignment_id, unit_id=co.unit_id, part="已配合核查"), metadata=co_md)
+
+if len(got.assignments) > 1:
+    ev = next_event(watch)
+    assert ev.WhichOneof("event") == "part_submitted", ev
+    print("watch:", ev.WhichOneof("event"), "from", ev.part_submitted.part.unit_id)
+watch.cancel()
+try:
+    units.WatchUnitEvents(u.WatchUnitEventsRequest(unit_id=LEAD, after_cursor="garbled"), metadata=lead_md).next()
+    raise SystemExit("a garbled cursor was accepted")
+except grpc.RpcError as e:
+    assert e.code() == grpc.StatusCode.INVALID_ARGUMENT and "after_cursor" in e.details(), e
+    print("garbled cursor:", e.code().name, e.details())
 
 units.SubmitFeedback(u.SubmitFeedbackRequest(
     assignment_id=lead.assignment_id,

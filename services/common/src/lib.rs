@@ -11,7 +11,8 @@
 //! - [`idempotency`]: idempotency keys of state-changing calls;
 //! - [`validate`]: field checks that name the field;
 //! - [`ids`]: typed identifiers parsed once at the edge;
-//! - [`grpc`]: the one shape of a unary handler;
+//! - [`grpc`]: the one shape of a unary handler, and of a streaming one;
+//! - [`feed`]: the event feed units watch, in commit-safe order by cursor;
 //! - [`db`]: the PostgreSQL pool on the service's own schema, migrations;
 //! - [`bus`]: RabbitMQ connection, deadline topology, confirmed publishing;
 //! - [`clock`]: time-limit clocks, their timers and the deadline scheduler;
@@ -31,6 +32,7 @@ pub mod config;
 pub mod convert;
 pub mod db;
 pub mod error;
+pub mod feed;
 pub mod grpc;
 pub mod idempotency;
 pub mod ids;

@@ -74,6 +74,8 @@ reasons! {
     AlreadyInManualQueue = "ALREADY_IN_MANUAL_QUEUE",
     /// The catalogue version is published already.
     CatalogueVersionExists = "CATALOGUE_VERSION_EXISTS",
+    /// A watch's resume cursor is older than the events kept.
+    CursorExpired = "CURSOR_EXPIRED",
     /// The idempotency key was used before for a different request.
     IdempotencyKeyReused = "IDEMPOTENCY_KEY_REUSED",
     /// The method is not served on this port.

@@ -16,6 +16,9 @@ pub struct Config {
     /// `HOTLINE_DEADLINE_PREFETCH`: deadline events taken from RabbitMQ at
     /// once, and the largest batch handled in one transaction (default 1000).
     pub prefetch: u16,
+    /// `HOTLINE_FEED_RETENTION_SECONDS`: how long the feed of urges and
+    /// cases keeps them for undertaking to copy (default a week).
+    pub feed_retention: std::time::Duration,
 }
 
 impl ServiceConfig for Config {
@@ -27,7 +30,12 @@ impl ServiceConfig for Config {
         if prefetch == 0 {
             env.error("HOTLINE_DEADLINE_PREFETCH: must be at least 1".into());
         }
+        let feed_retention = env.seconds(
+            hotline_common::feed::ENV_RETENTION,
+            hotline_common::feed::DEFAULT_RETENTION,
+        );
         Config {
+            feed_retention,
             intake_url: CommonConfig::peer_url(env, ServiceName::Intake),
             dispatch_url: CommonConfig::peer_url(env, ServiceName::Dispatch),
             undertaking_url: CommonConfig::peer_url(env, ServiceName::Undertaking),

@@ -4,7 +4,8 @@
 use hotline_common::grpc::unary;
 use hotline_proto::supervision::v1::supervision_service_server::SupervisionService;
 use hotline_proto::supervision::v1::{
-    ListCasesRequest, ListCasesResponse, ListUrgesRequest, ListUrgesResponse,
+    ListCasesRequest, ListCasesResponse, ListFeedEventsRequest, ListFeedEventsResponse,
+    ListUrgesRequest, ListUrgesResponse,
 };
 use tonic::{Request, Response, Status};
 
@@ -28,5 +29,12 @@ impl SupervisionService for Grpc {
         req: Request<ListCasesRequest>,
     ) -> Result<Response<ListCasesResponse>, Status> {
         unary(req, |who, r| deadlines::list_cases(&self.store, who, r)).await
+    }
+
+    async fn list_feed_events(
+        &self,
+        req: Request<ListFeedEventsRequest>,
+    ) -> Result<Response<ListFeedEventsResponse>, Status> {
+        unary(req, |who, r| crate::feed::list(self.store.pool(), who, r)).await
     }
 }

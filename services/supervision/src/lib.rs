@@ -12,6 +12,7 @@
 
 pub mod config;
 pub mod deadlines;
+pub mod feed;
 pub mod grpc;
 pub mod ids;
 pub mod rules;

@@ -21,6 +21,10 @@ pub const RULES: &[Rule] = &[
         "/hotline.supervision.v1.SupervisionService/ListCases",
         &[Supervisor, Leader, Auditor, UnitStaff, Service],
     ),
+    (
+        "/hotline.supervision.v1.SupervisionService/ListFeedEvents",
+        &[Service],
+    ),
 ];
 
 #[cfg(test)]

@@ -15,7 +15,11 @@ use crate::grpc::Grpc;
 pub async fn run(cfg: Config, token: CancellationToken) -> anyhow::Result<()> {
     let pool = hotline_common::db::connect_and_migrate(
         &cfg.common,
-        &[&MIGRATOR, &hotline_common::audit::MIGRATOR],
+        &[
+            &MIGRATOR,
+            &hotline_common::audit::MIGRATOR,
+            &hotline_common::feed::MIGRATOR,
+        ],
     )
     .await?;
     let store = Store::new(pool.clone());
@@ -24,6 +28,11 @@ pub async fn run(cfg: Config, token: CancellationToken) -> anyhow::Result<()> {
         dispatch: ClockServiceClient::new(peer_channel(&cfg.dispatch_url, &cfg.common)?),
         undertaking: ClockServiceClient::new(peer_channel(&cfg.undertaking_url, &cfg.common)?),
     };
+    let cleanup = tokio::spawn(hotline_common::feed::run_cleanup(
+        pool.clone(),
+        cfg.feed_retention,
+        token.clone(),
+    ));
     let parked = tokio::spawn(parked::run(store.clone(), owners.clone(), token.clone()));
     let consumer = tokio::spawn(consume::run(
         cfg.common.amqp_url.clone(),
@@ -39,5 +48,6 @@ pub async fn run(cfg: Config, token: CancellationToken) -> anyhow::Result<()> {
     token.cancel();
     let _ = consumer.await;
     let _ = parked.await;
+    let _ = cleanup.await;
     served
 }

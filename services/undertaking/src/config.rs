@@ -1,6 +1,7 @@
 //! Undertaking's settings. Shared ones are in `hotline_common::config`.
 
 use hotline_common::config::{CommonConfig, Env, ServiceName};
+use hotline_common::feed::FeedConfig;
 use hotline_common::startup::ServiceConfig;
 
 #[derive(Debug, Clone)]
@@ -12,6 +13,9 @@ pub struct Config {
     /// `HOTLINE_DISPATCH_URL`: where dispatch is reached (to check the
     /// departments a whistle summons against the catalogue).
     pub dispatch_url: String,
+    /// The feed units watch: retention, watchers, poll, heartbeat
+    /// (`HOTLINE_FEED_RETENTION_SECONDS`, `HOTLINE_WATCH_*`).
+    pub feed: FeedConfig,
 }
 
 impl ServiceConfig for Config {
@@ -22,6 +26,7 @@ impl ServiceConfig for Config {
             common: CommonConfig::from_env(env, Self::SERVICE),
             supervision_url: CommonConfig::peer_url(env, ServiceName::Supervision),
             dispatch_url: CommonConfig::peer_url(env, ServiceName::Dispatch),
+            feed: FeedConfig::from_env(env),
         }
     }
 

@@ -3,12 +3,14 @@
 
 use std::sync::Arc;
 
+use hotline_common::feed::Hub;
 use hotline_common::idempotency::Keys;
 use hotline_common::startup::Peer;
 use hotline_proto::dispatch::v1::dispatch_service_client::DispatchServiceClient;
 use hotline_proto::supervision::v1::supervision_service_client::SupervisionServiceClient;
 use hotline_sla::Policy;
 use sqlx::PgPool;
+use tokio_util::sync::CancellationToken;
 
 #[derive(Clone)]
 pub struct Ctx {
@@ -20,4 +22,8 @@ pub struct Ctx {
     pub supervision: SupervisionServiceClient<Peer>,
     /// To read the catalogue in force (the units a whistle summons).
     pub dispatch: DispatchServiceClient<Peer>,
+    /// The process's watchers: notifications fanned out, places bounded.
+    pub hub: Hub,
+    /// Cancelled at shutdown: streams end.
+    pub shutdown: CancellationToken,
 }

@@ -1,14 +1,14 @@
 //! Undertaking's gRPC surface: one line per RPC, delegating to its
 //! feature (identity, message, errors: `hotline_common::grpc::unary`).
 
-use hotline_common::grpc::unary;
+use hotline_common::grpc::{Streamed, server_stream, unary};
 use hotline_proto::undertaking::v1::undertaking_service_server::UndertakingService;
 use hotline_proto::undertaking::v1::*;
 use tonic::{Request, Response, Status};
 
 use crate::context::Ctx;
 use crate::{
-    assignments, extensions, feedback, hops, records, returns, unit_supervision, whistles,
+    assignments, extensions, feedback, hops, records, returns, unit_supervision, watch, whistles,
 };
 
 pub struct Grpc {
@@ -17,6 +17,15 @@ pub struct Grpc {
 
 #[tonic::async_trait]
 impl UndertakingService for Grpc {
+    type WatchUnitEventsStream = Streamed<WatchUnitEventsResponse>;
+
+    async fn watch_unit_events(
+        &self,
+        req: Request<WatchUnitEventsRequest>,
+    ) -> Result<Response<Self::WatchUnitEventsStream>, Status> {
+        server_stream(req, |who, msg| watch::watch(&self.ctx, who, msg)).await
+    }
+
     async fn create_assignments(
         &self,
         req: Request<CreateAssignmentsRequest>,

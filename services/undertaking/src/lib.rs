@@ -11,6 +11,8 @@
 //! - `extensions`: 延期
 //! - `records`: handling records
 //! - `whistles`: 街乡吹哨、部门报到 (summonses: `hotline_common::summons`)
+//! - `watch`: a unit's stream of events (WatchUnitEvents), resumable by
+//!   cursor; urges and cases copied in from supervision's feed
 //!
 //! `scope` (a unit acts on its own assignment of the hop in force),
 //! `window` (when client times may lie) and `grpc` (one line per RPC).
@@ -30,6 +32,7 @@ pub mod rules;
 pub mod scope;
 pub mod startup;
 pub mod unit_supervision;
+pub mod watch;
 pub mod whistles;
 pub mod window;
 

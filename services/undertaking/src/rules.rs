@@ -94,6 +94,10 @@ pub const RULES: &[Rule] = &[
         &[UnitStaff],
     ),
     (
+        "/hotline.undertaking.v1.UndertakingService/WatchUnitEvents",
+        &[UnitStaff, Dispatcher, Supervisor, Auditor],
+    ),
+    (
         "/hotline.undertaking.v1.UndertakingService/ListWhistles",
         &[
             UnitStaff, Supervisor, Dispatcher, Auditor, Operator, Service,

@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use hotline_common::bus::Publisher;
 use hotline_common::clock::{self, ClockApi};
+use hotline_common::feed;
 use hotline_common::idempotency::{self, Keys};
 use hotline_common::startup::{grpc_router, peer_channel, serve};
 use hotline_proto::common::v1::clock_service_server::ClockServiceServer;
@@ -25,6 +26,7 @@ pub async fn run(cfg: Config, token: CancellationToken) -> anyhow::Result<()> {
             &clock::MIGRATOR,
             &hotline_common::audit::MIGRATOR,
             &idempotency::MIGRATOR,
+            &hotline_common::feed::MIGRATOR,
         ],
     )
     .await?;
@@ -42,7 +44,24 @@ pub async fn run(cfg: Config, token: CancellationToken) -> anyhow::Result<()> {
             &cfg.common,
         )?),
         dispatch: DispatchServiceClient::new(peer_channel(&cfg.dispatch_url, &cfg.common)?),
+        hub: feed::Hub::start(
+            pool.clone(),
+            feed::channel(&cfg.common.database_schema),
+            cfg.feed,
+            token.clone(),
+        ),
+        shutdown: token.clone(),
     };
+    let cleanup = tokio::spawn(feed::run_cleanup(
+        pool.clone(),
+        cfg.feed.retention,
+        token.clone(),
+    ));
+    let follower = tokio::spawn(crate::watch::follow::run(
+        ctx.clone(),
+        cfg.feed.poll,
+        token.clone(),
+    ));
     let (router, health) = grpc_router(&cfg.common, &pool, &crate::rules::SERVED)?;
     let router = router
         .add_service(UndertakingServiceServer::new(Grpc { ctx }))
@@ -52,5 +71,7 @@ pub async fn run(cfg: Config, token: CancellationToken) -> anyhow::Result<()> {
     token.cancel();
     let _ = scheduler.await;
     let _ = sweeper.await;
+    let _ = cleanup.await;
+    let _ = follower.await;
     served
 }

@@ -466,11 +466,13 @@ async fn returns_are_accepted_by_the_hop_that_moved_the_ticket_and_listed_in_pag
         returns::accept_for_hop(&mut tx, rids[0], 2, now())
             .await
             .unwrap()
+            .is_some_and(|r| r.state == ReturnState::Accepted)
     );
     assert!(
-        !returns::accept_for_hop(&mut tx, rids[0], 2, now())
+        returns::accept_for_hop(&mut tx, rids[0], 2, now())
             .await
             .unwrap()
+            .is_none()
     );
     tx.commit().await.unwrap();
     let r = returns::get(&mut db.pool.acquire().await.unwrap(), rids[0])

@@ -160,8 +160,11 @@ where
             return refuse(too_often(&id.subject, wait), &path);
         }
         req.extensions_mut().insert(id);
-        // Every hotline RPC is unary: read the request whole, at most the
-        // limit, so that an oversized one is refused before any decoding.
+        // Every hotline request is one message (unary and server-streaming
+        // RPCs alike): read it whole, at most the limit, so that an
+        // oversized one is refused before any decoding. The response is
+        // passed on as it comes, a stream message by message; a stream is
+        // one call for the rate limit, however long it lasts.
         let max = self.limits.max_message_bytes;
         Box::pin(async move {
             let (parts, body) = req.into_parts();

@@ -4,8 +4,10 @@
 use chrono::{DateTime, Utc};
 use hotline_common::ApiError;
 use hotline_common::audit::{self, Entry};
+use hotline_common::feed;
 use hotline_common::ids::{TicketNo, UnitId};
 use hotline_common::paging::Cursor;
+use hotline_proto::supervision::v1::{FeedEvent, feed_event};
 use prost::Message;
 use sqlx::PgPool;
 use sqlx::migrate::Migrator;
@@ -83,7 +85,40 @@ type CaseRow = (
     Option<DateTime<Utc>>,
 );
 
+fn urge_from_row(
+    (urge_id, ticket_no, unit_id, stage, deadline, issued_at): UrgeRow,
+) -> Result<UrgeRecord, ApiError> {
+    Ok(UrgeRecord {
+        urge_id,
+        ticket_no,
+        unit_id,
+        stage: stage_from_sql(&stage)?,
+        deadline,
+        issued_at,
+    })
+}
+
+fn case_from_row(
+    (case_id, ticket_no, unit_id, stage, deadline, opened_at, state, closed_at): CaseRow,
+) -> Result<CaseRecord, ApiError> {
+    Ok(CaseRecord {
+        case_id,
+        ticket_no,
+        unit_id,
+        stage: stage_from_sql(&stage)?,
+        deadline,
+        opened_at,
+        state: CaseState::from_sql(&state)?,
+        closed_at,
+    })
+}
+
 impl Store {
+    /// The pool, for the feed's reads.
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+
     pub fn new(pool: PgPool) -> Store {
         Store { pool }
     }
@@ -99,11 +134,11 @@ impl Store {
         let mut tx = self.pool.begin().await?;
         let u = columns(a.urges.iter().copied());
         let ids: Vec<UrgeId> = a.urges.iter().map(|_| UrgeId::new()).collect();
-        let urges: Vec<Touched> = sqlx::query_as(
+        let urges: Vec<UrgeRow> = sqlx::query_as(
             "INSERT INTO urges (urge_id, event_id, clock_id, clock_version, ticket_no, unit_id, stage, deadline, fire_at, issued_at) \
              SELECT *, $10::timestamptz FROM UNNEST($1::uuid[], $2::text[], $3::text[], $4::bigint[], $5::text[], $6::text[], $7::text[], $8::timestamptz[], $9::timestamptz[]) \
              ON CONFLICT ON CONSTRAINT urges_event_unique DO NOTHING \
-             RETURNING ticket_no, unit_id, stage, deadline",
+             RETURNING urge_id, ticket_no, unit_id, stage, deadline, issued_at",
         )
         .bind(&ids)
         .bind(&u.event_id)
@@ -128,12 +163,12 @@ impl Store {
                 Some(_) => CaseState::Closed.as_sql(),
             })
             .collect();
-        let cases: Vec<Touched> = sqlx::query_as(
+        let cases: Vec<CaseRow> = sqlx::query_as(
             "INSERT INTO cases (case_id, event_id, clock_id, clock_version, ticket_no, unit_id, stage, deadline, fire_at, closed_at, state, opened_at) \
              SELECT *, $12::timestamptz \
              FROM UNNEST($1::uuid[], $2::text[], $3::text[], $4::bigint[], $5::text[], $6::text[], $7::text[], $8::timestamptz[], $9::timestamptz[], $10::timestamptz[], $11::text[]) \
              ON CONFLICT ON CONSTRAINT cases_event_unique DO NOTHING \
-             RETURNING ticket_no, unit_id, stage, deadline",
+             RETURNING case_id, ticket_no, unit_id, stage, deadline, opened_at, state, closed_at",
         )
         .bind(&ids)
         .bind(&c.event_id)
@@ -151,8 +186,48 @@ impl Store {
         .await?;
 
         let mut entries: Vec<Entry> = Vec::with_capacity(urges.len() + cases.len());
-        entries.extend(urges.iter().map(|r| entry("urge.issued", r)));
-        entries.extend(cases.iter().map(|r| entry("case.opened", r)));
+        entries.extend(
+            urges
+                .iter()
+                .map(|r| entry("urge.issued", &(r.1.clone(), r.2.clone(), r.3.clone(), r.4))),
+        );
+        entries.extend(
+            cases
+                .iter()
+                .map(|r| entry("case.opened", &(r.1.clone(), r.2.clone(), r.3.clone(), r.4))),
+        );
+        // Each urge and case is news for its unit: supervision's feed, in
+        // this transaction (undertaking copies it into the unit's stream).
+        for row in urges.iter().cloned() {
+            let u = urge_from_row(row)?;
+            let event = FeedEvent {
+                event: Some(feed_event::Event::UrgeIssued(u.to_proto())),
+                ..Default::default()
+            };
+            feed::append(
+                &mut tx,
+                &u.unit_id,
+                &u.ticket_no,
+                &event.encode_to_vec(),
+                None,
+            )
+            .await?;
+        }
+        for row in cases.iter().cloned() {
+            let c = case_from_row(row)?;
+            let event = FeedEvent {
+                event: Some(feed_event::Event::CaseOpened(c.to_proto())),
+                ..Default::default()
+            };
+            feed::append(
+                &mut tx,
+                &c.unit_id,
+                &c.ticket_no,
+                &event.encode_to_vec(),
+                None,
+            )
+            .await?;
+        }
         if !a.close.is_empty() {
             // 'open' is written out (it is `CaseState::Open.as_sql()`) so
             // that the partial index `cases_open_by_clock` serves the query.
@@ -246,20 +321,7 @@ impl Store {
         .bind(limit)
         .fetch_all(&self.pool)
         .await?;
-        rows.into_iter()
-            .map(
-                |(urge_id, ticket_no, unit_id, stage, deadline, issued_at)| {
-                    Ok(UrgeRecord {
-                        urge_id,
-                        ticket_no,
-                        unit_id,
-                        stage: stage_from_sql(&stage)?,
-                        deadline,
-                        issued_at,
-                    })
-                },
-            )
-            .collect()
+        rows.into_iter().map(urge_from_row).collect()
     }
 
     /// Cases, newest first, after `cursor`.
@@ -288,21 +350,6 @@ impl Store {
         .bind(limit)
         .fetch_all(&self.pool)
         .await?;
-        rows.into_iter()
-            .map(
-                |(case_id, ticket_no, unit_id, stage, deadline, opened_at, state, closed_at)| {
-                    Ok(CaseRecord {
-                        case_id,
-                        ticket_no,
-                        unit_id,
-                        stage: stage_from_sql(&stage)?,
-                        deadline,
-                        opened_at,
-                        state: CaseState::from_sql(&state)?,
-                        closed_at,
-                    })
-                },
-            )
-            .collect()
+        rows.into_iter().map(case_from_row).collect()
     }
 }

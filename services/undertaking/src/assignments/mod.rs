@@ -26,7 +26,7 @@ use crate::hops::rules::{Step, step};
 use crate::hops::{self, store as hop_store};
 use crate::returns::store as returns;
 use crate::scope::{self, By, hold};
-use crate::window;
+use crate::{watch, window};
 use rules::{Action, RawAssignment, State, transition};
 use sqlx::PgConnection;
 
@@ -109,8 +109,9 @@ pub async fn create(
     }
     let round = in_force.map_or(1, |f| f.round);
     if let Some(id) = accepted_return
-        && returns::accept_for_hop(&mut tx, id, hop, at).await?
+        && let Some(ret) = returns::accept_for_hop(&mut tx, id, hop, at).await?
     {
+        watch::store::return_decided(&mut tx, &ret).await?;
         entries.push(Entry::by(
             &who,
             "return.accepted",
@@ -118,7 +119,7 @@ pub async fn create(
             format!("return={id} hop={hop}"),
         ));
     }
-    let mut created = 0;
+    let mut created = Vec::new();
     for a in &new {
         if store::insert(
             &mut tx,
@@ -132,7 +133,7 @@ pub async fn create(
         )
         .await?
         {
-            created += 1;
+            created.push(&a.unit_id);
             entries.push(Entry::by(
                 &who,
                 "assignment.created",
@@ -147,10 +148,16 @@ pub async fn create(
     }
     audit::append(&mut tx, &entries).await?;
     let all = store::by_ticket(&mut tx, &ticket_no).await?;
+    for a in all
+        .iter()
+        .filter(|a| a.hop == hop && created.contains(&&a.unit_id))
+    {
+        watch::store::assignment_created(&mut tx, a).await?;
+    }
     let assignments = protos(&mut tx, &all).await?;
     tx.commit().await?;
-    if created > 0 {
-        tracing::info!(ticket_no = %ticket_no, hop, created, "assignments recorded");
+    if !created.is_empty() {
+        tracing::info!(ticket_no = %ticket_no, hop, created = created.len(), "assignments recorded");
     }
     Ok(CreateAssignmentsResponse { assignments })
 }

@@ -110,6 +110,9 @@ async fn answer(
     };
     rules::check_role(a.lead(), action, &missing)?;
     let updated = store::mark_answered(tx, id, at, answer).await?;
+    if let Answer::Part(_) = answer {
+        crate::watch::store::part_submitted(tx, &updated).await?;
+    }
     let (name, detail) = match answer {
         Answer::Feedback(fb) => (
             "assignment.fed_back",

@@ -120,12 +120,13 @@ pub async fn advance(
             ),
         ));
     }
-    for id in accepted {
+    for ret in accepted {
+        crate::watch::store::return_decided(tx, &ret).await?;
         entries.push(Entry::by(
             who,
             "return.accepted",
             ticket_no,
-            format!("return={id} hop={hop}"),
+            format!("return={} hop={hop}", ret.id),
         ));
     }
     Ok(withdrawn)

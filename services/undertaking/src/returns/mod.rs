@@ -91,6 +91,7 @@ pub async fn reject_return(
             transition(held.assignment.state, Action::RejectReturn)?;
             assignments::set_state(tx, ret.assignment_id, State::PendingSign).await?;
             let ret = store::reject(tx, id, &note, now()).await?;
+            crate::watch::store::return_decided(tx, &ret).await?;
             let entry = Entry::by(
                 &who,
                 "return.rejected",

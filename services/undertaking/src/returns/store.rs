@@ -107,40 +107,42 @@ pub async fn accept_pending_of(
     tx: &mut Tx,
     assignments: &[AssignmentId],
     at: DateTime<Utc>,
-) -> Result<Vec<ReturnId>, ApiError> {
-    Ok(sqlx::query_scalar(
+) -> Result<Vec<Return>, ApiError> {
+    sqlx::query(
         "UPDATE returns SET state = $2, decided_at = $3, \
          decision_note = 'the ticket was re-dispatched' \
-         WHERE assignment_id = ANY($1) AND state = $4 RETURNING return_id",
+         WHERE assignment_id = ANY($1) AND state = $4 RETURNING *",
     )
     .bind(assignments)
     .bind(ReturnState::Accepted.as_sql())
     .bind(at)
     .bind(ReturnState::Pending.as_sql())
     .fetch_all(&mut **tx)
-    .await?)
+    .await?
+    .iter()
+    .map(from_row)
+    .collect()
 }
 
 /// The return a re-dispatch was made for ends accepted, whatever was
-/// decided on it meanwhile. False when it was accepted already.
+/// decided on it meanwhile. `None` when it was accepted already.
 pub async fn accept_for_hop(
     tx: &mut Tx,
     id: ReturnId,
     hop: i32,
     at: DateTime<Utc>,
-) -> Result<bool, ApiError> {
-    let changed = sqlx::query(
+) -> Result<Option<Return>, ApiError> {
+    let row = sqlx::query(
         "UPDATE returns SET state = $2, decided_at = $3, decision_note = $4 \
-         WHERE return_id = $1 AND state <> $2",
+         WHERE return_id = $1 AND state <> $2 RETURNING *",
     )
     .bind(id)
     .bind(ReturnState::Accepted.as_sql())
     .bind(at)
     .bind(format!("accepted by the re-dispatch to hop {hop}"))
-    .execute(&mut **tx)
-    .await?
-    .rows_affected();
-    Ok(changed > 0)
+    .fetch_optional(&mut **tx)
+    .await?;
+    row.as_ref().map(from_row).transpose()
 }
 
 /// Which returns a list shows.

@@ -64,6 +64,7 @@ impl TestDb {
             &hotline_common::clock::MIGRATOR,
             &hotline_common::audit::MIGRATOR,
             &hotline_common::idempotency::MIGRATOR,
+            &hotline_common::feed::MIGRATOR,
         ]
         .iter()
         .flat_map(|m| m.iter().cloned())
@@ -95,6 +96,18 @@ impl TestDb {
                 token.clone(),
             )),
             dispatch: DispatchServiceClient::new(InterceptedService::new(nowhere, token)),
+            hub: hotline_common::feed::Hub::start(
+                self.pool.clone(),
+                hotline_common::feed::channel("undertaking"),
+                hotline_common::feed::FeedConfig {
+                    retention: std::time::Duration::from_secs(3600),
+                    max_watchers: 4,
+                    poll: std::time::Duration::from_millis(200),
+                    heartbeat: std::time::Duration::from_secs(5),
+                },
+                tokio_util::sync::CancellationToken::new(),
+            ),
+            shutdown: tokio_util::sync::CancellationToken::new(),
         }
     }
 }
