@@ -9,10 +9,10 @@
 //!    the rows, `FOR UPDATE SKIP LOCKED` keeping two claims from taking the
 //!    same row, the lease keeping later claims away from it;
 //! 2. calls the peer for each row with no transaction open;
-//! 3. finishes each row in a short transaction of its own: deleted if it is
-//!    still the claim it took (the same `pushes`), with whatever the relay
-//!    records along (intake stops the dispatch clock), or backed off when
-//!    the call failed.
+//! 3. finishes the batch in one short transaction: each delivered row is
+//!    deleted if it is still the claim it took (the same `pushes`), with
+//!    whatever the relay records along (intake stops the dispatch clock);
+//!    a row whose call failed is backed off.
 //!
 //! A row pushed again while its claim was in flight (a re-dispatch) has a
 //! new `pushes` and no lease: it is not deleted by the earlier claim and is
@@ -151,27 +151,29 @@ impl Outbox {
             .collect())
     }
 
-    /// A delivered row: deleted in a new transaction if it is still the
-    /// push that was claimed. Returns that transaction, for the caller to
-    /// record more and commit; `None` when the row was pushed again (it
-    /// will be sent again) or finished by another relay whose claim
-    /// followed an expired lease.
-    pub async fn finish(&self, pool: &PgPool, claim: &Claim) -> Result<Option<Tx>, ApiError> {
+    /// Delivered rows: deleted, in a new transaction, those that are still
+    /// the push that was claimed. Returns that transaction, for the caller
+    /// to record more and commit, and the keys deleted; a row pushed again
+    /// meanwhile (it will be sent again), or finished by another relay
+    /// whose claim followed an expired lease, is not among them.
+    pub async fn finish(
+        &self,
+        pool: &PgPool,
+        claims: &[Claim],
+    ) -> Result<(Tx, Vec<String>), ApiError> {
+        let keys: Vec<&str> = claims.iter().map(|c| c.ticket_no.as_str()).collect();
+        let pushes: Vec<i64> = claims.iter().map(|c| c.pushes).collect();
         let mut tx = pool.begin().await?;
-        let deleted = sqlx::query(AssertSqlSafe(format!(
-            "DELETE FROM {} WHERE ticket_no = $1 AND pushes = $2",
-            self.table
+        let deleted: Vec<String> = sqlx::query_scalar(AssertSqlSafe(format!(
+            "DELETE FROM {t} o USING UNNEST($1::text[], $2::bigint[]) AS c(ticket_no, pushes) \
+             WHERE o.ticket_no = c.ticket_no AND o.pushes = c.pushes RETURNING o.ticket_no",
+            t = self.table
         )))
-        .bind(&claim.ticket_no)
-        .bind(claim.pushes)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
-        if deleted == 0 {
-            tx.rollback().await?;
-            return Ok(None);
-        }
-        Ok(Some(tx))
+        .bind(&keys)
+        .bind(&pushes)
+        .fetch_all(&mut *tx)
+        .await?;
+        Ok((tx, deleted))
     }
 
     /// A row not delivered: backs off on the durable schedule
@@ -221,11 +223,14 @@ impl Outbox {
     }
 
     /// Claims due rows and hands each to `send`, concurrently, with no
-    /// transaction open. Each row is finished as soon as its call returns:
-    /// a delivered one is deleted, with what `along` records in the same
-    /// transaction; the others are retried later. On shutdown the calls
-    /// still in flight are dropped and their rows handed back. Returns how
-    /// many rows were claimed.
+    /// transaction open. Once every call has returned (each is bounded by
+    /// its timeout), the delivered rows are deleted in one short
+    /// transaction, with what `along` records for each in it, and the
+    /// others are retried later. One transaction per batch rather than per
+    /// row: a commit costs more than the rest of a row's finishing
+    /// (docs/BENCHMARKS.md). On shutdown the calls still in flight are
+    /// dropped and their rows handed back. Returns how many rows were
+    /// claimed.
     pub async fn deliver<S, Fut, A>(
         &self,
         pool: &PgPool,
@@ -240,36 +245,38 @@ impl Outbox {
         A: for<'t> Fn(&'t mut Tx, &'t str) -> Along<'t>,
     {
         let claims = self.claim(pool, limit).await?;
-        let claimed = claims.len();
-        let send = &send;
-        let along = &along;
-        let all = join_all(claims.iter().map(|claim| async move {
-            match send(claim.ticket_no.clone()).await {
-                Ok(()) => {
-                    if let Some(mut tx) = self.finish(pool, claim).await? {
-                        along(&mut tx, &claim.ticket_no).await?;
-                        tx.commit().await?;
-                    }
-                    Ok(())
-                }
-                Err(e) => {
-                    tracing::warn!(outbox = self.table, ticket_no = %claim.ticket_no, error = %e.message, "not delivered, will retry");
-                    self.retry_later(pool, claim, &e.message).await
-                }
-            }
-        }));
-        let finished = tokio::select! {
-            f = all => f,
+        if claims.is_empty() {
+            return Ok(0);
+        }
+        let calls = join_all(claims.iter().map(|c| send(c.ticket_no.clone())));
+        let results = tokio::select! {
+            r = calls => r,
             _ = token.cancelled() => {
                 let released = self.release(pool, &claims).await?;
                 tracing::info!(outbox = self.table, released, "shutting down, rows in flight handed back");
-                return Ok(claimed);
+                return Ok(claims.len());
             }
         };
-        // A row whose finishing failed keeps its lease and is sent again
-        // when it runs out.
-        finished.into_iter().collect::<Result<Vec<()>, _>>()?;
-        Ok(claimed)
+        let mut sent = Vec::with_capacity(claims.len());
+        for (claim, r) in claims.iter().zip(results) {
+            match r {
+                Ok(()) => sent.push(claim.clone()),
+                Err(e) => {
+                    tracing::warn!(outbox = self.table, ticket_no = %claim.ticket_no, error = %e.message, "not delivered, will retry");
+                    self.retry_later(pool, claim, &e.message).await?;
+                }
+            }
+        }
+        if !sent.is_empty() {
+            // If this fails, the rows keep their lease and are sent again
+            // when it runs out.
+            let (mut tx, deleted) = self.finish(pool, &sent).await?;
+            for key in &deleted {
+                along(&mut tx, key).await?;
+            }
+            tx.commit().await?;
+        }
+        Ok(claims.len())
     }
 }
 

@@ -99,18 +99,13 @@ async fn a_claim_leases_and_a_row_pushed_again_in_flight_is_sent_again() {
 
     // T1 is pushed again (a re-dispatch) while its call is in flight.
     db.push("T1").await;
-    let t1 = first.iter().find(|c| c.ticket_no == "T1").expect("T1");
-    let t2 = first.iter().find(|c| c.ticket_no == "T2").expect("T2");
-    assert!(
-        OUTBOX.finish(&db.pool, t1).await.expect("finish").is_none(),
+    let (tx, deleted) = OUTBOX.finish(&db.pool, &first).await.expect("finish");
+    tx.commit().await.expect("commit");
+    assert_eq!(
+        deleted,
+        vec!["T2".to_string()],
         "the earlier push's claim does not delete the row pushed again"
     );
-    let tx = OUTBOX
-        .finish(&db.pool, t2)
-        .await
-        .expect("finish")
-        .expect("T2 deleted");
-    tx.commit().await.expect("commit");
     assert_eq!(db.rows().await, vec![("T1".to_string(), 2)]);
 
     // The push made it due at once, lease or not: it is claimed again, as
@@ -118,12 +113,9 @@ async fn a_claim_leases_and_a_row_pushed_again_in_flight_is_sent_again() {
     let again = OUTBOX.claim(&db.pool, 10).await.expect("claim");
     assert_eq!(again.len(), 1);
     assert_eq!((again[0].ticket_no.as_str(), again[0].pushes), ("T1", 2));
-    let tx = OUTBOX
-        .finish(&db.pool, &again[0])
-        .await
-        .expect("finish")
-        .expect("T1 deleted");
+    let (tx, deleted) = OUTBOX.finish(&db.pool, &again).await.expect("finish");
     tx.commit().await.expect("commit");
+    assert_eq!(deleted, vec!["T1".to_string()]);
     assert!(db.rows().await.is_empty());
     db.drop().await;
 }
