@@ -281,7 +281,8 @@ impl Outbox {
 }
 
 /// Runs a relay: `step` handles one batch and says how many rows it
-/// finished; the loop sleeps when there was nothing to do, until woken,
+/// claimed (a row that failed is backed off, so a full batch means more may
+/// be due); the loop sleeps when there was nothing to do, until woken,
 /// polled, or shut down.
 pub async fn run_relay<F, Fut>(
     name: &'static str,
