@@ -33,10 +33,10 @@ pub use broker::{
     DeadLetter, DeadQueue, deadline_queue_depth, publish_events, publish_raw, restart_rabbitmq,
 };
 pub use fixtures::{assignments_of, eventually, heating_request, submit_co_parts};
-pub use procs::process_alive;
+pub use procs::{free_port, process_alive};
 
 use broker::rabbitmqctl;
-use procs::{Running, free_port};
+use procs::Running;
 
 pub const SERVICES: [&str; 4] = ["intake", "dispatch", "undertaking", "supervision"];
 
@@ -245,8 +245,12 @@ impl System {
     /// Starts a service in its slot; one still running there is stopped
     /// first, so that no process is ever left behind.
     fn spawn(&mut self, name: &'static str) -> anyhow::Result<()> {
+        self.spawn_with(name, &[])
+    }
+
+    fn spawn_with(&mut self, name: &'static str, extra: &[(&str, String)]) -> anyhow::Result<()> {
         self.terminate(name);
-        let child = self.command(name, self.procs[name].port, name)?;
+        let child = self.command_with(name, self.procs[name].port, name, extra)?;
         self.procs.get_mut(name).expect("known service").child = Some(child);
         Ok(())
     }
@@ -272,6 +276,16 @@ impl System {
     }
 
     fn command(&self, name: &str, port: u16, log_name: &str) -> anyhow::Result<Running> {
+        self.command_with(name, port, log_name, &[])
+    }
+
+    fn command_with(
+        &self,
+        name: &str,
+        port: u16,
+        log_name: &str,
+        extra: &[(&str, String)],
+    ) -> anyhow::Result<Running> {
         let bin = bin_dir().join(name);
         if !bin.exists() {
             bail!(
@@ -286,6 +300,7 @@ impl System {
         let child = Command::new(&bin)
             .envs(self.env.iter().cloned())
             .env("HOTLINE_LISTEN_ADDR", format!("127.0.0.1:{port}"))
+            .envs(extra.iter().map(|(k, v)| (*k, v.as_str())))
             .stdin(Stdio::null())
             .stdout(log.try_clone()?)
             .stderr(log)
@@ -385,6 +400,22 @@ impl System {
     pub async fn restart(&mut self, name: &'static str) -> anyhow::Result<()> {
         self.spawn(name)?;
         self.wait_healthy(name, Duration::from_secs(60)).await
+    }
+
+    /// Starts a service again as [`System::restart`] does, with some of its
+    /// environment changed (e.g. a peer's URL) for this run only.
+    pub async fn restart_with(
+        &mut self,
+        name: &'static str,
+        extra: &[(&str, String)],
+    ) -> anyhow::Result<()> {
+        self.spawn_with(name, extra)?;
+        self.wait_healthy(name, Duration::from_secs(60)).await
+    }
+
+    /// The name of this system's database (as `pg_stat_activity.datname`).
+    pub fn db_name(&self) -> &str {
+        &self.db_name
     }
 
     /// A token with these roles (and unit), valid for an hour.

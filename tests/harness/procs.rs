@@ -57,7 +57,7 @@ impl Drop for Running {
 /// can be taken by any outgoing connection (to PostgreSQL, RabbitMQ, a
 /// peer) before the service binds it. Ports are handed out in turn from a
 /// start that differs per process, and each is checked free.
-pub(crate) fn free_port() -> u16 {
+pub fn free_port() -> u16 {
     use std::sync::atomic::{AtomicU32, Ordering};
     const FIRST: u32 = 20_000;
     const SPAN: u32 = 12_000;

@@ -4,11 +4,12 @@
 //! transaction that starts it), stops it when the stage is done, and moves
 //! it when an extension is approved. Each running clock has two timers: "due
 //! soon" at the policy's lead time and "expired" at the deadline. The
-//! [`run_scheduler`] loop claims due timers with `FOR UPDATE SKIP LOCKED`,
-//! publishes their events to RabbitMQ with confirms and deletes them in the
-//! same transaction: a crash or a broker outage before the commit leaves the
+//! [`run_scheduler`] loop claims due timers by leasing them (one statement,
+//! `FOR UPDATE SKIP LOCKED` inside, committed at once), publishes their
+//! events to RabbitMQ with confirms with no transaction open, and only then
+//! deletes them: a crash or a broker outage before the delete leaves the
 //! timers in place to fire again (consumers deduplicate by `event_id`), and
-//! replicas never claim the same timer at once.
+//! replicas never claim the same timer while its lease runs.
 //!
 //! PostgreSQL holds the pending timers, indexed by fire time, so millions of
 //! clocks lasting minutes to weeks cost one index; RabbitMQ only carries
@@ -354,23 +355,34 @@ impl ClockService for ClockApi {
     }
 }
 
-/// Claims due timers, publishes their events with confirms, and deletes
-/// them in one transaction. Returns how many were published.
+/// How long a claim of due timers keeps other schedulers away from them:
+/// beyond a publish's connect and confirm timeouts, so that only a
+/// scheduler that died loses its timers to another.
+pub const TIMER_LEASE: Duration = Duration::from_secs(30);
+
+/// Claims due timers (leasing them, in a statement that commits at once),
+/// publishes their events with confirms with no transaction open, then
+/// deletes them. A failed publish hands the timers back at once, to be
+/// retried on the backoff schedule; a scheduler that dies mid-publish
+/// leaves its lease to run out. Returns how many were published.
 pub async fn fire_due(pool: &PgPool, publisher: &Publisher, limit: i64) -> anyhow::Result<usize> {
     let started = std::time::Instant::now();
-    let mut tx = pool.begin().await?;
     let rows = sqlx::query(
-        "DELETE FROM clock_timers WHERE id IN ( \
+        "UPDATE clock_timers SET leased_until = now() + make_interval(secs => $2) \
+         WHERE id IN ( \
            SELECT id FROM clock_timers WHERE fire_at <= now() \
+           AND (leased_until IS NULL OR leased_until <= now()) \
            ORDER BY fire_at LIMIT $1 FOR UPDATE SKIP LOCKED) \
-         RETURNING fire_at, kind, clock_id, clock_version, ticket_no, stage, unit_id, deadline",
+         RETURNING id, fire_at, kind, clock_id, clock_version, ticket_no, stage, unit_id, deadline",
     )
     .bind(limit)
-    .fetch_all(&mut *tx)
+    .bind(TIMER_LEASE.as_secs_f64())
+    .fetch_all(pool)
     .await?;
     if rows.is_empty() {
         return Ok(0);
     }
+    let ids: Vec<i64> = rows.iter().map(|r| r.get("id")).collect();
     let events: Vec<pb::DeadlineEvent> = rows
         .iter()
         .map(|r| {
@@ -392,9 +404,21 @@ pub async fn fire_due(pool: &PgPool, publisher: &Publisher, limit: i64) -> anyho
         })
         .collect();
     let claimed = started.elapsed();
-    publisher.publish(&events).await?;
+    if let Err(e) = publisher.publish(&events).await {
+        // Due again at once for the next try; if this fails too, the lease
+        // runs out.
+        let _ = sqlx::query("UPDATE clock_timers SET leased_until = NULL WHERE id = ANY($1)")
+            .bind(&ids)
+            .execute(pool)
+            .await;
+        return Err(e);
+    }
     let published = started.elapsed();
-    tx.commit().await?;
+    // A timer deleted meanwhile (its clock moved) is simply not there.
+    sqlx::query("DELETE FROM clock_timers WHERE id = ANY($1)")
+        .bind(&ids)
+        .execute(pool)
+        .await?;
     tracing::debug!(
         events = events.len(),
         claim_ms = claimed.as_millis() as u64,
@@ -409,9 +433,14 @@ pub async fn fire_due(pool: &PgPool, publisher: &Publisher, limit: i64) -> anyho
 }
 
 async fn next_fire(pool: &PgPool) -> Result<Option<DateTime<Utc>>, sqlx::Error> {
-    sqlx::query_scalar("SELECT min(fire_at) FROM clock_timers")
-        .fetch_one(pool)
-        .await
+    // Timers leased by another scheduler are its to fire (or, once their
+    // lease runs out, found by the next poll).
+    sqlx::query_scalar(
+        "SELECT fire_at FROM clock_timers WHERE leased_until IS NULL OR leased_until <= now() \
+         ORDER BY fire_at LIMIT 1",
+    )
+    .fetch_optional(pool)
+    .await
 }
 
 /// Fires timers as they come due until shutdown, looking at least every

@@ -1,12 +1,14 @@
-//! Hands routings to undertaking through the outbox. Undertaking's
-//! CreateAssignments is idempotent, so a repeat after a crash is harmless.
+//! Hands routings to undertaking through the outbox, with no transaction
+//! open during the call. Undertaking's CreateAssignments is idempotent and
+//! ignores a hop older than the one in force, so a repeat after a crash, or
+//! an earlier hop's call arriving after a re-dispatch's, is harmless.
 
 use hotline_common::startup::Peer;
 use std::sync::Arc;
 
 use hotline_common::ApiError;
 use hotline_common::error::from_peer;
-use hotline_common::outbox::run_relay;
+use hotline_common::outbox::{nothing_along, run_relay};
 use hotline_proto::undertaking::v1::undertaking_service_client::UndertakingServiceClient;
 use hotline_proto::undertaking::v1::{CreateAssignmentsRequest, NewAssignment};
 use tokio::sync::Notify;
@@ -24,8 +26,9 @@ pub async fn run(
     wake: Arc<Notify>,
     token: CancellationToken,
 ) {
+    let stop = token.clone();
     run_relay("dispatch-to-undertaking", wake, token, || {
-        step(&store, &undertaking)
+        step(&store, &undertaking, &stop)
     })
     .await
 }
@@ -33,6 +36,7 @@ pub async fn run(
 async fn step(
     store: &Routings,
     undertaking: &UndertakingServiceClient<Peer>,
+    token: &CancellationToken,
 ) -> Result<usize, ApiError> {
     let send = |no: String| async move {
         let no = TicketNo::parse(&no)
@@ -64,9 +68,7 @@ async fn step(
             .map(drop)
             .map_err(|s| from_peer("undertaking", s))
     };
-    let (tx, sent) = UNDERTAKING_OUTBOX
-        .deliver(store.pool(), BATCH, send)
-        .await?;
-    tx.commit().await?;
-    Ok(sent.len())
+    UNDERTAKING_OUTBOX
+        .deliver(store.pool(), BATCH, token, send, nothing_along)
+        .await
 }

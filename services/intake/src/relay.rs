@@ -1,13 +1,14 @@
 //! Hands stored tickets to dispatch through the outbox: a ticket accepted
 //! is dispatched even if intake or dispatch stops in between, and
-//! dispatch's RouteTicket is idempotent, so a repeat is harmless.
+//! dispatch's RouteTicket is idempotent, so a repeat is harmless. No
+//! transaction is open during the call.
 
 use hotline_common::startup::Peer;
 use std::sync::Arc;
 
 use hotline_common::ApiError;
 use hotline_common::clock;
-use hotline_common::outbox::run_relay;
+use hotline_common::outbox::{Along, Tx, run_relay};
 use hotline_sla::Stage;
 
 use hotline_common::time::now;
@@ -28,13 +29,18 @@ pub async fn run(
     wake: Arc<Notify>,
     token: CancellationToken,
 ) {
+    let stop = token.clone();
     run_relay("intake-to-dispatch", wake, token, || {
-        step(&store, &dispatch)
+        step(&store, &dispatch, &stop)
     })
     .await
 }
 
-async fn step(store: &Tickets, dispatch: &DispatchServiceClient<Peer>) -> Result<usize, ApiError> {
+async fn step(
+    store: &Tickets,
+    dispatch: &DispatchServiceClient<Peer>,
+    token: &CancellationToken,
+) -> Result<usize, ApiError> {
     let send = |no: String| async move {
         let no = TicketNo::parse(&no)
             .map_err(|p| ApiError::internal(format!("outbox key {no:?}: {p}")))?;
@@ -59,16 +65,21 @@ async fn step(store: &Tickets, dispatch: &DispatchServiceClient<Peer>) -> Result
             .map(drop)
             .map_err(|s| hotline_common::error::from_peer("dispatch", s))
     };
-    let (mut tx, sent) = DISPATCH_OUTBOX.deliver(store.pool(), BATCH, send).await?;
-    // Dispatched: the dispatch clocks stop, in the same transaction.
-    for no in &sent {
+    DISPATCH_OUTBOX
+        .deliver(store.pool(), BATCH, token, send, stop_dispatch_clock)
+        .await
+}
+
+/// Dispatched: the dispatch clock stops, in the transaction that deletes
+/// the outbox row.
+fn stop_dispatch_clock<'t>(tx: &'t mut Tx, no: &'t str) -> Along<'t> {
+    Box::pin(async move {
         clock::stop(
-            &mut tx,
+            tx,
             &clock::clock_id(no, Stage::Dispatch, clock::CENTRE_UNIT),
             now(),
         )
-        .await?;
-    }
-    tx.commit().await?;
-    Ok(sent.len())
+        .await
+        .map(drop)
+    })
 }

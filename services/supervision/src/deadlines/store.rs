@@ -9,8 +9,8 @@ use hotline_common::ids::{TicketNo, UnitId};
 use hotline_common::paging::Cursor;
 use hotline_proto::supervision::v1::{FeedEvent, feed_event};
 use prost::Message;
-use sqlx::PgPool;
 use sqlx::migrate::Migrator;
+use sqlx::{AssertSqlSafe, PgPool};
 
 use super::model::{CaseRecord, CaseState, Event, UrgeRecord, stage_from_sql};
 use super::rules::Actions;
@@ -307,20 +307,20 @@ impl Store {
         limit: i64,
     ) -> Result<Vec<UrgeRecord>, ApiError> {
         let (at, id) = cursor.map(|c| (c.at, c.uuid())).unzip();
-        let rows: Vec<UrgeRow> = sqlx::query_as(
-            "SELECT urge_id, ticket_no, unit_id, stage, deadline, issued_at FROM urges \
-             WHERE ($1::text IS NULL OR unit_id = $1) \
-             AND ($2::text IS NULL OR ticket_no = $2) \
-             AND ($3::timestamptz IS NULL OR (issued_at, urge_id) < ($3, $4)) \
-             ORDER BY issued_at DESC, urge_id DESC LIMIT $5",
-        )
-        .bind(unit_id)
-        .bind(ticket_no)
-        .bind(at)
-        .bind(id)
-        .bind(limit)
-        .fetch_all(&self.pool)
-        .await?;
+        let sql = urges_sql(unit_id.is_some(), ticket_no.is_some());
+        let mut q = sqlx::query_as::<_, UrgeRow>(AssertSqlSafe(sql));
+        if let Some(u) = unit_id {
+            q = q.bind(u);
+        }
+        if let Some(t) = ticket_no {
+            q = q.bind(t);
+        }
+        let rows: Vec<UrgeRow> = q
+            .bind(at)
+            .bind(id)
+            .bind(limit)
+            .fetch_all(&self.pool)
+            .await?;
         rows.into_iter().map(urge_from_row).collect()
     }
 
@@ -334,22 +334,99 @@ impl Store {
         limit: i64,
     ) -> Result<Vec<CaseRecord>, ApiError> {
         let (at, id) = cursor.map(|c| (c.at, c.uuid())).unzip();
-        let rows: Vec<CaseRow> = sqlx::query_as(
-            "SELECT case_id, ticket_no, unit_id, stage, deadline, opened_at, state, closed_at FROM cases \
-             WHERE ($1::text IS NULL OR unit_id = $1) \
-             AND ($2::text IS NULL OR ticket_no = $2) \
-             AND ($3::text IS NULL OR state = $3) \
-             AND ($4::timestamptz IS NULL OR (opened_at, case_id) < ($4, $5)) \
-             ORDER BY opened_at DESC, case_id DESC LIMIT $6",
-        )
-        .bind(unit_id)
-        .bind(ticket_no)
-        .bind(state.map(CaseState::as_sql))
-        .bind(at)
-        .bind(id)
-        .bind(limit)
-        .fetch_all(&self.pool)
-        .await?;
+        let sql = cases_sql(unit_id.is_some(), ticket_no.is_some(), state.is_some());
+        let mut q = sqlx::query_as::<_, CaseRow>(AssertSqlSafe(sql));
+        if let Some(u) = unit_id {
+            q = q.bind(u);
+        }
+        if let Some(t) = ticket_no {
+            q = q.bind(t);
+        }
+        if let Some(s) = state {
+            q = q.bind(s.as_sql());
+        }
+        let rows: Vec<CaseRow> = q
+            .bind(at)
+            .bind(id)
+            .bind(limit)
+            .fetch_all(&self.pool)
+            .await?;
         rows.into_iter().map(case_from_row).collect()
+    }
+}
+
+/// The filters a list has, in the order their values are bound, then the
+/// cursor (time, id: NULL for the first page) and the limit. Only the
+/// filters given are written, so each shape has a plan of its own that an
+/// index serves (see `migrations/0003_list_indexes.sql`), rather than one
+/// plan for `($n IS NULL OR …)` that none can.
+fn list_sql(select: &str, filters: &[(&str, bool)], at: &str, id: &str) -> String {
+    let mut sql = String::from(select);
+    let mut n = 0;
+    let mut words = Vec::new();
+    for (column, given) in filters {
+        if *given {
+            n += 1;
+            words.push(format!("{column} = ${n}"));
+        }
+    }
+    words.push(format!(
+        "({at}, {id}) < (COALESCE(${}::timestamptz, 'infinity'), \
+         COALESCE(${}::uuid, 'ffffffff-ffff-ffff-ffff-ffffffffffff'))",
+        n + 1,
+        n + 2
+    ));
+    sql.push_str(" WHERE ");
+    sql.push_str(&words.join(" AND "));
+    sql.push_str(&format!(" ORDER BY {at} DESC, {id} DESC LIMIT ${}", n + 3));
+    sql
+}
+
+/// The SQL of a list of urges with these filters: unit (bound first),
+/// ticket, then cursor time, cursor id, limit.
+pub fn urges_sql(unit: bool, ticket: bool) -> String {
+    list_sql(
+        "SELECT urge_id, ticket_no, unit_id, stage, deadline, issued_at FROM urges",
+        &[("unit_id", unit), ("ticket_no", ticket)],
+        "issued_at",
+        "urge_id",
+    )
+}
+
+/// The SQL of a list of cases with these filters: unit (bound first),
+/// ticket, state, then cursor time, cursor id, limit.
+pub fn cases_sql(unit: bool, ticket: bool, state: bool) -> String {
+    list_sql(
+        "SELECT case_id, ticket_no, unit_id, stage, deadline, opened_at, state, closed_at FROM cases",
+        &[("unit_id", unit), ("ticket_no", ticket), ("state", state)],
+        "opened_at",
+        "case_id",
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lists_write_only_the_filters_given() {
+        assert_eq!(
+            urges_sql(true, false),
+            "SELECT urge_id, ticket_no, unit_id, stage, deadline, issued_at FROM urges \
+             WHERE unit_id = $1 AND (issued_at, urge_id) < (COALESCE($2::timestamptz, 'infinity'), \
+             COALESCE($3::uuid, 'ffffffff-ffff-ffff-ffff-ffffffffffff')) \
+             ORDER BY issued_at DESC, urge_id DESC LIMIT $4"
+        );
+        let all = cases_sql(true, true, true);
+        assert!(
+            all.contains("unit_id = $1 AND ticket_no = $2 AND state = $3 AND"),
+            "{all}"
+        );
+        assert!(all.ends_with("LIMIT $6"), "{all}");
+        let none = cases_sql(false, false, false);
+        assert!(
+            none.contains(" WHERE (opened_at, case_id) < (COALESCE($1::timestamptz"),
+            "{none}"
+        );
     }
 }

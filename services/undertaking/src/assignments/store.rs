@@ -220,20 +220,44 @@ pub async fn mark_signed(
     Ok(a)
 }
 
+/// A ticket's assignments, hop by hop, lead unit first, read by
+/// `assignments_ticket_hop_unit_unique` (a ticket has few: they are sorted
+/// in memory).
+pub const BY_TICKET: &str = "SELECT assignment_id, ticket_no, unit_id, role, state, ticket, \
+     dispatched_at, sign_deadline, feedback_deadline, signed_at, fed_back_at, feedback, part, hop, round \
+     FROM assignments WHERE ticket_no = $1 ORDER BY hop, (role = 'lead') DESC, unit_id";
+
 /// A ticket's assignments, hop by hop, lead unit first.
 pub async fn by_ticket(
     conn: &mut PgConnection,
     ticket_no: &TicketNo,
 ) -> Result<Vec<Assignment>, ApiError> {
-    let rows = sqlx::query(AssertSqlSafe(format!(
-        "SELECT {COLUMNS} FROM assignments WHERE ticket_no = $1 \
-         ORDER BY hop, (role = 'lead') DESC, unit_id"
-    )))
-    .bind(ticket_no)
-    .fetch_all(&mut *conn)
-    .await?;
+    let rows = sqlx::query(BY_TICKET)
+        .bind(ticket_no)
+        .fetch_all(&mut *conn)
+        .await?;
     rows.iter().map(from_row).collect()
 }
+
+/// One unit's assignments, newest first, after (`$2`, `$3`) (NULL: from
+/// the newest): served by `assignments_by_unit` with no row read that is
+/// not returned. The columns are [`COLUMNS`].
+pub const BY_UNIT: &str = "SELECT assignment_id, ticket_no, unit_id, role, state, ticket, \
+     dispatched_at, sign_deadline, feedback_deadline, signed_at, fed_back_at, feedback, part, hop, round \
+     FROM assignments WHERE unit_id = $1 \
+     AND (dispatched_at, assignment_id) < (COALESCE($2::timestamptz, 'infinity'), \
+          COALESCE($3::uuid, 'ffffffff-ffff-ffff-ffff-ffffffffffff')) \
+     ORDER BY dispatched_at DESC, assignment_id DESC LIMIT $4";
+
+/// [`BY_UNIT`] in one state (`$2`; a unit's pending work): served by
+/// `assignments_by_unit_state`, so that the unit's closed history is never
+/// read.
+pub const BY_UNIT_IN_STATE: &str = "SELECT assignment_id, ticket_no, unit_id, role, state, ticket, \
+     dispatched_at, sign_deadline, feedback_deadline, signed_at, fed_back_at, feedback, part, hop, round \
+     FROM assignments WHERE unit_id = $1 AND state = $2 \
+     AND (dispatched_at, assignment_id) < (COALESCE($3::timestamptz, 'infinity'), \
+          COALESCE($4::uuid, 'ffffffff-ffff-ffff-ffff-ffffffffffff')) \
+     ORDER BY dispatched_at DESC, assignment_id DESC LIMIT $5";
 
 /// One unit's assignments, newest first, after `cursor`.
 pub async fn by_unit(
@@ -244,18 +268,39 @@ pub async fn by_unit(
     limit: i64,
 ) -> Result<Vec<Assignment>, ApiError> {
     let (at, id) = cursor.map(|c| (c.at, c.uuid())).unzip();
-    let rows = sqlx::query(AssertSqlSafe(format!(
-        "SELECT {COLUMNS} FROM assignments WHERE unit_id = $1 \
-         AND ($2::text IS NULL OR state = $2) \
-         AND ($3::timestamptz IS NULL OR (dispatched_at, assignment_id) < ($3, $4)) \
-         ORDER BY dispatched_at DESC, assignment_id DESC LIMIT $5"
-    )))
-    .bind(unit_id)
-    .bind(state.map(State::as_sql))
-    .bind(at)
-    .bind(id)
-    .bind(limit)
-    .fetch_all(pool)
-    .await?;
+    let rows = match state {
+        Some(state) => {
+            sqlx::query(BY_UNIT_IN_STATE)
+                .bind(unit_id)
+                .bind(state.as_sql())
+                .bind(at)
+                .bind(id)
+                .bind(limit)
+                .fetch_all(pool)
+                .await?
+        }
+        None => {
+            sqlx::query(BY_UNIT)
+                .bind(unit_id)
+                .bind(at)
+                .bind(id)
+                .bind(limit)
+                .fetch_all(pool)
+                .await?
+        }
+    };
     rows.iter().map(from_row).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_unit_lists_read_the_columns_from_row_reads() {
+        for sql in [super::BY_UNIT, super::BY_UNIT_IN_STATE, super::BY_TICKET] {
+            assert!(
+                sql.contains(&format!("SELECT {} FROM", super::COLUMNS)),
+                "{sql}"
+            );
+        }
+    }
 }

@@ -150,6 +150,15 @@ pub async fn move_deadline(
     Ok(())
 }
 
+/// One ticket's extension requests (`$1`), only unit `$2`'s when not
+/// NULL, newest first, after (`$3`, `$4`) (NULL: from the newest), served
+/// by `extensions_page`.
+pub const PAGE: &str = "SELECT * FROM extensions WHERE ticket_no = $1 \
+     AND ($2::text IS NULL OR unit_id = $2) \
+     AND (requested_at, extension_id) < (COALESCE($3::timestamptz, 'infinity'), \
+          COALESCE($4::uuid, 'ffffffff-ffff-ffff-ffff-ffffffffffff')) \
+     ORDER BY requested_at DESC, extension_id DESC LIMIT $5";
+
 /// One ticket's extensions, newest first, after `cursor`; only `unit_id`'s
 /// when given.
 pub async fn page(
@@ -160,18 +169,13 @@ pub async fn page(
     limit: i64,
 ) -> Result<Vec<Extension>, ApiError> {
     let (at, id) = cursor.map(|c| (c.at, c.uuid())).unzip();
-    let rows = sqlx::query(
-        "SELECT * FROM extensions WHERE ticket_no = $1 \
-         AND ($2::text IS NULL OR unit_id = $2) \
-         AND ($3::timestamptz IS NULL OR (requested_at, extension_id) < ($3, $4)) \
-         ORDER BY requested_at DESC, extension_id DESC LIMIT $5",
-    )
-    .bind(ticket_no)
-    .bind(unit_id)
-    .bind(at)
-    .bind(id)
-    .bind(limit)
-    .fetch_all(pool)
-    .await?;
+    let rows = sqlx::query(PAGE)
+        .bind(ticket_no)
+        .bind(unit_id)
+        .bind(at)
+        .bind(id)
+        .bind(limit)
+        .fetch_all(pool)
+        .await?;
     rows.iter().map(from_row).collect()
 }

@@ -53,6 +53,15 @@ pub async fn insert(
     from_row(&row)
 }
 
+/// One ticket's records (`$1`), only unit `$2`'s when not NULL, oldest
+/// first, after (`$3`, `$4`) (NULL: from the first), served by
+/// `handling_records_page`.
+pub const PAGE: &str = "SELECT * FROM handling_records WHERE ticket_no = $1 \
+     AND ($2::text IS NULL OR unit_id = $2) \
+     AND (occurred_at, record_id) > (COALESCE($3::timestamptz, '-infinity'), \
+          COALESCE($4::uuid, '00000000-0000-0000-0000-000000000000')) \
+     ORDER BY occurred_at, record_id LIMIT $5";
+
 /// One ticket's records, oldest first, after `cursor`; only `unit_id`'s
 /// when given.
 pub async fn page(
@@ -63,18 +72,13 @@ pub async fn page(
     limit: i64,
 ) -> Result<Vec<Record>, ApiError> {
     let (at, id) = cursor.map(|c| (c.at, c.uuid())).unzip();
-    let rows = sqlx::query(
-        "SELECT * FROM handling_records WHERE ticket_no = $1 \
-         AND ($2::text IS NULL OR unit_id = $2) \
-         AND ($3::timestamptz IS NULL OR (occurred_at, record_id) > ($3, $4)) \
-         ORDER BY occurred_at, record_id LIMIT $5",
-    )
-    .bind(ticket_no)
-    .bind(unit_id)
-    .bind(at)
-    .bind(id)
-    .bind(limit)
-    .fetch_all(pool)
-    .await?;
+    let rows = sqlx::query(PAGE)
+        .bind(ticket_no)
+        .bind(unit_id)
+        .bind(at)
+        .bind(id)
+        .bind(limit)
+        .fetch_all(pool)
+        .await?;
     rows.iter().map(from_row).collect()
 }

@@ -153,6 +153,28 @@ pub struct Filter<'a> {
     pub unit_id: Option<&'a str>,
 }
 
+/// Every pending return, oldest first, after (`$1`, `$2`) (NULL: from the
+/// oldest), served by the partial index `returns_pending_page`.
+pub const PENDING: &str = "SELECT * FROM returns WHERE state = 'pending' \
+     AND (requested_at, return_id) > (COALESCE($1::timestamptz, '-infinity'), \
+          COALESCE($2::uuid, '00000000-0000-0000-0000-000000000000')) \
+     ORDER BY requested_at, return_id LIMIT $3";
+
+/// One unit's (`$1`) pending returns, as [`PENDING`], served by
+/// `returns_pending_by_unit`.
+pub const PENDING_OF_UNIT: &str = "SELECT * FROM returns WHERE state = 'pending' AND unit_id = $1 \
+     AND (requested_at, return_id) > (COALESCE($2::timestamptz, '-infinity'), \
+          COALESCE($3::uuid, '00000000-0000-0000-0000-000000000000')) \
+     ORDER BY requested_at, return_id LIMIT $4";
+
+/// One ticket's (`$1`) returns in any state, only unit `$2`'s when not
+/// NULL, oldest first, after (`$3`, `$4`), served by `returns_page`.
+pub const BY_TICKET: &str = "SELECT * FROM returns WHERE ticket_no = $1 \
+     AND ($2::text IS NULL OR unit_id = $2) \
+     AND (requested_at, return_id) > (COALESCE($3::timestamptz, '-infinity'), \
+          COALESCE($4::uuid, '00000000-0000-0000-0000-000000000000')) \
+     ORDER BY requested_at, return_id LIMIT $5";
+
 /// Returns oldest first, after `cursor`.
 pub async fn page(
     pool: &PgPool,
@@ -160,21 +182,38 @@ pub async fn page(
     cursor: Option<&Cursor>,
     limit: i64,
 ) -> Result<Vec<Return>, ApiError> {
+    // The pending state is written out in the SQL, as the partial indexes
+    // say it.
+    debug_assert_eq!(ReturnState::Pending.as_sql(), "pending");
     let (at, id) = cursor.map(|c| (c.at, c.uuid())).unzip();
-    let rows = sqlx::query(
-        "SELECT * FROM returns \
-         WHERE ($1::text IS NULL AND state = $2 OR ticket_no = $1) \
-         AND ($3::text IS NULL OR unit_id = $3) \
-         AND ($4::timestamptz IS NULL OR (requested_at, return_id) > ($4, $5)) \
-         ORDER BY requested_at, return_id LIMIT $6",
-    )
-    .bind(filter.ticket_no)
-    .bind(ReturnState::Pending.as_sql())
-    .bind(filter.unit_id)
-    .bind(at)
-    .bind(id)
-    .bind(limit)
-    .fetch_all(pool)
-    .await?;
+    let rows = match (filter.ticket_no, filter.unit_id) {
+        (Some(no), unit) => {
+            sqlx::query(BY_TICKET)
+                .bind(no)
+                .bind(unit)
+                .bind(at)
+                .bind(id)
+                .bind(limit)
+                .fetch_all(pool)
+                .await?
+        }
+        (None, Some(unit)) => {
+            sqlx::query(PENDING_OF_UNIT)
+                .bind(unit)
+                .bind(at)
+                .bind(id)
+                .bind(limit)
+                .fetch_all(pool)
+                .await?
+        }
+        (None, None) => {
+            sqlx::query(PENDING)
+                .bind(at)
+                .bind(id)
+                .bind(limit)
+                .fetch_all(pool)
+                .await?
+        }
+    };
     rows.iter().map(from_row).collect()
 }

@@ -83,16 +83,19 @@ pub async fn get(conn: &mut PgConnection, id: WhistleId) -> Result<Option<Whistl
     Ok(Some(w))
 }
 
+/// A ticket's whistles, oldest first, served by `whistles_page`.
+pub const BY_TICKET: &str =
+    "SELECT * FROM whistles WHERE ticket_no = $1 ORDER BY blown_at, whistle_id";
+
 /// A ticket's whistles, oldest first, with their summonses.
 pub async fn by_ticket(
     conn: &mut PgConnection,
     ticket_no: &TicketNo,
 ) -> Result<Vec<Whistle>, ApiError> {
-    let rows =
-        sqlx::query("SELECT * FROM whistles WHERE ticket_no = $1 ORDER BY blown_at, whistle_id")
-            .bind(ticket_no)
-            .fetch_all(&mut *conn)
-            .await?;
+    let rows = sqlx::query(BY_TICKET)
+        .bind(ticket_no)
+        .fetch_all(&mut *conn)
+        .await?;
     let mut whistles: Vec<Whistle> = rows.iter().map(from_row).collect();
     let ids: Vec<Uuid> = whistles.iter().map(|w| w.id.uuid()).collect();
     let mut by_owner = SUMMONSES.of(conn, &ids).await?;
