@@ -196,6 +196,9 @@ pub struct CommonConfig {
     /// `HOTLINE_RATE_LIMIT_BURST` (default 2000), per identity and per
     /// replica (docs/SECURITY.md says why not across replicas).
     pub limits: Arc<Limits>,
+    /// `HOTLINE_AUDIT_SEAL_INTERVAL_SECONDS`: how often recorded audit
+    /// entries are sealed into the chain (default 0.2; more than 0, at most 1).
+    pub audit_seal_interval: Duration,
 }
 
 impl CommonConfig {
@@ -253,7 +256,18 @@ impl CommonConfig {
             );
         }
         let limits = Arc::new(Limits::new(max_message_bytes, per_second, burst));
+        let audit_seal_interval = env.seconds(
+            crate::audit::ENV_SEAL_INTERVAL,
+            crate::audit::DEFAULT_SEAL_INTERVAL,
+        );
+        if audit_seal_interval.is_zero() || audit_seal_interval > Duration::from_secs(1) {
+            env.error(format!(
+                "{}: must be more than 0 and at most 1 second (entries are sealed within it)",
+                crate::audit::ENV_SEAL_INTERVAL
+            ));
+        }
         CommonConfig {
+            audit_seal_interval,
             auth,
             limits,
             service,
@@ -309,6 +323,7 @@ mod tests {
         assert_eq!(c.database_schema, "dispatch");
         assert_eq!(c.log_format, LogFormat::Text);
         assert_eq!(c.policy.name, "beijing");
+        assert_eq!(c.audit_seal_interval, crate::audit::DEFAULT_SEAL_INTERVAL);
     }
 
     #[test]
@@ -319,10 +334,11 @@ mod tests {
             ("HOTLINE_DATABASE_SCHEMA", "Bad-Name"),
             ("HOTLINE_DATABASE_MAX_CONNECTIONS", "-1"),
             ("HOTLINE_POLICY_FILE", "/nonexistent/policy.toml"),
+            ("HOTLINE_AUDIT_SEAL_INTERVAL_SECONDS", "0"),
         ]);
         let _ = CommonConfig::from_env(&mut e, ServiceName::Intake);
         let err = e.finish().unwrap_err();
-        // The five above, and the missing key file.
-        assert_eq!(err.0.len(), 6, "{err}");
+        // The six above, and the missing key file.
+        assert_eq!(err.0.len(), 7, "{err}");
     }
 }

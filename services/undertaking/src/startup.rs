@@ -1,4 +1,5 @@
-//! Wires undertaking together: database, clock scheduler, gRPC server.
+//! Wires undertaking together: database, clock scheduler, audit sealer,
+//! gRPC server.
 
 use std::sync::Arc;
 
@@ -28,6 +29,11 @@ pub async fn run(cfg: Config, token: CancellationToken) -> anyhow::Result<()> {
     .await?;
     let publisher = Arc::new(Publisher::new(&cfg.common.amqp_url, "undertaking-clocks"));
     let scheduler = tokio::spawn(clock::run_scheduler(pool.clone(), publisher, token.clone()));
+    let sealer = tokio::spawn(hotline_common::audit::run_sealer(
+        pool.clone(),
+        cfg.common.audit_seal_interval,
+        token.clone(),
+    ));
 
     let ctx = Ctx {
         pool: pool.clone(),
@@ -46,5 +52,6 @@ pub async fn run(cfg: Config, token: CancellationToken) -> anyhow::Result<()> {
     let served = serve(&cfg.common, router, health, token.clone()).await;
     token.cancel();
     let _ = scheduler.await;
+    let _ = sealer.await;
     served
 }
