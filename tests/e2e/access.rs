@@ -394,6 +394,7 @@ async fn the_audit_trail_records_changes_and_reads_and_detects_tampering() {
         let sys = &sys;
         let no = no.clone();
         async move {
+            sys.audit_sealed(schema).await;
             let mut db = sys.db(schema).await.unwrap();
             let rows: Vec<(String, String)> = sqlx::query_as(
                 "SELECT action, actor FROM audit_log WHERE ticket_no = $1 ORDER BY seq",
