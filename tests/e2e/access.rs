@@ -458,7 +458,7 @@ async fn the_audit_trail_records_changes_and_reads_and_detects_tampering() {
     assert_eq!(listed.len(), 2);
     assert_eq!(listed[0].hash.len(), 64);
     let v = auditor
-        .verify_audit(VerifyAuditRequest {})
+        .verify_audit(VerifyAuditRequest::default())
         .await
         .unwrap()
         .into_inner();
@@ -483,7 +483,7 @@ async fn the_audit_trail_records_changes_and_reads_and_detects_tampering() {
     assert!(!ok, "{out}");
     assert!(out.contains("BROKEN at entry 1"), "{out}");
     let v = auditor
-        .verify_audit(VerifyAuditRequest {})
+        .verify_audit(VerifyAuditRequest::default())
         .await
         .unwrap()
         .into_inner();
