@@ -18,9 +18,9 @@ use std::time::{Duration, Instant};
 
 use futures_util::future::join_all;
 use hotline_common::audit::{self, Entry, Recorded, Seal, Step};
-use tokio_util::sync::CancellationToken;
 use sqlx::postgres::PgPoolOptions;
 use sqlx::{Connection as _, PgConnection, PgPool};
+use tokio_util::sync::CancellationToken;
 
 fn arg(n: usize, default: u64) -> u64 {
     std::env::args()
@@ -132,11 +132,7 @@ async fn seal_lag(pool: PgPool, stop: Instant) -> anyhow::Result<Vec<Duration>> 
     while Instant::now() < stop {
         let marker = format!("LAG{n:012}");
         let mut tx = pool.begin().await?;
-        audit::append(
-            &mut tx,
-            &[Entry::system("bench", "lag.probe", &marker, "")],
-        )
-        .await?;
+        audit::append(&mut tx, &[Entry::system("bench", "lag.probe", &marker, "")]).await?;
         tx.commit().await?;
         let committed = Instant::now();
         loop {
@@ -170,7 +166,9 @@ async fn backlog(pool: &PgPool, n: u64) -> anyhow::Result<f64> {
         tx.commit().await?;
         done += k;
     }
-    sqlx::query("VACUUM ANALYZE audit_pending").execute(pool).await?;
+    sqlx::query("VACUUM ANALYZE audit_pending")
+        .execute(pool)
+        .await?;
     let started = Instant::now();
     match audit::seal_all(pool, &CancellationToken::new()).await? {
         Step::Sealed(k) if k as u64 == n => {}

@@ -171,12 +171,18 @@ async fn sealed_entries_are_checked_and_every_tampering_is_named() {
     .await;
     exec(&mut db, "COMMIT").await;
     let v = verify(&sys, "intake", None).await;
-    assert!(v.intact && v.entries == n - 2, "undetected without an anchor: {v:?}");
+    assert!(
+        v.intact && v.entries == n - 2,
+        "undetected without an anchor: {v:?}"
+    );
     let v = verify(&sys, "intake", Some(&seal)).await;
     assert!(!v.intact && v.broken_at == n - 1, "{v:?}");
     assert!(v.reason.contains("exported seal"), "{v:?}");
     let (ok, out) = sys.verify_audit_against("intake", &seal);
-    assert!(!ok && out.contains(&format!("BROKEN at entry {}", n - 1)), "{out}");
+    assert!(
+        !ok && out.contains(&format!("BROKEN at entry {}", n - 1)),
+        "{out}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -204,12 +204,11 @@ pub fn chain(head: &Seal, entries: &[Recorded]) -> (Vec<Link>, Seal) {
         .map(|e| {
             seq += 1;
             let hash = entry_hash(&prev, seq, e).to_vec();
-            let link = Link {
+            Link {
                 seq,
                 prev_hash: std::mem::replace(&mut prev, hash.clone()),
                 hash,
-            };
-            link
+            }
         })
         .collect();
     (
