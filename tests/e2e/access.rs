@@ -397,6 +397,7 @@ async fn the_audit_trail_records_changes_and_reads_and_detects_tampering() {
         let sys = &sys;
         let no = no.clone();
         async move {
+            sys.audit_sealed(schema).await;
             let mut db = sys.db(schema).await.unwrap();
             let rows: Vec<(String, String)> = sqlx::query_as(
                 "SELECT action, actor FROM audit_log WHERE ticket_no = $1 ORDER BY seq",
@@ -460,7 +461,7 @@ async fn the_audit_trail_records_changes_and_reads_and_detects_tampering() {
     assert_eq!(listed.len(), 2);
     assert_eq!(listed[0].hash.len(), 64);
     let v = auditor
-        .verify_audit(VerifyAuditRequest {})
+        .verify_audit(VerifyAuditRequest::default())
         .await
         .unwrap()
         .into_inner();
@@ -485,7 +486,7 @@ async fn the_audit_trail_records_changes_and_reads_and_detects_tampering() {
     assert!(!ok, "{out}");
     assert!(out.contains("BROKEN at entry 1"), "{out}");
     let v = auditor
-        .verify_audit(VerifyAuditRequest {})
+        .verify_audit(VerifyAuditRequest::default())
         .await
         .unwrap()
         .into_inner();

@@ -17,7 +17,9 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
+use hotline_proto::common::v1::audit_service_client::AuditServiceClient;
 use hotline_proto::common::v1::clock_service_client::ClockServiceClient;
+use hotline_proto::common::v1::{AuditSeal, GetAuditSealRequest};
 use hotline_proto::dispatch::v1::dispatch_service_client::DispatchServiceClient;
 use hotline_proto::intake::v1::intake_service_client::IntakeServiceClient;
 use hotline_proto::supervision::v1::supervision_service_client::SupervisionServiceClient;
@@ -478,6 +480,53 @@ impl System {
             out.status.success(),
             String::from_utf8_lossy(&out.stdout).into_owned(),
         )
+    }
+
+    /// Runs `<service> --verify-audit ENTRIES:HASH`: the chain against a
+    /// seal exported earlier.
+    pub fn verify_audit_against(&self, name: &str, seal: &AuditSeal) -> (bool, String) {
+        let out = Command::new(bin_dir().join(name))
+            .arg("--verify-audit")
+            .arg(format!("{}:{}", seal.entries, seal.hash))
+            .envs(self.env.iter().cloned())
+            .stdin(Stdio::null())
+            .output()
+            .expect("verify command runs");
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).into_owned()
+                + &String::from_utf8_lossy(&out.stderr),
+        )
+    }
+
+    /// A service's audit trail, as an auditor.
+    pub async fn audit(&self, name: &str) -> AuditServiceClient<Authed> {
+        AuditServiceClient::new(
+            self.channel_with(name, self.token(&[Role::Auditor], None))
+                .await,
+        )
+    }
+
+    /// Waits until every audit entry `name` committed before the call is
+    /// sealed (none is waiting), and returns the seal.
+    pub async fn audit_sealed(&self, name: &str) -> AuditSeal {
+        let client = self.audit(name).await;
+        eventually(
+            Duration::from_secs(10),
+            &format!("{name}'s audit entries sealed"),
+            || {
+                let mut client = client.clone();
+                async move {
+                    let r = client
+                        .get_audit_seal(GetAuditSealRequest {})
+                        .await
+                        .expect("GetAuditSeal")
+                        .into_inner();
+                    (r.unsealed == 0).then(|| r.seal.expect("a seal"))
+                }
+            },
+        )
+        .await
     }
 
     /// A connection to one service's schema in the test database.

@@ -199,6 +199,9 @@ pub struct CommonConfig {
     /// `HOTLINE_IDEMPOTENCY_RETENTION_SECONDS`: how long idempotency keys
     /// are kept (default 7 days).
     pub idempotency_retention: Duration,
+    /// `HOTLINE_AUDIT_SEAL_INTERVAL_SECONDS`: how often recorded audit
+    /// entries are sealed into the chain (default 0.2; more than 0, at most 1).
+    pub audit_seal_interval: Duration,
 }
 
 impl CommonConfig {
@@ -266,7 +269,18 @@ impl CommonConfig {
                 crate::idempotency::ENV_RETENTION
             ));
         }
+        let audit_seal_interval = env.seconds(
+            crate::audit::ENV_SEAL_INTERVAL,
+            crate::audit::DEFAULT_SEAL_INTERVAL,
+        );
+        if audit_seal_interval.is_zero() || audit_seal_interval > Duration::from_secs(1) {
+            env.error(format!(
+                "{}: must be more than 0 and at most 1 second (entries are sealed within it)",
+                crate::audit::ENV_SEAL_INTERVAL
+            ));
+        }
         CommonConfig {
+            audit_seal_interval,
             auth,
             limits,
             service,
@@ -324,6 +338,7 @@ mod tests {
         assert_eq!(c.log_format, LogFormat::Text);
         assert_eq!(c.policy.name, "beijing");
         assert_eq!(c.idempotency_retention, Duration::from_secs(7 * 24 * 3600));
+        assert_eq!(c.audit_seal_interval, crate::audit::DEFAULT_SEAL_INTERVAL);
     }
 
     #[test]
@@ -335,6 +350,7 @@ mod tests {
             ("HOTLINE_DATABASE_MAX_CONNECTIONS", "-1"),
             ("HOTLINE_POLICY_FILE", "/nonexistent/policy.toml"),
             ("HOTLINE_IDEMPOTENCY_RETENTION_SECONDS", "0"),
+            ("HOTLINE_AUDIT_SEAL_INTERVAL_SECONDS", "0"),
         ]);
         let _ = CommonConfig::from_env(&mut e, ServiceName::Intake);
         let err = e.finish().unwrap_err();

@@ -52,10 +52,12 @@ where
     match args.first().map(String::as_str) {
         None => {}
         Some("--health-check") => return runtime.block_on(health_check(C::SERVICE)),
-        Some("--verify-audit") => return runtime.block_on(verify_audit(C::SERVICE)),
+        Some("--verify-audit") if args.len() <= 2 => {
+            return runtime.block_on(verify_audit(C::SERVICE, args.get(1).map(String::as_str)));
+        }
         Some(other) => {
             eprintln!(
-                "usage: {} [--health-check | --verify-audit]\nunknown argument {other:?}; settings come from HOTLINE_* environment variables (docs/CONFIGURATION.md)",
+                "usage: {} [--health-check | --verify-audit [ENTRIES:HASH]]\nunknown argument {other:?}; settings come from HOTLINE_* environment variables (docs/CONFIGURATION.md)",
                 C::SERVICE.as_str()
             );
             return ExitCode::from(2);
@@ -267,19 +269,42 @@ async fn health_check(service: ServiceName) -> ExitCode {
     }
 }
 
-/// Walks the service's audit chain (its schema in HOTLINE_DATABASE_URL):
-/// exit 0 when intact, 1 when broken or unreadable.
-async fn verify_audit(service: ServiceName) -> ExitCode {
+/// Walks the service's audit chain (its schema in HOTLINE_DATABASE_URL),
+/// against `expected` (`ENTRIES:HASH`, a seal exported by `GetAuditSeal`)
+/// when given: exit 0 when intact, 1 when broken or unreadable, 2 when the
+/// seal given is not one.
+async fn verify_audit(service: ServiceName, expected: Option<&str>) -> ExitCode {
+    let expected = match expected.map(|x| {
+        let (n, hash) = x.split_once(':').unwrap_or((x, ""));
+        let n = n
+            .parse()
+            .map_err(|_| ("entries", "not a number".to_string()))?;
+        crate::audit::Seal::parse(n, hash)
+    }) {
+        None => None,
+        Some(Ok(seal)) => Some(seal),
+        Some(Err((field, why))) => {
+            eprintln!(
+                "{}: the expected seal ENTRIES:HASH has a bad {field}: {why}",
+                service.as_str()
+            );
+            return ExitCode::from(2);
+        }
+    };
     let env = Env::from_process();
     let url = env.string(
         "HOTLINE_DATABASE_URL",
         "postgres://postgres@127.0.0.1:5432/hotline",
     );
     let schema = env.string("HOTLINE_DATABASE_SCHEMA", service.as_str());
+    let against = expected
+        .as_ref()
+        .map(|x| format!(", matching the exported seal {}", x.display()))
+        .unwrap_or_default();
     let result = async {
         let pool = crate::db::connect_existing(&url, &schema).await?;
         anyhow::Ok(
-            crate::audit::verify(&pool)
+            crate::audit::verify(&pool, expected)
                 .await
                 .map_err(|e| anyhow::anyhow!(e.message))?,
         )
@@ -288,13 +313,19 @@ async fn verify_audit(service: ServiceName) -> ExitCode {
     match result {
         Ok(v) => match v.broken {
             None => {
-                println!("{schema}: audit trail intact, {} entries", v.rows);
+                println!(
+                    "{schema}: audit trail intact, {} entries sealed{against}, {} not sealed yet; seal {} at {}",
+                    v.rows,
+                    v.unsealed,
+                    v.head.seal.display(),
+                    v.head.sealed_at.to_rfc3339(),
+                );
                 ExitCode::SUCCESS
             }
             Some((seq, why)) => {
                 println!(
-                    "{schema}: audit trail BROKEN at entry {seq}: {why} ({} entries before it intact)",
-                    v.rows
+                    "{schema}: audit trail BROKEN at entry {seq}: {why} ({} entries before it intact, {} not sealed yet)",
+                    v.rows, v.unsealed
                 );
                 ExitCode::FAILURE
             }

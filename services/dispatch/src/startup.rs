@@ -1,4 +1,4 @@
-//! Wires dispatch together: database, peers, relay, gRPC server.
+//! Wires dispatch together: database, peers, relay, audit sealer, gRPC server.
 
 use std::sync::Arc;
 
@@ -58,6 +58,11 @@ pub async fn run(cfg: Config, token: CancellationToken) -> anyhow::Result<()> {
 
     let publisher = Arc::new(Publisher::new(&cfg.common.amqp_url, "dispatch-clocks"));
     let mut tasks = tokio::task::JoinSet::new();
+    tasks.spawn(hotline_common::audit::run_sealer(
+        pool.clone(),
+        cfg.common.audit_seal_interval,
+        token.clone(),
+    ));
     tasks.spawn(clock::run_scheduler(pool.clone(), publisher, token.clone()));
     let keys = Keys::new(pool.clone(), cfg.common.idempotency_retention);
     tasks.spawn(keys.clone().run_sweeper(token.clone()));

@@ -45,6 +45,11 @@ pub async fn run(cfg: Config, token: CancellationToken) -> anyhow::Result<()> {
     let publisher = Arc::new(Publisher::new(&cfg.common.amqp_url, "intake-clocks"));
 
     let mut tasks = tokio::task::JoinSet::new();
+    tasks.spawn(hotline_common::audit::run_sealer(
+        pool.clone(),
+        cfg.common.audit_seal_interval,
+        token.clone(),
+    ));
     tasks.spawn(
         codes
             .clone()

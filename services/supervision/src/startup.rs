@@ -1,5 +1,5 @@
-//! Wires supervision together: database, deadline consumer and park,
-//! gRPC server.
+//! Wires supervision together: database, deadline consumer and park, audit
+//! sealer, gRPC server.
 
 use hotline_common::startup::{grpc_router, peer_channel, serve};
 use hotline_proto::common::v1::clock_service_client::ClockServiceClient;
@@ -33,6 +33,11 @@ pub async fn run(cfg: Config, token: CancellationToken) -> anyhow::Result<()> {
         cfg.feed_retention,
         token.clone(),
     ));
+    let sealer = tokio::spawn(hotline_common::audit::run_sealer(
+        pool.clone(),
+        cfg.common.audit_seal_interval,
+        token.clone(),
+    ));
     let parked = tokio::spawn(parked::run(store.clone(), owners.clone(), token.clone()));
     let consumer = tokio::spawn(consume::run(
         cfg.common.amqp_url.clone(),
@@ -49,5 +54,6 @@ pub async fn run(cfg: Config, token: CancellationToken) -> anyhow::Result<()> {
     let _ = consumer.await;
     let _ = parked.await;
     let _ = cleanup.await;
+    let _ = sealer.await;
     served
 }

@@ -1,4 +1,5 @@
-//! Wires undertaking together: database, clock scheduler, gRPC server.
+//! Wires undertaking together: database, clock scheduler, audit sealer,
+//! gRPC server.
 
 use std::sync::Arc;
 
@@ -34,6 +35,11 @@ pub async fn run(cfg: Config, token: CancellationToken) -> anyhow::Result<()> {
     let scheduler = tokio::spawn(clock::run_scheduler(pool.clone(), publisher, token.clone()));
     let keys = Keys::new(pool.clone(), cfg.common.idempotency_retention);
     let sweeper = tokio::spawn(keys.clone().run_sweeper(token.clone()));
+    let sealer = tokio::spawn(hotline_common::audit::run_sealer(
+        pool.clone(),
+        cfg.common.audit_seal_interval,
+        token.clone(),
+    ));
 
     let ctx = Ctx {
         pool: pool.clone(),
@@ -73,5 +79,6 @@ pub async fn run(cfg: Config, token: CancellationToken) -> anyhow::Result<()> {
     let _ = sweeper.await;
     let _ = cleanup.await;
     let _ = follower.await;
+    let _ = sealer.await;
     served
 }

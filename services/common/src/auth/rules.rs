@@ -53,6 +53,10 @@ pub const COMMON_RULES: &[Rule] = &[
         "/hotline.common.v1.AuditService/VerifyAudit",
         &[Auditor, Ops],
     ),
+    (
+        "/hotline.common.v1.AuditService/GetAuditSeal",
+        &[Auditor, Ops],
+    ),
 ];
 
 /// Paths served without identity.
