@@ -8,6 +8,8 @@
 
 mod broker;
 mod fixtures;
+pub mod floors;
+pub mod load;
 mod procs;
 pub mod supervision;
 
@@ -33,7 +35,7 @@ pub use broker::{
     DeadLetter, DeadQueue, deadline_queue_depth, publish_events, publish_raw, restart_rabbitmq,
 };
 pub use fixtures::{assignments_of, eventually, heating_request, submit_co_parts};
-pub use procs::process_alive;
+pub use procs::{peak_memory_mib, process_alive};
 
 use broker::rabbitmqctl;
 use procs::{Running, free_port};
