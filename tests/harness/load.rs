@@ -35,7 +35,7 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::future::Future;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -368,7 +368,7 @@ pub struct Driver {
     inbox: Arc<Inbox>,
     pollers: Arc<Mutex<Vec<tokio::task::JoinHandle<()>>>>,
     /// Ids start with this (idempotency keys: `<run>-<n>`).
-    run_id: String,
+    pub run_id: String,
     next: Arc<AtomicUsize>,
     /// How long one call (with its retries) or the wait for routing may
     /// take before the lifecycle is given up.
@@ -437,6 +437,8 @@ impl Driver {
                 let code = r.as_ref().map_or_else(Status::code, |_| Code::Ok);
                 self.stats.call("ListAssignments", started.elapsed(), code);
                 let Ok(page) = r.map(tonic::Response::into_inner) else {
+                    // Undertaking down or refusing: do not hammer it.
+                    tokio::time::sleep(self.poll_every * 10).await;
                     break;
                 };
                 for a in page.assignments {
@@ -457,6 +459,13 @@ impl Driver {
 
     /// Runs `tickets` lifecycles at `pace`.
     pub async fn run(&self, tickets: usize, pace: Pace) -> Run {
+        self.run_while(tickets, pace, Arc::new(AtomicBool::new(true)))
+            .await
+    }
+
+    /// Runs lifecycles in a closed loop while `going` holds (those started
+    /// finish), at most `tickets`.
+    pub async fn run_while(&self, tickets: usize, pace: Pace, going: Arc<AtomicBool>) -> Run {
         let started = Instant::now();
         let out = Arc::new(Mutex::new(Run::default()));
         let first = self.next.fetch_add(tickets, Ordering::SeqCst);
@@ -464,11 +473,12 @@ impl Driver {
             Pace::Closed { in_flight } => {
                 let counter = Arc::new(AtomicUsize::new(0));
                 let workers = (0..in_flight.max(1)).map(|_| {
-                    let (d, counter, out) = (self.clone(), counter.clone(), out.clone());
+                    let (d, counter, out, going) =
+                        (self.clone(), counter.clone(), out.clone(), going.clone());
                     tokio::spawn(async move {
                         loop {
                             let i = counter.fetch_add(1, Ordering::SeqCst);
-                            if i >= tickets {
+                            if i >= tickets || !going.load(Ordering::SeqCst) {
                                 return;
                             }
                             d.one(first + i, None, &out).await;
@@ -582,6 +592,17 @@ impl Driver {
             .find(|a| a.role == AssignmentRole::Lead as i32)
             .ok_or_else(|| anyhow::anyhow!("{ticket_no}: no lead unit"))?;
         self.answer(lead).await
+    }
+
+    /// Submits a request under the retry rule: the ticket number.
+    pub async fn submit(&self, req: SubmitRequest) -> anyhow::Result<String> {
+        let reply = self
+            .retry("Submit", true, None, || {
+                let (mut c, req) = (self.intake.clone(), req.clone());
+                async move { c.submit(req).await }
+            })
+            .await?;
+        Ok(reply.ticket_no)
     }
 
     fn unit(&self, a: &Assignment) -> anyhow::Result<UndertakingServiceClient<Authed>> {
