@@ -343,3 +343,34 @@ async fn faults_under_load_lose_nothing_and_answer_no_internal() {
     );
     let _ = &mut sys;
 }
+
+/// A session the server ends (severity FATAL) is UNAVAILABLE with a retry
+/// hint, whatever its SQLSTATE: here 25P03, an idle-in-transaction timeout,
+/// which is neither class 08 nor 57P.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_session_the_server_ended_is_unavailable() {
+    use sqlx::Connection;
+    let mut c = sqlx::PgConnection::connect(&hotline_tests::postgres_admin_url())
+        .await
+        .expect("postgres");
+    sqlx::query("SET idle_in_transaction_session_timeout = '100ms'")
+        .execute(&mut c)
+        .await
+        .unwrap();
+    let mut tx = c.begin().await.unwrap();
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    let e = sqlx::query("SELECT 1")
+        .execute(&mut *tx)
+        .await
+        .expect_err("the server ended the session");
+    let api = hotline_common::error::classify_sqlx(&e);
+    assert_eq!(
+        api.code,
+        hotline_common::error::ErrorCode::Unavailable,
+        "{e:?}"
+    );
+    let status: tonic::Status = api.into();
+    assert_eq!(status.code(), tonic::Code::Unavailable);
+    use tonic_types::StatusExt;
+    assert!(status.get_error_details().retry_info().is_some());
+}
