@@ -30,6 +30,7 @@ pub mod db;
 pub mod error;
 pub mod grpc;
 pub mod ids;
+pub mod ops;
 pub mod outbox;
 pub mod paging;
 pub mod privacy;

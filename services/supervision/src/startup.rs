@@ -20,9 +20,17 @@ pub async fn run(cfg: Config, token: CancellationToken) -> anyhow::Result<()> {
     .await?;
     let store = Store::new(pool.clone());
     let owners = Owners {
-        intake: ClockServiceClient::new(peer_channel(&cfg.intake_url, &cfg.common)?),
-        dispatch: ClockServiceClient::new(peer_channel(&cfg.dispatch_url, &cfg.common)?),
-        undertaking: ClockServiceClient::new(peer_channel(&cfg.undertaking_url, &cfg.common)?),
+        intake: ClockServiceClient::new(peer_channel("intake", &cfg.intake_url, &cfg.common)?),
+        dispatch: ClockServiceClient::new(peer_channel(
+            "dispatch",
+            &cfg.dispatch_url,
+            &cfg.common,
+        )?),
+        undertaking: ClockServiceClient::new(peer_channel(
+            "undertaking",
+            &cfg.undertaking_url,
+            &cfg.common,
+        )?),
     };
     let parked = tokio::spawn(parked::run(store.clone(), owners.clone(), token.clone()));
     let consumer = tokio::spawn(consume::run(

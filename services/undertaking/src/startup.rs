@@ -33,10 +33,15 @@ pub async fn run(cfg: Config, token: CancellationToken) -> anyhow::Result<()> {
         pool: pool.clone(),
         policy: Arc::new(cfg.common.policy.clone()),
         supervision: SupervisionServiceClient::new(peer_channel(
+            "supervision",
             &cfg.supervision_url,
             &cfg.common,
         )?),
-        dispatch: DispatchServiceClient::new(peer_channel(&cfg.dispatch_url, &cfg.common)?),
+        dispatch: DispatchServiceClient::new(peer_channel(
+            "dispatch",
+            &cfg.dispatch_url,
+            &cfg.common,
+        )?),
     };
     let (router, health) = grpc_router(&cfg.common, &pool, &crate::rules::SERVED)?;
     let router = router
