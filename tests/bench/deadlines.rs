@@ -15,16 +15,10 @@
 //! through the services: undertaking's scheduler, RabbitMQ, supervision
 //! asking undertaking for the clocks' state, supervision's store.
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use futures_util::future::join_all;
-use hotline_tests::{FAST_POLICY, Options, SERVICES, System};
-use lapin::options::{BasicPublishOptions, ConfirmSelectOptions, QueueDeclareOptions};
-use lapin::types::{AMQPValue, FieldTable};
-use lapin::{BasicProperties, Connection, ConnectionProperties};
-use sqlx::{Connection as _, PgConnection};
+use hotline_tests::{FAST_POLICY, Options, SERVICES, System, floors, peak_memory_mib};
+use sqlx::PgConnection;
 
 const TRICKLE: i64 = 2_000;
 
@@ -33,13 +27,6 @@ fn arg(n: usize, default: i64) -> i64 {
         .nth(n)
         .and_then(|a| a.replace('_', "").parse().ok())
         .unwrap_or(default)
-}
-
-fn peak_memory_mib(pid: u32) -> Option<f64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
-    let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kib / 1024.0)
 }
 
 async fn scalar_f64(db: &mut PgConnection, sql: &'static str) -> f64 {
@@ -202,13 +189,13 @@ async fn main() -> anyhow::Result<()> {
     // ---- floors, in the same run
     println!();
     println!("floors on this machine, same run:");
-    let pg = pg_floor(&sys).await?;
+    let pg = floors::postgres_commits(&sys).await?;
     println!("  postgresql: one-row INSERT per commit, 16 connections: {pg:.0} commits/s");
-    let mq = rabbit_floor(&sys).await?;
+    let mq = floors::rabbitmq_confirms(&sys).await?;
     println!(
         "  rabbitmq: persistent 200 B to a quorum queue, 1000 unconfirmed in flight: {mq:.0} confirmed msg/s"
     );
-    let (rps, p50) = tonic_floor(&sys).await?;
+    let (rps, p50) = floors::tonic_calls(&sys, "supervision").await?;
     println!(
         "  tonic: grpc.health.v1 Check, 64 in flight on one connection: {rps:.0} req/s (1 in flight p50 {p50:.3} ms)"
     );
@@ -218,117 +205,4 @@ async fn main() -> anyhow::Result<()> {
         100.0 * (burst as f64 / drain.max(0.001)) / mq
     );
     Ok(())
-}
-
-async fn pg_floor(sys: &System) -> anyhow::Result<f64> {
-    let url = format!("postgres://postgres@127.0.0.1:5432/{}", sys.db_name);
-    let mut c = PgConnection::connect(&url).await?;
-    sqlx::query("CREATE TABLE IF NOT EXISTS public.floor_rows (id bigserial PRIMARY KEY, v text)")
-        .execute(&mut c)
-        .await?;
-    let count = Arc::new(AtomicU64::new(0));
-    let stop = Instant::now() + Duration::from_secs(3);
-    let tasks = (0..16).map(|_| {
-        let url = url.clone();
-        let count = count.clone();
-        async move {
-            let mut c = PgConnection::connect(&url).await?;
-            while Instant::now() < stop {
-                sqlx::query("INSERT INTO public.floor_rows (v) VALUES ('x')")
-                    .execute(&mut c)
-                    .await?;
-                count.fetch_add(1, Ordering::Relaxed);
-            }
-            anyhow::Ok(())
-        }
-    });
-    let started = Instant::now();
-    for r in join_all(tasks).await {
-        r?;
-    }
-    Ok(count.load(Ordering::Relaxed) as f64 / started.elapsed().as_secs_f64())
-}
-
-async fn rabbit_floor(sys: &System) -> anyhow::Result<f64> {
-    let conn = Connection::connect(&sys.amqp_url(), ConnectionProperties::default()).await?;
-    let ch = conn.create_channel().await?;
-    let mut args = FieldTable::default();
-    args.insert(
-        "x-queue-type".into(),
-        AMQPValue::LongString("quorum".into()),
-    );
-    ch.queue_declare(
-        "bench.floor".into(),
-        QueueDeclareOptions {
-            durable: true,
-            ..Default::default()
-        },
-        args,
-    )
-    .await?;
-    ch.confirm_select(ConfirmSelectOptions::default()).await?;
-    let payload = vec![b'x'; 200];
-    let n = 50_000;
-    let started = Instant::now();
-    let mut window = Vec::with_capacity(1000);
-    for _ in 0..n {
-        window.push(
-            ch.basic_publish(
-                "".into(),
-                "bench.floor".into(),
-                BasicPublishOptions::default(),
-                &payload,
-                BasicProperties::default().with_delivery_mode(2),
-            )
-            .await?,
-        );
-        if window.len() == 1000 {
-            for c in join_all(window.drain(..)).await {
-                anyhow::ensure!(c?.is_ack(), "nack");
-            }
-        }
-    }
-    for c in join_all(window.drain(..)).await {
-        anyhow::ensure!(c?.is_ack(), "nack");
-    }
-    Ok(n as f64 / started.elapsed().as_secs_f64())
-}
-
-async fn tonic_floor(sys: &System) -> anyhow::Result<(f64, f64)> {
-    use tonic_health::pb::HealthCheckRequest;
-    use tonic_health::pb::health_client::HealthClient;
-    let client = HealthClient::new(sys.channel("supervision").await);
-    let req = || HealthCheckRequest {
-        service: String::new(),
-    };
-    let mut one = client.clone();
-    let mut samples = Vec::new();
-    for _ in 0..2000 {
-        let t = Instant::now();
-        one.check(req()).await?;
-        samples.push(t.elapsed().as_secs_f64() * 1000.0);
-    }
-    samples.sort_by(f64::total_cmp);
-    let p50 = samples[samples.len() / 2];
-    let count = Arc::new(AtomicU64::new(0));
-    let stop = Instant::now() + Duration::from_secs(3);
-    let started = Instant::now();
-    let tasks = (0..64).map(|_| {
-        let mut c = client.clone();
-        let count = count.clone();
-        async move {
-            while Instant::now() < stop {
-                c.check(req()).await?;
-                count.fetch_add(1, Ordering::Relaxed);
-            }
-            anyhow::Ok(())
-        }
-    });
-    for r in join_all(tasks).await {
-        r?;
-    }
-    Ok((
-        count.load(Ordering::Relaxed) as f64 / started.elapsed().as_secs_f64(),
-        p50,
-    ))
 }

@@ -8,6 +8,8 @@
 
 mod broker;
 mod fixtures;
+pub mod floors;
+pub mod load;
 mod procs;
 pub mod supervision;
 
@@ -35,7 +37,7 @@ pub use broker::{
     DeadLetter, DeadQueue, deadline_queue_depth, publish_events, publish_raw, restart_rabbitmq,
 };
 pub use fixtures::{assignments_of, eventually, heating_request, submit_co_parts};
-pub use procs::{free_port, process_alive};
+pub use procs::{free_port, peak_memory_mib, process_alive};
 
 use broker::rabbitmqctl;
 use procs::Running;
@@ -86,6 +88,8 @@ pub struct Options {
 struct Proc {
     child: Option<Running>,
     port: u16,
+    /// Where its Prometheus metrics are served (HOTLINE_METRICS_ADDR).
+    metrics_port: u16,
 }
 
 /// Adds a fixed bearer token to each call.
@@ -217,6 +221,7 @@ impl System {
                 Proc {
                     child: None,
                     port: free_port(),
+                    metrics_port: free_port(),
                 },
             );
         }
@@ -252,7 +257,8 @@ impl System {
 
     fn spawn_with(&mut self, name: &'static str, extra: &[(&str, String)]) -> anyhow::Result<()> {
         self.terminate(name);
-        let child = self.command_with(name, self.procs[name].port, name, extra)?;
+        let p = &self.procs[name];
+        let child = self.command(name, p.port, Some(p.metrics_port), name, extra)?;
         self.procs.get_mut(name).expect("known service").child = Some(child);
         Ok(())
     }
@@ -264,7 +270,9 @@ impl System {
         let child = self.command(
             name,
             port,
+            None,
             &format!("{name}-replica{}", self.replicas.len() + 1),
+            &[],
         )?;
         self.replicas.push((name, child));
         let started = Instant::now();
@@ -277,14 +285,11 @@ impl System {
         bail!("replica of {name} not healthy")
     }
 
-    fn command(&self, name: &str, port: u16, log_name: &str) -> anyhow::Result<Running> {
-        self.command_with(name, port, log_name, &[])
-    }
-
-    fn command_with(
+    fn command(
         &self,
         name: &str,
         port: u16,
+        metrics_port: Option<u16>,
         log_name: &str,
         extra: &[(&str, String)],
     ) -> anyhow::Result<Running> {
@@ -299,7 +304,11 @@ impl System {
             .create(true)
             .append(true)
             .open(self.dir.join(format!("{log_name}.log")))?;
-        let child = Command::new(&bin)
+        let mut cmd = Command::new(&bin);
+        if let Some(m) = metrics_port {
+            cmd.env("HOTLINE_METRICS_ADDR", format!("127.0.0.1:{m}"));
+        }
+        let child = cmd
             .envs(self.env.iter().cloned())
             .env("HOTLINE_LISTEN_ADDR", format!("127.0.0.1:{port}"))
             .envs(extra.iter().map(|(k, v)| (*k, v.as_str())))
@@ -344,6 +353,26 @@ impl System {
 
     pub fn port(&self, name: &str) -> u16 {
         self.procs[name].port
+    }
+
+    /// A service's metrics (Prometheus text), read over HTTP.
+    pub async fn metrics(&self, name: &str) -> anyhow::Result<String> {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let mut s =
+            tokio::net::TcpStream::connect(("127.0.0.1", self.procs[name].metrics_port)).await?;
+        s.write_all(b"GET /metrics HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n")
+            .await?;
+        let mut body = String::new();
+        s.read_to_string(&mut body).await?;
+        Ok(body)
+    }
+
+    /// One gauge's value from a service's metrics, by its name and labels
+    /// as printed (`hotline_peer_up{peer="dispatch"}`).
+    pub async fn gauge(&self, name: &str, series: &str) -> Option<f64> {
+        let text = self.metrics(name).await.ok()?;
+        text.lines()
+            .find_map(|l| l.strip_prefix(series)?.trim().parse().ok())
     }
 
     pub fn url(&self, name: &str) -> String {

@@ -171,6 +171,9 @@ pub struct CommonConfig {
     pub service: ServiceName,
     /// `HOTLINE_LISTEN_ADDR`: gRPC listen address (default `0.0.0.0:<port>`).
     pub listen_addr: SocketAddr,
+    /// `HOTLINE_METRICS_ADDR`: where Prometheus metrics are served over
+    /// HTTP (peers up, outbox backlogs; docs/OPERATIONS.md); unset: not served.
+    pub metrics_addr: Option<SocketAddr>,
     /// `HOTLINE_DATABASE_URL` (default `postgres://postgres@127.0.0.1:5432/hotline`).
     pub database_url: String,
     /// `HOTLINE_DATABASE_SCHEMA`: the service's own schema (default: its name).
@@ -206,6 +209,11 @@ pub struct CommonConfig {
 
 impl CommonConfig {
     pub fn from_env(env: &mut Env, service: ServiceName) -> CommonConfig {
+        let metrics_addr = env.optional("HOTLINE_METRICS_ADDR").and_then(|raw| {
+            raw.parse()
+                .map_err(|e| env.error(format!("HOTLINE_METRICS_ADDR={raw:?}: {e}")))
+                .ok()
+        });
         let listen_addr = env.parse(
             "HOTLINE_LISTEN_ADDR",
             SocketAddr::from(([0, 0, 0, 0], service.default_port())),
@@ -285,6 +293,7 @@ impl CommonConfig {
             limits,
             service,
             listen_addr,
+            metrics_addr,
             database_url: env.string(
                 "HOTLINE_DATABASE_URL",
                 "postgres://postgres@127.0.0.1:5432/hotline",

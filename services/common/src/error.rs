@@ -255,13 +255,22 @@ impl From<sqlx::Error> for ApiError {
 pub fn classify_sqlx(e: &sqlx::Error) -> ApiError {
     match e {
         sqlx::Error::RowNotFound => ApiError::not_found("not found"),
+        // The connection is gone or was never had: a pool that cannot
+        // connect, a socket cut, a server that went away mid-reply, or a
+        // BEGIN whose connection came back out of a transaction (a pooled
+        // connection the server dropped while it sat idle).
         sqlx::Error::PoolTimedOut
         | sqlx::Error::PoolClosed
         | sqlx::Error::Io(_)
         | sqlx::Error::Tls(_)
         | sqlx::Error::Protocol(_)
-        | sqlx::Error::WorkerCrashed => {
+        | sqlx::Error::WorkerCrashed
+        | sqlx::Error::BeginFailed => {
             tracing::warn!(error = %e, "database unavailable");
+            ApiError::unavailable("database unavailable, retry later")
+        }
+        sqlx::Error::Database(db) if connection_lost(db.as_ref()) => {
+            tracing::warn!(sqlstate = db.code().as_deref().unwrap_or(""), error = %e, "database connection lost");
             ApiError::unavailable("database unavailable, retry later")
         }
         sqlx::Error::Database(db) => classify_sqlstate(db.code().as_deref().unwrap_or(""), e),
@@ -269,13 +278,26 @@ pub fn classify_sqlx(e: &sqlx::Error) -> ApiError {
     }
 }
 
+/// A server error that ends the session (severity FATAL or PANIC: a
+/// shutdown, an administrator's termination, a crash of another backend,
+/// an idle-in-transaction timeout): whatever its SQLSTATE, the statement
+/// was not done, the transaction is rolled back, and another connection
+/// may succeed.
+fn connection_lost(db: &dyn sqlx::error::DatabaseError) -> bool {
+    use sqlx::postgres::{PgDatabaseError, PgSeverity};
+    db.try_downcast_ref::<PgDatabaseError>()
+        .is_some_and(|pg| matches!(pg.severity(), PgSeverity::Fatal | PgSeverity::Panic))
+}
+
 /// The classes of SQLSTATE a caller can act on. Class 22 (data exception:
 /// a NUL byte, a value out of range, text that is not UTF-8) is the
 /// caller's input, and so is 54000 (a value too large for an index): every store is meant to refuse such input before the
 /// database sees it, so this is the net under that rule, not the rule.
 /// Classes 08 (connection), 57P0x (the server is shutting down or
-/// starting), 53 (out of resources) and serialisation failures are
-/// passing: retry.
+/// starting), 57014 (a statement cancelled, by a timeout or an operator),
+/// 53 (out of resources), 58 (the server's own I/O) and serialisation
+/// failures are passing: retry. Anything else is a bug: INTERNAL, logged
+/// with its SQLSTATE.
 fn classify_sqlstate(code: &str, e: &sqlx::Error) -> ApiError {
     match code {
         c if c.starts_with("22") || c == "54000" => {
@@ -286,11 +308,16 @@ fn classify_sqlstate(code: &str, e: &sqlx::Error) -> ApiError {
             )])
         }
         "40001" | "40P01" => ApiError::unavailable("concurrent update, retry"),
-        c if c.starts_with("08") || c.starts_with("57P") || c.starts_with("53") => {
+        c if c.starts_with("08")
+            || c.starts_with("57P")
+            || c == "57014"
+            || c.starts_with("53")
+            || c.starts_with("58") =>
+        {
             tracing::warn!(sqlstate = c, error = %e, "database unavailable");
             ApiError::unavailable("database unavailable, retry later")
         }
-        _ => ApiError::internal(format!("database: {e}")),
+        c => ApiError::internal(format!("database (SQLSTATE {c}): {e}")),
     }
 }
 
@@ -420,5 +447,25 @@ mod tests {
             classify_sqlx(&sqlx::Error::PoolTimedOut).code,
             ErrorCode::Unavailable
         );
+    }
+
+    #[test]
+    fn a_lost_connection_is_unavailable_whatever_the_variant() {
+        for e in [
+            sqlx::Error::BeginFailed,
+            sqlx::Error::WorkerCrashed,
+            sqlx::Error::Io(std::io::ErrorKind::ConnectionReset.into()),
+            sqlx::Error::Protocol("unexpected end".into()),
+        ] {
+            let api = classify_sqlx(&e);
+            assert_eq!(api.code, ErrorCode::Unavailable, "{e}");
+            let s: Status = api.into();
+            assert!(s.get_error_details().retry_info().is_some(), "{e}");
+        }
+        let e = sqlx::Error::Protocol("x".into());
+        for c in ["57014", "58030", "53300", "40001"] {
+            assert_eq!(classify_sqlstate(c, &e).code, ErrorCode::Unavailable, "{c}");
+        }
+        assert!(classify_sqlstate("42P01", &e).message.contains("42P01"));
     }
 }

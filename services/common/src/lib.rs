@@ -36,6 +36,7 @@ pub mod feed;
 pub mod grpc;
 pub mod idempotency;
 pub mod ids;
+pub mod ops;
 pub mod outbox;
 pub mod paging;
 pub mod privacy;

@@ -71,6 +71,9 @@ where
     }
     crate::telemetry::init(&config.common().log_filter, config.common().log_format);
     let result = runtime.block_on(async {
+        if let Some(addr) = config.common().metrics_addr {
+            crate::ops::serve_metrics(addr)?;
+        }
         let token = shutdown_on_signals();
         run(config, token).await
     });
@@ -204,9 +207,10 @@ pub async fn serve(
     Ok(())
 }
 
-/// A lazily connected channel to a sibling service, each call carrying
-/// this service's identity.
-pub fn peer_channel(url: &str, cfg: &CommonConfig) -> anyhow::Result<Peer> {
+/// A lazily connected channel to a sibling service (`name`), each call
+/// carrying this service's identity; whether the peer answers is watched
+/// from now on ([`crate::ops::watch_peer`]).
+pub fn peer_channel(name: &'static str, url: &str, cfg: &CommonConfig) -> anyhow::Result<Peer> {
     let channel = Endpoint::from_shared(url.to_string())
         .with_context(|| format!("bad service URL {url:?}"))?
         .connect_timeout(Duration::from_secs(3))
@@ -214,13 +218,20 @@ pub fn peer_channel(url: &str, cfg: &CommonConfig) -> anyhow::Result<Peer> {
         .tcp_nodelay(true)
         .http2_keep_alive_interval(Duration::from_secs(30))
         .connect_lazy();
-    Ok(InterceptedService::new(
+    let peer = InterceptedService::new(
         channel,
         ServiceToken {
             auth: cfg.auth.clone(),
             service: cfg.service.as_str(),
         },
-    ))
+    );
+    tokio::spawn(crate::ops::watch_peer(
+        name,
+        url.to_string(),
+        peer.clone(),
+        CancellationToken::new(),
+    ));
+    Ok(peer)
 }
 
 /// Probes the instance configured by the environment: exit 0 when its

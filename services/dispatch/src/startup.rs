@@ -48,10 +48,13 @@ pub async fn run(cfg: Config, token: CancellationToken) -> anyhow::Result<()> {
         units = cfg.catalogue.units.len(),
         "dispatch catalogue file read"
     );
-    let undertaking =
-        UndertakingServiceClient::new(peer_channel(&cfg.undertaking_url, &cfg.common)?);
+    let undertaking = UndertakingServiceClient::new(peer_channel(
+        "undertaking",
+        &cfg.undertaking_url,
+        &cfg.common,
+    )?);
     let intake = Intake {
-        clocks: ClockServiceClient::new(peer_channel(&cfg.intake_url, &cfg.common)?),
+        clocks: ClockServiceClient::new(peer_channel("intake", &cfg.intake_url, &cfg.common)?),
     };
     let routings = Routings::new(pool.clone());
     let wake = Arc::new(Notify::new());
@@ -66,6 +69,11 @@ pub async fn run(cfg: Config, token: CancellationToken) -> anyhow::Result<()> {
     tasks.spawn(clock::run_scheduler(pool.clone(), publisher, token.clone()));
     let keys = Keys::new(pool.clone(), cfg.common.idempotency_retention);
     tasks.spawn(keys.clone().run_sweeper(token.clone()));
+    tasks.spawn(hotline_common::ops::watch_outbox(
+        "undertaking_outbox",
+        pool.clone(),
+        token.clone(),
+    ));
     tasks.spawn(crate::relay::run(
         routings.clone(),
         undertaking.clone(),

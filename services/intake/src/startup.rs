@@ -34,9 +34,13 @@ pub async fn run(cfg: Config, token: CancellationToken) -> anyhow::Result<()> {
     )
     .await?;
     let store = Tickets::new(pool.clone(), cfg.ticket_prefix.clone());
-    let dispatch = DispatchServiceClient::new(peer_channel(&cfg.dispatch_url, &cfg.common)?);
-    let undertaking =
-        UndertakingServiceClient::new(peer_channel(&cfg.undertaking_url, &cfg.common)?);
+    let dispatch =
+        DispatchServiceClient::new(peer_channel("dispatch", &cfg.dispatch_url, &cfg.common)?);
+    let undertaking = UndertakingServiceClient::new(peer_channel(
+        "undertaking",
+        &cfg.undertaking_url,
+        &cfg.common,
+    )?);
     let codes = Codes::new(dispatch.clone(), store.clone());
     if codes.load_saved().await? {
         tracing::info!("catalogue codes loaded from the last run");
@@ -58,6 +62,11 @@ pub async fn run(cfg: Config, token: CancellationToken) -> anyhow::Result<()> {
     tasks.spawn(clock::run_scheduler(
         store.pool().clone(),
         publisher,
+        token.clone(),
+    ));
+    tasks.spawn(hotline_common::ops::watch_outbox(
+        "dispatch_outbox",
+        pool.clone(),
         token.clone(),
     ));
     tasks.spawn(crate::relay::run(

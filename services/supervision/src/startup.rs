@@ -24,9 +24,17 @@ pub async fn run(cfg: Config, token: CancellationToken) -> anyhow::Result<()> {
     .await?;
     let store = Store::new(pool.clone());
     let owners = Owners {
-        intake: ClockServiceClient::new(peer_channel(&cfg.intake_url, &cfg.common)?),
-        dispatch: ClockServiceClient::new(peer_channel(&cfg.dispatch_url, &cfg.common)?),
-        undertaking: ClockServiceClient::new(peer_channel(&cfg.undertaking_url, &cfg.common)?),
+        intake: ClockServiceClient::new(peer_channel("intake", &cfg.intake_url, &cfg.common)?),
+        dispatch: ClockServiceClient::new(peer_channel(
+            "dispatch",
+            &cfg.dispatch_url,
+            &cfg.common,
+        )?),
+        undertaking: ClockServiceClient::new(peer_channel(
+            "undertaking",
+            &cfg.undertaking_url,
+            &cfg.common,
+        )?),
     };
     let cleanup = tokio::spawn(hotline_common::feed::run_cleanup(
         pool.clone(),

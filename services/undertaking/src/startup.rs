@@ -46,10 +46,15 @@ pub async fn run(cfg: Config, token: CancellationToken) -> anyhow::Result<()> {
         keys,
         policy: Arc::new(cfg.common.policy.clone()),
         supervision: SupervisionServiceClient::new(peer_channel(
+            "supervision",
             &cfg.supervision_url,
             &cfg.common,
         )?),
-        dispatch: DispatchServiceClient::new(peer_channel(&cfg.dispatch_url, &cfg.common)?),
+        dispatch: DispatchServiceClient::new(peer_channel(
+            "dispatch",
+            &cfg.dispatch_url,
+            &cfg.common,
+        )?),
         hub: feed::Hub::start(
             pool.clone(),
             feed::channel(&cfg.common.database_schema),
