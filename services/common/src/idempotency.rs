@@ -222,26 +222,54 @@ impl Keys {
                 response,
             } => {
                 drop(tx);
-                if fingerprint != print {
-                    return Err(ApiError::invalid(
-                        "idempotency_key",
-                        "already used for a different request",
-                    )
-                    .because(Reason::IdempotencyKeyReused)
-                    .with("method", Q::METHOD));
-                }
-                let bytes = response.ok_or_else(|| {
-                    ApiError::internal(format!(
-                        "idempotency key of {} without a response",
-                        Q::METHOD
-                    ))
-                })?;
-                tracing::info!(method = Q::METHOD, subject = %who.subject, "idempotent replay");
-                R::decode(bytes.as_slice()).map_err(|e| {
-                    ApiError::internal(format!("stored response of {}: {e}", Q::METHOD))
-                })
+                replay::<Q, R>(who, &print, &fingerprint, response)
             }
         }
+    }
+
+    /// [`Keys::once`] for a change that first asks other services:
+    /// `prepare` runs with no transaction open (no transaction spans a
+    /// network call), then `change` runs with what it found, in the key's
+    /// transaction. A key answered already is replayed before `prepare`
+    /// runs; one answered meanwhile by a concurrent call with the same key
+    /// is replayed after it, so what `prepare` does must be harmless to do
+    /// twice (reads, and calls idempotent by their own ids).
+    pub async fn once_after<Q, R, P, G, F>(
+        &self,
+        who: &Identity,
+        req: &Q,
+        prepare: G,
+        change: F,
+    ) -> Result<R, ApiError>
+    where
+        Q: Keyed,
+        R: Message + Default,
+        G: AsyncFnOnce() -> Result<P, ApiError>,
+        F: AsyncFnOnce(P, &mut Change) -> Result<R, ApiError>,
+    {
+        if let Some(key) = check_key(req.idempotency_key())? {
+            let unit = who.unit.as_deref().unwrap_or("");
+            let found: Option<(Vec<u8>, Option<Vec<u8>>)> = sqlx::query_as(
+                "SELECT fingerprint, response FROM idempotency_keys \
+                 WHERE subject = $1 AND unit_id = $2 AND method = $3 AND key = $4 \
+                 AND created_at >= $5",
+            )
+            .bind(&who.subject)
+            .bind(unit)
+            .bind(Q::METHOD)
+            .bind(key)
+            .bind(self.expired_before(now()))
+            .fetch_optional(&self.pool)
+            .await?;
+            // A row without a response is a call still in flight: `once`
+            // below waits for it.
+            if let Some((stored, response @ Some(_))) = found {
+                return replay::<Q, R>(who, &fingerprint(req), &stored, response);
+            }
+        }
+        let prepared = prepare().await?;
+        self.once(who, req, async move |tx| change(prepared, tx).await)
+            .await
     }
 
     /// Keys created before this count as gone.
@@ -289,6 +317,32 @@ impl Keys {
             }
         }
     }
+}
+
+/// The stored response of a key, or the error for a key reused with a
+/// different request.
+fn replay<Q: Keyed, R: Message + Default>(
+    who: &Identity,
+    print: &[u8],
+    stored_print: &[u8],
+    response: Option<Vec<u8>>,
+) -> Result<R, ApiError> {
+    if stored_print != print {
+        return Err(
+            ApiError::invalid("idempotency_key", "already used for a different request")
+                .because(Reason::IdempotencyKeyReused)
+                .with("method", Q::METHOD),
+        );
+    }
+    let bytes = response.ok_or_else(|| {
+        ApiError::internal(format!(
+            "idempotency key of {} without a response",
+            Q::METHOD
+        ))
+    })?;
+    tracing::info!(method = Q::METHOD, subject = %who.subject, "idempotent replay");
+    R::decode(bytes.as_slice())
+        .map_err(|e| ApiError::internal(format!("stored response of {}: {e}", Q::METHOD)))
 }
 
 /// Claims the key for this transaction, or finds the call that holds it.

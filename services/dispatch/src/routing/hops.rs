@@ -3,12 +3,13 @@
 //!
 //! The order, in `routing::redispatch_ticket`: check → plan hop N+1 →
 //! **withdraw_earlier_hops(ticket, N+1)** → store hop N+1 → reply. The call
-//! comes before anything is stored, and no lock of the ticket is held
-//! across it (the one transaction open then holds at most the call's
-//! idempotency key, claimed first so that a duplicate waits; it commits
-//! with hop N+1; the call also tells undertaking whether hop N+1 goes to
-//! the manual queue, so the ticket's status says so as soon as the
-//! re-dispatch replies):
+//! comes before anything is stored and no transaction is open across it
+//! (`Keys::once_after`: a key answered already is replayed before the
+//! call; the key is claimed after it, in the transaction that stores hop
+//! N+1, so a concurrent duplicate makes the same idempotent call and then
+//! replays the first's answer). The call also tells undertaking whether hop
+//! N+1 goes to the manual queue, so the ticket's status says so as soon as
+//! the re-dispatch replies:
 //!
 //! - undertaking refuses (the lead answered this round): nothing was
 //!   stored, the re-dispatch is refused with undertaking's reason;

@@ -96,21 +96,36 @@ pub async fn redispatch_ticket(
     let asked = parse_redispatch(&req)?;
     let response = app
         .keys
-        .once(&who, &req, async |tx| {
-            redispatch(app, &who, asked, tx).await
-        })
+        .once_after(
+            &who,
+            &req,
+            async || plan_redispatch(app, &who, asked).await,
+            async |planned, tx| store_redispatch(app, &who, planned, tx).await,
+        )
         .await?;
     // After the commit: the relay hands the new hop to undertaking.
     app.relay_wake.notify_one();
     Ok(response)
 }
 
-async fn redispatch(
+/// What a re-dispatch asked of the other services and planned, before
+/// anything of dispatch's is stored.
+struct Planned {
+    ticket: TicketNo,
+    summary: hotline_proto::common::v1::TicketSummary,
+    routing: Routing,
+    current: Routing,
+}
+
+/// Checks the re-dispatch against the routing in force, undertaking's
+/// return and assignments and the catalogue; plans hop N+1 and has
+/// undertaking put it in force (withdrawing hop N). No transaction is open:
+/// every step is a read or a call idempotent by ticket and hop.
+async fn plan_redispatch(
     app: &App,
     who: &Identity,
     asked: replan::Asked,
-    tx: &mut Tx,
-) -> Result<RedispatchTicketResponse, ApiError> {
+) -> Result<Planned, ApiError> {
     let no = &asked.ticket_no;
     let (ticket, current) = app
         .routings
@@ -147,6 +162,28 @@ async fn redispatch(
     app.hops
         .withdraw_earlier_hops(no, hop, routing.units.is_empty())
         .await?;
+    Ok(Planned {
+        ticket: no.clone(),
+        summary: ticket,
+        routing,
+        current,
+    })
+}
+
+/// Stores hop N+1 in the key's transaction.
+async fn store_redispatch(
+    app: &App,
+    who: &Identity,
+    Planned {
+        ticket: no,
+        summary: ticket,
+        routing,
+        current,
+    }: Planned,
+    tx: &mut Tx,
+) -> Result<RedispatchTicketResponse, ApiError> {
+    let no = &no;
+    let hop = crate::ids::Hop::stored(routing.hop);
 
     if let Err(e) = app
         .routings

@@ -72,13 +72,17 @@ pub async fn blow(
         id.expect("checked"),
         whistle.expect("checked"),
     );
+    // The catalogue is read before the key's transaction opens (no
+    // transaction spans a network call); a replay answers even when the
+    // catalogue has changed since.
+    let prepare = async || {
+        let units = catalogue_units(ctx).await?;
+        rules::check_in_catalogue(&units, &r.summoned_unit_ids)?;
+        rules::may_blow_whistle(&units, &unit)?;
+        Ok(())
+    };
     ctx.keys
-        .once(&who, &r, async |tx| {
-            // Inside the key's transaction: a replay answers even when the
-            // catalogue has changed since.
-            let units = catalogue_units(ctx).await?;
-            rules::check_in_catalogue(&units, &r.summoned_unit_ids)?;
-            rules::may_blow_whistle(&units, &unit)?;
+        .once_after(&who, &r, prepare, async |(), tx| {
             let held = hold(tx, id, By::Unit(&unit)).await?;
             while_signed(held.assignment.state)?;
             let wid = store::insert(tx, &ctx.policy, &held.assignment, &whistle, at).await?;
