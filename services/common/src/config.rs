@@ -363,7 +363,7 @@ mod tests {
         ]);
         let _ = CommonConfig::from_env(&mut e, ServiceName::Intake);
         let err = e.finish().unwrap_err();
-        // The six above, and the missing key file.
-        assert_eq!(err.0.len(), 7, "{err}");
+        // The seven above, and the missing key file.
+        assert_eq!(err.0.len(), 8, "{err}");
     }
 }
