@@ -46,11 +46,18 @@ async fn silent_peer() -> (String, Arc<AtomicU64>) {
 #[derive(Debug, Default)]
 struct Samples {
     taken: usize,
-    /// Samples in which a session of the service was idle in transaction.
+    /// Samples in which a session of the service had been idle in
+    /// transaction for longer than [`HELD`].
     idle_in_tx: usize,
     /// The longest a session had been idle in transaction when sampled.
     longest: Duration,
 }
+
+/// Idle in transaction for longer than this is a transaction held across
+/// something other than its own statements: a hanging call holds it for
+/// seconds, while the service's own short transactions (a sealing step, a
+/// Submit) sit between two statements for well under a millisecond.
+const HELD: Duration = Duration::from_millis(100);
 
 /// Samples `app`'s sessions every 50 ms for `span`.
 async fn sample(sys: &System, app: &str, span: Duration) -> Samples {
@@ -61,10 +68,12 @@ async fn sample(sys: &System, app: &str, span: Duration) -> Samples {
         let (n, secs): (i64, Option<f64>) = sqlx::query_as(
             "SELECT count(*), max(extract(epoch FROM now() - state_change))::float8 \
              FROM pg_stat_activity WHERE datname = $1 AND application_name = $2 \
-             AND state LIKE 'idle in transaction%'",
+             AND state LIKE 'idle in transaction%' \
+             AND now() - state_change > make_interval(secs => $3)",
         )
         .bind(sys.db_name())
         .bind(app)
+        .bind(HELD.as_secs_f64())
         .fetch_one(&mut db)
         .await
         .expect("pg_stat_activity");
