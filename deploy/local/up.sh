@@ -9,10 +9,7 @@
 #   HOTLINE_DB_NAME          database name (default: hotline)
 #   HOTLINE_START_TIMEOUT    seconds to wait for all services to be healthy
 #                            (default: 120)
-#   HOTLINE_PROFILE          debug (default) or release: which build to run.
-#                            The release binaries currently stop at start-up
-#                            (SIGSEGV while building the reflection service),
-#                            so debug is the default until that is fixed.
+#   HOTLINE_PROFILE          release (default) or debug: which build to run
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -23,7 +20,7 @@ declare -A PORTS=([intake]=50051 [dispatch]=50052 [undertaking]=50053 [supervisi
 RUN_DIR="$ROOT/.run"
 LOG_DIR="$RUN_DIR/logs"
 PID_DIR="$RUN_DIR/pids"
-PROFILE="${HOTLINE_PROFILE:-debug}"
+PROFILE="${HOTLINE_PROFILE:-release}"
 case "$PROFILE" in
   release) BIN_DIR="$ROOT/target/release"; BUILD=(cargo build --release --bins) ;;
   debug) BIN_DIR="$ROOT/target/debug"; BUILD=(cargo build --bins) ;;
