@@ -21,6 +21,11 @@ cargo build --workspace --bins
 log "running cargo test --workspace $*"
 cargo test --workspace "$@"
 
+# Restarts PostgreSQL and RabbitMQ under load, so it runs alone, after the
+# rest (ignored in the workspace run for that reason).
+log "running the faults-under-load test on its own (tests/e2e/faults.rs)"
+cargo test -p hotline-tests --test faults -- --ignored "$@"
+
 if [[ "${HOTLINE_SKIP_CONTRACT_CHECKS:-0}" == "1" ]]; then
   log "skipping the contract checks (HOTLINE_SKIP_CONTRACT_CHECKS=1)"
 else
