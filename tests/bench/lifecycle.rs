@@ -95,6 +95,7 @@ async fn main() -> anyhow::Result<()> {
     let codes_before = driver.stats.codes();
     let sampling = Arc::new(AtomicBool::new(true));
     let sampler = tokio::spawn(sample_waits(sys.db("public").await?, sampling.clone()));
+    let reads_before = table_reads(&mut db).await?;
     let closed = driver.run(tickets, Pace::Closed { in_flight }).await;
     sampling.store(false, Ordering::SeqCst);
     let waits = sampler.await??;
@@ -102,6 +103,7 @@ async fn main() -> anyhow::Result<()> {
     let closed_codes = hotline_tests::load::codes_since(&codes_before, &driver.stats.codes());
     settle_stats().await;
     let after = pg_counters(&mut db).await?;
+    let reads_after = table_reads(&mut db).await?;
     let verified = driver.verify(&closed.accepted).await;
     report_run("closed loop", &closed, &verified);
     let rate = verified.answered_once as f64 / closed.elapsed.as_secs_f64();
@@ -117,6 +119,18 @@ async fn main() -> anyhow::Result<()> {
         "  per lifecycle: {commits:.1} commits (pg_stat_database xact_commit, read-only ones included), {rows:.0} rows read (seq_tup_read + idx_tup_fetch), {:.1} WAL flushes",
         (after.2 - before.2) / n
     );
+    let mut reads: Vec<(f64, &String)> = reads_after
+        .iter()
+        .map(|(t, r)| ((r - reads_before.get(t).copied().unwrap_or(0.0)) / n, t))
+        .filter(|(r, _)| *r >= 0.5)
+        .collect();
+    reads.sort_by(|a, b| b.0.total_cmp(&a.0));
+    let reads: Vec<String> = reads
+        .iter()
+        .take(6)
+        .map(|(r, t)| format!("{t} {r:.0}"))
+        .collect();
+    println!("  rows read per lifecycle, by table: {}", reads.join(", "));
     let calls: u64 = closed_codes
         .iter()
         .filter(|((rpc, _), _)| *rpc != "ListAssignments")
@@ -240,6 +254,18 @@ async fn pg_counters(db: &mut PgConnection) -> anyhow::Result<(f64, f64, f64)> {
         .fetch_one(&mut *db)
         .await?;
     Ok((commits, rows, syncs))
+}
+
+/// Rows read so far (seq_tup_read + idx_tup_fetch) per table, by
+/// `schema.table`.
+async fn table_reads(db: &mut PgConnection) -> anyhow::Result<BTreeMap<String, f64>> {
+    let rows: Vec<(String, f64)> = sqlx::query_as(
+        "SELECT schemaname || '.' || relname, (seq_tup_read + coalesce(idx_tup_fetch, 0))::float8 \
+         FROM pg_stat_user_tables",
+    )
+    .fetch_all(&mut *db)
+    .await?;
+    Ok(rows.into_iter().collect())
 }
 
 /// Samples the services' connections every 10 ms while `on`: counts of

@@ -117,8 +117,24 @@ async fn insert_timer(tx: &mut Tx, t: TimerRow<'_>) -> Result<(), ApiError> {
     Ok(())
 }
 
-/// The "due soon" and "expired" timers of a running clock; a due-soon time
-/// already past at `now` is skipped.
+/// The "due soon" and "expired" timers of a clock running from
+/// `started_at` to `deadline`, as (fire at, kind); a due-soon time already
+/// past at `now` is skipped.
+fn timers_of(
+    policy: &Policy,
+    started_at: DateTime<Utc>,
+    deadline: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> Vec<(DateTime<Utc>, pb::DeadlineEventKind)> {
+    let due_soon = policy.due_soon_at(started_at, deadline);
+    let mut timers = vec![(deadline, pb::DeadlineEventKind::Expired)];
+    if due_soon < deadline && due_soon > now {
+        timers.push((due_soon, pb::DeadlineEventKind::DueSoon));
+    }
+    timers
+}
+
+/// Arms the timers of a running clock (see [`timers_of`]).
 #[allow(clippy::too_many_arguments)]
 async fn arm(
     tx: &mut Tx,
@@ -132,12 +148,7 @@ async fn arm(
     deadline: DateTime<Utc>,
     now: DateTime<Utc>,
 ) -> Result<(), ApiError> {
-    let due_soon = policy.due_soon_at(started_at, deadline);
-    let mut timers = vec![(deadline, pb::DeadlineEventKind::Expired)];
-    if due_soon < deadline && due_soon > now {
-        timers.push((due_soon, pb::DeadlineEventKind::DueSoon));
-    }
-    for (fire_at, kind) in timers {
+    for (fire_at, kind) in timers_of(policy, started_at, deadline, now) {
         insert_timer(
             tx,
             TimerRow {
@@ -156,13 +167,23 @@ async fn arm(
     Ok(())
 }
 
-/// Starts a clock inside the caller's transaction. Starting a clock that
-/// exists already does nothing (the caller's retry is harmless).
+/// Starts a clock inside the caller's transaction, with its timers, in one
+/// statement. Starting a clock that exists already does nothing (the
+/// caller's retry is harmless).
 pub async fn start(tx: &mut Tx, policy: &Policy, spec: &ClockSpec<'_>) -> Result<(), ApiError> {
     let id = instance_clock_id(spec.ticket_no, spec.stage, spec.unit_id, spec.instance);
-    let inserted = sqlx::query(
-        "INSERT INTO clocks (clock_id, ticket_no, stage, unit_id, started_at, deadline) \
-         VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (clock_id) DO NOTHING",
+    let (fire_at, kinds): (Vec<DateTime<Utc>>, Vec<i16>) =
+        timers_of(policy, spec.started_at, spec.deadline, spec.started_at)
+            .into_iter()
+            .map(|(at, kind)| (at, kind as i16))
+            .unzip();
+    sqlx::query(
+        "WITH started AS ( \
+             INSERT INTO clocks (clock_id, ticket_no, stage, unit_id, started_at, deadline) \
+             VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (clock_id) DO NOTHING RETURNING clock_id) \
+         INSERT INTO clock_timers (fire_at, kind, clock_id, clock_version, ticket_no, stage, unit_id, deadline) \
+         SELECT t.fire_at, t.kind, started.clock_id, 1, $2, $7, $4, $6 \
+         FROM started, UNNEST($8::timestamptz[], $9::int2[]) AS t(fire_at, kind)",
     )
     .bind(&id)
     .bind(spec.ticket_no)
@@ -170,24 +191,11 @@ pub async fn start(tx: &mut Tx, policy: &Policy, spec: &ClockSpec<'_>) -> Result
     .bind(spec.unit_id)
     .bind(spec.started_at)
     .bind(spec.deadline)
+    .bind(stage_to_proto(spec.stage) as i16)
+    .bind(&fire_at)
+    .bind(&kinds)
     .execute(&mut **tx)
-    .await?
-    .rows_affected();
-    if inserted == 1 {
-        arm(
-            tx,
-            policy,
-            &id,
-            1,
-            spec.ticket_no,
-            spec.stage,
-            spec.unit_id,
-            spec.started_at,
-            spec.deadline,
-            spec.started_at,
-        )
-        .await?;
-    }
+    .await?;
     Ok(())
 }
 
@@ -196,9 +204,15 @@ pub async fn start(tx: &mut Tx, policy: &Policy, spec: &ClockSpec<'_>) -> Result
 /// lost), and if it had expired a "stopped late" event is queued so that
 /// supervision closes its case. Returns false when it was not running.
 pub async fn stop(tx: &mut Tx, clock_id: &str, at: DateTime<Utc>) -> Result<bool, ApiError> {
+    // One statement: the clock stops and, only if it was running, its
+    // future timers go.
     let row = sqlx::query(
-        "UPDATE clocks SET stopped_at = $2 WHERE clock_id = $1 AND stopped_at IS NULL \
-         RETURNING version, ticket_no, stage, unit_id, deadline",
+        "WITH stopped AS ( \
+             UPDATE clocks SET stopped_at = $2 WHERE clock_id = $1 AND stopped_at IS NULL \
+             RETURNING version, ticket_no, stage, unit_id, deadline), \
+         gone AS ( \
+             DELETE FROM clock_timers t USING stopped WHERE t.clock_id = $1 AND t.fire_at > $2) \
+         SELECT version, ticket_no, stage, unit_id, deadline FROM stopped",
     )
     .bind(clock_id)
     .bind(at)
@@ -207,11 +221,6 @@ pub async fn stop(tx: &mut Tx, clock_id: &str, at: DateTime<Utc>) -> Result<bool
     let Some(row) = row else {
         return Ok(false);
     };
-    sqlx::query("DELETE FROM clock_timers WHERE clock_id = $1 AND fire_at > $2")
-        .bind(clock_id)
-        .bind(at)
-        .execute(&mut **tx)
-        .await?;
     let deadline: DateTime<Utc> = row.get("deadline");
     if at > deadline {
         let stage: String = row.get("stage");

@@ -11,7 +11,7 @@ use hotline_common::{ApiError, Reason};
 use crate::assignments::rules::Assignment;
 use crate::assignments::store as assignments;
 use crate::hops::rules::{InForce, check_in_force};
-use crate::hops::store::{self as hops, Hold};
+use crate::hops::store as hops;
 
 /// Only a unit's own staff act for it; anyone else is told the assignment
 /// does not exist, whether it does or not.
@@ -123,12 +123,12 @@ pub async fn hold_any_hop(tx: &mut Tx, id: AssignmentId, by: By<'_>) -> Result<H
 }
 
 async fn lock(tx: &mut Tx, id: AssignmentId, by: By<'_>) -> Result<Held, ApiError> {
-    let ticket = assignments::ticket_of(tx, id)
-        .await?
-        .ok_or_else(|| not_found(id, by))?;
-    let in_force = hops::lock(tx, &ticket, Hold::Share)
-        .await?
-        .ok_or_else(|| ApiError::internal(format!("ticket {ticket} has no hop in force")))?;
+    let Some((_, in_force)) = hops::lock_of_assignment(tx, id).await? else {
+        return Err(match assignments::ticket_of(tx, id).await? {
+            None => not_found(id, by),
+            Some(ticket) => ApiError::internal(format!("ticket {ticket} has no hop in force")),
+        });
+    };
     let assignment = assignments::lock(tx, id)
         .await?
         .ok_or_else(|| not_found(id, by))?;

@@ -4,7 +4,7 @@
 
 use chrono::{DateTime, Utc};
 use hotline_common::ApiError;
-use hotline_common::ids::{TicketNo, UnitId};
+use hotline_common::ids::{AssignmentId, TicketNo, UnitId};
 use hotline_common::outbox::Tx;
 use sqlx::PgConnection;
 
@@ -35,6 +35,25 @@ pub async fn lock(
         .fetch_optional(&mut **tx)
         .await?;
     Ok(row.map(|(hop, round)| InForce { hop, round }))
+}
+
+/// Locks, shared, the row of the ticket an assignment belongs to, in one
+/// statement: the assignment's ticket and its hop in force. `None` when
+/// the assignment does not exist (or, never in practice, its ticket has
+/// no hop row).
+pub async fn lock_of_assignment(
+    tx: &mut Tx,
+    assignment_id: AssignmentId,
+) -> Result<Option<(TicketNo, InForce)>, ApiError> {
+    let row: Option<(TicketNo, i32, i32)> = sqlx::query_as(
+        "SELECT h.ticket_no, h.hop, h.round FROM ticket_hops h \
+         WHERE h.ticket_no = (SELECT a.ticket_no FROM assignments a WHERE a.assignment_id = $1) \
+         FOR SHARE",
+    )
+    .bind(assignment_id)
+    .fetch_optional(&mut **tx)
+    .await?;
+    Ok(row.map(|(no, hop, round)| (no, InForce { hop, round })))
 }
 
 /// Locks the ticket's row for a new hop, creating it (with `hop` in force,
