@@ -181,24 +181,20 @@ pub async fn append(
     event: &[u8],
     source: Option<&str>,
 ) -> Result<bool, ApiError> {
-    let added = sqlx::query(
-        "INSERT INTO unit_events (unit_id, ticket_no, event, source) VALUES ($1, $2, $3, $4) \
-         ON CONFLICT ON CONSTRAINT unit_events_source_unique DO NOTHING",
+    // One statement: the row, and the notification only when it was added.
+    // The pool's search_path is the service's schema: [`channel`].
+    let added: i64 = sqlx::query_scalar(
+        "WITH added AS ( \
+             INSERT INTO unit_events (unit_id, ticket_no, event, source) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT ON CONSTRAINT unit_events_source_unique DO NOTHING RETURNING unit_id) \
+         SELECT count(pg_notify(current_schema() || '_unit_events', unit_id)) FROM added",
     )
     .bind(unit_id)
     .bind(ticket_no)
     .bind(event)
     .bind(source)
-    .execute(&mut **tx)
-    .await?
-    .rows_affected();
-    if added > 0 {
-        // The pool's search_path is the service's schema: [`channel`].
-        sqlx::query("SELECT pg_notify(current_schema() || '_unit_events', $1)")
-            .bind(unit_id)
-            .execute(&mut **tx)
-            .await?;
-    }
+    .fetch_one(&mut **tx)
+    .await?;
     Ok(added > 0)
 }
 
