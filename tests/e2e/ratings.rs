@@ -227,7 +227,7 @@ async fn a_bad_rating_opens_a_check_back_recorded_once() {
     };
     assert_eq!(
         listed(CheckBackState::Open).await,
-        [opened.check_back_id.clone()]
+        vec![opened.check_back_id.clone()]
     );
     assert!(listed(CheckBackState::Closed).await.is_empty());
 
@@ -262,7 +262,7 @@ async fn a_bad_rating_opens_a_check_back_recorded_once() {
     );
     assert_eq!(
         listed(CheckBackState::Closed).await,
-        [opened.check_back_id.clone()]
+        vec![opened.check_back_id.clone()]
     );
 
     let e = centre.record_check_back(record).await.unwrap_err();
