@@ -18,6 +18,8 @@ pub enum ErrorCode {
     NotFound,
     /// The thing exists but is in the wrong state ("already signed").
     FailedPrecondition,
+    /// A second of something there may be only one of ("already rated").
+    AlreadyExists,
     /// The caller may not do this.
     PermissionDenied,
     /// The caller is not identified.
@@ -36,6 +38,7 @@ impl ErrorCode {
             ErrorCode::InvalidArgument => Code::InvalidArgument,
             ErrorCode::NotFound => Code::NotFound,
             ErrorCode::FailedPrecondition => Code::FailedPrecondition,
+            ErrorCode::AlreadyExists => Code::AlreadyExists,
             ErrorCode::PermissionDenied => Code::PermissionDenied,
             ErrorCode::Unauthenticated => Code::Unauthenticated,
             ErrorCode::ResourceExhausted => Code::ResourceExhausted,
@@ -120,6 +123,11 @@ impl ApiError {
         ApiError::new(ErrorCode::FailedPrecondition, message).because(reason)
     }
 
+    /// A second of something there may be only one of, with its reason.
+    pub fn already_exists(reason: Reason, message: impl Into<String>) -> ApiError {
+        ApiError::new(ErrorCode::AlreadyExists, message).because(reason)
+    }
+
     pub fn permission(reason: Reason, message: impl Into<String>) -> ApiError {
         ApiError::new(ErrorCode::PermissionDenied, message).because(reason)
     }
@@ -142,6 +150,7 @@ impl ApiError {
             ErrorCode::InvalidArgument => "请求参数有误",
             ErrorCode::NotFound => "未找到",
             ErrorCode::FailedPrecondition => "当前状态不允许此操作",
+            ErrorCode::AlreadyExists => "已存在",
             ErrorCode::PermissionDenied => "无权执行此操作",
             ErrorCode::Unauthenticated => "身份未认证",
             ErrorCode::ResourceExhausted => "请求过于频繁或过大",
@@ -337,6 +346,7 @@ pub fn from_peer(peer: &str, s: Status) -> ApiError {
         Code::InvalidArgument => ErrorCode::InvalidArgument,
         Code::NotFound => ErrorCode::NotFound,
         Code::FailedPrecondition => ErrorCode::FailedPrecondition,
+        Code::AlreadyExists => ErrorCode::AlreadyExists,
         Code::PermissionDenied => ErrorCode::PermissionDenied,
         Code::ResourceExhausted => ErrorCode::ResourceExhausted,
         Code::Unavailable | Code::DeadlineExceeded | Code::Cancelled | Code::Unknown => {

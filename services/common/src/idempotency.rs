@@ -119,6 +119,10 @@ keyed! {
     dispatch::PublishCatalogueRequest => "/hotline.dispatch.v1.DispatchService/PublishCatalogue",
     dispatch::ActivateCatalogueRequest => "/hotline.dispatch.v1.DispatchService/ActivateCatalogue",
     intake::SetSurgeModeRequest => "/hotline.intake.v1.IntakeService/SetSurgeMode",
+    intake::RateContactRequest => "/hotline.intake.v1.IntakeService/RateContact",
+    intake::RecordCheckBackRequest => "/hotline.intake.v1.IntakeService/RecordCheckBack",
+    intake::AppealRatingRequest => "/hotline.intake.v1.IntakeService/AppealRating",
+    intake::DecideAppealRequest => "/hotline.intake.v1.IntakeService/DecideAppeal",
 }
 
 /// The key of a request, checked: `None` when it carries none. Surrounding

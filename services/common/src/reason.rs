@@ -76,6 +76,20 @@ reasons! {
     CatalogueVersionExists = "CATALOGUE_VERSION_EXISTS",
     /// A watch's resume cursor is older than the events kept.
     CursorExpired = "CURSOR_EXPIRED",
+    /// The service contact is rated already (one rating per contact).
+    ContactAlreadyRated = "CONTACT_ALREADY_RATED",
+    /// The caller's roles may not rate this kind of contact.
+    RoleNotForContact = "ROLE_NOT_FOR_CONTACT",
+    /// The check-back of a rating is recorded already.
+    CheckBackAlreadyRecorded = "CHECK_BACK_ALREADY_RECORDED",
+    /// An appeal of the rating waits for a decision already.
+    AppealPending = "APPEAL_PENDING",
+    /// The appeal was decided already.
+    AppealAlreadyDecided = "APPEAL_ALREADY_DECIDED",
+    /// The rating was set aside by an upheld appeal.
+    RatingNotCounted = "RATING_NOT_COUNTED",
+    /// The caller's unit never held an assignment of the ticket.
+    UnitNeverHeldTicket = "UNIT_NEVER_HELD_TICKET",
     /// The idempotency key was used before for a different request.
     IdempotencyKeyReused = "IDEMPOTENCY_KEY_REUSED",
     /// The method is not served on this port.

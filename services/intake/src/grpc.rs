@@ -9,7 +9,7 @@ use hotline_proto::intake::v1::*;
 use tonic::{Request, Response, Status};
 
 use crate::app::App;
-use crate::{surge, tickets, timeline};
+use crate::{ratings, surge, tickets, timeline};
 
 pub struct Grpc {
     pub app: Arc<App>,
@@ -43,5 +43,48 @@ impl IntakeService for Grpc {
         req: Request<GetSurgeModeRequest>,
     ) -> Reply<GetSurgeModeResponse> {
         unary(req, |who, m| surge::get(&self.app, who, m)).await
+    }
+
+    async fn list_contacts(
+        &self,
+        req: Request<ListContactsRequest>,
+    ) -> Reply<ListContactsResponse> {
+        unary(req, |who, m| ratings::list_contacts(&self.app, who, m)).await
+    }
+
+    async fn rate_contact(&self, req: Request<RateContactRequest>) -> Reply<RateContactResponse> {
+        unary(req, |who, m| ratings::rate(&self.app, who, m)).await
+    }
+
+    async fn list_ratings(&self, req: Request<ListRatingsRequest>) -> Reply<ListRatingsResponse> {
+        unary(req, |who, m| ratings::list_ratings(&self.app, who, m)).await
+    }
+
+    async fn record_check_back(
+        &self,
+        req: Request<RecordCheckBackRequest>,
+    ) -> Reply<RecordCheckBackResponse> {
+        unary(req, |who, m| ratings::record_check_back(&self.app, who, m)).await
+    }
+
+    async fn list_check_backs(
+        &self,
+        req: Request<ListCheckBacksRequest>,
+    ) -> Reply<ListCheckBacksResponse> {
+        unary(req, |who, m| ratings::list_check_backs(&self.app, who, m)).await
+    }
+
+    async fn appeal_rating(
+        &self,
+        req: Request<AppealRatingRequest>,
+    ) -> Reply<AppealRatingResponse> {
+        unary(req, |who, m| ratings::appeal(&self.app, who, m)).await
+    }
+
+    async fn decide_appeal(
+        &self,
+        req: Request<DecideAppealRequest>,
+    ) -> Reply<DecideAppealResponse> {
+        unary(req, |who, m| ratings::decide_appeal(&self.app, who, m)).await
     }
 }

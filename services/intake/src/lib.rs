@@ -7,6 +7,8 @@
 //!   catalogue codes requests are checked against
 //! - `timeline`: a ticket's stages, records, returns and whistles
 //! - `surge`: surge mode (话务量大量集中)
+//! - `ratings`: service contacts and their ratings (好差评), check-backs of
+//!   bad ratings, units' appeals
 //!
 //! - `grpc`: the gRPC service, one delegating call per RPC
 //! - `relay`: outbox → dispatch
@@ -16,6 +18,7 @@ pub mod app;
 pub mod config;
 pub mod dispatch;
 pub mod grpc;
+pub mod ratings;
 pub mod relay;
 pub mod rules;
 pub mod startup;
@@ -24,5 +27,6 @@ pub mod tickets;
 pub mod timeline;
 pub mod undertaking;
 
-/// Intake's schema: tickets, the outbox, the codes cache, surge mode.
+/// Intake's schema: tickets, the outbox, the codes cache, surge mode,
+/// contacts, ratings, check-backs and appeals.
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");

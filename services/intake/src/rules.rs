@@ -38,6 +38,48 @@ pub const RULES: &[Rule] = &[
         "/hotline.intake.v1.IntakeService/GetSurgeMode",
         &[Ops, Operator, Dispatcher, Supervisor],
     ),
+    (
+        "/hotline.intake.v1.IntakeService/ListContacts",
+        &[Operator, Service, ReturnVisit, Supervisor, Auditor],
+    ),
+    // The operator desk and the channel systems rate the intake contact,
+    // return-visit staff (and the channel systems) a return visit: the
+    // contact's kind is checked in `ratings::rules::may_rate`.
+    (
+        "/hotline.intake.v1.IntakeService/RateContact",
+        &[Operator, Service, ReturnVisit],
+    ),
+    (
+        "/hotline.intake.v1.IntakeService/ListRatings",
+        &[
+            Operator,
+            Dispatcher,
+            Supervisor,
+            Leader,
+            Auditor,
+            UnitStaff,
+            ReturnVisit,
+        ],
+    ),
+    // The centre's staff close check-backs.
+    (
+        "/hotline.intake.v1.IntakeService/RecordCheckBack",
+        &[Operator, ReturnVisit, Supervisor],
+    ),
+    (
+        "/hotline.intake.v1.IntakeService/ListCheckBacks",
+        &[Operator, ReturnVisit, Supervisor, Leader, Auditor],
+    ),
+    // Units appeal (only a unit that holds or held the ticket:
+    // `ratings::rules::appealing_unit`); supervisors decide.
+    (
+        "/hotline.intake.v1.IntakeService/AppealRating",
+        &[UnitStaff],
+    ),
+    (
+        "/hotline.intake.v1.IntakeService/DecideAppeal",
+        &[Supervisor],
+    ),
 ];
 
 #[cfg(test)]

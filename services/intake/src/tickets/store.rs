@@ -122,8 +122,8 @@ impl Tickets {
         &self.pool
     }
 
-    /// Stores a new ticket, its outbox row, its dispatch clock and its
-    /// audit entry in one transaction, or returns the ticket already stored
+    /// Stores a new ticket, its intake contact (rated later), its outbox
+    /// row, its dispatch clock and its audit entry in one transaction, or returns the ticket already stored
     /// under the same idempotency key.
     pub async fn insert(
         &self,
@@ -196,6 +196,13 @@ impl Tickets {
             }
             Err(e) => return Err(e.into()),
         }
+        crate::ratings::store::insert_intake_contact(
+            &mut tx,
+            &ticket_no,
+            t.channel as i32,
+            accepted_at,
+        )
+        .await?;
         DISPATCH_OUTBOX.push(&mut tx, &ticket_no).await?;
         clock::start(
             &mut tx,
