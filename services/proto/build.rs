@@ -11,6 +11,7 @@ const FILES: &[&str] = &[
     "hotline/dispatch/v1/dispatch.proto",
     "hotline/undertaking/v1/undertaking.proto",
     "hotline/supervision/v1/supervision.proto",
+    "hotline/events/v1/events.proto",
 ];
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {

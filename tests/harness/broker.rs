@@ -209,3 +209,29 @@ pub async fn deadline_queue_depth(sys: &System) -> anyhow::Result<u32> {
     let _ = conn.close(200, "done".into()).await;
     Ok(q.message_count())
 }
+
+/// Takes the system's RabbitMQ away from it without stopping the broker:
+/// the virtual host's permissions are cleared (nobody can connect to it)
+/// and its open connections are closed.
+pub fn cut_broker_access(sys: &System) -> anyhow::Result<()> {
+    rabbitmqctl(&["clear_permissions", "-p", &sys.vhost, "guest"])?;
+    rabbitmqctl(&[
+        "close_all_connections",
+        "--vhost",
+        &sys.vhost,
+        "access cut by a test",
+    ])
+}
+
+/// Gives the system its RabbitMQ back after [`cut_broker_access`].
+pub fn restore_broker_access(sys: &System) -> anyhow::Result<()> {
+    rabbitmqctl(&[
+        "set_permissions",
+        "-p",
+        &sys.vhost,
+        "guest",
+        ".*",
+        ".*",
+        ".*",
+    ])
+}

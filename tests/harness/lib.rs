@@ -34,7 +34,8 @@ use tonic::service::interceptor::InterceptedService;
 use tonic::transport::Channel;
 
 pub use broker::{
-    DeadLetter, DeadQueue, deadline_queue_depth, publish_events, publish_raw, restart_rabbitmq,
+    DeadLetter, DeadQueue, cut_broker_access, deadline_queue_depth, publish_events, publish_raw,
+    restart_rabbitmq, restore_broker_access,
 };
 pub use fixtures::{assignments_of, eventually, heating_request, submit_co_parts};
 pub use procs::{free_port, peak_memory_mib, process_alive};

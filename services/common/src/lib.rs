@@ -16,6 +16,7 @@
 //! - [`db`]: the PostgreSQL pool on the service's own schema, migrations;
 //! - [`bus`]: RabbitMQ connection, deadline topology, confirmed publishing;
 //! - [`clock`]: time-limit clocks, their timers and the deadline scheduler;
+//! - [`events`]: ticket lifecycle events: recorded, published, consumed once;
 //! - [`outbox`]: the transactional outbox and its relay loop;
 //! - [`privacy`]: who sees requesters' names and phones, masking;
 //! - [`paging`]: page tokens and sizes of the list RPCs;
@@ -32,6 +33,7 @@ pub mod config;
 pub mod convert;
 pub mod db;
 pub mod error;
+pub mod events;
 pub mod feed;
 pub mod grpc;
 pub mod idempotency;

@@ -14,6 +14,7 @@ pub mod catalogue;
 pub mod config;
 pub mod grpc;
 pub mod ids;
+pub mod lifecycle;
 pub mod queue;
 pub mod relay;
 pub mod routing;

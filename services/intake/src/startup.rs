@@ -30,6 +30,7 @@ pub async fn run(cfg: Config, token: CancellationToken) -> anyhow::Result<()> {
             &clock::MIGRATOR,
             &hotline_common::audit::MIGRATOR,
             &hotline_common::idempotency::MIGRATOR,
+            &hotline_common::events::MIGRATOR,
         ],
     )
     .await?;
@@ -67,6 +68,18 @@ pub async fn run(cfg: Config, token: CancellationToken) -> anyhow::Result<()> {
     tasks.spawn(hotline_common::ops::watch_outbox(
         "dispatch_outbox",
         pool.clone(),
+        token.clone(),
+    ));
+    tasks.spawn(hotline_common::ops::watch_outbox(
+        hotline_common::events::OUTBOX_TABLE,
+        pool.clone(),
+        token.clone(),
+    ));
+    tasks.spawn(hotline_common::events::publish::run(
+        pool.clone(),
+        cfg.common.database_schema.clone(),
+        hotline_proto::events::v1::Source::Intake,
+        cfg.common.amqp_url.clone(),
         token.clone(),
     ));
     tasks.spawn(crate::relay::run(

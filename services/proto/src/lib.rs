@@ -29,6 +29,11 @@ pub mod supervision {
         tonic::include_proto!("hotline.supervision.v1");
     }
 }
+pub mod events {
+    pub mod v1 {
+        tonic::include_proto!("hotline.events.v1");
+    }
+}
 
 /// Encoded `FileDescriptorSet` of every hotline proto, for server reflection.
 pub const FILE_DESCRIPTOR_SET: &[u8] =

@@ -19,6 +19,7 @@ pub async fn run(cfg: Config, token: CancellationToken) -> anyhow::Result<()> {
             &MIGRATOR,
             &hotline_common::audit::MIGRATOR,
             &hotline_common::feed::MIGRATOR,
+            &hotline_common::events::MIGRATOR,
         ],
     )
     .await?;
@@ -46,6 +47,18 @@ pub async fn run(cfg: Config, token: CancellationToken) -> anyhow::Result<()> {
         cfg.common.audit_seal_interval,
         token.clone(),
     ));
+    let events = tokio::spawn(hotline_common::events::publish::run(
+        pool.clone(),
+        cfg.common.database_schema.clone(),
+        hotline_proto::events::v1::Source::Supervision,
+        cfg.common.amqp_url.clone(),
+        token.clone(),
+    ));
+    let backlog = tokio::spawn(hotline_common::ops::watch_outbox(
+        hotline_common::events::OUTBOX_TABLE,
+        pool.clone(),
+        token.clone(),
+    ));
     let parked = tokio::spawn(parked::run(store.clone(), owners.clone(), token.clone()));
     let consumer = tokio::spawn(consume::run(
         cfg.common.amqp_url.clone(),
@@ -61,6 +74,8 @@ pub async fn run(cfg: Config, token: CancellationToken) -> anyhow::Result<()> {
     token.cancel();
     let _ = consumer.await;
     let _ = parked.await;
+    let _ = events.await;
+    let _ = backlog.await;
     let _ = cleanup.await;
     let _ = sealer.await;
     served

@@ -14,7 +14,7 @@
 //! - `watch`: a unit's stream of events (WatchUnitEvents), resumable by
 //!   cursor; urges and cases copied in from supervision's feed
 //!
-//! `scope` (a unit acts on its own assignment of the hop in force),
+//! `lifecycle` (the facts it publishes, hotline.events.v1), `scope` (a unit acts on its own assignment of the hop in force),
 //! `window` (when client times may lie) and `grpc` (one line per RPC).
 
 mod enums;
@@ -26,6 +26,7 @@ pub mod extensions;
 pub mod feedback;
 pub mod grpc;
 pub mod hops;
+pub mod lifecycle;
 pub mod records;
 pub mod returns;
 pub mod rules;

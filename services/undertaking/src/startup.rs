@@ -28,11 +28,24 @@ pub async fn run(cfg: Config, token: CancellationToken) -> anyhow::Result<()> {
             &hotline_common::audit::MIGRATOR,
             &idempotency::MIGRATOR,
             &hotline_common::feed::MIGRATOR,
+            &hotline_common::events::MIGRATOR,
         ],
     )
     .await?;
     let publisher = Arc::new(Publisher::new(&cfg.common.amqp_url, "undertaking-clocks"));
     let scheduler = tokio::spawn(clock::run_scheduler(pool.clone(), publisher, token.clone()));
+    let events = tokio::spawn(hotline_common::events::publish::run(
+        pool.clone(),
+        cfg.common.database_schema.clone(),
+        hotline_proto::events::v1::Source::Undertaking,
+        cfg.common.amqp_url.clone(),
+        token.clone(),
+    ));
+    let backlog = tokio::spawn(hotline_common::ops::watch_outbox(
+        hotline_common::events::OUTBOX_TABLE,
+        pool.clone(),
+        token.clone(),
+    ));
     let keys = Keys::new(pool.clone(), cfg.common.idempotency_retention);
     let sweeper = tokio::spawn(keys.clone().run_sweeper(token.clone()));
     let sealer = tokio::spawn(hotline_common::audit::run_sealer(
@@ -81,6 +94,8 @@ pub async fn run(cfg: Config, token: CancellationToken) -> anyhow::Result<()> {
     let served = serve(&cfg.common, router, health, token.clone()).await;
     token.cancel();
     let _ = scheduler.await;
+    let _ = events.await;
+    let _ = backlog.await;
     let _ = sweeper.await;
     let _ = cleanup.await;
     let _ = follower.await;

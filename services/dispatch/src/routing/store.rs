@@ -96,6 +96,8 @@ impl Routings {
             "ticket.routed"
         };
         audit::append(&mut tx, &[Entry::by(who, action, no, describe(routing))]).await?;
+        crate::lifecycle::record_routed(&mut tx, no.as_str(), routing, dispatched_at, deadline)
+            .await?;
         tx.commit().await?;
         Ok((routing.clone(), true))
     }
@@ -152,6 +154,7 @@ impl Routings {
         UNDERTAKING_OUTBOX.push(tx, no).await?;
         let detail = format!("{} reason={}", describe(routing), routing.reason);
         audit::append(tx, &[Entry::by(who, "ticket.redispatched", no, detail)]).await?;
+        crate::lifecycle::record_routed(tx, no.as_str(), routing, dispatched_at, deadline).await?;
         Ok(())
     }
 

@@ -6,11 +6,15 @@ use hotline_common::ApiError;
 use hotline_common::audit::{self, Entry};
 use hotline_common::auth::Identity;
 use hotline_common::clock::{self, CENTRE_UNIT, ClockSpec};
+use hotline_common::convert::tier_to_proto;
 use hotline_common::error::violated_constraint;
+use hotline_common::events;
 use hotline_common::ids::TicketNo;
 use hotline_common::outbox::Outbox;
+use hotline_common::time::to_proto;
 use hotline_proto::common::v1 as pb;
 use hotline_proto::dispatch::v1::Catalogue;
+use hotline_proto::events::v1::{self as ev, Source, lifecycle_event::Fact};
 use hotline_sla::{Policy, Stage};
 use prost::Message;
 use sqlx::{PgPool, Postgres, Row, Transaction};
@@ -232,6 +236,26 @@ impl Tickets {
             &[Entry::by(who, "ticket.accepted", &ticket_no, detail)],
         )
         .await?;
+        let fact = Fact::Accepted(ev::Accepted {
+            channel: t.channel as i32,
+            tier: tier_to_proto(t.class.tier) as i32,
+            complex: t.class.complex,
+            category_code: t.category_code.to_string(),
+            district_code: t
+                .location
+                .district_code
+                .as_ref()
+                .map_or_else(String::new, |d| d.to_string()),
+            street_code: t
+                .location
+                .street_code
+                .as_ref()
+                .map_or_else(String::new, |d| d.to_string()),
+            accepted_at: Some(to_proto(accepted_at)),
+            dispatch_deadline: Some(to_proto(dispatch_deadline)),
+            surge,
+        });
+        events::record_fact(&mut tx, Source::Intake, &ticket_no, accepted_at, fact).await?;
         tx.commit().await?;
         Ok(Inserted::New(stored))
     }

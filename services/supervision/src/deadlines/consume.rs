@@ -12,15 +12,14 @@
 //! rest of the batch goes on.
 
 use futures_util::{FutureExt, StreamExt};
-use hotline_common::bus::{DEAD_LETTER_EXCHANGE, DEADLINE_QUEUE, connect, declare_topology};
-use hotline_common::retry::{self, Backoff};
-use lapin::message::Delivery;
-use lapin::options::{
-    BasicAckOptions, BasicConsumeOptions, BasicPublishOptions, BasicQosOptions,
-    ConfirmSelectOptions,
+use hotline_common::bus::{
+    DEAD_LETTER_EXCHANGE, DEADLINE_QUEUE, connect, declare_topology, message_id,
 };
-use lapin::types::{AMQPValue, FieldTable};
-use lapin::{Channel, Confirmation};
+use hotline_common::retry::{self, Backoff};
+use lapin::Channel;
+use lapin::message::Delivery;
+use lapin::options::{BasicAckOptions, BasicConsumeOptions, BasicQosOptions, ConfirmSelectOptions};
+use lapin::types::FieldTable;
 use tokio_util::sync::CancellationToken;
 
 use super::batch;
@@ -28,10 +27,7 @@ use super::model::Event;
 use super::owners::Owners;
 use super::store::Store;
 
-/// The header of a dead-lettered event saying why it was refused.
-pub const REASON_HEADER: &str = "x-hotline-reason";
-/// The header of a dead-lettered event naming the queue it came from.
-pub const QUEUE_HEADER: &str = "x-hotline-queue";
+pub use hotline_common::bus::{QUEUE_HEADER, REASON_HEADER};
 
 /// Consumes until shutdown, reconnecting on the project's retry schedule
 /// whenever the broker or the connection goes away.
@@ -156,47 +152,8 @@ async fn consume(
     }
 }
 
-fn message_id(d: &Delivery) -> String {
-    d.properties
-        .message_id()
-        .as_ref()
-        .map(|m| m.to_string())
-        .unwrap_or_default()
-}
-
 /// Publishes a copy of the message to the dead-letter exchange with the
 /// reason, waits for the broker's confirm, then acknowledges the original.
 async fn dead_letter(ch: &Channel, d: &Delivery, reason: &str) -> anyhow::Result<()> {
-    let mut headers = d.properties.headers().clone().unwrap_or_default();
-    headers.insert(REASON_HEADER.into(), AMQPValue::LongString(reason.into()));
-    headers.insert(
-        QUEUE_HEADER.into(),
-        AMQPValue::LongString(DEADLINE_QUEUE.into()),
-    );
-    let props = d
-        .properties
-        .clone()
-        .with_headers(headers)
-        .with_delivery_mode(2);
-    let confirm = ch
-        .basic_publish(
-            DEAD_LETTER_EXCHANGE.into(),
-            "".into(),
-            BasicPublishOptions {
-                mandatory: true,
-                ..Default::default()
-            },
-            &d.data,
-            props,
-        )
-        .await?
-        .await?;
-    match confirm {
-        Confirmation::Ack(None) => {}
-        Confirmation::Ack(Some(_)) => anyhow::bail!("dead-lettered event returned as unroutable"),
-        Confirmation::Nack(_) => anyhow::bail!("broker refused a dead-lettered event"),
-        Confirmation::NotRequested => anyhow::bail!("confirms not enabled"),
-    }
-    d.ack(BasicAckOptions::default()).await?;
-    Ok(())
+    hotline_common::bus::dead_letter(ch, d, DEAD_LETTER_EXCHANGE, DEADLINE_QUEUE, reason).await
 }

@@ -4,9 +4,12 @@
 use chrono::{DateTime, Utc};
 use hotline_common::ApiError;
 use hotline_common::audit::{self, Entry};
-use hotline_common::feed;
+use hotline_common::convert::stage_to_proto;
 use hotline_common::ids::{TicketNo, UnitId};
 use hotline_common::paging::Cursor;
+use hotline_common::time::to_proto;
+use hotline_common::{events, feed};
+use hotline_proto::events::v1::{self as ev, Source, lifecycle_event::Fact};
 use hotline_proto::supervision::v1::{FeedEvent, feed_event};
 use prost::Message;
 use sqlx::migrate::Migrator;
@@ -200,6 +203,21 @@ impl Store {
         // this transaction (undertaking copies it into the unit's stream).
         for row in urges.iter().cloned() {
             let u = urge_from_row(row)?;
+            let fact = Fact::Urged(ev::Urged {
+                urge_id: u.urge_id.to_string(),
+                unit_id: u.unit_id.to_string(),
+                stage: stage_to_proto(u.stage) as i32,
+                deadline: Some(to_proto(u.deadline)),
+                urged_at: Some(to_proto(u.issued_at)),
+            });
+            events::record_fact(
+                &mut tx,
+                Source::Supervision,
+                u.ticket_no.as_str(),
+                u.issued_at,
+                fact,
+            )
+            .await?;
             let event = FeedEvent {
                 event: Some(feed_event::Event::UrgeIssued(u.to_proto())),
                 ..Default::default()
@@ -215,6 +233,21 @@ impl Store {
         }
         for row in cases.iter().cloned() {
             let c = case_from_row(row)?;
+            let fact = Fact::CaseOpened(ev::CaseOpened {
+                case_id: c.case_id.to_string(),
+                unit_id: c.unit_id.to_string(),
+                stage: stage_to_proto(c.stage) as i32,
+                deadline: Some(to_proto(c.deadline)),
+                opened_at: Some(to_proto(c.opened_at)),
+            });
+            events::record_fact(
+                &mut tx,
+                Source::Supervision,
+                c.ticket_no.as_str(),
+                c.opened_at,
+                fact,
+            )
+            .await?;
             let event = FeedEvent {
                 event: Some(feed_event::Event::CaseOpened(c.to_proto())),
                 ..Default::default()

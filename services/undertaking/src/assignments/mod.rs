@@ -26,7 +26,7 @@ use crate::hops::rules::{Step, step};
 use crate::hops::{self, store as hop_store};
 use crate::returns::store as returns;
 use crate::scope::{self, By, hold};
-use crate::{watch, window};
+use crate::{lifecycle, watch, window};
 use rules::{Action, RawAssignment, State, transition};
 use sqlx::PgConnection;
 
@@ -112,6 +112,7 @@ pub async fn create(
         && let Some(ret) = returns::accept_for_hop(&mut tx, id, hop, at).await?
     {
         watch::store::return_decided(&mut tx, &ret).await?;
+        lifecycle::record_return_decided(&mut tx, &ret, at, Some(hop)).await?;
         entries.push(Entry::by(
             &who,
             "return.accepted",
@@ -153,6 +154,7 @@ pub async fn create(
         .filter(|a| a.hop == hop && created.contains(&&a.unit_id))
     {
         watch::store::assignment_created(&mut tx, a).await?;
+        lifecycle::record(&mut tx, a.ticket_no.as_str(), at, lifecycle::assigned(a)).await?;
     }
     let assignments = protos(&mut tx, &all).await?;
     tx.commit().await?;
@@ -282,7 +284,9 @@ pub async fn sign(
         .once(&who, &r, async |tx| {
             let held = hold(tx, id, By::Unit(&unit)).await?;
             transition(held.assignment.state, Action::Sign)?;
-            let a = store::mark_signed(tx, id, now()).await?;
+            let at = now();
+            let a = store::mark_signed(tx, id, at).await?;
+            lifecycle::record(tx, a.ticket_no.as_str(), at, lifecycle::signed(&a, at)).await?;
             let entry = Entry::by(
                 &who,
                 "assignment.signed",

@@ -119,6 +119,8 @@ pub async fn decide(
                 .await?;
             }
             let ext = store::decide(tx, id, next, &note, at).await?;
+            let fact = crate::lifecycle::extension_decided(&ext, at);
+            crate::lifecycle::record(tx, ext.ticket_no.as_str(), at, fact).await?;
             let action = match next {
                 ExtensionState::Approved => "extension.approved",
                 _ => "extension.rejected",

@@ -19,6 +19,7 @@ use hotline_proto::undertaking::v1::{
 use crate::assignments;
 use crate::assignments::rules::{Action, transition};
 use crate::context::Ctx;
+use crate::lifecycle;
 use crate::scope::{self, By, hold};
 use store::Answer;
 
@@ -113,6 +114,11 @@ async fn answer(
     if let Answer::Part(_) = answer {
         crate::watch::store::part_submitted(tx, &updated).await?;
     }
+    let fact = match answer {
+        Answer::Feedback(fb) => lifecycle::answered(&updated, at, fb.outcome),
+        Answer::Part(_) => lifecycle::part_submitted(&updated, at),
+    };
+    lifecycle::record(tx, updated.ticket_no.as_str(), at, fact).await?;
     let (name, detail) = match answer {
         Answer::Feedback(fb) => (
             "assignment.fed_back",

@@ -122,6 +122,7 @@ pub async fn advance(
     }
     for ret in accepted {
         crate::watch::store::return_decided(tx, &ret).await?;
+        crate::lifecycle::record_return_decided(tx, &ret, at, Some(hop)).await?;
         entries.push(Entry::by(
             who,
             "return.accepted",

@@ -48,6 +48,8 @@ pub async fn return_assignment(
             rules::check_in_time(at, a.sign_deadline)?;
             assignments::set_state(tx, id, State::ReturnRequested).await?;
             let ret = store::insert(tx, a, &new, at).await?;
+            let fact = crate::lifecycle::return_requested(&ret, a);
+            crate::lifecycle::record(tx, ret.ticket_no.as_str(), at, fact).await?;
             let detail = format!(
                 "return={} assignment={id} reason={} duty_rule={}",
                 ret.id,
@@ -90,8 +92,10 @@ pub async fn reject_return(
             rules::check_pending(ret.state)?;
             transition(held.assignment.state, Action::RejectReturn)?;
             assignments::set_state(tx, ret.assignment_id, State::PendingSign).await?;
-            let ret = store::reject(tx, id, &note, now()).await?;
+            let at = now();
+            let ret = store::reject(tx, id, &note, at).await?;
             crate::watch::store::return_decided(tx, &ret).await?;
+            crate::lifecycle::record_return_decided(tx, &ret, at, None).await?;
             let entry = Entry::by(
                 &who,
                 "return.rejected",

@@ -1,0 +1,189 @@
+//! Consuming lifecycle events, each acted on once per consumer.
+//!
+//! A consumer has a durable quorum queue of its own, bound to the
+//! exchanges and routing keys it wants ([`super::declare_queue`]). For each
+//! delivery, in one transaction of the consumer's schema, it first inserts
+//! the event id into `consumed_events` (`ON CONFLICT DO NOTHING`): a row
+//! already there means the event was acted on (a redelivery, or the same
+//! event published twice), and nothing else is done; otherwise the
+//! handler runs in that transaction. The delivery is acknowledged only
+//! after the commit.
+//!
+//! A message that does not decode as a well-formed event is dead-lettered
+//! at once (a copy to `hotline.events.dlx` with the header
+//! `x-hotline-reason`), never retried. A handler that fails rolls back and
+//! the message is handed back after a backoff; after the queue's delivery
+//! limit the broker dead-letters it.
+
+use std::sync::Arc;
+
+use futures_util::StreamExt;
+use futures_util::future::BoxFuture;
+use hotline_proto::events::v1::LifecycleEvent;
+use lapin::options::{
+    BasicAckOptions, BasicConsumeOptions, BasicNackOptions, BasicQosOptions, ConfirmSelectOptions,
+};
+use lapin::types::FieldTable;
+use sqlx::PgPool;
+use tokio_util::sync::CancellationToken;
+
+use super::{DEAD_LETTER_EXCHANGE, declare_queue, rules};
+use crate::bus::{connect, dead_letter, message_id};
+use crate::error::ApiError;
+use crate::outbox::Tx;
+use crate::retry::Backoff;
+
+/// What a consumer does with an event, in the transaction that marks it
+/// consumed.
+pub type Handler = Arc<
+    dyn for<'t> Fn(&'t mut Tx, &'t LifecycleEvent) -> BoxFuture<'t, Result<(), ApiError>>
+        + Send
+        + Sync,
+>;
+
+/// A consumer: its name (the key of its rows in `consumed_events`), its
+/// queue, what the queue is bound to, and how many deliveries it holds.
+#[derive(Debug, Clone)]
+pub struct Subscription {
+    pub consumer: String,
+    pub queue: String,
+    /// `(exchange, routing key pattern)` pairs, e.g.
+    /// `("hotline.undertaking.events", "undertaking.*")`.
+    pub bindings: Vec<(String, String)>,
+    pub prefetch: u16,
+}
+
+/// Acts on one event once: marks it consumed and runs the handler in one
+/// transaction. Returns false (and does nothing) when it was consumed
+/// already.
+pub async fn once(
+    pool: &PgPool,
+    consumer: &str,
+    event: &LifecycleEvent,
+    handler: &Handler,
+) -> Result<bool, ApiError> {
+    let id = uuid::Uuid::parse_str(&event.event_id)
+        .map_err(|_| ApiError::invalid("event_id", "not a UUID"))?;
+    let mut tx = pool.begin().await?;
+    let fresh = sqlx::query(
+        "INSERT INTO consumed_events (consumer, event_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+    )
+    .bind(consumer)
+    .bind(id)
+    .execute(&mut *tx)
+    .await?
+    .rows_affected()
+        == 1;
+    if !fresh {
+        return Ok(false);
+    }
+    handler(&mut tx, event).await?;
+    tx.commit().await?;
+    Ok(true)
+}
+
+/// Consumes until shutdown, reconnecting on the project's retry schedule.
+pub async fn run(
+    url: String,
+    pool: PgPool,
+    sub: Subscription,
+    handler: Handler,
+    token: CancellationToken,
+) {
+    let mut backoff = Backoff::new();
+    while !token.is_cancelled() {
+        match consume(&url, &pool, &sub, &handler, &token, &mut backoff).await {
+            Ok(()) => return,
+            Err(e) => {
+                tracing::warn!(
+                    consumer = %sub.consumer,
+                    error = format!("{e:#}"),
+                    "lifecycle event consumer stopped, reconnecting"
+                );
+                if !backoff.wait(&token).await {
+                    return;
+                }
+            }
+        }
+    }
+}
+
+async fn consume(
+    url: &str,
+    pool: &PgPool,
+    sub: &Subscription,
+    handler: &Handler,
+    token: &CancellationToken,
+    backoff: &mut Backoff,
+) -> anyhow::Result<()> {
+    let conn = connect(url, &format!("{}-consumer", sub.consumer)).await?;
+    let ch = conn.create_channel().await?;
+    declare_queue(&ch, &sub.queue, &sub.bindings).await?;
+    // Dead-lettered copies are confirmed before their original is acked.
+    ch.confirm_select(ConfirmSelectOptions::default()).await?;
+    ch.basic_qos(sub.prefetch, BasicQosOptions::default())
+        .await?;
+    let mut consumer = ch
+        .basic_consume(
+            sub.queue.as_str().into(),
+            sub.consumer.as_str().into(),
+            BasicConsumeOptions::default(),
+            FieldTable::default(),
+        )
+        .await?;
+    backoff.reset();
+    tracing::info!(consumer = %sub.consumer, queue = %sub.queue, "consuming lifecycle events");
+    let mut failing = Backoff::new();
+    loop {
+        let next = tokio::select! {
+            _ = token.cancelled() => {
+                let _ = conn.close(200, "shutdown".into()).await;
+                return Ok(());
+            }
+            d = consumer.next() => d,
+        };
+        let Some(d) = next else {
+            anyhow::bail!("consumer cancelled by the broker");
+        };
+        let d = d?;
+        let event = match rules::decode(&d.data) {
+            Ok(e) => e,
+            Err(reason) => {
+                tracing::warn!(
+                    consumer = %sub.consumer,
+                    message_id = message_id(&d),
+                    %reason,
+                    "invalid lifecycle event, dead-lettering it"
+                );
+                dead_letter(&ch, &d, DEAD_LETTER_EXCHANGE, &sub.queue, &reason).await?;
+                continue;
+            }
+        };
+        match once(pool, &sub.consumer, &event, handler).await {
+            Ok(acted) => {
+                failing.reset();
+                tracing::debug!(consumer = %sub.consumer, event_id = %event.event_id, acted, "lifecycle event consumed");
+                d.ack(BasicAckOptions::default()).await?;
+            }
+            Err(e) => {
+                let delay = failing.next_delay();
+                tracing::warn!(
+                    consumer = %sub.consumer,
+                    event_id = %event.event_id,
+                    error = %e.message,
+                    retry_in_ms = delay.as_millis() as u64,
+                    "lifecycle event not handled, handing it back"
+                );
+                tokio::select! {
+                    _ = token.cancelled() => {}
+                    _ = tokio::time::sleep(delay) => {}
+                }
+                d.nack(BasicNackOptions {
+                    requeue: true,
+                    ..Default::default()
+                })
+                .await?;
+            }
+        }
+    }
+}
