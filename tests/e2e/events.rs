@@ -2,8 +2,9 @@
 //! gRPC from submission to the lead's answer yields exactly its facts, each
 //! once, with the units and deadlines the services hold, from each
 //! service's exchange; an event recorded while the broker cannot be
-//! reached is published once it can; the idempotent consumer acts once on
-//! an event published twice and dead-letters one that does not decode.
+//! reached is published once it can; a rating and an appeal's decision
+//! are published by intake; the idempotent consumer acts once on an event
+//! published twice and dead-letters one that does not decode.
 
 use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
@@ -325,6 +326,96 @@ async fn a_ticket_handled_to_the_answer_yields_each_of_its_facts_once() {
             }
             other => panic!("unexpected fact {other:?}"),
         }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rating_and_its_appeal_decided_are_published_by_intake() {
+    use hotline_common::auth::Role;
+    use hotline_proto::intake::v1::intake_service_client::IntakeServiceClient;
+    use hotline_proto::intake::v1::{
+        AppealRatingRequest, ContactKind, DecideAppealRequest, ListContactsRequest,
+        RateContactRequest, SatisfactionLevel,
+    };
+    let sys = System::start(Options::default())
+        .await
+        .expect("system starts");
+    let no = handle_to_the_answer(&sys, "events-rated").await;
+    // The tap binds once the handling's events are all out: it hears only
+    // what follows.
+    outboxes_empty(&sys).await;
+    let mut tap = Tap::open(&sys, "test.events.rated").await;
+    let mut intake = sys.intake().await;
+    let contact = intake
+        .list_contacts(ListContactsRequest {
+            ticket_no: no.clone(),
+        })
+        .await
+        .expect("contacts")
+        .into_inner()
+        .contacts
+        .remove(0);
+    let rating = intake
+        .rate_contact(RateContactRequest {
+            ticket_no: no.clone(),
+            contact_id: contact.contact_id.clone(),
+            level: SatisfactionLevel::Dissatisfied as i32,
+            ..Default::default()
+        })
+        .await
+        .expect("rated")
+        .into_inner()
+        .rating
+        .expect("a rating");
+    let lead = assignments_of(&sys, &no)
+        .await
+        .into_iter()
+        .find(|a| a.role == AssignmentRole::Lead as i32)
+        .expect("a lead");
+    let as_unit = sys.token(&[Role::UnitStaff], Some(&lead.unit_id));
+    let appeal = IntakeServiceClient::new(sys.channel_with("intake", as_unit).await)
+        .appeal_rating(AppealRatingRequest {
+            rating_id: rating.rating_id.clone(),
+            reason: "诉求人反映的问题已按政策答复，差评与办理无关。".into(),
+            ..Default::default()
+        })
+        .await
+        .expect("appealed")
+        .into_inner()
+        .appeal
+        .expect("an appeal");
+    let as_supervisor = sys.token(&[Role::Supervisor], None);
+    IntakeServiceClient::new(sys.channel_with("intake", as_supervisor).await)
+        .decide_appeal(DecideAppealRequest {
+            appeal_id: appeal.appeal_id.clone(),
+            uphold: true,
+            note: "经核实，差评系误评。".into(),
+            ..Default::default()
+        })
+        .await
+        .expect("decided");
+
+    let got = tap.all_so_far(&sys).await;
+    let keys: Vec<&str> = got.iter().map(|m| m.routing_key.as_str()).collect();
+    assert_eq!(keys, ["intake.rated", "intake.rating_appeal_decided"]);
+    match fact(&got[0].event()) {
+        Fact::Rated(r) => {
+            assert_eq!(r.rating_id, rating.rating_id);
+            assert_eq!(r.contact_id, contact.contact_id);
+            assert_eq!(r.contact_kind, ContactKind::Intake as i32);
+            assert_eq!(r.level, SatisfactionLevel::Dissatisfied as i32);
+            assert!(r.rated_at.is_some());
+        }
+        other => panic!("not a rating: {other:?}"),
+    }
+    match fact(&got[1].event()) {
+        Fact::RatingAppealDecided(d) => {
+            assert_eq!(d.rating_id, rating.rating_id);
+            assert_eq!(d.appeal_id, appeal.appeal_id);
+            assert_eq!(d.unit_id, lead.unit_id);
+            assert!(d.upheld);
+        }
+        other => panic!("not an appeal's decision: {other:?}"),
     }
 }
 

@@ -52,6 +52,10 @@ pub fn fact_name(fact: &Fact) -> &'static str {
         Fact::ExtensionDecided(_) => "extension_decided",
         Fact::Urged(_) => "urged",
         Fact::CaseOpened(_) => "case_opened",
+        Fact::Rated(_) => "rated",
+        Fact::Visited(_) => "visited",
+        Fact::Reopened(_) => "reopened",
+        Fact::RatingAppealDecided(_) => "rating_appeal_decided",
     }
 }
 

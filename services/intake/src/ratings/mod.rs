@@ -16,9 +16,11 @@ use std::collections::HashMap;
 use hotline_common::ApiError;
 use hotline_common::audit::{self, Entry};
 use hotline_common::auth::Identity;
+use hotline_common::events;
 use hotline_common::ids::{Id, TicketNo};
 use hotline_common::paging::Cursor;
 use hotline_common::time::now;
+use hotline_proto::events::v1::{self as ev, Source, lifecycle_event::Fact};
 use hotline_proto::intake::v1::*;
 
 use crate::app::App;
@@ -89,6 +91,15 @@ pub async fn rate(
                 None
             };
             audit::append(tx, &entries).await?;
+            let shown = rating.to_proto(false, None);
+            let fact = Fact::Rated(ev::Rated {
+                rating_id: shown.rating_id,
+                contact_id: shown.contact_id,
+                contact_kind: shown.contact_kind,
+                level: shown.level,
+                rated_at: shown.rated_at,
+            });
+            events::record_fact(tx, Source::Intake, &rating.ticket_no, at, fact).await?;
             tracing::info!(
                 ticket_no = %rating.ticket_no,
                 rating_id = %rating.id,
@@ -262,8 +273,17 @@ pub async fn decide_appeal(
                 .await?
                 .ok_or_else(|| ApiError::not_found(format!("no appeal {id}")))?;
             let next = rules::decide(&found, req.uphold)?;
+            let at = now();
             let (appeal, rating) =
-                store::decide_appeal(tx, &found, next, &note, &who.subject, now()).await?;
+                store::decide_appeal(tx, &found, next, &note, &who.subject, at).await?;
+            let fact = Fact::RatingAppealDecided(ev::RatingAppealDecided {
+                rating_id: rating.id.to_string(),
+                appeal_id: appeal.id.to_string(),
+                unit_id: appeal.unit_id.to_string(),
+                upheld: next == AppealState::Upheld,
+                decided_at: Some(hotline_common::time::to_proto(at)),
+            });
+            events::record_fact(tx, Source::Intake, &appeal.ticket_no, at, fact).await?;
             let check_back = store::check_back_of(tx, rating.id).await?;
             let action = match next {
                 AppealState::Upheld => "appeal.upheld",
