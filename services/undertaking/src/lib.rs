@@ -39,3 +39,14 @@ pub mod window;
 
 /// Undertaking's schema.
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+
+/// Every migration set undertaking's schema holds: its own and the shared
+/// ones (clocks, audit trail, idempotency keys, feed, lifecycle events).
+pub static MIGRATORS: &[&sqlx::migrate::Migrator] = &[
+    &MIGRATOR,
+    &hotline_common::clock::MIGRATOR,
+    &hotline_common::audit::MIGRATOR,
+    &hotline_common::idempotency::MIGRATOR,
+    &hotline_common::feed::MIGRATOR,
+    &hotline_common::events::MIGRATOR,
+];

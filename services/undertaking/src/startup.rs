@@ -6,7 +6,7 @@ use std::sync::Arc;
 use hotline_common::bus::Publisher;
 use hotline_common::clock::{self, ClockApi};
 use hotline_common::feed;
-use hotline_common::idempotency::{self, Keys};
+use hotline_common::idempotency::Keys;
 use hotline_common::startup::{grpc_router, peer_channel, serve};
 use hotline_proto::common::v1::clock_service_server::ClockServiceServer;
 use hotline_proto::dispatch::v1::dispatch_service_client::DispatchServiceClient;
@@ -14,24 +14,12 @@ use hotline_proto::supervision::v1::supervision_service_client::SupervisionServi
 use hotline_proto::undertaking::v1::undertaking_service_server::UndertakingServiceServer;
 use tokio_util::sync::CancellationToken;
 
-use crate::MIGRATOR;
 use crate::config::Config;
 use crate::context::Ctx;
 use crate::grpc::Grpc;
 
 pub async fn run(cfg: Config, token: CancellationToken) -> anyhow::Result<()> {
-    let pool = hotline_common::db::connect_and_migrate(
-        &cfg.common,
-        &[
-            &MIGRATOR,
-            &clock::MIGRATOR,
-            &hotline_common::audit::MIGRATOR,
-            &idempotency::MIGRATOR,
-            &hotline_common::feed::MIGRATOR,
-            &hotline_common::events::MIGRATOR,
-        ],
-    )
-    .await?;
+    let pool = hotline_common::db::connect_and_migrate(&cfg.common, crate::MIGRATORS).await?;
     let publisher = Arc::new(Publisher::new(&cfg.common.amqp_url, "undertaking-clocks"));
     let scheduler = tokio::spawn(clock::run_scheduler(pool.clone(), publisher, token.clone()));
     let events = tokio::spawn(hotline_common::events::publish::run(

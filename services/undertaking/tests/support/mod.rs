@@ -59,16 +59,10 @@ impl TestDb {
             .connect_with(base.options([("search_path", "undertaking")]))
             .await
             .expect("pool");
-        let mut all: Vec<_> = [
-            &hotline_undertaking::MIGRATOR,
-            &hotline_common::clock::MIGRATOR,
-            &hotline_common::audit::MIGRATOR,
-            &hotline_common::idempotency::MIGRATOR,
-            &hotline_common::feed::MIGRATOR,
-        ]
-        .iter()
-        .flat_map(|m| m.iter().cloned())
-        .collect();
+        let mut all: Vec<_> = hotline_undertaking::MIGRATORS
+            .iter()
+            .flat_map(|m| m.iter().cloned())
+            .collect();
         all.sort_by_key(|m| m.version);
         Migrator::with_migrations(all)
             .run(&pool)
