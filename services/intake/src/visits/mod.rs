@@ -226,17 +226,15 @@ pub async fn record_attempt(
                         Some(_) => Some(store::insert_contact(tx, &found.ticket_no, at).await?),
                         None => None,
                     };
-                    let visit = store::close(
-                        tx,
-                        found.id,
-                        n,
+                    let closing = store::Closing {
+                        attempts: n,
                         outcome,
-                        attempt.answers.as_ref(),
-                        contact.as_ref().map(|c| c.id),
-                        &who.subject,
+                        answers: attempt.answers.as_ref(),
+                        contact: contact.as_ref().map(|c| c.id),
+                        by: &who.subject,
                         at,
-                    )
-                    .await?;
+                    };
+                    let visit = store::close(tx, found.id, &closing).await?;
                     clock::stop(tx, &clock_id(&visit), at).await?;
                     let shown = visit.to_proto();
                     let fact = Fact::Visited(ev::Visited {

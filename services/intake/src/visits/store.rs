@@ -203,18 +203,20 @@ pub async fn requeue(
     visit_from(&row)
 }
 
-/// Closes a visit with its outcome and, when reached, the raw answers and
+/// How a visit closes: its outcome and, when reached, the raw answers and
 /// the contact made.
-pub async fn close(
-    tx: &mut Tx,
-    id: VisitId,
-    attempts: i32,
-    outcome: Outcome,
-    answers: Option<&Answers>,
-    contact: Option<ContactId>,
-    by: &str,
-    at: DateTime<Utc>,
-) -> Result<Visit, ApiError> {
+pub struct Closing<'a> {
+    pub attempts: i32,
+    pub outcome: Outcome,
+    pub answers: Option<&'a Answers>,
+    pub contact: Option<ContactId>,
+    pub by: &'a str,
+    pub at: DateTime<Utc>,
+}
+
+/// Closes a visit.
+pub async fn close(tx: &mut Tx, id: VisitId, c: &Closing<'_>) -> Result<Visit, ApiError> {
+    let answers = c.answers;
     let row = sqlx::query(
         "UPDATE return_visits SET state = 'closed', due_at = NULL, attempts = $2, outcome = $3, \
          unit_contacted = $4, resolution = $5, satisfaction = $6, unit_at_fault = $7, \
@@ -222,16 +224,16 @@ pub async fn close(
          WHERE visit_id = $1 RETURNING *",
     )
     .bind(id)
-    .bind(attempts)
-    .bind(outcome.as_sql())
+    .bind(c.attempts)
+    .bind(c.outcome.as_sql())
     .bind(answers.map(|a| a.unit_contacted))
     .bind(answers.map(|a| a.resolution.as_sql()))
     .bind(answers.map(|a| a.satisfaction.as_sql()))
     .bind(answers.map(|a| a.unit_at_fault))
     .bind(answers.map(|a| a.comment.as_str()))
-    .bind(contact)
-    .bind(at)
-    .bind(by)
+    .bind(c.contact)
+    .bind(c.at)
+    .bind(c.by)
     .fetch_one(&mut **tx)
     .await?;
     visit_from(&row)
