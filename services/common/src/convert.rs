@@ -30,6 +30,7 @@ pub fn stage_to_proto(s: Stage) -> pb::Stage {
         Stage::Feedback => pb::Stage::Feedback,
         Stage::ReportIn => pb::Stage::ReportIn,
         Stage::ManualDispatch => pb::Stage::ManualDispatch,
+        Stage::ReturnVisit => pb::Stage::ReturnVisit,
     }
 }
 
@@ -40,6 +41,7 @@ pub fn stage_from_proto(value: i32) -> Option<Stage> {
         Ok(pb::Stage::Feedback) => Some(Stage::Feedback),
         Ok(pb::Stage::ReportIn) => Some(Stage::ReportIn),
         Ok(pb::Stage::ManualDispatch) => Some(Stage::ManualDispatch),
+        Ok(pb::Stage::ReturnVisit) => Some(Stage::ReturnVisit),
         _ => None,
     }
 }

@@ -123,6 +123,8 @@ keyed! {
     intake::RecordCheckBackRequest => "/hotline.intake.v1.IntakeService/RecordCheckBack",
     intake::AppealRatingRequest => "/hotline.intake.v1.IntakeService/AppealRating",
     intake::DecideAppealRequest => "/hotline.intake.v1.IntakeService/DecideAppeal",
+    intake::TakeReturnVisitRequest => "/hotline.intake.v1.IntakeService/TakeReturnVisit",
+    intake::RecordVisitAttemptRequest => "/hotline.intake.v1.IntakeService/RecordVisitAttempt",
 }
 
 /// The key of a request, checked: `None` when it carries none. Surrounding

@@ -90,6 +90,11 @@ reasons! {
     RatingNotCounted = "RATING_NOT_COUNTED",
     /// The caller's unit never held an assignment of the ticket.
     UnitNeverHeldTicket = "UNIT_NEVER_HELD_TICKET",
+    /// The return visit is not held by the caller (never taken, or taken by
+    /// another visitor).
+    VisitNotTaken = "VISIT_NOT_TAKEN",
+    /// The return visit is closed already.
+    VisitClosed = "VISIT_CLOSED",
     /// The idempotency key was used before for a different request.
     IdempotencyKeyReused = "IDEMPOTENCY_KEY_REUSED",
     /// The method is not served on this port.

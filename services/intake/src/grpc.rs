@@ -9,7 +9,7 @@ use hotline_proto::intake::v1::*;
 use tonic::{Request, Response, Status};
 
 use crate::app::App;
-use crate::{ratings, surge, tickets, timeline};
+use crate::{ratings, surge, tickets, timeline, visits};
 
 pub struct Grpc {
     pub app: Arc<App>,
@@ -86,5 +86,26 @@ impl IntakeService for Grpc {
         req: Request<DecideAppealRequest>,
     ) -> Reply<DecideAppealResponse> {
         unary(req, |who, m| ratings::decide_appeal(&self.app, who, m)).await
+    }
+
+    async fn take_return_visit(
+        &self,
+        req: Request<TakeReturnVisitRequest>,
+    ) -> Reply<TakeReturnVisitResponse> {
+        unary(req, |who, m| visits::take(&self.app, who, m)).await
+    }
+
+    async fn record_visit_attempt(
+        &self,
+        req: Request<RecordVisitAttemptRequest>,
+    ) -> Reply<RecordVisitAttemptResponse> {
+        unary(req, |who, m| visits::record_attempt(&self.app, who, m)).await
+    }
+
+    async fn list_return_visits(
+        &self,
+        req: Request<ListReturnVisitsRequest>,
+    ) -> Reply<ListReturnVisitsResponse> {
+        unary(req, |who, m| visits::list(&self.app, who, m)).await
     }
 }

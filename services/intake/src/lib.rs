@@ -9,6 +9,8 @@
 //! - `surge`: surge mode (话务量大量集中)
 //! - `ratings`: service contacts and their ratings (好差评), check-backs of
 //!   bad ratings, units' appeals
+//! - `visits`: return visits (回访) of answered tickets: the queue (consent,
+//!   all or a reproducible sample), taking visits, attempts, raw answers
 //!
 //! - `grpc`: the gRPC service, one delegating call per RPC
 //! - `relay`: outbox → dispatch
@@ -26,7 +28,8 @@ pub mod surge;
 pub mod tickets;
 pub mod timeline;
 pub mod undertaking;
+pub mod visits;
 
 /// Intake's schema: tickets, the outbox, the codes cache, surge mode,
-/// contacts, ratings, check-backs and appeals.
+/// contacts, ratings, check-backs, appeals and return visits.
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");

@@ -80,6 +80,20 @@ pub const RULES: &[Rule] = &[
         "/hotline.intake.v1.IntakeService/DecideAppeal",
         &[Supervisor],
     ),
+    // Return-visit staff take and record visits; the centre's overseers
+    // list them (with the seed and rate each was decided on).
+    (
+        "/hotline.intake.v1.IntakeService/TakeReturnVisit",
+        &[ReturnVisit],
+    ),
+    (
+        "/hotline.intake.v1.IntakeService/RecordVisitAttempt",
+        &[ReturnVisit],
+    ),
+    (
+        "/hotline.intake.v1.IntakeService/ListReturnVisits",
+        &[ReturnVisit, Supervisor, Leader, Auditor],
+    ),
 ];
 
 #[cfg(test)]

@@ -82,6 +82,13 @@ pub async fn run(cfg: Config, token: CancellationToken) -> anyhow::Result<()> {
         cfg.common.amqp_url.clone(),
         token.clone(),
     ));
+    tasks.spawn(hotline_common::events::consume::run(
+        cfg.common.amqp_url.clone(),
+        pool.clone(),
+        crate::visits::subscription(),
+        crate::visits::handler(Arc::new(cfg.common.policy.clone())),
+        token.clone(),
+    ));
     tasks.spawn(crate::relay::run(
         store.clone(),
         dispatch.clone(),

@@ -90,6 +90,8 @@ macro_rules! stored {
     };
 }
 
+pub(crate) use stored;
+
 stored!(
     /// What kind of contact was rated.
     ContactKind, pb::ContactKind, "contact kind", {

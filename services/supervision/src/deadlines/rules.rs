@@ -43,7 +43,7 @@ impl Owner {
 
 pub fn owner(stage: Stage) -> Owner {
     match stage {
-        Stage::Dispatch => Owner::Intake,
+        Stage::Dispatch | Stage::ReturnVisit => Owner::Intake,
         Stage::ManualDispatch => Owner::Dispatch,
         Stage::SignOff | Stage::Feedback | Stage::ReportIn => Owner::Undertaking,
     }
@@ -301,6 +301,7 @@ mod tests {
         assert_eq!(owner(Stage::Feedback), Owner::Undertaking);
         assert_eq!(owner(Stage::ReportIn), Owner::Undertaking);
         assert_eq!(owner(Stage::ManualDispatch), Owner::Dispatch);
+        assert_eq!(owner(Stage::ReturnVisit), Owner::Intake);
     }
 
     #[test]

@@ -202,7 +202,7 @@ impl Assignment {
         match stage {
             Stage::SignOff => Some(self.sign_deadline),
             Stage::Feedback => Some(self.feedback_deadline),
-            Stage::Dispatch | Stage::ReportIn | Stage::ManualDispatch => None,
+            Stage::Dispatch | Stage::ReportIn | Stage::ManualDispatch | Stage::ReturnVisit => None,
         }
     }
 

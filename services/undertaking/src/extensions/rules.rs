@@ -43,7 +43,7 @@ pub fn check_extension(
     let running = match stage {
         Stage::SignOff => matches!(assignment, State::PendingSign | State::ReturnRequested),
         Stage::Feedback => assignment.open(),
-        Stage::Dispatch | Stage::ReportIn | Stage::ManualDispatch => {
+        Stage::Dispatch | Stage::ReportIn | Stage::ManualDispatch | Stage::ReturnVisit => {
             return Err(ApiError::invalid(
                 "stage",
                 "only sign_off or feedback can be extended",

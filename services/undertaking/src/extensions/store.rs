@@ -128,7 +128,7 @@ pub async fn move_deadline(
     let column = match stage {
         Stage::SignOff => "sign_deadline",
         Stage::Feedback => "feedback_deadline",
-        Stage::Dispatch | Stage::ReportIn | Stage::ManualDispatch => {
+        Stage::Dispatch | Stage::ReportIn | Stage::ManualDispatch | Stage::ReturnVisit => {
             return Err(ApiError::internal("only assignment stages are extended"));
         }
     };
