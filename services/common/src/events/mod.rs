@@ -79,8 +79,13 @@ pub async fn record(tx: &mut Tx, e: &LifecycleEvent) -> Result<(), ApiError> {
     rules::check(e).map_err(ApiError::internal)?;
     let route = rules::route(e).map_err(ApiError::internal)?;
     let id = uuid::Uuid::parse_str(&e.event_id).map_err(|e| ApiError::internal(e.to_string()))?;
+    // One statement: the row and the wake-up. The pool's search_path is
+    // the service's schema: [`channel`].
     sqlx::query(
-        "INSERT INTO lifecycle_outbox (event_id, ticket_no, routing_key, body) VALUES ($1, $2, $3, $4)",
+        "WITH added AS ( \
+             INSERT INTO lifecycle_outbox (event_id, ticket_no, routing_key, body) \
+             VALUES ($1, $2, $3, $4) RETURNING seq) \
+         SELECT pg_notify(current_schema() || '_lifecycle_events', '') FROM added",
     )
     .bind(id)
     .bind(&e.ticket_no)
@@ -88,10 +93,6 @@ pub async fn record(tx: &mut Tx, e: &LifecycleEvent) -> Result<(), ApiError> {
     .bind(rules::encode(e))
     .execute(&mut **tx)
     .await?;
-    // The pool's search_path is the service's schema: [`channel`].
-    sqlx::query("SELECT pg_notify(current_schema() || '_lifecycle_events', '')")
-        .execute(&mut **tx)
-        .await?;
     Ok(())
 }
 
