@@ -13,12 +13,11 @@ use std::time::Duration;
 use futures_util::StreamExt;
 use hotline_common::bus::{Outgoing, Publisher};
 use hotline_common::events::{self, consume, rules};
-use hotline_proto::common::v1::{AssignmentRole, Feedback, FeedbackOutcome};
+use hotline_proto::common::v1::{AssignmentRole, FeedbackOutcome};
 use hotline_proto::events::v1::{LifecycleEvent, RoutedBy, Source, lifecycle_event::Fact};
-use hotline_proto::undertaking::v1::{SignAssignmentRequest, SubmitFeedbackRequest};
 use hotline_tests::{
-    Options, SERVICES, System, assignments_of, cut_broker_access, eventually, heating_request,
-    restore_broker_access, submit_co_parts,
+    Options, SERVICES, System, answer_as_lead, assignments_of, cut_broker_access, eventually,
+    heating_request, restore_broker_access,
 };
 use lapin::options::{BasicAckOptions, BasicConsumeOptions, BasicGetOptions};
 use lapin::types::{AMQPValue, FieldTable};
@@ -174,32 +173,12 @@ async fn handle_to_the_answer(sys: &System, key: &str) -> String {
         .expect("submit")
         .into_inner()
         .ticket_no;
-    submit_co_parts(sys, &no).await;
-    let lead = assignments_of(sys, &no)
-        .await
-        .into_iter()
-        .find(|a| a.role == AssignmentRole::Lead as i32)
-        .expect("a lead");
-    let mut unit = sys.undertaking_as(&lead.unit_id).await;
-    unit.sign_assignment(SignAssignmentRequest {
-        assignment_id: lead.assignment_id.clone(),
-        unit_id: lead.unit_id.clone(),
-        ..Default::default()
-    })
-    .await
-    .expect("lead signs");
-    unit.submit_feedback(SubmitFeedbackRequest {
-        assignment_id: lead.assignment_id.clone(),
-        unit_id: lead.unit_id.clone(),
-        feedback: Some(Feedback {
-            outcome: FeedbackOutcome::Resolved as i32,
-            summary: "已协调热力站调整供热参数，室温恢复至20度，诉求人认可。".into(),
-            ..Default::default()
-        }),
-        ..Default::default()
-    })
-    .await
-    .expect("lead answers");
+    answer_as_lead(
+        sys,
+        &no,
+        "已协调热力站调整供热参数，室温恢复至20度，诉求人认可。",
+    )
+    .await;
     no
 }
 

@@ -12,13 +12,9 @@ use std::time::Duration;
 
 use hotline_common::auth::Role;
 use hotline_intake::visits::rules::in_sample;
-use hotline_proto::common::v1::{AssignmentRole, Feedback, FeedbackOutcome};
 use hotline_proto::intake::v1::intake_service_client::IntakeServiceClient;
 use hotline_proto::intake::v1::*;
-use hotline_proto::undertaking::v1::{SignAssignmentRequest, SubmitFeedbackRequest};
-use hotline_tests::{
-    Authed, Options, System, assignments_of, eventually, heating_request, submit_co_parts,
-};
+use hotline_tests::{Authed, Options, System, answer_as_lead, eventually, heating_request};
 use tonic::{Code, Status};
 use tonic_types::StatusExt;
 
@@ -89,32 +85,7 @@ async fn answered(sys: &System, key: &str, consent: bool) -> String {
         .expect("submit")
         .into_inner()
         .ticket_no;
-    submit_co_parts(sys, &no).await;
-    let lead = assignments_of(sys, &no)
-        .await
-        .into_iter()
-        .find(|a| a.role == AssignmentRole::Lead as i32)
-        .expect("a lead");
-    let mut unit = sys.undertaking_as(&lead.unit_id).await;
-    unit.sign_assignment(SignAssignmentRequest {
-        assignment_id: lead.assignment_id.clone(),
-        unit_id: lead.unit_id.clone(),
-        ..Default::default()
-    })
-    .await
-    .expect("lead signs");
-    unit.submit_feedback(SubmitFeedbackRequest {
-        assignment_id: lead.assignment_id.clone(),
-        unit_id: lead.unit_id.clone(),
-        feedback: Some(Feedback {
-            outcome: FeedbackOutcome::Resolved as i32,
-            summary: "已协调热力站调整供热参数，室温恢复至20度。".into(),
-            ..Default::default()
-        }),
-        ..Default::default()
-    })
-    .await
-    .expect("lead answers");
+    answer_as_lead(sys, &no, "已协调热力站调整供热参数，室温恢复至20度。").await;
     no
 }
 
