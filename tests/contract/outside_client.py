@@ -10,10 +10,6 @@ second sign), answers it, and reads the timeline back, printing the ticket's
 status at each step. Exits non-zero on any surprise.
 """
 
-import os
-import subprocess
-import sys
-import time
 import uuid
 
 import grpc
@@ -21,22 +17,11 @@ import grpc
 from hotline.common.v1 import common_pb2 as c
 from hotline.intake.v1 import intake_pb2 as i, intake_pb2_grpc as ig
 from hotline.undertaking.v1 import undertaking_pb2 as u, undertaking_pb2_grpc as ug
-
-HOST = sys.argv[1] if len(sys.argv) > 1 else "127.0.0.1"
-
-TOKEN_TOOL = os.environ.get("HOTLINE_TOKEN_TOOL", "target/release/hotline-token")
-
-
-def token(*args):
-    env = dict(os.environ, HOTLINE_AUTH_KEYS_FILE=os.environ.get("HOTLINE_KEYS", ".run/dev-keys.toml"))
-    return subprocess.run([TOKEN_TOOL, *args], env=env, check=True, capture_output=True, text=True).stdout.strip()
+from hotline_client import HOST, PORTS, error_info, token, wait_for
 
 
 def stub(cls, port, bearer):
-    creds = [("authorization", f"Bearer {bearer}")]
-    channel = grpc.insecure_channel(f"{HOST}:{port}")
-    s = cls(channel)
-    return s, creds
+    return cls(grpc.insecure_channel(f"{HOST}:{port}")), [("authorization", f"Bearer {bearer}")]
 
 
 centre = token("--subject", "outside-client", "--roles", "operator,dispatcher,supervisor")
@@ -89,13 +74,14 @@ except grpc.RpcError as e:
     assert e.code() == grpc.StatusCode.INVALID_ARGUMENT, e
     print("bad input:", e.code().name, e.details())
 
-deadline = time.time() + 30
-while True:
-    got = units.ListTicketAssignments(u.ListTicketAssignmentsRequest(ticket_no=first.ticket_no), metadata=md)
-    if got.assignments:
-        break
-    assert time.time() < deadline, "never routed"
-    time.sleep(0.2)
+
+
+def routed():
+    r = units.ListTicketAssignments(u.ListTicketAssignmentsRequest(ticket_no=first.ticket_no), metadata=md)
+    return r if r.assignments else None
+
+
+got = wait_for("the routing", routed)
 lead = got.assignments[0]
 assert lead.unit_id == LEAD, lead.unit_id
 ev = next_event(watch)
@@ -109,22 +95,6 @@ assert status == c.TICKET_STATUS_ROUTED, c.TicketStatus.Name(status)
 assert ticket.routing.lead_unit_id == lead.unit_id, ticket.routing
 print("status", c.TicketStatus.Name(status), "lead", ticket.routing.lead_unit_id,
       "co", list(ticket.routing.co_unit_ids), "hop", ticket.routing.hop)
-
-from google.rpc import status_pb2, error_details_pb2  # noqa: E402
-
-
-def error_info(e):
-    """The google.rpc.ErrorInfo in a status's details, or None."""
-    details = dict(e.trailing_metadata() or ()).get("grpc-status-details-bin")
-    if not details:
-        return None
-    for d in status_pb2.Status.FromString(details).details:
-        if d.Is(error_details_pb2.ErrorInfo.DESCRIPTOR):
-            info = error_details_pb2.ErrorInfo()
-            d.Unpack(info)
-            return info
-    return None
-
 
 # Sign with an idempotency key; the retry gets the same response bytes.
 raw_sign = grpc.insecure_channel(f"{HOST}:50053").unary_unary(
@@ -192,8 +162,8 @@ for e in tl.entries:
 assert tl.feedback.summary == "已现场核查并处理。"
 
 # ---------------------------------------------------------------- edges
+from google.rpc import error_details_pb2, status_pb2  # noqa: E402
 from grpc_reflection.v1alpha import reflection_pb2 as rpb, reflection_pb2_grpc as rgrpc  # noqa: E402
-PORTS = {"intake": 50051, "dispatch": 50052, "undertaking": 50053, "supervision": 50054}
 for name, port in PORTS.items():
     refl = rgrpc.ServerReflectionStub(grpc.insecure_channel(f"{HOST}:{port}"))
     replies = refl.ServerReflectionInfo(iter([rpb.ServerReflectionRequest(list_services="")]))
