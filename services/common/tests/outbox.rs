@@ -3,19 +3,14 @@
 //! row pushed again while its claim is in flight is not deleted by that
 //! claim and is claimed again; a claim handed back is due at once.
 
-use std::str::FromStr;
+mod support;
+
 use std::time::Duration;
 
 use hotline_common::outbox::{Outbox, Tx};
-use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
-use sqlx::{Connection, PgConnection, PgPool};
+use sqlx::PgPool;
 
 const OUTBOX: Outbox = Outbox::new("test_outbox").with_lease(Duration::from_secs(2));
-
-fn admin_url() -> String {
-    std::env::var("HOTLINE_TEST_POSTGRES_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
-}
 
 /// A database of its own with one outbox table of the documented shape.
 struct Db {
@@ -25,24 +20,7 @@ struct Db {
 
 impl Db {
     async fn fresh() -> Db {
-        let name = format!(
-            "hotline_outbox_{}",
-            &uuid::Uuid::new_v4().simple().to_string()[..12]
-        );
-        let admin = PgConnectOptions::from_str(&admin_url()).expect("admin url");
-        let mut conn = PgConnection::connect_with(&admin)
-            .await
-            .expect("PostgreSQL");
-        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-            .execute(&mut conn)
-            .await
-            .expect("database");
-        conn.close().await.ok();
-        let pool = PgPoolOptions::new()
-            .max_connections(3)
-            .connect_with(admin.database(&name))
-            .await
-            .expect("pool");
+        let (name, pool) = support::fresh_database("hotline_outbox").await;
         sqlx::raw_sql(
             "CREATE TABLE test_outbox ( \
                ticket_no TEXT PRIMARY KEY, \
@@ -74,15 +52,7 @@ impl Db {
     }
 
     async fn drop(self) {
-        self.pool.close().await;
-        let mut conn = PgConnection::connect(&admin_url()).await.expect("admin");
-        sqlx::query(sqlx::AssertSqlSafe(format!(
-            "DROP DATABASE IF EXISTS {} WITH (FORCE)",
-            self.name
-        )))
-        .execute(&mut conn)
-        .await
-        .ok();
+        support::drop_database(&self.name, self.pool).await;
     }
 }
 

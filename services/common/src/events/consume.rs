@@ -14,8 +14,16 @@
 //! `x-hotline-reason`), never retried. A handler that fails rolls back and
 //! the message is handed back after a backoff; after the queue's delivery
 //! limit the broker dead-letters it.
+//!
+//! `consumed_events` rows are kept for [`CONSUMED_RETENTION`] and then
+//! deleted by the running consumer ([`sweep`]): a second copy of an event
+//! comes from a redelivery (at once, on reconnect) or from its publisher's
+//! outbox sending it again after a crash (right behind the first copy in
+//! the queue), so only a queue held up for longer than the retention
+//! could bring one later.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use futures_util::StreamExt;
 use futures_util::future::BoxFuture;
@@ -32,6 +40,13 @@ use crate::bus::{connect, dead_letter, message_id};
 use crate::error::ApiError;
 use crate::outbox::Tx;
 use crate::retry::Backoff;
+
+/// How long a consumer remembers the events it acted on.
+pub const CONSUMED_RETENTION: Duration = Duration::from_secs(30 * 24 * 3600);
+/// How often the running consumer deletes what it no longer remembers.
+const SWEEP_EVERY: Duration = Duration::from_secs(3600);
+/// Rows deleted per statement.
+const SWEEP_BATCH: i64 = 5000;
 
 /// What a consumer does with an event, in the transaction that marks it
 /// consumed.
@@ -82,8 +97,66 @@ pub async fn once(
     Ok(true)
 }
 
-/// Consumes until shutdown, reconnecting on the project's retry schedule.
+/// Deletes the consumer's `consumed_events` rows older than `retention`,
+/// in batches; returns how many.
+pub async fn sweep(pool: &PgPool, consumer: &str, retention: Duration) -> Result<u64, ApiError> {
+    let mut deleted = 0;
+    loop {
+        let n = sqlx::query(
+            "DELETE FROM consumed_events WHERE (consumer, event_id) IN \
+             (SELECT consumer, event_id FROM consumed_events \
+              WHERE consumer = $1 AND consumed_at < now() - make_interval(secs => $2) LIMIT $3)",
+        )
+        .bind(consumer)
+        .bind(retention.as_secs_f64())
+        .bind(SWEEP_BATCH)
+        .execute(pool)
+        .await?
+        .rows_affected();
+        deleted += n;
+        if n < SWEEP_BATCH as u64 {
+            return Ok(deleted);
+        }
+    }
+}
+
+async fn run_sweeper(pool: PgPool, consumer: String, token: CancellationToken) {
+    loop {
+        match sweep(&pool, &consumer, CONSUMED_RETENTION).await {
+            Ok(0) => {}
+            Ok(n) => {
+                tracing::info!(%consumer, deleted = n, "consumed event ids past retention deleted")
+            }
+            Err(e) => {
+                tracing::warn!(%consumer, error = %e.message, "sweeping consumed event ids failed")
+            }
+        }
+        tokio::select! {
+            _ = token.cancelled() => return,
+            _ = tokio::time::sleep(SWEEP_EVERY) => {}
+        }
+    }
+}
+
+/// Consumes until shutdown, reconnecting on the project's retry schedule;
+/// forgets consumed event ids past [`CONSUMED_RETENTION`] meanwhile.
 pub async fn run(
+    url: String,
+    pool: PgPool,
+    sub: Subscription,
+    handler: Handler,
+    token: CancellationToken,
+) {
+    let sweeper = tokio::spawn(run_sweeper(
+        pool.clone(),
+        sub.consumer.clone(),
+        token.child_token(),
+    ));
+    consume_until_shutdown(url, pool, sub, handler, token).await;
+    sweeper.abort();
+}
+
+async fn consume_until_shutdown(
     url: String,
     pool: PgPool,
     sub: Subscription,
