@@ -5,7 +5,8 @@
 //! visitors taking at once never get the same visit; an unreachable
 //! requester is tried again after the retry interval and then reached; the
 //! attempts run out; the raw answers are stored; the visit's contact is
-//! rated once; only the holder records an attempt; bad input is named.
+//! rated once; only the holder records an attempt; bad input is named; a
+//! round left unanswered past its feedback limit is visited back too.
 
 use std::collections::HashSet;
 use std::time::Duration;
@@ -352,4 +353,85 @@ async fn a_sample_is_the_pure_function_of_seed_and_ticket_number() {
             assert_eq!(v.not_queued_reason, NotQueuedReason::NotSampled as i32);
         }
     }
+}
+
+/// A round whose lead lets the feedback limit pass unanswered is visited
+/// back all the same (cause OVERDUE, no answer yet), once supervision
+/// opened the case; the late answer is then noted on that visit, not
+/// visited again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_round_left_unanswered_past_its_limit_is_visited_back_and_its_late_answer_noted() {
+    use hotline_proto::common::v1::{AssignmentRole, Feedback, FeedbackOutcome};
+    use hotline_proto::undertaking::v1::{SignAssignmentRequest, SubmitFeedbackRequest};
+    use hotline_tests::{assignments_of, submit_co_parts};
+
+    let policy = POLICY
+        .replace("{visit}", "visit = \"all\"")
+        .replace("feedback = \"2h\"", "feedback = \"3s\"");
+    let sys = System::start(Options {
+        policy: Some(policy),
+        ..Default::default()
+    })
+    .await
+    .expect("system starts");
+    let no = sys
+        .intake()
+        .await
+        .submit(heating_request("visits-overdue"))
+        .await
+        .expect("submit")
+        .into_inner()
+        .ticket_no;
+    submit_co_parts(&sys, &no).await;
+    let lead = assignments_of(&sys, &no)
+        .await
+        .into_iter()
+        .find(|a| a.role == AssignmentRole::Lead as i32)
+        .expect("a lead");
+    let mut unit = sys.undertaking_as(&lead.unit_id).await;
+    unit.sign_assignment(SignAssignmentRequest {
+        assignment_id: lead.assignment_id.clone(),
+        unit_id: lead.unit_id.clone(),
+        ..Default::default()
+    })
+    .await
+    .expect("lead signs");
+
+    let overdue = decided(&sys, &[&no]).await;
+    assert_eq!(overdue.len(), 1, "one visit for the round: {overdue:?}");
+    let v = &overdue[0];
+    assert_eq!(v.cause, VisitCause::Overdue as i32);
+    assert_eq!(v.state, ReturnVisitState::Queued as i32);
+    assert_eq!(
+        (v.unit_id.as_str(), v.hop, v.round),
+        (lead.unit_id.as_str(), 1, 1)
+    );
+    assert!(v.answered_at.is_none(), "not answered yet");
+
+    unit.submit_feedback(SubmitFeedbackRequest {
+        assignment_id: lead.assignment_id.clone(),
+        unit_id: lead.unit_id.clone(),
+        feedback: Some(Feedback {
+            outcome: FeedbackOutcome::Resolved as i32,
+            summary: "已协调热力站调整供热参数。".into(),
+            ..Default::default()
+        }),
+        ..Default::default()
+    })
+    .await
+    .expect("the lead answers late");
+    let noted = eventually(PATIENCE, "the late answer on the visit", || async {
+        let all = visits(&sys, ReturnVisitState::Unspecified).await;
+        all.iter()
+            .all(|v| v.answered_at.is_some())
+            .then_some(all.clone())
+    })
+    .await;
+    assert_eq!(noted.len(), 1, "the late answer is not visited again");
+    assert_eq!(noted[0].visit_id, v.visit_id);
+    assert_eq!(noted[0].cause, VisitCause::Overdue as i32);
+
+    let mut staff = visitor(&sys).await;
+    let taken = take(&mut staff).await.visit.expect("the overdue visit");
+    assert_eq!(taken.visit_id, v.visit_id);
 }

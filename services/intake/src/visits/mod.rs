@@ -41,37 +41,102 @@ use rules::{Step, Visit};
 pub const CONSUMER: &str = "intake-return-visits";
 pub const QUEUE: &str = "hotline.intake.return-visits";
 
-/// What intake's consumer of answered events binds to.
+/// What intake's consumer binds to: undertaking's answered rounds and lead
+/// assignments, supervision's cases (a lead's feedback limit passed).
 pub fn subscription() -> consume::Subscription {
     consume::Subscription {
         consumer: CONSUMER.into(),
         queue: QUEUE.into(),
-        bindings: vec![(
-            "hotline.undertaking.events".into(),
-            "undertaking.answered".into(),
-        )],
+        bindings: vec![
+            (
+                "hotline.undertaking.events".into(),
+                "undertaking.answered".into(),
+            ),
+            (
+                "hotline.undertaking.events".into(),
+                "undertaking.assigned".into(),
+            ),
+            (
+                "hotline.supervision.events".into(),
+                "supervision.case_opened".into(),
+            ),
+        ],
         prefetch: 32,
     }
 }
 
-/// The handler of the consumer: decides on each answered round once.
+/// The handler of the consumer: decides on each answered or overdue round
+/// once.
 pub fn handler(policy: Arc<Policy>) -> consume::Handler {
     Arc::new(move |tx, e| on_event(policy.clone(), tx, e))
 }
 
 type Acted<'t> = Pin<Box<dyn Future<Output = Result<(), ApiError>> + Send + 't>>;
 
+fn at_of(
+    t: Option<&prost_types::Timestamp>,
+    field: &'static str,
+) -> Result<DateTime<Utc>, ApiError> {
+    t.and_then(|t| from_proto(t, field).ok())
+        .ok_or_else(|| ApiError::invalid(field, "missing"))
+}
+
 fn on_event<'t>(policy: Arc<Policy>, tx: &'t mut Tx, e: &'t LifecycleEvent) -> Acted<'t> {
     Box::pin(async move {
-        let Some(Fact::Answered(a)) = &e.fact else {
-            return Ok(());
-        };
-        let answered_at = a
-            .answered_at
-            .as_ref()
-            .and_then(|t| from_proto(t, "answered_at").ok())
-            .ok_or_else(|| ApiError::invalid("answered_at", "missing"))?;
-        enter(&policy, tx, &e.ticket_no, a, answered_at, now()).await
+        let no = e.ticket_no.as_str();
+        match &e.fact {
+            Some(Fact::Answered(a)) => {
+                let round = store::Answered {
+                    ticket_no: no,
+                    unit_id: &a.unit_id,
+                    assignment_id: &a.assignment_id,
+                    hop: a.hop,
+                    round: a.round,
+                    answered_at: Some(at_of(a.answered_at.as_ref(), "answered_at")?),
+                };
+                if store::note_late_answer(tx, &round).await? {
+                    tracing::info!(ticket_no = %no, hop = a.hop, round = a.round, "late answer noted on an overdue round's visit");
+                    return Ok(());
+                }
+                enter(&policy, tx, &round, now()).await
+            }
+            Some(Fact::Assigned(a))
+                if a.role == hotline_proto::common::v1::AssignmentRole::Lead as i32 =>
+            {
+                let lead = store::RoundLead {
+                    hop: a.hop,
+                    round: a.round,
+                    unit_id: a.unit_id.clone(),
+                    assignment_id: a.assignment_id.clone(),
+                };
+                store::note_lead(
+                    tx,
+                    no,
+                    &lead,
+                    at_of(a.dispatched_at.as_ref(), "dispatched_at")?,
+                )
+                .await
+            }
+            Some(Fact::CaseOpened(c))
+                if c.stage == hotline_proto::common::v1::Stage::Feedback as i32 =>
+            {
+                let Some(lead) = store::latest_lead(tx, no, &c.unit_id).await? else {
+                    // A co-unit's part, or a lead intake was not told of.
+                    tracing::debug!(ticket_no = %no, unit_id = %c.unit_id, "feedback case of no lead round intake knows");
+                    return Ok(());
+                };
+                let round = store::Answered {
+                    ticket_no: no,
+                    unit_id: &lead.unit_id,
+                    assignment_id: &lead.assignment_id,
+                    hop: lead.hop,
+                    round: lead.round,
+                    answered_at: None,
+                };
+                enter(&policy, tx, &round, now()).await
+            }
+            _ => Ok(()),
+        }
     })
 }
 
@@ -88,16 +153,16 @@ fn clock_id(v: &Visit) -> String {
     )
 }
 
-/// Records the decision for an answered round; starts the visit's clock
-/// when it is queued. A ticket intake does not know is skipped (logged).
+/// Records the decision for an answered (or overdue) round; starts the
+/// visit's clock when it is queued. A ticket intake does not know is
+/// skipped (logged).
 async fn enter(
     policy: &Policy,
     tx: &mut Tx,
-    ticket_no: &str,
-    a: &ev::Answered,
-    answered_at: DateTime<Utc>,
+    answered: &store::Answered<'_>,
     at: DateTime<Utc>,
 ) -> Result<(), ApiError> {
+    let ticket_no = answered.ticket_no;
     let Some(facts) = store::ticket_facts(tx, ticket_no).await? else {
         tracing::warn!(%ticket_no, "answered event of a ticket intake does not hold, skipped");
         return Ok(());
@@ -109,22 +174,15 @@ async fn enter(
     let rv = &policy.return_visits;
     let entry = rules::decide(rv, tier, facts.consent, ticket_no);
     let deadline = at + chrono::Duration::from_std(rv.limit).unwrap_or_default();
-    let answered = store::Answered {
-        ticket_no,
-        unit_id: &a.unit_id,
-        assignment_id: &a.assignment_id,
-        hop: a.hop,
-        round: a.round,
-        answered_at,
-    };
-    let Some(visit) = store::enter(tx, &answered, &entry, at, deadline).await? else {
+    let Some(visit) = store::enter(tx, answered, &entry, at, deadline).await? else {
         return Ok(());
     };
     let detail = format!(
-        "visit={} hop={} round={} decision={} seed={} rate={}",
+        "visit={} hop={} round={} cause={} decision={} seed={} rate={}",
         visit.id,
         visit.hop,
         visit.round,
+        visit.cause.as_sql(),
         entry.not_queued.map_or("queued", |n| n.as_sql()),
         entry.sample.as_ref().map_or("", |s| s.0.as_str()),
         entry.sample.as_ref().map_or(1.0, |s| s.1),

@@ -30,6 +30,13 @@ stored!(
     }
 );
 stored!(
+    /// Why a round comes to a return visit.
+    Cause, pb::VisitCause, "visit cause", {
+        Answered = "answered",
+        Overdue = "overdue",
+    }
+);
+stored!(
     /// Why an answered ticket was not queued.
     NotQueued, pb::NotQueuedReason, "not-queued reason", {
         ConsentRefused = "consent_refused",
@@ -210,6 +217,8 @@ pub struct Visit {
     pub unit_id: String,
     pub hop: i32,
     pub round: i32,
+    pub cause: Cause,
+    pub answered_at: Option<DateTime<Utc>>,
     pub entered_at: DateTime<Utc>,
     pub state: VisitState,
     pub not_queued: Option<NotQueued>,
@@ -255,6 +264,8 @@ impl Visit {
             comment: a.map(|a| a.comment.clone()).unwrap_or_default(),
             contact_id: self.contact_id.map(|c| c.to_string()).unwrap_or_default(),
             closed_at: opt_to_proto(self.closed_at),
+            cause: self.cause.to_proto() as i32,
+            answered_at: opt_to_proto(self.answered_at),
         }
     }
 }

@@ -194,6 +194,8 @@ fn visit(state: VisitState, taken_by: Option<&str>) -> Visit {
         unit_id: "bj-heating-group".into(),
         hop: 1,
         round: 1,
+        cause: Cause::Answered,
+        answered_at: Some(at(0)),
         entered_at: at(0),
         state,
         not_queued: None,

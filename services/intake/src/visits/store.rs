@@ -10,7 +10,8 @@ use sqlx::postgres::PgRow;
 use sqlx::{PgPool, Row};
 
 use super::rules::{
-    Answers, AttemptResult, Entry, NotQueued, Outcome, Resolution, Visit, VisitId, VisitState,
+    Answers, AttemptResult, Cause, Entry, NotQueued, Outcome, Resolution, Visit, VisitId,
+    VisitState,
 };
 use crate::ratings::rules::{Contact, ContactId, ContactKind, Level};
 
@@ -37,6 +38,8 @@ fn visit_from(row: &PgRow) -> Result<Visit, ApiError> {
         unit_id: row.get("unit_id"),
         hop: row.get("hop"),
         round: row.get("round"),
+        cause: Cause::from_sql(row.get("cause"))?,
+        answered_at: row.get("answered_at"),
         entered_at: row.get("entered_at"),
         state: VisitState::from_sql(row.get("state"))?,
         not_queued: row
@@ -82,14 +85,83 @@ pub async fn ticket_facts(tx: &mut Tx, no: &str) -> Result<Option<TicketFacts>, 
     }))
 }
 
-/// The answered round intake decides on.
+/// The round intake decides on: answered (when), or overdue (`None`).
 pub struct Answered<'a> {
     pub ticket_no: &'a str,
     pub unit_id: &'a str,
     pub assignment_id: &'a str,
     pub hop: i32,
     pub round: i32,
-    pub answered_at: DateTime<Utc>,
+    pub answered_at: Option<DateTime<Utc>>,
+}
+
+/// A round's lead unit, as undertaking assigned it.
+pub struct RoundLead {
+    pub hop: i32,
+    pub round: i32,
+    pub unit_id: String,
+    pub assignment_id: String,
+}
+
+/// Notes a round's lead assignment (once per round; a repeat is ignored).
+pub async fn note_lead(
+    tx: &mut Tx,
+    ticket_no: &str,
+    lead: &RoundLead,
+    assigned_at: DateTime<Utc>,
+) -> Result<(), ApiError> {
+    sqlx::query(
+        "INSERT INTO round_leads (ticket_no, hop, round, unit_id, assignment_id, assigned_at) \
+         VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
+    )
+    .bind(ticket_no)
+    .bind(lead.hop)
+    .bind(lead.round)
+    .bind(&lead.unit_id)
+    .bind(&lead.assignment_id)
+    .bind(assigned_at)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// The latest round `unit_id` leads on the ticket, if intake was told of one.
+pub async fn latest_lead(
+    tx: &mut Tx,
+    ticket_no: &str,
+    unit_id: &str,
+) -> Result<Option<RoundLead>, ApiError> {
+    let row = sqlx::query(
+        "SELECT hop, round, unit_id, assignment_id FROM round_leads \
+         WHERE ticket_no = $1 AND unit_id = $2 ORDER BY hop DESC, round DESC LIMIT 1",
+    )
+    .bind(ticket_no)
+    .bind(unit_id)
+    .fetch_optional(&mut **tx)
+    .await?;
+    Ok(row.map(|r| RoundLead {
+        hop: r.get("hop"),
+        round: r.get("round"),
+        unit_id: r.get("unit_id"),
+        assignment_id: r.get("assignment_id"),
+    }))
+}
+
+/// A late answer of a round already visited as overdue: noted on the
+/// visit. Returns whether there was such a visit without an answer.
+pub async fn note_late_answer(tx: &mut Tx, a: &Answered<'_>) -> Result<bool, ApiError> {
+    let n = sqlx::query(
+        "UPDATE return_visits SET answered_at = $4 \
+         WHERE ticket_no = $1 AND hop = $2 AND round = $3 AND answered_at IS NULL",
+    )
+    .bind(a.ticket_no)
+    .bind(a.hop)
+    .bind(a.round)
+    .bind(a.answered_at)
+    .execute(&mut **tx)
+    .await?
+    .rows_affected();
+    Ok(n == 1)
 }
 
 /// Records the decision for an answered round, once per (ticket, hop,
@@ -106,8 +178,8 @@ pub async fn enter(
     let row = sqlx::query(
         "INSERT INTO return_visits (visit_id, ticket_no, unit_id, assignment_id, hop, round, \
          answered_at, entered_at, state, not_queued_reason, sampled, sample_seed, sample_rate, \
-         deadline, due_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) \
+         deadline, due_at, cause) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16) \
          ON CONFLICT ON CONSTRAINT return_visits_one_per_round DO NOTHING RETURNING *",
     )
     .bind(VisitId::new())
@@ -125,6 +197,14 @@ pub async fn enter(
     .bind(e.sample.as_ref().map(|s| s.1))
     .bind(queued.then_some(deadline))
     .bind(queued.then_some(at))
+    .bind(
+        if a.answered_at.is_some() {
+            Cause::Answered
+        } else {
+            Cause::Overdue
+        }
+        .as_sql(),
+    )
     .fetch_optional(&mut **tx)
     .await?;
     row.as_ref().map(visit_from).transpose()
