@@ -361,9 +361,7 @@ async fn a_sample_is_the_pure_function_of_seed_and_ticket_number() {
 /// visited again.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_round_left_unanswered_past_its_limit_is_visited_back_and_its_late_answer_noted() {
-    use hotline_proto::common::v1::{AssignmentRole, Feedback, FeedbackOutcome};
-    use hotline_proto::undertaking::v1::{SignAssignmentRequest, SubmitFeedbackRequest};
-    use hotline_tests::{assignments_of, submit_co_parts};
+    use hotline_tests::{lead_answers, sign_as_lead, submit_co_parts};
 
     let policy = POLICY
         .replace("{visit}", "visit = \"all\"")
@@ -383,19 +381,7 @@ async fn a_round_left_unanswered_past_its_limit_is_visited_back_and_its_late_ans
         .into_inner()
         .ticket_no;
     submit_co_parts(&sys, &no).await;
-    let lead = assignments_of(&sys, &no)
-        .await
-        .into_iter()
-        .find(|a| a.role == AssignmentRole::Lead as i32)
-        .expect("a lead");
-    let mut unit = sys.undertaking_as(&lead.unit_id).await;
-    unit.sign_assignment(SignAssignmentRequest {
-        assignment_id: lead.assignment_id.clone(),
-        unit_id: lead.unit_id.clone(),
-        ..Default::default()
-    })
-    .await
-    .expect("lead signs");
+    let lead = sign_as_lead(&sys, &no).await;
 
     let overdue = decided(&sys, &[&no]).await;
     assert_eq!(overdue.len(), 1, "one visit for the round: {overdue:?}");
@@ -408,18 +394,7 @@ async fn a_round_left_unanswered_past_its_limit_is_visited_back_and_its_late_ans
     );
     assert!(v.answered_at.is_none(), "not answered yet");
 
-    unit.submit_feedback(SubmitFeedbackRequest {
-        assignment_id: lead.assignment_id.clone(),
-        unit_id: lead.unit_id.clone(),
-        feedback: Some(Feedback {
-            outcome: FeedbackOutcome::Resolved as i32,
-            summary: "已协调热力站调整供热参数。".into(),
-            ..Default::default()
-        }),
-        ..Default::default()
-    })
-    .await
-    .expect("the lead answers late");
+    lead_answers(&sys, &lead, "已协调热力站调整供热参数。").await;
     let noted = eventually(PATIENCE, "the late answer on the visit", || async {
         let all = visits(&sys, ReturnVisitState::Unspecified).await;
         all.iter()

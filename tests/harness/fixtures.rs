@@ -107,35 +107,58 @@ pub async fn submit_co_parts(sys: &System, ticket_no: &str) {
     }
 }
 
-/// Takes a routed ticket to its answer: co-units sign and submit their
-/// parts, then the lead signs and answers "resolved" with `summary`.
-pub async fn answer_as_lead(sys: &System, ticket_no: &str, summary: &str) {
-    use hotline_proto::common::v1::{AssignmentRole, Feedback, FeedbackOutcome};
-    use hotline_proto::undertaking::v1::{SignAssignmentRequest, SubmitFeedbackRequest};
-    submit_co_parts(sys, ticket_no).await;
+/// Has the lead unit of a routed ticket sign; returns its assignment.
+pub async fn sign_as_lead(
+    sys: &System,
+    ticket_no: &str,
+) -> hotline_proto::undertaking::v1::Assignment {
+    use hotline_proto::common::v1::AssignmentRole;
+    use hotline_proto::undertaking::v1::SignAssignmentRequest;
     let lead = assignments_of(sys, ticket_no)
         .await
         .into_iter()
         .find(|a| a.role == AssignmentRole::Lead as i32)
         .expect("a lead");
-    let mut unit = sys.undertaking_as(&lead.unit_id).await;
-    unit.sign_assignment(SignAssignmentRequest {
-        assignment_id: lead.assignment_id.clone(),
-        unit_id: lead.unit_id.clone(),
-        ..Default::default()
-    })
-    .await
-    .expect("lead signs");
-    unit.submit_feedback(SubmitFeedbackRequest {
-        assignment_id: lead.assignment_id.clone(),
-        unit_id: lead.unit_id.clone(),
-        feedback: Some(Feedback {
-            outcome: FeedbackOutcome::Resolved as i32,
-            summary: summary.to_string(),
+    sys.undertaking_as(&lead.unit_id)
+        .await
+        .sign_assignment(SignAssignmentRequest {
+            assignment_id: lead.assignment_id.clone(),
+            unit_id: lead.unit_id.clone(),
             ..Default::default()
-        }),
-        ..Default::default()
-    })
-    .await
-    .expect("lead answers");
+        })
+        .await
+        .expect("lead signs");
+    lead
+}
+
+/// The lead unit answers its signed assignment "resolved" with `summary`.
+pub async fn lead_answers(
+    sys: &System,
+    lead: &hotline_proto::undertaking::v1::Assignment,
+    summary: &str,
+) {
+    use hotline_proto::common::v1::{Feedback, FeedbackOutcome};
+    use hotline_proto::undertaking::v1::SubmitFeedbackRequest;
+    sys.undertaking_as(&lead.unit_id)
+        .await
+        .submit_feedback(SubmitFeedbackRequest {
+            assignment_id: lead.assignment_id.clone(),
+            unit_id: lead.unit_id.clone(),
+            feedback: Some(Feedback {
+                outcome: FeedbackOutcome::Resolved as i32,
+                summary: summary.to_string(),
+                ..Default::default()
+            }),
+            ..Default::default()
+        })
+        .await
+        .expect("lead answers");
+}
+
+/// Takes a routed ticket to its answer: co-units sign and submit their
+/// parts, then the lead signs and answers "resolved" with `summary`.
+pub async fn answer_as_lead(sys: &System, ticket_no: &str, summary: &str) {
+    submit_co_parts(sys, ticket_no).await;
+    let lead = sign_as_lead(sys, ticket_no).await;
+    lead_answers(sys, &lead, summary).await;
 }

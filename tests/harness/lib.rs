@@ -37,7 +37,10 @@ pub use broker::{
     DeadLetter, DeadQueue, cut_broker_access, deadline_queue_depth, publish_events, publish_raw,
     restart_rabbitmq, restore_broker_access,
 };
-pub use fixtures::{answer_as_lead, assignments_of, eventually, heating_request, submit_co_parts};
+pub use fixtures::{
+    answer_as_lead, assignments_of, eventually, heating_request, lead_answers, sign_as_lead,
+    submit_co_parts,
+};
 pub use procs::{free_port, peak_memory_mib, process_alive};
 
 use broker::rabbitmqctl;
