@@ -575,6 +575,18 @@ impl System {
         Ok(c)
     }
 
+    /// A small pool on one service's schema in the test database.
+    pub async fn pool(&self, schema: &str) -> anyhow::Result<sqlx::PgPool> {
+        let url = format!(
+            "postgres://postgres@127.0.0.1:5432/{}?options=-csearch_path%3D{schema}",
+            self.db_name
+        );
+        Ok(sqlx::postgres::PgPoolOptions::new()
+            .max_connections(2)
+            .connect(&url)
+            .await?)
+    }
+
     pub fn amqp_url(&self) -> String {
         format!("amqp://guest:guest@127.0.0.1:5672/{}", self.vhost)
     }

@@ -378,10 +378,10 @@ pub async fn fire_due(pool: &PgPool, publisher: &Publisher, limit: i64) -> anyho
     let started = std::time::Instant::now();
     let rows = sqlx::query(
         "UPDATE clock_timers SET leased_until = now() + make_interval(secs => $2) \
-         WHERE id IN ( \
+         WHERE id = ANY(ARRAY( \
            SELECT id FROM clock_timers WHERE fire_at <= now() \
            AND (leased_until IS NULL OR leased_until <= now()) \
-           ORDER BY fire_at LIMIT $1 FOR UPDATE SKIP LOCKED) \
+           ORDER BY fire_at LIMIT $1 FOR UPDATE SKIP LOCKED)) \
          RETURNING id, fire_at, kind, clock_id, clock_version, ticket_no, stage, unit_id, deadline",
     )
     .bind(limit)

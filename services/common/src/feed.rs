@@ -361,15 +361,17 @@ fn too_old(field: &str, scope: &str, floor: Position) -> ApiError {
 /// the floors of the units (and of [`ALL`]) they belonged to. Only rows a
 /// reader could already have had (below the horizon) go, so that a floor
 /// is never a position no cursor has reached. Returns the rows deleted.
+/// (`id = ANY(ARRAY(…))`, not `id IN (…)`: the latter is planned as a hash
+/// join over a sequential scan of the whole feed, per batch.)
 pub async fn prune(pool: &PgPool, retention: Duration, batch: i64) -> Result<u64, ApiError> {
     let secs = retention.as_secs_f64();
     let deleted: i64 = sqlx::query_scalar(
         "WITH gone AS ( \
-             DELETE FROM unit_events WHERE id IN ( \
+             DELETE FROM unit_events WHERE id = ANY(ARRAY( \
                  SELECT id FROM unit_events \
                  WHERE recorded_at < now() - make_interval(secs => $1) \
                  AND xid < pg_snapshot_xmin(pg_current_snapshot()) \
-                 ORDER BY recorded_at LIMIT $2) \
+                 ORDER BY recorded_at LIMIT $2)) \
              RETURNING unit_id, xid, id), \
          newest AS ( \
              (SELECT DISTINCT ON (unit_id) unit_id, xid, id FROM gone ORDER BY unit_id, xid DESC, id DESC) \

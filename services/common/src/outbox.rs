@@ -128,11 +128,11 @@ impl Outbox {
     pub async fn claim(&self, pool: &PgPool, limit: i64) -> Result<Vec<Claim>, ApiError> {
         let rows: Vec<(String, i32, i64, DateTime<Utc>)> = sqlx::query_as(AssertSqlSafe(format!(
             "UPDATE {t} SET leased_until = now() + make_interval(secs => $2) \
-             WHERE ticket_no IN ( \
+             WHERE ticket_no = ANY(ARRAY( \
                SELECT ticket_no FROM {t} \
                WHERE next_attempt_at <= now() \
                AND (leased_until IS NULL OR leased_until <= now()) \
-               ORDER BY next_attempt_at LIMIT $1 FOR UPDATE SKIP LOCKED) \
+               ORDER BY next_attempt_at LIMIT $1 FOR UPDATE SKIP LOCKED)) \
              RETURNING ticket_no, attempts, pushes, leased_until",
             t = self.table
         )))

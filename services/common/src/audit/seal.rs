@@ -39,7 +39,7 @@ pub async fn seal_step(pool: &PgPool, batch: i64) -> Result<Step, ApiError> {
         .execute(&mut *tx)
         .await?;
     let claimed = sqlx::query(
-        "DELETE FROM audit_pending WHERE id IN (SELECT id FROM audit_pending ORDER BY id LIMIT $1) \
+        "DELETE FROM audit_pending WHERE id = ANY(ARRAY(SELECT id FROM audit_pending ORDER BY id LIMIT $1)) \
          RETURNING id, at, actor, actor_unit, action, ticket_no, detail",
     )
     .bind(batch)

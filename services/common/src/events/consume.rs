@@ -103,9 +103,9 @@ pub async fn sweep(pool: &PgPool, consumer: &str, retention: Duration) -> Result
     let mut deleted = 0;
     loop {
         let n = sqlx::query(
-            "DELETE FROM consumed_events WHERE (consumer, event_id) IN \
-             (SELECT consumer, event_id FROM consumed_events \
-              WHERE consumer = $1 AND consumed_at < now() - make_interval(secs => $2) LIMIT $3)",
+            "DELETE FROM consumed_events WHERE ctid = ANY(ARRAY( \
+             SELECT ctid FROM consumed_events \
+             WHERE consumer = $1 AND consumed_at < now() - make_interval(secs => $2) LIMIT $3))",
         )
         .bind(consumer)
         .bind(retention.as_secs_f64())

@@ -66,7 +66,7 @@ pub async fn claim(pool: &PgPool, limit: i64, lease: Duration) -> Result<Vec<Cla
              AND (e.next_attempt_at > now() OR e.leased_until > now())) \
            ORDER BY o.seq LIMIT $1 FOR UPDATE SKIP LOCKED) \
          UPDATE lifecycle_outbox o SET leased_until = now() + make_interval(secs => $2) \
-         FROM due WHERE o.seq = due.seq \
+         WHERE o.seq = ANY(ARRAY(SELECT seq FROM due)) \
          RETURNING o.seq, o.event_id, o.routing_key, o.body, o.attempts, o.leased_until",
     )
     .bind(limit)
