@@ -10,7 +10,8 @@
 //! Options: `--tickets N` lifecycles in the closed-loop run (default
 //! 6,000), `--in-flight C` (default 64), `--history N` answered tickets
 //! loaded first (default 0), `--open-seconds S` length of the open-loop run
-//! (default 15). `BENCH_POOL` sets every service's pool (default 8: the
+//! (default 15), `--poll` units poll their inboxes instead of watching
+//! their event streams. `BENCH_POOL` sets every service's pool (default 8: the
 //! machine's PostgreSQL is shared), `BENCH_LOG` their log filter.
 //!
 //! Prints, in one run: verified lifecycles/s (closed loop); p50/p99 of
@@ -36,7 +37,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use hotline_tests::load::{
-    Driver, Pace, Run, Verification, format_codes, format_latencies, percentiles_ms,
+    Driver, Feed, Pace, Run, Verification, format_codes, format_latencies, percentiles_ms,
 };
 use hotline_tests::{Options, SERVICES, System, floors, peak_memory_mib};
 use sqlx::{Connection as _, PgConnection};
@@ -60,9 +61,18 @@ async fn main() -> anyhow::Result<()> {
     let in_flight = flag("--in-flight", 64) as usize;
     let history = flag("--history", 0) as i64;
     let open_seconds = flag("--open-seconds", 15) as f64;
+    let feed = if std::env::args().any(|a| a == "--poll") {
+        Feed::Poll
+    } else {
+        Feed::Watch
+    };
     let pool = std::env::var("BENCH_POOL").unwrap_or_else(|_| "8".into());
     println!(
-        "lifecycle benchmark: {tickets} lifecycles, {in_flight} in flight, {history} answered tickets of history, pools of {pool}"
+        "lifecycle benchmark: {tickets} lifecycles, {in_flight} in flight, {history} answered tickets of history, pools of {pool}, units {}",
+        match feed {
+            Feed::Watch => "watching their streams (WatchUnitEvents)",
+            Feed::Poll => "polling their inboxes (ListAssignments)",
+        }
     );
     let sys = System::start(Options {
         policy: None,
@@ -75,7 +85,7 @@ async fn main() -> anyhow::Result<()> {
         ],
     })
     .await?;
-    let driver = Driver::new(&sys).await;
+    let driver = Driver::with_feed(&sys, feed).await;
 
     // ---- warm-up (and the templates of the history)
     let warm = driver.run(220, Pace::Closed { in_flight: 16 }).await;

@@ -9,8 +9,11 @@
 mod broker;
 mod fixtures;
 pub mod floors;
+mod inbox;
 pub mod load;
+mod mix;
 mod procs;
+mod stats;
 pub mod supervision;
 
 use std::collections::HashMap;

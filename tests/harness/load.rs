@@ -3,8 +3,9 @@
 //! them.
 //!
 //! One lifecycle: intake `Submit` → routed (every unit the catalogue names
-//! finds its assignment in its inbox: undertaking `ListAssignments`,
-//! polled per unit) → each unit `SignAssignment` → each co-unit
+//! finds its assignment in its inbox: undertaking `ListAssignments`
+//! polled per unit, or each unit's `WatchUnitEvents` stream; [`Feed`]) →
+//! each unit `SignAssignment` → each co-unit
 //! `SubmitPart` → the lead unit `SubmitFeedback`. The requests rotate
 //! through [`mix`]: fourteen units, co-units on about half the tickets.
 //!
@@ -36,228 +37,31 @@
 //!
 //! Calls give up after [`Driver::patience`].
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::HashMap;
 use std::future::Future;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use futures_util::future::join_all;
-use hdrhistogram::Histogram;
-use hotline_proto::common::v1::{
-    AssignmentRole, Channel as IntakeChannel, Feedback, FeedbackOutcome, Location, Requester,
-    UrgencyTier,
-};
+use hotline_proto::common::v1::{AssignmentRole, Feedback, FeedbackOutcome};
 use hotline_proto::intake::v1::SubmitRequest;
 use hotline_proto::intake::v1::intake_service_client::IntakeServiceClient;
 use hotline_proto::undertaking::v1::undertaking_service_client::UndertakingServiceClient;
 use hotline_proto::undertaking::v1::{
-    Assignment, AssignmentState, ListAssignmentsRequest, ListTicketAssignmentsRequest,
-    SignAssignmentRequest, SubmitFeedbackRequest, SubmitPartRequest,
+    Assignment, AssignmentState, ListTicketAssignmentsRequest, SignAssignmentRequest,
+    SubmitFeedbackRequest, SubmitPartRequest,
 };
-use tokio::sync::Notify;
 use tonic::{Code, Status};
 
+pub use crate::inbox::Feed;
+use crate::inbox::{Feeder, Inbox};
+pub use crate::mix::{Kind, mix, mix_units};
+pub use crate::stats::{
+    Codes, Stats, code_name, codes_since, format_codes, format_latencies, percentiles_ms,
+};
 use crate::{Authed, CENTRE, System};
-
-/// One kind of request and the units the catalogue in force
-/// (`services/dispatch/catalogue/beijing.toml`) routes it to.
-#[derive(Debug, Clone)]
-pub struct Kind {
-    pub category: &'static str,
-    pub district: &'static str,
-    pub street: &'static str,
-    pub lead: &'static str,
-    pub co: &'static [&'static str],
-}
-
-/// The requests the driver rotates through: 14 units; 6 of 11 kinds with
-/// a co-unit.
-pub fn mix() -> Vec<Kind> {
-    let k = |category, district, street, lead, co| Kind {
-        category,
-        district,
-        street,
-        lead,
-        co,
-    };
-    vec![
-        k(
-            "heating",
-            "110105",
-            "",
-            "bj-heating-group",
-            &["bj-cmc"] as &[&str],
-        ),
-        k("social-insurance", "110108", "", "bj-hrss", &[]),
-        k("gas-supply", "110106", "", "bj-gas-group", &["bj-cmc"]),
-        k("health", "110102", "", "bj-health", &[]),
-        k("power-supply", "110107", "", "bj-power", &["bj-cmc"]),
-        k("market-regulation", "110105", "", "bj-amr", &[]),
-        k(
-            "water-supply",
-            "110105",
-            "",
-            "bj-water-group",
-            &["bj-water-authority"],
-        ),
-        k(
-            "medical-insurance",
-            "110108",
-            "",
-            "bj-healthcare-security",
-            &[],
-        ),
-        k(
-            "traffic-signals",
-            "110106",
-            "",
-            "bj-traffic-police",
-            &["bj-transport"],
-        ),
-        k("price", "110102", "", "bj-amr", &[]),
-        k(
-            "noise",
-            "110105",
-            "110105001",
-            "street-110105001",
-            &["bj-urban-enforcement"],
-        ),
-    ]
-}
-
-impl Kind {
-    pub fn units(&self) -> Vec<&'static str> {
-        std::iter::once(self.lead)
-            .chain(self.co.iter().copied())
-            .collect()
-    }
-
-    pub fn request(&self, key: &str) -> SubmitRequest {
-        SubmitRequest {
-            idempotency_key: key.to_string(),
-            channel: IntakeChannel::Phone as i32,
-            requester: Some(Requester {
-                anonymous: false,
-                name: "李先生".into(),
-                phone: "13900139000".into(),
-                return_visit_consent: true,
-                confidential: false,
-            }),
-            content: format!("{}：市民来电反映问题，请尽快核实处理。", self.category),
-            location: Some(Location {
-                district_code: self.district.into(),
-                street_code: self.street.into(),
-                address: "某小区1号楼".into(),
-            }),
-            category_code: self.category.into(),
-            tier: UrgencyTier::General as i32,
-            complex: false,
-            attachments: vec![],
-        }
-    }
-}
-
-/// Every unit of the mix, once.
-pub fn mix_units() -> Vec<&'static str> {
-    let mut units: Vec<&'static str> = mix().iter().flat_map(Kind::units).collect();
-    units.sort_unstable();
-    units.dedup();
-    units
-}
-
-/// Per-RPC latencies (microseconds) and gRPC codes.
-#[derive(Default)]
-pub struct Stats {
-    inner: Mutex<StatsInner>,
-}
-
-#[derive(Default)]
-struct StatsInner {
-    latency: BTreeMap<&'static str, Histogram<u64>>,
-    codes: BTreeMap<(&'static str, String), u64>,
-}
-
-/// Counts of answers: (RPC, gRPC code name) → calls.
-pub type Codes = BTreeMap<(&'static str, String), u64>;
-
-fn histogram() -> Histogram<u64> {
-    Histogram::new_with_bounds(1, 600_000_000, 3).expect("histogram bounds")
-}
-
-/// The name of a code as the gRPC spec spells it.
-pub fn code_name(code: Code) -> String {
-    let s = format!("{code:?}");
-    // "FailedPrecondition" → "FAILED_PRECONDITION"
-    let mut out = String::new();
-    for (i, c) in s.chars().enumerate() {
-        if c.is_uppercase() && i > 0 {
-            out.push('_');
-        }
-        out.push(c.to_ascii_uppercase());
-    }
-    out
-}
-
-impl Stats {
-    /// A call's latency and answer.
-    pub fn call(&self, rpc: &'static str, took: Duration, code: Code) {
-        let mut s = self.inner.lock().expect("stats");
-        s.latency
-            .entry(rpc)
-            .or_insert_with(histogram)
-            .saturating_record(took.as_micros() as u64);
-        *s.codes.entry((rpc, code_name(code))).or_default() += 1;
-    }
-
-    /// A span that is not a call (a whole lifecycle, the wait for routing).
-    pub fn span(&self, name: &'static str, took: Duration) {
-        let mut s = self.inner.lock().expect("stats");
-        s.latency
-            .entry(name)
-            .or_insert_with(histogram)
-            .saturating_record(took.as_micros() as u64);
-    }
-
-    /// Every (RPC, code) count so far.
-    pub fn codes(&self) -> Codes {
-        self.inner.lock().expect("stats").codes.clone()
-    }
-
-    /// The latency histograms so far, by RPC or span name.
-    pub fn latencies(&self) -> BTreeMap<&'static str, Histogram<u64>> {
-        self.inner.lock().expect("stats").latency.clone()
-    }
-
-    /// Forgets the latencies (codes are kept).
-    pub fn reset_latencies(&self) {
-        self.inner.lock().expect("stats").latency.clear();
-    }
-}
-
-/// Counts of `after` not in `before`.
-pub fn codes_since(before: &Codes, after: &Codes) -> Codes {
-    after
-        .iter()
-        .filter_map(|(k, n)| {
-            let d = n - before.get(k).copied().unwrap_or(0);
-            (d > 0).then(|| (k.clone(), d))
-        })
-        .collect()
-}
-
-/// Codes as lines "RPC: OK 120, UNAVAILABLE 3".
-pub fn format_codes(codes: &Codes) -> String {
-    let mut by_rpc: BTreeMap<&str, Vec<String>> = BTreeMap::new();
-    for ((rpc, code), n) in codes {
-        by_rpc.entry(rpc).or_default().push(format!("{code} {n}"));
-    }
-    by_rpc
-        .into_iter()
-        .map(|(rpc, c)| format!("  {rpc:<24} {}", c.join(", ")))
-        .collect::<Vec<_>>()
-        .join("\n")
-}
 
 /// How lifecycles are started.
 #[derive(Debug, Clone, Copy)]
@@ -303,64 +107,6 @@ pub struct Verification {
     pub problems: Vec<String>,
 }
 
-/// Assignments found in the units' inboxes, waiting for their tickets'
-/// lifecycles to take them.
-#[derive(Default)]
-struct Inbox {
-    slots: Mutex<HashMap<String, Slot>>,
-    seen: Mutex<HashSet<String>>,
-}
-
-#[derive(Default)]
-struct Slot {
-    found: Vec<Assignment>,
-    wake: Arc<Notify>,
-}
-
-impl Inbox {
-    fn deliver(&self, a: Assignment) -> bool {
-        if !self
-            .seen
-            .lock()
-            .expect("seen")
-            .insert(a.assignment_id.clone())
-        {
-            return false;
-        }
-        let mut slots = self.slots.lock().expect("slots");
-        let slot = slots.entry(a.ticket_no.clone()).or_default();
-        slot.found.push(a);
-        slot.wake.notify_one();
-        true
-    }
-
-    /// Waits until `count` assignments of the ticket were found.
-    async fn take(
-        &self,
-        ticket_no: &str,
-        count: usize,
-        patience: Duration,
-    ) -> Option<Vec<Assignment>> {
-        let give_up = Instant::now() + patience;
-        loop {
-            let wake = {
-                let mut slots = self.slots.lock().expect("slots");
-                let slot = slots.entry(ticket_no.to_string()).or_default();
-                if slot.found.len() >= count {
-                    return slots.remove(ticket_no).map(|s| s.found);
-                }
-                slot.wake.clone()
-            };
-            let left = give_up.saturating_duration_since(Instant::now());
-            if left.is_zero() {
-                self.slots.lock().expect("slots").remove(ticket_no);
-                return None;
-            }
-            let _ = tokio::time::timeout(left, wake.notified()).await;
-        }
-    }
-}
-
 /// Drives lifecycles against a [`System`]. Cheap to clone.
 #[derive(Clone)]
 pub struct Driver {
@@ -385,6 +131,12 @@ impl Driver {
     /// connection of its own, as separate offices would be), and one
     /// inbox poller per unit.
     pub async fn new(sys: &System) -> Driver {
+        Driver::with_feed(sys, Feed::Poll).await
+    }
+
+    /// As [`Driver::new`], the units learning of their new assignments by
+    /// `feed`: polling their inboxes, or watching their event streams.
+    pub async fn with_feed(sys: &System, feed: Feed) -> Driver {
         let mut units = HashMap::new();
         for u in mix_units() {
             units.insert(u, sys.undertaking_as(u).await);
@@ -406,57 +158,30 @@ impl Driver {
         };
         let handles: Vec<_> = mix_units()
             .into_iter()
-            .map(|u| tokio::spawn(d.clone().poll_inbox(u)))
+            .map(|u| {
+                let feeder = Feeder {
+                    unit: u,
+                    client: d.units[u].clone(),
+                    inbox: d.inbox.clone(),
+                    stats: d.stats.clone(),
+                    every: d.poll_every,
+                };
+                tokio::spawn(match feed {
+                    Feed::Poll => {
+                        Box::pin(feeder.poll()) as Pin<Box<dyn Future<Output = ()> + Send>>
+                    }
+                    Feed::Watch => Box::pin(feeder.watch()),
+                })
+            })
             .collect();
         d.pollers.lock().expect("pollers").extend(handles);
         d
     }
 
-    /// Stops the inbox pollers.
+    /// Stops the inbox feeders.
     pub fn stop(&self) {
         for h in self.pollers.lock().expect("pollers").drain(..) {
             h.abort();
-        }
-    }
-
-    /// One unit's inbox: its assignments pending sign-off, read page by
-    /// page; polled again at once while it finds new ones.
-    async fn poll_inbox(self, unit: &'static str) {
-        let client = self.units[unit].clone();
-        loop {
-            let mut token = String::new();
-            let mut fresh = 0;
-            loop {
-                let started = Instant::now();
-                let r = client
-                    .clone()
-                    .list_assignments(ListAssignmentsRequest {
-                        unit_id: unit.to_string(),
-                        state: AssignmentState::PendingSign as i32,
-                        page_size: 500,
-                        page_token: token.clone(),
-                    })
-                    .await;
-                let code = r.as_ref().map_or_else(Status::code, |_| Code::Ok);
-                self.stats.call("ListAssignments", started.elapsed(), code);
-                let Ok(page) = r.map(tonic::Response::into_inner) else {
-                    // Undertaking down or refusing: do not hammer it.
-                    tokio::time::sleep(self.poll_every * 10).await;
-                    break;
-                };
-                for a in page.assignments {
-                    if self.inbox.deliver(a) {
-                        fresh += 1;
-                    }
-                }
-                if page.next_page_token.is_empty() {
-                    break;
-                }
-                token = page.next_page_token;
-            }
-            if fresh == 0 {
-                tokio::time::sleep(self.poll_every).await;
-            }
         }
     }
 
@@ -904,27 +629,4 @@ fn judge(ticket_no: &str, kind: &Kind, all: &[Assignment]) -> Verdict {
             all.iter().map(|a| a.state).collect::<Vec<_>>()
         ))
     }
-}
-
-/// p50, p99 and max of a histogram, in milliseconds.
-pub fn percentiles_ms(h: &Histogram<u64>) -> (f64, f64, f64) {
-    (
-        h.value_at_quantile(0.5) as f64 / 1000.0,
-        h.value_at_quantile(0.99) as f64 / 1000.0,
-        h.max() as f64 / 1000.0,
-    )
-}
-
-/// The latency table: calls, p50, p99, max per RPC or span.
-pub fn format_latencies(l: &BTreeMap<&'static str, Histogram<u64>>) -> String {
-    l.iter()
-        .map(|(name, h)| {
-            let (p50, p99, max) = percentiles_ms(h);
-            format!(
-                "  {name:<36} {:>8} calls  p50 {p50:8.2} ms  p99 {p99:8.2} ms  max {max:8.1} ms",
-                h.len()
-            )
-        })
-        .collect::<Vec<_>>()
-        .join("\n")
 }
