@@ -566,18 +566,6 @@ mod tests {
         assert_eq!(p.return_visits.sampling.rate(Tier::General), 1.0);
         assert_eq!(p.return_visits.max_attempts, 3);
         assert!(!p.return_visits.questions.is_empty());
-        assert_eq!(p.rehandling.max_rounds, 3);
-    }
-
-    #[test]
-    fn a_bad_rehandling_limit_is_reported_with_the_others() {
-        let text = BEIJING_POLICY_TOML.replace("max_rounds = 3", "max_rounds = 0");
-        assert_ne!(
-            text, BEIJING_POLICY_TOML,
-            "the Beijing file names max_rounds"
-        );
-        let all = Policy::from_toml(&text).unwrap_err().0.join("\n");
-        assert!(all.contains("rehandling.max_rounds: 0"), "{all}");
     }
 
     #[test]

@@ -70,4 +70,17 @@ mod tests {
         assert!(!r.allows_after(4));
         assert!(!Rehandling { max_rounds: 1 }.allows_after(1));
     }
+
+    #[test]
+    fn beijing_has_three_rounds_and_a_bad_limit_is_reported_with_the_others() {
+        use crate::{BEIJING_POLICY_TOML, Policy};
+        assert_eq!(Policy::beijing().rehandling.max_rounds, 3);
+        let text = BEIJING_POLICY_TOML.replace("max_rounds = 3", "max_rounds = 0");
+        assert_ne!(
+            text, BEIJING_POLICY_TOML,
+            "the Beijing file names max_rounds"
+        );
+        let all = Policy::from_toml(&text).unwrap_err().0.join("\n");
+        assert!(all.contains("rehandling.max_rounds: 0"), "{all}");
+    }
 }
