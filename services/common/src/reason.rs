@@ -52,6 +52,9 @@ reasons! {
     HopSuperseded = "HOP_SUPERSEDED",
     /// The ticket's lead unit answered the handling round in force.
     RoundAlreadyAnswered = "ROUND_ALREADY_ANSWERED",
+    /// The assignment's handling round is no longer the one in force: a
+    /// return visit sent the ticket back for handling again (重办).
+    RoundSuperseded = "ROUND_SUPERSEDED",
     /// Only the lead unit gives the feedback.
     LeadUnitOnly = "LEAD_UNIT_ONLY",
     /// Only a co-unit submits a part.

@@ -8,8 +8,9 @@ use hotline_common::paging::{WHOLE, every_page};
 use hotline_common::startup::Peer;
 use hotline_proto::undertaking::v1::undertaking_service_client::UndertakingServiceClient;
 use hotline_proto::undertaking::v1::{
-    Assignment, AssignmentReturn, HandlingRecord, ListHandlingRecordsRequest, ListReturnsRequest,
-    ListTicketAssignmentsRequest, ListWhistlesRequest, Whistle,
+    Assignment, AssignmentReturn, HandlingRecord, ListHandlingRecordsRequest,
+    ListRehandlingsRequest, ListReturnsRequest, ListTicketAssignmentsRequest, ListWhistlesRequest,
+    Rehandling, Whistle,
 };
 
 #[derive(Clone)]
@@ -78,6 +79,22 @@ impl Undertaking {
             let r = self.client.clone().list_whistles(req).await;
             let r = r.map_err(peer)?.into_inner();
             Ok((r.whistles, r.next_page_token))
+        })
+        .await
+    }
+
+    /// The decisions on return visits that called for handling again
+    /// (重办), oldest first.
+    pub async fn rehandlings(&self, no: &TicketNo) -> Result<Vec<Rehandling>, ApiError> {
+        every_page(|page_token| async move {
+            let req = ListRehandlingsRequest {
+                ticket_no: no.to_string(),
+                page_size: WHOLE,
+                page_token,
+            };
+            let r = self.client.clone().list_rehandlings(req).await;
+            let r = r.map_err(peer)?.into_inner();
+            Ok((r.rehandlings, r.next_page_token))
         })
         .await
     }

@@ -12,8 +12,11 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 
+mod rehandling;
 mod return_visits;
 
+use rehandling::RawRehandling;
+pub use rehandling::{MAX_ROUNDS_CEILING, Rehandling};
 use return_visits::RawReturnVisits;
 pub use return_visits::{DEFAULT_QUESTIONS, ReturnVisits, Sampling};
 
@@ -153,6 +156,8 @@ pub struct Policy {
     pub many_transfers: u32,
     /// Return visits (回访).
     pub return_visits: ReturnVisits,
+    /// Re-handling (重办) after a return visit.
+    pub rehandling: Rehandling,
     emergency: Limits,
     basic_livelihood: Limits,
     general: Limits,
@@ -172,6 +177,7 @@ struct RawPolicy {
     due_soon: Option<RawDueSoon>,
     transfers: Option<RawTransfers>,
     return_visits: Option<RawReturnVisits>,
+    rehandling: Option<RawRehandling>,
     tiers: Option<RawTiers>,
 }
 
@@ -309,6 +315,7 @@ impl Policy {
         }
         let return_visits =
             return_visits::parse(&mut errors, raw.return_visits.unwrap_or_default());
+        let rehandling = rehandling::parse(&mut errors, raw.rehandling.unwrap_or_default());
         let tiers = raw.tiers.unwrap_or(RawTiers {
             emergency: None,
             basic_livelihood: None,
@@ -340,6 +347,7 @@ impl Policy {
                     },
                     many_transfers,
                     return_visits,
+                    rehandling,
                     emergency,
                     basic_livelihood,
                     general,

@@ -8,7 +8,8 @@ use tonic::{Request, Response, Status};
 
 use crate::context::Ctx;
 use crate::{
-    assignments, extensions, feedback, hops, records, returns, unit_supervision, watch, whistles,
+    assignments, extensions, feedback, hops, records, rehandling, returns, unit_supervision, watch,
+    whistles,
 };
 
 pub struct Grpc {
@@ -159,6 +160,13 @@ impl UndertakingService for Grpc {
         req: Request<ReportInRequest>,
     ) -> Result<Response<ReportInResponse>, Status> {
         unary(req, |who, msg| whistles::report_in(&self.ctx, who, msg)).await
+    }
+
+    async fn list_rehandlings(
+        &self,
+        req: Request<ListRehandlingsRequest>,
+    ) -> Result<Response<ListRehandlingsResponse>, Status> {
+        unary(req, |who, msg| rehandling::list(&self.ctx, who, msg)).await
     }
 
     async fn list_whistles(

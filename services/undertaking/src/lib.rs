@@ -11,6 +11,8 @@
 //! - `extensions`: 延期
 //! - `records`: handling records
 //! - `whistles`: 街乡吹哨、部门报到 (summonses: `hotline_common::summons`)
+//! - `rehandling`: 重办, a return visit sending the ticket back to its lead
+//!   unit in a new handling round (a consumer of intake's `visited` facts)
 //! - `watch`: a unit's stream of events (WatchUnitEvents), resumable by
 //!   cursor; urges and cases copied in from supervision's feed
 //!
@@ -28,6 +30,7 @@ pub mod grpc;
 pub mod hops;
 pub mod lifecycle;
 pub mod records;
+pub mod rehandling;
 pub mod returns;
 pub mod rules;
 pub mod scope;

@@ -103,6 +103,12 @@ pub const RULES: &[Rule] = &[
             UnitStaff, Supervisor, Dispatcher, Auditor, Operator, Service,
         ],
     ),
+    (
+        "/hotline.undertaking.v1.UndertakingService/ListRehandlings",
+        &[
+            UnitStaff, Supervisor, Dispatcher, Auditor, Operator, Service,
+        ],
+    ),
 ];
 
 #[cfg(test)]

@@ -112,7 +112,12 @@ fn not_found(id: AssignmentId, by: By<'_>) -> ApiError {
 /// starts here, so that once a new hop is in force no earlier one acts.
 pub async fn hold(tx: &mut Tx, id: AssignmentId, by: By<'_>) -> Result<Held, ApiError> {
     let held = lock(tx, id, by).await?;
-    check_in_force(held.assignment.hop, held.assignment.state, held.in_force)?;
+    check_in_force(
+        held.assignment.hop,
+        held.assignment.round,
+        held.assignment.state,
+        held.in_force,
+    )?;
     Ok(held)
 }
 

@@ -1,5 +1,5 @@
 //! Wires undertaking together: database, clock scheduler, audit sealer,
-//! gRPC server.
+//! the consumer of return visits (re-handling), gRPC server.
 
 use std::sync::Arc;
 
@@ -69,6 +69,13 @@ pub async fn run(cfg: Config, token: CancellationToken) -> anyhow::Result<()> {
         cfg.feed.retention,
         token.clone(),
     ));
+    let rehandling = tokio::spawn(hotline_common::events::consume::run(
+        cfg.common.amqp_url.clone(),
+        pool.clone(),
+        crate::rehandling::subscription(),
+        crate::rehandling::handler(ctx.policy.clone()),
+        token.clone(),
+    ));
     let follower = tokio::spawn(crate::watch::follow::run(
         ctx.clone(),
         cfg.feed.poll,
@@ -87,6 +94,7 @@ pub async fn run(cfg: Config, token: CancellationToken) -> anyhow::Result<()> {
     let _ = sweeper.await;
     let _ = cleanup.await;
     let _ = follower.await;
+    let _ = rehandling.await;
     let _ = sealer.await;
     served
 }

@@ -126,8 +126,8 @@ async fn status_of(pool: &PgPool, no: &str) -> TicketStatus {
     let mut conn = pool.acquire().await.unwrap();
     let facts = hops_store::status_facts(&mut conn, &[no]).await.unwrap();
     assert_eq!(facts.len(), 1, "{no}: {facts:?}");
-    let (_, manual_queue, lead) = facts[0].clone();
-    ticket_status(manual_queue, lead)
+    let f = facts[0].clone();
+    ticket_status(f.manual_queue, f.round, f.lead)
 }
 
 fn resolved() -> Feedback {
@@ -196,7 +196,7 @@ async fn a_new_hop_withdraws_the_open_assignments_of_earlier_hops() {
         (lead, hotline_sla::Stage::Feedback),
         (cmc, hotline_sla::Stage::Feedback),
     ] {
-        let id = assignments::clock_id(&a.ticket_no, stage, &a.unit_id, a.hop);
+        let id = a.clock_id(stage);
         assert!(!clock_running(&db.pool, &id).await, "{id} stopped");
     }
     let mut tx = db.pool.begin().await.unwrap();
@@ -212,6 +212,7 @@ async fn a_new_hop_withdraws_the_open_assignments_of_earlier_hops() {
         hotline_sla::Stage::SignOff,
         &hop2[0].unit_id,
         2,
+        1,
     );
     assert!(clock_running(&db.pool, &id).await);
     // Another hop later: nothing of hop 1 is left to withdraw.
@@ -292,6 +293,7 @@ async fn the_lead_waits_for_every_co_units_part() {
         &part.ticket_no,
         hotline_sla::Stage::Feedback,
         &part.unit_id,
+        1,
         1,
     );
     assert!(

@@ -55,6 +55,7 @@ pub fn fact_name(fact: &Fact) -> &'static str {
         Fact::Rated(_) => "rated",
         Fact::Visited(_) => "visited",
         Fact::Reopened(_) => "reopened",
+        Fact::NotReopened(_) => "not_reopened",
         Fact::RatingAppealDecided(_) => "rating_appeal_decided",
     }
 }

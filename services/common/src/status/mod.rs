@@ -6,9 +6,9 @@
 //!   there (not yet routed) or gone;
 //! - dispatch: the routing in force sends the ticket to the manual queue or
 //!   to units;
-//! - undertaking: the lead unit's assignment of the hop in force, and
-//!   whether that hop went to the manual queue.
+//! - undertaking: the lead unit's assignment of the hop in force (of its
+//!   latest handling round), and whether that hop went to the manual queue.
 
 pub mod rules;
 
-pub use rules::{Lead, Routed, derive, lead_of};
+pub use rules::{Lead, Routed, derive, derive_in_round, lead_of};

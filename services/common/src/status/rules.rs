@@ -47,11 +47,21 @@ impl Lead {
 }
 
 /// Where a ticket stands, from how far routing got and the lead unit's
-/// assignment of the hop in force.
+/// assignment of the hop in force, in the first handling round.
 pub fn derive(routed: Routed, lead: Lead) -> TicketStatus {
+    derive_in_round(routed, lead, 1)
+}
+
+/// Where a ticket stands, from how far routing got and the lead unit's
+/// assignment of the hop in force in handling round `round`: from round 2
+/// on (re-handling, 重办) a lead that has not answered yet, pending or
+/// signed, shows REOPENED.
+pub fn derive_in_round(routed: Routed, lead: Lead, round: i32) -> TicketStatus {
+    let again = round > 1;
     match (routed, lead) {
         (Routed::NotYet, _) => TicketStatus::Accepted,
         (Routed::ManualQueue, _) => TicketStatus::AwaitingManualDispatch,
+        (Routed::Units, Lead::Pending | Lead::Signed) if again => TicketStatus::Reopened,
         (Routed::Units, Lead::NotRecorded | Lead::Pending) => TicketStatus::Routed,
         (Routed::Units, Lead::ReturnRequested) => TicketStatus::Returned,
         (Routed::Units, Lead::Signed) => TicketStatus::Signed,
@@ -60,12 +70,17 @@ pub fn derive(routed: Routed, lead: Lead) -> TicketStatus {
 }
 
 /// The lead unit's assignment of `hop` among a ticket's assignments (of
-/// every hop, as undertaking lists them).
-pub fn lead_of(assignments: &[Assignment], hop: i32) -> Lead {
+/// every hop, as undertaking lists them), and its handling round: of the
+/// latest round when the hop was reopened (a re-handling round has a lead
+/// assignment of its own in the same hop).
+pub fn lead_of(assignments: &[Assignment], hop: i32) -> (Lead, i32) {
     assignments
         .iter()
-        .find(|a| a.hop == hop && a.role == AssignmentRole::Lead as i32)
-        .map_or(Lead::NotRecorded, |a| Lead::from_state(a.state))
+        .filter(|a| a.hop == hop && a.role == AssignmentRole::Lead as i32)
+        .max_by_key(|a| a.round)
+        .map_or((Lead::NotRecorded, 1), |a| {
+            (Lead::from_state(a.state), a.round.max(1))
+        })
 }
 
 #[cfg(test)]
@@ -75,10 +90,48 @@ mod tests {
     fn assignment(hop: i32, role: AssignmentRole, state: AssignmentState) -> Assignment {
         Assignment {
             hop,
+            round: 1,
             role: role as i32,
             state: state as i32,
             ..Default::default()
         }
+    }
+
+    #[test]
+    fn a_reopened_round_shows_reopened_until_its_lead_answers() {
+        let cases = [
+            (Lead::NotRecorded, TicketStatus::Routed),
+            (Lead::Pending, TicketStatus::Reopened),
+            (Lead::Signed, TicketStatus::Reopened),
+            (Lead::ReturnRequested, TicketStatus::Returned),
+            (Lead::Answered, TicketStatus::Answered),
+        ];
+        for (lead, want) in cases {
+            assert_eq!(derive_in_round(Routed::Units, lead, 2), want, "{lead:?}");
+            assert_eq!(derive_in_round(Routed::Units, lead, 3), want, "{lead:?}");
+        }
+        assert_eq!(
+            derive_in_round(Routed::ManualQueue, Lead::Pending, 2),
+            TicketStatus::AwaitingManualDispatch
+        );
+        assert_eq!(derive(Routed::Units, Lead::Signed), TicketStatus::Signed);
+    }
+
+    #[test]
+    fn the_lead_of_a_reopened_hop_is_that_of_its_latest_round() {
+        use AssignmentRole::Lead as L;
+        use AssignmentState::*;
+        let first = assignment(1, L, FedBack);
+        let again = Assignment {
+            round: 2,
+            ..assignment(1, L, PendingSign)
+        };
+        assert_eq!(
+            lead_of(&[first.clone(), again.clone()], 1),
+            (Lead::Pending, 2)
+        );
+        assert_eq!(lead_of(&[again, first.clone()], 1), (Lead::Pending, 2));
+        assert_eq!(lead_of(&[first], 1), (Lead::Answered, 1));
     }
 
     #[test]
@@ -158,9 +211,9 @@ mod tests {
             assignment(2, Co, Signed),
             assignment(2, L, ReturnRequested),
         ];
-        assert_eq!(lead_of(&all, 2), Lead::ReturnRequested);
-        assert_eq!(lead_of(&all, 1), Lead::NotRecorded);
-        assert_eq!(lead_of(&all, 3), Lead::NotRecorded);
-        assert_eq!(lead_of(&[], 1), Lead::NotRecorded);
+        assert_eq!(lead_of(&all, 2).0, Lead::ReturnRequested);
+        assert_eq!(lead_of(&all, 1).0, Lead::NotRecorded);
+        assert_eq!(lead_of(&all, 3).0, Lead::NotRecorded);
+        assert_eq!(lead_of(&[], 1), (Lead::NotRecorded, 1));
     }
 }

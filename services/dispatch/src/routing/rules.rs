@@ -78,17 +78,18 @@ pub fn check_return(
 }
 
 /// A ticket whose lead unit answered at the hop in force is not
-/// re-dispatched.
+/// re-dispatched. A hop reopened for handling again (重办) has a lead
+/// assignment per round: the latest round's counts.
 pub fn check_not_answered(
     no: &TicketNo,
     assignments: &[Assignment],
     hop: Hop,
 ) -> Result<(), ApiError> {
-    match assignments.iter().find(|a| {
-        Hop::stored(a.hop) == hop
-            && a.role == AssignmentRole::Lead as i32
-            && a.state == AssignmentState::FedBack as i32
-    }) {
+    let lead = assignments
+        .iter()
+        .filter(|a| Hop::stored(a.hop) == hop && a.role == AssignmentRole::Lead as i32)
+        .max_by_key(|a| a.round);
+    match lead.filter(|a| a.state == AssignmentState::FedBack as i32) {
         Some(a) => Err(ApiError::precondition(
             Reason::RoundAlreadyAnswered,
             format!(
@@ -192,5 +193,26 @@ mod tests {
         let answered = [lead(2, AssignmentState::FedBack)];
         let e = check_not_answered(&no(), &answered, hop(2)).unwrap_err();
         assert!(e.message.contains("bj-heating-group"), "{}", e.message);
+        // Reopened: round 1's answer stands, round 2 is being handled.
+        let again = Assignment {
+            round: 2,
+            ..lead(2, AssignmentState::Signed)
+        };
+        let reopened = [
+            Assignment {
+                round: 1,
+                ..lead(2, AssignmentState::FedBack)
+            },
+            again.clone(),
+        ];
+        assert!(check_not_answered(&no(), &reopened, hop(2)).is_ok());
+        let answered_again = [
+            reopened[0].clone(),
+            Assignment {
+                state: AssignmentState::FedBack as i32,
+                ..again
+            },
+        ];
+        assert!(check_not_answered(&no(), &answered_again, hop(2)).is_err());
     }
 }

@@ -315,7 +315,9 @@ pub fn standing(
         Some(r) if r.units.is_empty() => Routed::ManualQueue,
         Some(_) => Routed::Units,
     };
-    let lead = routing.map_or(Lead::NotRecorded, |r| status::lead_of(assignments, r.hop));
+    let (lead, round) = routing.map_or((Lead::NotRecorded, 1), |r| {
+        status::lead_of(assignments, r.hop)
+    });
     let shown = routing.and_then(|r| {
         let lead = r
             .units
@@ -333,7 +335,7 @@ pub fn standing(
             dispatched_at: r.dispatched_at,
         })
     });
-    (status::derive(routed, lead), shown)
+    (status::derive_in_round(routed, lead, round), shown)
 }
 
 #[cfg(test)]

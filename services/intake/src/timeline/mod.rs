@@ -34,6 +34,7 @@ pub async fn get_timeline(
         records: app.undertaking.records(&no).await?,
         returns: app.undertaking.returns(&no).await?,
         whistles: app.undertaking.whistles(&no).await?,
+        rehandlings: app.undertaking.rehandlings(&no).await?,
     };
     let timeline = rules::assemble(facts, chrono::Utc::now());
     Ok(GetTimelineResponse {

@@ -6,8 +6,8 @@ use chrono::{DateTime, Utc};
 use hotline_proto::common::v1::{AssignmentRole, Feedback};
 use hotline_proto::intake::v1::{TimelineEntry, TimelineEventKind};
 use hotline_proto::undertaking::v1::{
-    Assignment, AssignmentReturn, AssignmentState, HandlingRecord, HandlingRecordKind,
-    ReturnReason, ReturnState, Whistle,
+    Assignment, AssignmentReturn, AssignmentState, HandlingRecord, HandlingRecordKind, Rehandling,
+    RehandlingDecision, ReturnReason, ReturnState, Whistle,
 };
 use prost_types::Timestamp;
 
@@ -20,6 +20,9 @@ pub struct Facts {
     pub records: Vec<HandlingRecord>,
     pub returns: Vec<AssignmentReturn>,
     pub whistles: Vec<Whistle>,
+    /// Undertaking's decisions on return visits that called for handling
+    /// again (重办).
+    pub rehandlings: Vec<Rehandling>,
 }
 
 pub struct Timeline {
@@ -29,7 +32,8 @@ pub struct Timeline {
 }
 
 /// The timeline: accepted; then per assignment dispatched, signed, fed
-/// back; then the handling records, the returns and the whistles.
+/// back; then the handling records, the returns, the whistles and the
+/// re-handling decisions.
 pub fn assemble(f: Facts, now: DateTime<Utc>) -> Timeline {
     let mut entries = vec![accepted(f.accepted_at)];
     if f.assignments.is_empty() {
@@ -46,12 +50,20 @@ pub fn assemble(f: Facts, now: DateTime<Utc>) -> Timeline {
             .iter()
             .map(|w| whistle_entry(w, role(&w.unit_id), now)),
     );
+    entries.extend(
+        f.rehandlings
+            .iter()
+            .map(|r| rehandling_entry(r, role(&r.unit_id))),
+    );
+    // The latest answer: undertaking lists hop by hop, a hop's lead
+    // assignments round by round.
     let feedback = f
         .assignments
         .iter()
-        .find(|a| {
+        .filter(|a| {
             a.role == AssignmentRole::Lead as i32 && a.state == AssignmentState::FedBack as i32
         })
+        .max_by_key(|a| (a.hop, a.round))
         .and_then(|a| a.feedback.clone());
     Timeline { entries, feedback }
 }
@@ -138,6 +150,7 @@ pub fn assignment_entries(
     };
     let withdrawn = a.state == AssignmentState::Withdrawn as i32;
     let hop = (a.hop > 1).then(|| format!("hop {}", a.hop));
+    let round = (a.round > 1).then(|| format!("round {} (重办)", a.round));
     let returned = (a.state == AssignmentState::ReturnRequested as i32)
         .then_some("returned, waiting for the centre");
     let gone = withdrawn.then_some("withdrawn: re-dispatched elsewhere");
@@ -149,6 +162,7 @@ pub fn assignment_entries(
     dispatched.detail = joined(
         [
             hop.as_deref().unwrap_or(""),
+            round.as_deref().unwrap_or(""),
             returned.unwrap_or(""),
             gone.unwrap_or(""),
         ],
@@ -247,6 +261,33 @@ pub fn whistle_entry(w: &Whistle, role: i32, now: DateTime<Utc>) -> TimelineEntr
     }
 }
 
+/// "visit …: round 2" when reopened; "visit …: round 2: limit_reached
+/// (max 2 rounds)" or "…: superseded" when not.
+pub fn rehandling_entry(r: &Rehandling, role: i32) -> TimelineEntry {
+    let decision = RehandlingDecision::try_from(r.decision).unwrap_or_default();
+    let (kind, detail) = match decision {
+        RehandlingDecision::Reopened => (
+            TimelineEventKind::Reopened,
+            format!("visit {}: round {}", r.visit_id, r.new_round),
+        ),
+        other => (
+            TimelineEventKind::NotReopened,
+            format!(
+                "visit {}: round {}: {} (max {} rounds)",
+                r.visit_id,
+                r.visited_round,
+                value_name(other.as_str_name(), "REHANDLING_DECISION_"),
+                r.max_rounds
+            ),
+        ),
+    };
+    TimelineEntry {
+        occurred_at: r.decided_at,
+        detail,
+        ..entry(kind, &r.unit_id, role)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -269,6 +310,7 @@ mod tests {
             role: role as i32,
             state: state as i32,
             hop: 1,
+            round: 1,
             dispatched_at: ts(5),
             sign_deadline: ts(20),
             feedback_deadline: ts(120),
@@ -284,6 +326,7 @@ mod tests {
             records: vec![],
             returns: vec![],
             whistles: vec![],
+            rehandlings: vec![],
         }
     }
 
@@ -444,5 +487,70 @@ mod tests {
             value_name("RETURN_STATE_PENDING", "RETURN_STATE_"),
             "pending"
         );
+    }
+
+    #[test]
+    fn a_reopened_round_is_shown_with_its_decision_and_its_answer_counts() {
+        let first = Assignment {
+            fed_back_at: ts(30),
+            feedback: Some(Feedback {
+                summary: "第一轮".into(),
+                ..Default::default()
+            }),
+            ..assignment("bj-a", AssignmentRole::Lead, AssignmentState::FedBack)
+        };
+        let again = Assignment {
+            round: 2,
+            dispatched_at: ts(60),
+            sign_deadline: ts(80),
+            feedback_deadline: ts(200),
+            fed_back_at: ts(90),
+            feedback: Some(Feedback {
+                summary: "第二轮".into(),
+                ..Default::default()
+            }),
+            ..assignment("bj-a", AssignmentRole::Lead, AssignmentState::FedBack)
+        };
+        let decided = |decision: RehandlingDecision, at: i64| Rehandling {
+            visit_id: "v1".into(),
+            unit_id: "bj-a".into(),
+            hop: 1,
+            visited_round: 1,
+            decision: decision as i32,
+            new_round: if decision == RehandlingDecision::Reopened {
+                2
+            } else {
+                0
+            },
+            max_rounds: 2,
+            decided_at: ts(at),
+            ..Default::default()
+        };
+        let mut limit = decided(RehandlingDecision::LimitReached, 100);
+        limit.visit_id = "v2".into();
+        limit.visited_round = 2;
+        let tl = assemble(
+            Facts {
+                rehandlings: vec![decided(RehandlingDecision::Reopened, 59), limit],
+                ..facts(vec![first, again])
+            },
+            t(120),
+        );
+        let e = &tl.entries;
+        assert_eq!(e[4].kind, K::Dispatched as i32);
+        assert_eq!(e[4].detail, "round 2 (重办)");
+        assert_eq!(
+            (e[7].kind, e[7].detail.as_str()),
+            (K::Reopened as i32, "visit v1: round 2")
+        );
+        assert_eq!(e[7].role, AssignmentRole::Lead as i32);
+        assert_eq!(
+            (e[8].kind, e[8].detail.as_str()),
+            (
+                K::NotReopened as i32,
+                "visit v2: round 2: limit_reached (max 2 rounds)"
+            )
+        );
+        assert_eq!(tl.feedback.expect("answered").summary, "第二轮");
     }
 }

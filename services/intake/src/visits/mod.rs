@@ -305,6 +305,8 @@ pub async fn record_attempt(
                         unit_at_fault: shown.unit_at_fault,
                         visited_at: Some(to_proto(at)),
                         unit_id: visit.unit_id.clone(),
+                        hop: visit.hop,
+                        round: visit.round,
                     });
                     events::record_fact(tx, Source::Intake, &visit.ticket_no, at, fact).await?;
                     (visit, contact)

@@ -181,7 +181,10 @@ pub async fn protos(
         hop_store::status_facts(conn, &tickets)
             .await?
             .into_iter()
-            .map(|(no, manual_queue, lead)| (no, rules::ticket_status(manual_queue, lead)))
+            .map(|f| {
+                let status = rules::ticket_status(f.manual_queue, f.round, f.lead);
+                (f.ticket_no, status)
+            })
             .collect()
     };
     Ok(all

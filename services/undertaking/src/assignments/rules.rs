@@ -222,20 +222,27 @@ impl Assignment {
             ticket: Some(self.ticket.clone()),
             part: self.part.clone().unwrap_or_default(),
             hop: self.hop,
+            round: self.round,
         }
+    }
+
+    /// The id of its clock for `stage` (see [`super::store::clock_id`]).
+    pub fn clock_id(&self, stage: hotline_sla::Stage) -> String {
+        super::store::clock_id(&self.ticket_no, stage, &self.unit_id, self.hop, self.round)
     }
 }
 
 /// The ticket's status from what undertaking holds of its hop in force:
-/// whether it went to the manual queue, and its lead unit's assignment.
-pub fn ticket_status(manual_queue: bool, lead: Option<State>) -> TicketStatus {
+/// whether it went to the manual queue, the handling round in force and
+/// its lead unit's assignment.
+pub fn ticket_status(manual_queue: bool, round: i32, lead: Option<State>) -> TicketStatus {
     let routed = if manual_queue {
         Routed::ManualQueue
     } else {
         Routed::Units
     };
     let lead = lead.map_or(Lead::NotRecorded, |s| Lead::from_state(s.to_proto() as i32));
-    status::derive(routed, lead)
+    status::derive_in_round(routed, lead, round)
 }
 
 /// The acceptance time a ticket summary carries, if any.

@@ -18,14 +18,27 @@ use super::rules::{Assignment, NewAssignment, Role, State};
 pub const COLUMNS: &str = "assignment_id, ticket_no, unit_id, role, state, ticket, dispatched_at, \
      sign_deadline, feedback_deadline, signed_at, fed_back_at, feedback, part, hop, round";
 
-/// The id of an assignment's clock for a stage: each hop has its own.
-pub fn clock_id(ticket_no: &TicketNo, stage: Stage, unit_id: &UnitId, hop: i32) -> String {
-    clock::instance_clock_id(
-        ticket_no,
-        stage,
-        unit_id,
-        clock::hop_instance(hop).as_deref(),
-    )
+/// The id of an assignment's clock for a stage: each hop, and each
+/// handling round of a hop, has its own.
+pub fn clock_id(
+    ticket_no: &TicketNo,
+    stage: Stage,
+    unit_id: &UnitId,
+    hop: i32,
+    round: i32,
+) -> String {
+    clock::instance_clock_id(ticket_no, stage, unit_id, instance(hop, round).as_deref())
+}
+
+/// The instance of an assignment's clocks: none for the first round of
+/// hop 1 (the ids clocks had before hops), `hop2` for a later hop,
+/// `hop1-round2` for a re-handling round.
+pub fn instance(hop: i32, round: i32) -> Option<String> {
+    if round > 1 {
+        Some(format!("hop{hop}-round{round}"))
+    } else {
+        clock::hop_instance(hop)
+    }
 }
 
 pub fn from_row(row: &PgRow) -> Result<Assignment, ApiError> {
@@ -82,7 +95,9 @@ pub async fn lock(tx: &mut Tx, id: AssignmentId) -> Result<Option<Assignment>, A
 
 /// Records one assignment of a hop with its sign-off and feedback clocks,
 /// both counted from dispatch. An assignment already recorded for the same
-/// ticket, hop and unit is kept as it is: returns false.
+/// ticket, hop and unit (in any handling round: a hop's units are recorded
+/// once, a re-handling round adds its lead by [`insert_round`]) is kept as
+/// it is: returns false. The caller holds the ticket's hop row.
 #[allow(clippy::too_many_arguments)]
 pub async fn insert(
     tx: &mut Tx,
@@ -97,8 +112,10 @@ pub async fn insert(
     let inserted = sqlx::query(
         "INSERT INTO assignments (assignment_id, ticket_no, unit_id, role, state, ticket, \
          dispatched_at, sign_deadline, feedback_deadline, hop, round) \
-         VALUES ($1, $2, $3, $4, 'pending_sign', $5, $6, $7, $8, $9, $10) \
-         ON CONFLICT ON CONSTRAINT assignments_ticket_hop_unit_unique DO NOTHING",
+         SELECT $1, $2, $3, $4, 'pending_sign', $5, $6, $7, $8, $9, $10 \
+         WHERE NOT EXISTS (SELECT 1 FROM assignments \
+             WHERE ticket_no = $2 AND hop = $9 AND unit_id = $3) \
+         ON CONFLICT ON CONSTRAINT assignments_ticket_hop_round_unit_unique DO NOTHING",
     )
     .bind(AssignmentId::new())
     .bind(ticket_no)
@@ -116,7 +133,56 @@ pub async fn insert(
     if inserted == 0 {
         return Ok(false);
     }
-    let instance = clock::hop_instance(hop);
+    start_clocks(tx, policy, ticket_no, hop, round, dispatched_at, a).await?;
+    Ok(true)
+}
+
+/// Records the lead unit's assignment of a re-handling round `round` of
+/// `hop` (the caller holds the ticket's hop row exclusively and moved it
+/// to that round), with its clocks from `dispatched_at`. Returns it.
+#[allow(clippy::too_many_arguments)]
+pub async fn insert_round(
+    tx: &mut Tx,
+    policy: &Policy,
+    ticket: &TicketSummary,
+    ticket_no: &TicketNo,
+    hop: i32,
+    round: i32,
+    dispatched_at: DateTime<Utc>,
+    a: &NewAssignment,
+) -> Result<Assignment, ApiError> {
+    let row = sqlx::query(AssertSqlSafe(format!(
+        "INSERT INTO assignments (assignment_id, ticket_no, unit_id, role, state, ticket, \
+         dispatched_at, sign_deadline, feedback_deadline, hop, round) \
+         VALUES ($1, $2, $3, $4, 'pending_sign', $5, $6, $7, $8, $9, $10) RETURNING {COLUMNS}"
+    )))
+    .bind(AssignmentId::new())
+    .bind(ticket_no)
+    .bind(&a.unit_id)
+    .bind(a.role.as_sql())
+    .bind(ticket.encode_to_vec())
+    .bind(dispatched_at)
+    .bind(a.sign_deadline)
+    .bind(a.feedback_deadline)
+    .bind(hop)
+    .bind(round)
+    .fetch_one(&mut **tx)
+    .await?;
+    start_clocks(tx, policy, ticket_no, hop, round, dispatched_at, a).await?;
+    from_row(&row)
+}
+
+/// Starts an assignment's sign-off and feedback clocks.
+async fn start_clocks(
+    tx: &mut Tx,
+    policy: &Policy,
+    ticket_no: &TicketNo,
+    hop: i32,
+    round: i32,
+    dispatched_at: DateTime<Utc>,
+    a: &NewAssignment,
+) -> Result<(), ApiError> {
+    let instance = instance(hop, round);
     for (stage, deadline) in [
         (Stage::SignOff, a.sign_deadline),
         (Stage::Feedback, a.feedback_deadline),
@@ -135,7 +201,7 @@ pub async fn insert(
         )
         .await?;
     }
-    Ok(true)
+    Ok(())
 }
 
 /// Withdraws the open assignments of the ticket's hops before `hop`:
@@ -172,7 +238,7 @@ pub async fn withdraw_before(
     .await?;
     for a in &withdrawn {
         for stage in [Stage::SignOff, Stage::Feedback] {
-            clock::stop(tx, &clock_id(&a.ticket_no, stage, &a.unit_id, a.hop), at).await?;
+            clock::stop(tx, &a.clock_id(stage), at).await?;
         }
     }
     Ok(withdrawn)
@@ -211,21 +277,16 @@ pub async fn mark_signed(
     .fetch_one(&mut **tx)
     .await?;
     let a = from_row(&row)?;
-    clock::stop(
-        tx,
-        &clock_id(&a.ticket_no, Stage::SignOff, &a.unit_id, a.hop),
-        at,
-    )
-    .await?;
+    clock::stop(tx, &a.clock_id(Stage::SignOff), at).await?;
     Ok(a)
 }
 
-/// A ticket's assignments, hop by hop, lead unit first, read by
-/// `assignments_ticket_hop_unit_unique` (a ticket has few: they are sorted
-/// in memory).
+/// A ticket's assignments, hop by hop, lead unit first (a reopened hop's
+/// leads round by round), read by `assignments_ticket_hop_round_unit_unique`
+/// (a ticket has few: they are sorted in memory).
 pub const BY_TICKET: &str = "SELECT assignment_id, ticket_no, unit_id, role, state, ticket, \
      dispatched_at, sign_deadline, feedback_deadline, signed_at, fed_back_at, feedback, part, hop, round \
-     FROM assignments WHERE ticket_no = $1 ORDER BY hop, (role = 'lead') DESC, unit_id";
+     FROM assignments WHERE ticket_no = $1 ORDER BY hop, (role = 'lead') DESC, round, unit_id";
 
 /// A ticket's assignments, hop by hop, lead unit first.
 pub async fn by_ticket(

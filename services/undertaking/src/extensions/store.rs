@@ -13,7 +13,6 @@ use sqlx::{AssertSqlSafe, PgConnection, PgPool, Row};
 
 use super::rules::{Extension, ExtensionState};
 use crate::assignments::rules::Assignment;
-use crate::assignments::store::clock_id;
 
 fn from_row(row: &PgRow) -> Result<Extension, ApiError> {
     let stage: &str = row.get("stage");
@@ -139,14 +138,7 @@ pub async fn move_deadline(
     .bind(new_deadline)
     .execute(&mut **tx)
     .await?;
-    clock::extend(
-        tx,
-        policy,
-        &clock_id(&a.ticket_no, stage, &a.unit_id, a.hop),
-        new_deadline,
-        now,
-    )
-    .await?;
+    clock::extend(tx, policy, &a.clock_id(stage), new_deadline, now).await?;
     Ok(())
 }
 

@@ -14,7 +14,7 @@ use prost::Message;
 use sqlx::AssertSqlSafe;
 
 use crate::assignments::rules::{Assignment, Role, State};
-use crate::assignments::store::{COLUMNS, clock_id, from_row};
+use crate::assignments::store::{COLUMNS, from_row};
 
 /// What an assignment is answered with.
 #[derive(Debug, Clone, Copy)]
@@ -57,12 +57,7 @@ pub async fn mark_answered(
         _ => e.into(),
     })?;
     let a = from_row(&row)?;
-    clock::stop(
-        tx,
-        &clock_id(&a.ticket_no, Stage::Feedback, &a.unit_id, a.hop),
-        at,
-    )
-    .await?;
+    clock::stop(tx, &a.clock_id(Stage::Feedback), at).await?;
     Ok(a)
 }
 

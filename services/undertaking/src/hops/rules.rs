@@ -65,10 +65,26 @@ pub fn refuse_older(ticket: &TicketNo, hop: i32, in_force: InForce) -> ApiError 
     .with("hop", in_force.hop)
 }
 
-/// An assignment acts only while its hop is the one in force; the refusal
-/// says where it stands.
-pub fn check_in_force(hop: i32, state: State, in_force: InForce) -> Result<(), ApiError> {
-    if hop == in_force.hop {
+/// An assignment acts only while its hop and handling round are the ones
+/// in force; the refusal says where it stands.
+pub fn check_in_force(
+    hop: i32,
+    round: i32,
+    state: State,
+    in_force: InForce,
+) -> Result<(), ApiError> {
+    if hop == in_force.hop && round != in_force.round {
+        Err(ApiError::precondition(
+            Reason::RoundSuperseded,
+            format!(
+                "the ticket was sent back for handling again in round {}: \
+                 this assignment of round {round} is {state}",
+                in_force.round
+            ),
+        )
+        .with("state", state.as_sql())
+        .with("round", in_force.round))
+    } else if hop == in_force.hop {
         Ok(())
     } else {
         Err(ApiError::precondition(
@@ -119,9 +135,9 @@ mod tests {
 
     #[test]
     fn only_the_hop_in_force_acts_and_the_refusal_names_the_state() {
-        assert!(check_in_force(2, State::Signed, AT_2).is_ok());
+        assert!(check_in_force(2, 1, State::Signed, AT_2).is_ok());
         for &state in State::ALL {
-            let e = check_in_force(1, state, AT_2).unwrap_err();
+            let e = check_in_force(1, 1, state, AT_2).unwrap_err();
             assert_eq!(e.code, ErrorCode::FailedPrecondition);
             assert!(
                 e.message.contains(&state.to_string()) && e.message.contains("hop 2"),
@@ -129,5 +145,16 @@ mod tests {
                 e.message
             );
         }
+    }
+
+    #[test]
+    fn an_earlier_round_of_the_hop_in_force_does_not_act() {
+        let again = InForce { hop: 2, round: 2 };
+        assert!(check_in_force(2, 2, State::PendingSign, again).is_ok());
+        let e = check_in_force(2, 1, State::FedBack, again).unwrap_err();
+        assert_eq!(e.code, ErrorCode::FailedPrecondition);
+        assert!(e.message.contains("round 2"), "{}", e.message);
+        let e = check_in_force(1, 1, State::FedBack, again).unwrap_err();
+        assert!(e.message.contains("hop 2"), "{}", e.message);
     }
 }

@@ -124,17 +124,28 @@ pub async fn set_manual_queue(
     Ok(())
 }
 
-/// What a ticket's status is derived from, per ticket undertaking holds:
-/// whether the hop in force goes to the manual queue, and the state of its
-/// lead unit's assignment, if recorded. One query for all of `tickets`.
+/// What a ticket's status is derived from, per ticket undertaking holds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StatusFacts {
+    pub ticket_no: TicketNo,
+    /// The hop in force goes to the manual queue.
+    pub manual_queue: bool,
+    /// The handling round in force.
+    pub round: i32,
+    /// The state of the lead unit's assignment of the hop and round in
+    /// force, if recorded.
+    pub lead: Option<State>,
+}
+
+/// The [`StatusFacts`] of `tickets`, in one query.
 pub async fn status_facts(
     conn: &mut PgConnection,
     tickets: &[&str],
-) -> Result<Vec<(TicketNo, bool, Option<State>)>, ApiError> {
-    let rows: Vec<(TicketNo, bool, Option<String>)> = sqlx::query_as(
-        "SELECT h.ticket_no, h.manual_queue, \
+) -> Result<Vec<StatusFacts>, ApiError> {
+    let rows: Vec<(TicketNo, bool, i32, Option<String>)> = sqlx::query_as(
+        "SELECT h.ticket_no, h.manual_queue, h.round, \
          (SELECT a.state FROM assignments a WHERE a.ticket_no = h.ticket_no AND a.hop = h.hop \
-          AND a.role = $2 LIMIT 1) \
+          AND a.round = h.round AND a.role = $2 LIMIT 1) \
          FROM ticket_hops h WHERE h.ticket_no = ANY($1)",
     )
     .bind(tickets)
@@ -142,14 +153,26 @@ pub async fn status_facts(
     .fetch_all(&mut *conn)
     .await?;
     rows.into_iter()
-        .map(|(no, queue, state)| {
-            Ok((
-                no,
-                queue,
-                state.as_deref().map(State::from_sql).transpose()?,
-            ))
+        .map(|(ticket_no, manual_queue, round, state)| {
+            Ok(StatusFacts {
+                ticket_no,
+                manual_queue,
+                round,
+                lead: state.as_deref().map(State::from_sql).transpose()?,
+            })
         })
         .collect()
+}
+
+/// Moves the ticket (row locked exclusively by the caller) to handling
+/// round `round` of the hop in force: re-handling (重办).
+pub async fn begin_round(tx: &mut Tx, ticket_no: &TicketNo, round: i32) -> Result<(), ApiError> {
+    sqlx::query("UPDATE ticket_hops SET round = $2 WHERE ticket_no = $1")
+        .bind(ticket_no)
+        .bind(round)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
 }
 
 /// The lead unit that answered the ticket in this round, if one did.
