@@ -39,21 +39,8 @@ use std::time::{Duration, Instant};
 use hotline_tests::load::{
     Driver, Feed, Pace, Run, Verification, format_codes, format_latencies, percentiles_ms,
 };
-use hotline_tests::{Options, SERVICES, System, floors, peak_memory_mib};
+use hotline_tests::{Options, SERVICES, System, flag, floors, peak_memory_mib};
 use sqlx::{Connection as _, PgConnection};
-
-fn flag(name: &str, default: u64) -> u64 {
-    let args: Vec<String> = std::env::args().collect();
-    args.iter()
-        .position(|a| a == name)
-        .and_then(|i| args.get(i + 1))
-        .map(|v| {
-            v.replace('_', "")
-                .parse()
-                .unwrap_or_else(|_| panic!("{name} {v}: not a number"))
-        })
-        .unwrap_or(default)
-}
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() -> anyhow::Result<()> {

@@ -46,6 +46,21 @@ pub use fixtures::{
 };
 pub use procs::{free_port, peak_memory_mib, process_alive};
 
+/// A benchmark's numeric command-line option `name N` (underscores allowed:
+/// `25_000_000`), or `default`.
+pub fn flag(name: &str, default: u64) -> u64 {
+    let args: Vec<String> = std::env::args().collect();
+    args.iter()
+        .position(|a| a == name)
+        .and_then(|i| args.get(i + 1))
+        .map(|v| {
+            v.replace('_', "")
+                .parse()
+                .unwrap_or_else(|_| panic!("{name} {v}: not a number"))
+        })
+        .unwrap_or(default)
+}
+
 use broker::rabbitmqctl;
 use procs::Running;
 
