@@ -12,8 +12,13 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 
+mod evaluation;
 mod return_visits;
 
+pub use evaluation::{
+    DEFAULT_EXCLUSION_REASONS, Evaluation, Month, UnitClass, Version as EvaluationVersion, Weights,
+};
+use evaluation::RawEvaluation;
 use return_visits::RawReturnVisits;
 pub use return_visits::{DEFAULT_QUESTIONS, ReturnVisits, Sampling};
 
@@ -153,6 +158,8 @@ pub struct Policy {
     pub many_transfers: u32,
     /// Return visits (回访).
     pub return_visits: ReturnVisits,
+    /// The three-rate evaluation (三率考评).
+    pub evaluation: Evaluation,
     emergency: Limits,
     basic_livelihood: Limits,
     general: Limits,
@@ -172,7 +179,15 @@ struct RawPolicy {
     due_soon: Option<RawDueSoon>,
     transfers: Option<RawTransfers>,
     return_visits: Option<RawReturnVisits>,
+    evaluation: Option<RawEvaluation>,
     tiers: Option<RawTiers>,
+}
+
+/// The evaluation section alone, read from the built-in file for a policy
+/// that names none.
+#[derive(Deserialize)]
+struct OnlyEvaluation {
+    evaluation: Option<RawEvaluation>,
 }
 
 #[derive(Deserialize)]
@@ -309,6 +324,14 @@ impl Policy {
         }
         let return_visits =
             return_visits::parse(&mut errors, raw.return_visits.unwrap_or_default());
+        let raw_evaluation = match raw.evaluation {
+            Some(e) => e,
+            None => toml::from_str::<OnlyEvaluation>(BEIJING_POLICY_TOML)
+                .ok()
+                .and_then(|o| o.evaluation)
+                .unwrap_or_default(),
+        };
+        let evaluation = evaluation::parse(&mut errors, raw_evaluation);
         let tiers = raw.tiers.unwrap_or(RawTiers {
             emergency: None,
             basic_livelihood: None,
@@ -340,6 +363,7 @@ impl Policy {
                     },
                     many_transfers,
                     return_visits,
+                    evaluation,
                     emergency,
                     basic_livelihood,
                     general,
