@@ -300,7 +300,11 @@ fn version(errors: &mut Vec<String>, i: usize, raw: &RawVersion) -> Option<Versi
         }
         Some(Ok(m)) => Some(m),
     };
-    let partly_resolved = share(errors, &format!("{path}.partly_resolved"), raw.partly_resolved);
+    let partly_resolved = share(
+        errors,
+        &format!("{path}.partly_resolved"),
+        raw.partly_resolved,
+    );
     let levels = match &raw.levels {
         None => {
             errors.push(format!("{path}.levels: missing"));
@@ -453,7 +457,11 @@ weights.utility = { response = 0.3, resolution = 0.35, satisfaction = 0.35 }
         let raw: RawEvaluation = toml::from_str(text).map_err(|e| vec![e.to_string()])?;
         let mut errors = Vec::new();
         let e = parse(&mut errors, raw);
-        if errors.is_empty() { Ok(e) } else { Err(errors) }
+        if errors.is_empty() {
+            Ok(e)
+        } else {
+            Err(errors)
+        }
     }
 
     fn m(s: &str) -> Month {
@@ -485,17 +493,35 @@ weights.utility = { response = 0.3, resolution = 0.35, satisfaction = 0.35 }
         // 15:59:59 UTC is 23:59:59 in Beijing, 16:00 UTC the next day.
         let before = Utc.with_ymd_and_hms(2025, 3, 31, 15, 59, 59).unwrap();
         let after = Utc.with_ymd_and_hms(2025, 3, 31, 16, 0, 0).unwrap();
-        assert_eq!(e.day_of(before), NaiveDate::from_ymd_opt(2025, 3, 31).unwrap());
-        assert_eq!(e.day_of(after), NaiveDate::from_ymd_opt(2025, 4, 1).unwrap());
+        assert_eq!(
+            e.day_of(before),
+            NaiveDate::from_ymd_opt(2025, 3, 31).unwrap()
+        );
+        assert_eq!(
+            e.day_of(after),
+            NaiveDate::from_ymd_opt(2025, 4, 1).unwrap()
+        );
     }
 
     #[test]
     fn months_parse_strictly_and_know_their_days() {
-        for bad in ["2025-13", "2025-00", "255000-01", "2025-1", "25-01", "2025/01", "", "1999-12"] {
+        for bad in [
+            "2025-13",
+            "2025-00",
+            "255000-01",
+            "2025-1",
+            "25-01",
+            "2025/01",
+            "",
+            "1999-12",
+        ] {
             assert!(Month::parse(bad).is_err(), "{bad}");
         }
         let feb = m("2024-02");
-        assert_eq!(feb.last_day(), NaiveDate::from_ymd_opt(2024, 2, 29).unwrap());
+        assert_eq!(
+            feb.last_day(),
+            NaiveDate::from_ymd_opt(2024, 2, 29).unwrap()
+        );
         assert_eq!(m("2025-12").next(), m("2026-01"));
         assert_eq!(m("2025-12").to_string(), "2025-12");
     }

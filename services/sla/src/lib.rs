@@ -15,10 +15,10 @@ use serde::Deserialize;
 mod evaluation;
 mod return_visits;
 
+use evaluation::RawEvaluation;
 pub use evaluation::{
     DEFAULT_EXCLUSION_REASONS, Evaluation, Month, UnitClass, Version as EvaluationVersion, Weights,
 };
-use evaluation::RawEvaluation;
 use return_visits::RawReturnVisits;
 pub use return_visits::{DEFAULT_QUESTIONS, ReturnVisits, Sampling};
 
