@@ -102,6 +102,7 @@ macro_rules! keyed {
 
 use hotline_proto::dispatch::v1 as dispatch;
 use hotline_proto::intake::v1 as intake;
+use hotline_proto::supervision::v1 as supervision;
 use hotline_proto::undertaking::v1 as undertaking;
 
 keyed! {
@@ -125,6 +126,11 @@ keyed! {
     intake::DecideAppealRequest => "/hotline.intake.v1.IntakeService/DecideAppeal",
     intake::TakeReturnVisitRequest => "/hotline.intake.v1.IntakeService/TakeReturnVisit",
     intake::RecordVisitAttemptRequest => "/hotline.intake.v1.IntakeService/RecordVisitAttempt",
+    supervision::ExcludeTicketRequest => "/hotline.supervision.v1.SupervisionService/ExcludeTicket",
+    supervision::DecideExclusionRequest => "/hotline.supervision.v1.SupervisionService/DecideExclusion",
+    supervision::ReverseExclusionRequest => "/hotline.supervision.v1.SupervisionService/ReverseExclusion",
+    supervision::AppealEvaluationRequest => "/hotline.supervision.v1.SupervisionService/AppealEvaluation",
+    supervision::DecideEvaluationAppealRequest => "/hotline.supervision.v1.SupervisionService/DecideEvaluationAppeal",
 }
 
 /// The key of a request, checked: `None` when it carries none. Surrounding

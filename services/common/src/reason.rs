@@ -114,6 +114,16 @@ reasons! {
     StreetOrTownshipOnly = "STREET_OR_TOWNSHIP_ONLY",
     /// The unit is not in the dispatch catalogue in force.
     UnitNotInCatalogue = "UNIT_NOT_IN_CATALOGUE",
+    /// An exclusion of the ticket from the unit's evaluation is proposed or
+    /// in force already.
+    TicketAlreadyExcluded = "TICKET_ALREADY_EXCLUDED",
+    /// The exclusion was reversed already.
+    ExclusionAlreadyReversed = "EXCLUSION_ALREADY_REVERSED",
+    /// The exclusion was approved or rejected already.
+    ExclusionAlreadyDecided = "EXCLUSION_ALREADY_DECIDED",
+    /// The exclusion was never approved (proposed or rejected): there is
+    /// nothing to reverse.
+    ExclusionNotApproved = "EXCLUSION_NOT_APPROVED",
 }
 
 impl Reason {

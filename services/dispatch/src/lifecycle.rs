@@ -19,6 +19,7 @@ pub fn routed(r: &Routing, routed_at: DateTime<Utc>, deadline: DateTime<Utc>) ->
             role: u.role,
             sign_deadline: u.sign_deadline,
             feedback_deadline: u.feedback_deadline,
+            kind: u.kind,
         })
         .collect();
     let manual_queue = units.is_empty();
@@ -82,6 +83,7 @@ mod tests {
             role: AssignmentRole::Lead as i32,
             sign_deadline: Some(to_proto(at + Duration::hours(1))),
             feedback_deadline: Some(to_proto(at + Duration::hours(24))),
+            kind: hotline_proto::dispatch::v1::UnitKind::Utility as i32,
             ..Default::default()
         };
         let r = routing(at, vec![unit.clone()], "");
@@ -92,6 +94,7 @@ mod tests {
         assert!(f.within_limit && !f.manual_queue);
         assert_eq!(f.units[0].sign_deadline, unit.sign_deadline);
         assert_eq!(f.units[0].feedback_deadline, unit.feedback_deadline);
+        assert_eq!(f.units[0].kind, unit.kind, "the unit's class travels");
         assert_eq!(f.hop, 2);
 
         let late = routing(at, vec![unit], "dispatcher-7");

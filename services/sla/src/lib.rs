@@ -12,9 +12,14 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 
+mod evaluation;
 mod rehandling;
 mod return_visits;
 
+use evaluation::RawEvaluation;
+pub use evaluation::{
+    DEFAULT_EXCLUSION_REASONS, Evaluation, Month, UnitClass, Version as EvaluationVersion, Weights,
+};
 use rehandling::RawRehandling;
 pub use rehandling::{MAX_ROUNDS_CEILING, Rehandling};
 use return_visits::RawReturnVisits;
@@ -158,6 +163,8 @@ pub struct Policy {
     pub return_visits: ReturnVisits,
     /// Re-handling (重办) after a return visit.
     pub rehandling: Rehandling,
+    /// The three-rate evaluation (三率考评).
+    pub evaluation: Evaluation,
     emergency: Limits,
     basic_livelihood: Limits,
     general: Limits,
@@ -178,7 +185,15 @@ struct RawPolicy {
     transfers: Option<RawTransfers>,
     return_visits: Option<RawReturnVisits>,
     rehandling: Option<RawRehandling>,
+    evaluation: Option<RawEvaluation>,
     tiers: Option<RawTiers>,
+}
+
+/// The evaluation section alone, read from the built-in file for a policy
+/// that names none.
+#[derive(Deserialize)]
+struct OnlyEvaluation {
+    evaluation: Option<RawEvaluation>,
 }
 
 #[derive(Deserialize)]
@@ -316,6 +331,14 @@ impl Policy {
         let return_visits =
             return_visits::parse(&mut errors, raw.return_visits.unwrap_or_default());
         let rehandling = rehandling::parse(&mut errors, raw.rehandling.unwrap_or_default());
+        let raw_evaluation = match raw.evaluation {
+            Some(e) => e,
+            None => toml::from_str::<OnlyEvaluation>(BEIJING_POLICY_TOML)
+                .ok()
+                .and_then(|o| o.evaluation)
+                .unwrap_or_default(),
+        };
+        let evaluation = evaluation::parse(&mut errors, raw_evaluation);
         let tiers = raw.tiers.unwrap_or(RawTiers {
             emergency: None,
             basic_livelihood: None,
@@ -348,6 +371,7 @@ impl Policy {
                     many_transfers,
                     return_visits,
                     rehandling,
+                    evaluation,
                     emergency,
                     basic_livelihood,
                     general,

@@ -14,6 +14,16 @@ hotline_common::uuid_id!(
     CaseId,
     "a case id"
 );
+hotline_common::uuid_id!(
+    /// A decision to exclude a ticket from a unit's evaluation.
+    ExclusionId,
+    "an exclusion id"
+);
+hotline_common::uuid_id!(
+    /// A unit's appeal (申诉) against a ticket counted in its evaluation.
+    EvalAppealId,
+    "an appeal id"
+);
 
 /// Declares an identifier minted by a clock owner: 1–`max` printable
 /// ASCII characters, no spaces (clock ids hold '/', event ids '#').

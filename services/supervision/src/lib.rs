@@ -5,6 +5,8 @@
 //! its handlers:
 //!
 //! - `deadlines`: urges and cases from deadline events
+//! - `evaluation`: the three-rate evaluation (三率考评) of units, a read
+//!   model of the lifecycle events
 //!
 //! Beside them: `grpc` (the gRPC surface, delegating only), `ids`
 //! (supervision's identifiers), `scope` (who sees which unit's records),
@@ -12,6 +14,7 @@
 
 pub mod config;
 pub mod deadlines;
+pub mod evaluation;
 pub mod feed;
 pub mod grpc;
 pub mod ids;

@@ -25,6 +25,54 @@ pub const RULES: &[Rule] = &[
         "/hotline.supervision.v1.SupervisionService/ListFeedEvents",
         &[Service],
     ),
+    (
+        "/hotline.supervision.v1.SupervisionService/GetEvaluation",
+        &[Supervisor, Leader, Auditor, UnitStaff],
+    ),
+    (
+        "/hotline.supervision.v1.SupervisionService/ExplainEvaluation",
+        &[Supervisor, Leader, Auditor, UnitStaff],
+    ),
+    (
+        "/hotline.supervision.v1.SupervisionService/GetUnitTrend",
+        &[Supervisor, Leader, Auditor, UnitStaff],
+    ),
+    (
+        "/hotline.supervision.v1.SupervisionService/ExportEvaluation",
+        &[Supervisor, Leader, Auditor],
+    ),
+    (
+        "/hotline.supervision.v1.SupervisionService/ExcludeTicket",
+        &[Supervisor],
+    ),
+    (
+        "/hotline.supervision.v1.SupervisionService/DecideExclusion",
+        &[Leader],
+    ),
+    (
+        "/hotline.supervision.v1.SupervisionService/ReverseExclusion",
+        &[Leader],
+    ),
+    (
+        "/hotline.supervision.v1.SupervisionService/ListExclusions",
+        &[Supervisor, Leader, Auditor, UnitStaff],
+    ),
+    (
+        "/hotline.supervision.v1.SupervisionService/AppealEvaluation",
+        &[UnitStaff],
+    ),
+    (
+        "/hotline.supervision.v1.SupervisionService/DecideEvaluationAppeal",
+        &[Supervisor],
+    ),
+    (
+        "/hotline.supervision.v1.SupervisionService/ListEvaluationAppeals",
+        &[Supervisor, Leader, Auditor, UnitStaff],
+    ),
+    (
+        "/hotline.supervision.v1.SupervisionService/RecountEvaluation",
+        &[Supervisor, Leader, Auditor, Ops],
+    ),
 ];
 
 #[cfg(test)]

@@ -1,6 +1,8 @@
 //! Wires supervision together: database, deadline consumer and park, audit
 //! sealer, gRPC server.
 
+use std::sync::Arc;
+
 use hotline_common::startup::{grpc_router, peer_channel, serve};
 use hotline_proto::common::v1::clock_service_client::ClockServiceClient;
 use hotline_proto::supervision::v1::supervision_service_server::SupervisionServiceServer;
@@ -10,6 +12,7 @@ use crate::config::Config;
 use crate::deadlines::owners::Owners;
 use crate::deadlines::store::{MIGRATOR, Store};
 use crate::deadlines::{consume, parked};
+use crate::evaluation::Eval;
 use crate::grpc::Grpc;
 
 pub async fn run(cfg: Config, token: CancellationToken) -> anyhow::Result<()> {
@@ -20,6 +23,7 @@ pub async fn run(cfg: Config, token: CancellationToken) -> anyhow::Result<()> {
             &hotline_common::audit::MIGRATOR,
             &hotline_common::feed::MIGRATOR,
             &hotline_common::events::MIGRATOR,
+            &hotline_common::idempotency::MIGRATOR,
         ],
     )
     .await?;
@@ -67,12 +71,30 @@ pub async fn run(cfg: Config, token: CancellationToken) -> anyhow::Result<()> {
         owners,
         token.clone(),
     ));
+    let policy = Arc::new(cfg.common.policy.clone());
+    let evaluation = tokio::spawn(hotline_common::events::consume::run(
+        cfg.common.amqp_url.clone(),
+        pool.clone(),
+        crate::evaluation::consume::subscription(),
+        crate::evaluation::consume::handler(Arc::new(policy.evaluation.clone())),
+        token.clone(),
+    ));
+    let keys =
+        hotline_common::idempotency::Keys::new(pool.clone(), cfg.common.idempotency_retention);
+    let sweeper = tokio::spawn(keys.clone().run_sweeper(token.clone()));
+    let eval = Eval {
+        pool: pool.clone(),
+        keys,
+        policy,
+    };
     let (router, health) = grpc_router(&cfg.common, &pool, &crate::rules::SERVED)?;
-    let router = router.add_service(SupervisionServiceServer::new(Grpc { store }));
+    let router = router.add_service(SupervisionServiceServer::new(Grpc { store, eval }));
     health.set_serving::<SupervisionServiceServer<Grpc>>().await;
     let served = serve(&cfg.common, router, health, token.clone()).await;
     token.cancel();
     let _ = consumer.await;
+    let _ = evaluation.await;
+    let _ = sweeper.await;
     let _ = parked.await;
     let _ = events.await;
     let _ = backlog.await;

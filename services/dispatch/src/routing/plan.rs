@@ -162,6 +162,7 @@ pub fn units(
         role: role as i32,
         sign_deadline: Some(sign),
         feedback_deadline: Some(feedback),
+        kind: u.kind.to_proto() as i32,
     };
     let mut all = vec![unit(lead, AssignmentRole::Lead)];
     all.extend(co.iter().map(|u| unit(u, AssignmentRole::Co)));

@@ -393,7 +393,7 @@ impl Store {
 /// filters given are written, so each shape has a plan of its own that an
 /// index serves (see `migrations/0003_list_indexes.sql`), rather than one
 /// plan for `($n IS NULL OR …)` that none can.
-fn list_sql(select: &str, filters: &[(&str, bool)], at: &str, id: &str) -> String {
+pub(crate) fn list_sql(select: &str, filters: &[(&str, bool)], at: &str, id: &str) -> String {
     let mut sql = String::from(select);
     let mut n = 0;
     let mut words = Vec::new();
