@@ -11,7 +11,7 @@ use hotline_common::auth::Identity;
 use hotline_common::validate::Fields;
 use hotline_proto::supervision::v1 as pb;
 
-use super::facts::{self, COLUMN_NAMES, COLUMNS, Counts};
+use super::facts::{self, COLUMN_NAMES, Counts};
 use super::period::Period;
 use super::{Eval, period_field, store};
 
@@ -31,13 +31,13 @@ pub fn compare(
     for u in units {
         let a = recounted.get(u).unwrap_or(&zero);
         let b = stored.get(u).unwrap_or(&zero);
-        for i in 0..COLUMNS {
-            if a.0[i] != b.0[i] {
+        for (name, (x, y)) in COLUMN_NAMES.iter().zip(a.0.iter().zip(b.0.iter())) {
+            if x != y {
                 out.push(pb::RecountDifference {
                     unit_id: u.clone(),
-                    counter: COLUMN_NAMES[i].to_string(),
-                    from_events: a.0[i],
-                    stored: b.0[i],
+                    counter: name.to_string(),
+                    from_events: *x,
+                    stored: *y,
                 });
             }
         }
