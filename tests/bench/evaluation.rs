@@ -56,7 +56,9 @@ async fn main() -> anyhow::Result<()> {
     let chunk = flag("--chunk", 1_000_000) as i64;
     let lifecycles = flag("--lifecycles", 200) as usize;
     let runs = flag("--runs", 5) as usize;
-    println!("evaluation benchmark: {tickets} tickets of {YEAR} in the read model, {runs} runs per query");
+    println!(
+        "evaluation benchmark: {tickets} tickets of {YEAR} in the read model, {runs} runs per query"
+    );
     let sys = System::start(Options::default()).await?;
     let mut db = sys.db("supervision").await?;
 
@@ -184,10 +186,7 @@ async fn main() -> anyhow::Result<()> {
             let now = now.clone();
             async move {
                 let r = sup
-                    .recount_evaluation(RecountEvaluationRequest {
-                        period: now,
-                        ..Default::default()
-                    })
+                    .recount_evaluation(RecountEvaluationRequest { period: now })
                     .await
                     .ok()?
                     .into_inner();
@@ -231,7 +230,9 @@ where
     let mut n = 0;
     for _ in 0..runs.max(1) {
         let t = Instant::now();
-        n = f().await.map_err(|e| anyhow::anyhow!("{}: {}", e.code(), e.message()))?;
+        n = f()
+            .await
+            .map_err(|e| anyhow::anyhow!("{}: {}", e.code(), e.message()))?;
         took.push(t.elapsed());
     }
     took.sort();
@@ -309,7 +310,7 @@ async fn load_facts(
                          (g * 2654435761) % 1000003 AS h, \
                          DATE '{YEAR}-01-01' + (g % 365)::int AS day, \
                          (DATE '{YEAR}-01-01' + (g % 365)::int + time '09:00') AT TIME ZONE 'Asia/Shanghai' AS at \
-                       FROM generate_series({from}, {to}) g) t \
+                       FROM generate_series({from}::bigint, {to}::bigint) g) t \
                  CROSS JOIN LATERAL (VALUES \
                    ('response', 'a-', (t.g * 7919) % {units}, t.h % 100 < 93, 0, 'signed by the deadline', true), \
                    ('response', 'c-', (t.g * 7919 + 1) % {units}, t.h % 89 < 83, 0, 'co-unit signed', t.h % 10 < 3), \
@@ -391,7 +392,9 @@ async fn load_counters(db: &mut PgConnection) -> anyhow::Result<()> {
         ),
     )
     .await?;
-    exec(db, "VACUUM ANALYZE eval_facts; VACUUM ANALYZE eval_counters; VACUUM ANALYZE eval_units").await?;
+    for table in ["eval_facts", "eval_counters", "eval_units"] {
+        exec(db, &format!("VACUUM ANALYZE {table}")).await?;
+    }
     println!(
         "  counters: {n} (unit, day) rows in {:.0} s, then VACUUM ANALYZE",
         t.elapsed().as_secs_f64()
