@@ -9,15 +9,25 @@ satisfied; partly resolved and basically satisfied), the third never reaches a
 visitor; a fourth is found unresolved through the unit's fault, handled again
 by its lead in a second round (重办) and then visited satisfied; the requester
 rates a visit once, a second rating is ALREADY_EXISTS, a bad rating opens a
-check-back. Exits non-zero on any surprise.
+check-back. Then the lead unit's evaluation (三率) for the days of the run is
+read from supervision and recomputed here, independently, from the raw
+records the public contract shows (assignments, visits, ratings) and the
+policy file; the explain lists name exactly the tickets behind each number,
+and the recount from the events equals the numbers served. Exits non-zero
+on any surprise.
 """
 
+import datetime
+import pathlib
+import tomllib
 import uuid
 
 import grpc
 
 from hotline.common.v1 import common_pb2 as c
+from hotline.dispatch.v1 import dispatch_pb2 as d
 from hotline.intake.v1 import intake_pb2 as i, intake_pb2_grpc as ig
+from hotline.supervision.v1 import supervision_pb2 as sv, supervision_pb2_grpc as svg
 from hotline.undertaking.v1 import undertaking_pb2 as u, undertaking_pb2_grpc as ug
 from hotline_client import bearer, refused, stub, wait_for
 
@@ -26,6 +36,7 @@ centre = bearer("loop-centre", "operator,dispatcher,supervisor")
 visitor = bearer("loop-visitor", "return_visit")
 intake = stub(ig.IntakeServiceStub, "intake")
 units = stub(ug.UndertakingServiceStub, "undertaking")
+supervision = stub(svg.SupervisionServiceStub, "supervision")
 
 
 def submit(name, consent):
@@ -164,4 +175,77 @@ open_backs = intake.ListCheckBacks(i.ListCheckBacksRequest(state=i.CHECK_BACK_ST
                                    metadata=centre).check_backs
 assert any(b.rating_id == bad.rating_id for b in open_backs), "no check-back for a bad rating"
 print("bad rating", bad.rating_id, "has a check-back")
+
+# ---------------------------------------------------------------- 三率
+# Every lead assignment and visit of this run falls on these days (Beijing
+# time; sign-off deadlines are at most a day ahead).
+today = (datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(hours=8)).date()
+period = f"{today}..{today + datetime.timedelta(days=2)}"
+policy = tomllib.loads(pathlib.Path("services/sla/policy/beijing.toml").read_text())
+version = [v for v in policy["evaluation"]["versions"] if v["from"] <= today.isoformat()[:7]][-1]
+LEVEL_KEYS = ["very_satisfied", "satisfied", "basically_satisfied", "dissatisfied", "very_dissatisfied"]
+SAT = {getattr(i, "SATISFACTION_LEVEL_" + k.upper()): version["levels"][k] for k in LEVEL_KEYS}
+RESOLVED = {i.RESOLUTION_RESOLVED: 1.0, i.RESOLUTION_PARTLY: version["partly_resolved"], i.RESOLUTION_UNRESOLVED: 0.0}
+
+# The raw records, read back through the contract.
+all_visits = [v for vs in visits_by_ticket().values() for v in vs]
+tickets = sorted({v.ticket_no for v in all_visits})
+leads = [a for no in tickets for a in assignments_of(no) if a.role == c.ASSIGNMENT_ROLE_LEAD and a.unit_id == LEAD]
+reached = [v for v in all_visits if v.unit_id == LEAD and v.outcome == i.VISIT_OUTCOME_REACHED]
+visit_contacts = {v.contact_id for v in reached}
+ratings = [r for no in tickets for r in intake.ListRatings(i.ListRatingsRequest(ticket_no=no, page_size=100),
+                                                             metadata=centre).ratings
+           if r.contact_id in visit_contacts and r.counts]
+signed_in_time = [a for a in leads if a.HasField("signed_at") and a.signed_at.ToDatetime() <= a.sign_deadline.ToDatetime()]
+want = {
+    "response": (len(signed_in_time), len(leads)),
+    "resolution": (sum(RESOLVED[v.resolution] for v in reached), len(reached)),
+    "satisfaction": (sum(SAT[v.satisfaction] for v in reached), len(reached)),
+    "rating": (sum(SAT[r.level] for r in ratings), len(ratings)),
+}
+
+
+def served():
+    got = supervision.GetEvaluation(sv.GetEvaluationRequest(period=period, unit_id=LEAD, page_size=10),
+                                    metadata=centre)
+    line = [x for x in got.lines if x.unit_id == LEAD]
+    if not line:
+        return None
+    line = line[0]
+    have = {k: (getattr(line, k).numerator, getattr(line, k).denominator) for k in want}
+    return (got, line) if have == {k: (float(n), d) for k, (n, d) in want.items()} else None
+
+
+got, line = wait_for("the evaluation to count every fact", served, seconds=60)
+print("evaluation of", LEAD, period, "policy", got.policy_version, "(file:", version["name"] + ")")
+assert got.policy_version == version["name"], got.policy_version
+unit_class = d.UnitKind.Name(line.unit_kind).removeprefix("UNIT_KIND_").lower()
+assert unit_class == "utility", unit_class  # the heating group, in the catalogue
+weights = version["weights"][unit_class]
+parts = [(k, n / d, weights[k]) for k, (n, d) in want.items() if d > 0 and weights[k] > 0]
+composite = round(100 * sum(r * w for _, r, w in parts) / sum(w for _, _, w in parts), 2)
+for k, (n, d) in want.items():
+    rate = getattr(line, k)
+    assert abs(rate.rate - round(n / d, 4)) < 1e-9, (k, rate, n, d)
+    print(f"  {k}: {n:g}/{d} = {rate.rate:.4f} (recomputed {n / d:.4f})")
+assert abs(line.composite - composite) < 0.011, (line.composite, composite)
+assert line.reopened == 1, line.reopened
+print(f"  composite {line.composite} (recomputed {composite}), reopened {line.reopened}, rank {line.rank} of {line.ranked_in_class}")
+
+# Explain: exactly the tickets behind each denominator.
+for metric, expected in [
+    (sv.EVALUATION_METRIC_RESPONSE, sorted(a.ticket_no for a in leads)),
+    (sv.EVALUATION_METRIC_RESOLUTION, sorted(v.ticket_no for v in reached)),
+    (sv.EVALUATION_METRIC_RATING, sorted(r.ticket_no for r in ratings)),
+]:
+    items = supervision.ExplainEvaluation(sv.ExplainEvaluationRequest(
+        unit_id=LEAD, period=period, metric=metric, side=sv.EVALUATION_SIDE_DENOMINATOR, page_size=100),
+        metadata=centre).items
+    listed = sorted(x.ticket_no for x in items if x.counted)
+    assert listed == expected, (sv.EvaluationMetric.Name(metric), listed, expected)
+    print("  explain", sv.EvaluationMetric.Name(metric), "denominator:", len(listed), "items, the expected tickets")
+
+recount = supervision.RecountEvaluation(sv.RecountEvaluationRequest(period=period), metadata=centre)
+assert recount.equal, list(recount.differences)
+print("recount from", recount.events_read, "events of", recount.tickets, "tickets: equal to the numbers served")
 print("ok")
