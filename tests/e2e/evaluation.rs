@@ -38,10 +38,10 @@ async fn the_rates_are_those_computed_by_hand_and_explained_ticket_by_ticket() {
     let t2 = submit(&sys, "eval-2").await;
     let t3 = submit(&sys, "eval-3").await;
     let t4 = submit(&sys, "eval-4").await;
-    lead_answers(&sys, &t1, false).await;
-    lead_answers(&sys, &t2, false).await;
+    lead_signs_and_answers(&sys, &t1, false).await;
+    lead_signs_and_answers(&sys, &t2, false).await;
     let a4 = assignments_of(&sys, &t4).await;
-    lead_answers(&sys, &t3, true).await;
+    lead_signs_and_answers(&sys, &t3, true).await;
     let lead = lead_of(&a4).unit_id;
     let co: Vec<String> = a4
         .iter()

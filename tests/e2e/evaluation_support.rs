@@ -7,14 +7,17 @@ use std::time::Duration;
 
 use chrono::{Days, Utc};
 use hotline_common::auth::Role;
-use hotline_proto::common::v1::{AssignmentRole, Feedback, FeedbackOutcome};
+use hotline_proto::common::v1::AssignmentRole;
 use hotline_proto::intake::v1::intake_service_client::IntakeServiceClient;
 use hotline_proto::intake::v1::*;
 use hotline_proto::supervision::v1::supervision_service_client::SupervisionServiceClient;
 use hotline_proto::supervision::v1::*;
-use hotline_proto::undertaking::v1::{Assignment, SignAssignmentRequest, SubmitFeedbackRequest};
+use hotline_proto::undertaking::v1::Assignment;
 use hotline_tests::supervision::until_past;
-use hotline_tests::{Authed, System, assignments_of, eventually, heating_request, submit_co_parts};
+use hotline_tests::{
+    Authed, System, assignments_of, eventually, heating_request, lead_answers, sign_as_lead,
+    submit_co_parts,
+};
 use tonic::Code;
 use tonic_types::StatusExt;
 
@@ -106,32 +109,13 @@ pub fn lead_of(a: &[Assignment]) -> Assignment {
 }
 
 /// The lead signs (after its deadline when `late`) and answers.
-pub async fn lead_answers(sys: &System, no: &str, late: bool) {
+pub async fn lead_signs_and_answers(sys: &System, no: &str, late: bool) {
     submit_co_parts(sys, no).await;
-    let lead = lead_of(&assignments_of(sys, no).await);
     if late {
-        until_past(&lead.sign_deadline).await;
+        until_past(&lead_of(&assignments_of(sys, no).await).sign_deadline).await;
     }
-    let mut unit = sys.undertaking_as(&lead.unit_id).await;
-    unit.sign_assignment(SignAssignmentRequest {
-        assignment_id: lead.assignment_id.clone(),
-        unit_id: lead.unit_id.clone(),
-        ..Default::default()
-    })
-    .await
-    .expect("lead signs");
-    unit.submit_feedback(SubmitFeedbackRequest {
-        assignment_id: lead.assignment_id.clone(),
-        unit_id: lead.unit_id.clone(),
-        feedback: Some(Feedback {
-            outcome: FeedbackOutcome::Resolved as i32,
-            summary: "已协调热力站调整供热参数，室温恢复。".into(),
-            ..Default::default()
-        }),
-        ..Default::default()
-    })
-    .await
-    .expect("lead answers");
+    let lead = sign_as_lead(sys, no).await;
+    lead_answers(sys, &lead, "已协调热力站调整供热参数，室温恢复。").await;
 }
 
 /// Takes the visit of each ticket in turn and records it reached with

@@ -26,6 +26,7 @@ use hotline_proto::undertaking::v1::{
 };
 use hotline_tests::{
     Authed, Options, System, answer_as_lead, assignments_of, eventually, heating_request,
+    lead_answers,
 };
 use tonic::Streaming;
 
@@ -395,6 +396,12 @@ async fn an_unsatisfied_visit_through_the_units_fault_reopens_until_the_rounds_r
         .await
         .unwrap_err();
     assert_eq!(e.code(), tonic::Code::FailedPrecondition, "{}", e.message());
+    assert_eq!(
+        tonic_types::StatusExt::get_details_error_info(&e).map(|i| i.reason),
+        Some("ROUND_SUPERSEDED".to_string()),
+        "{}",
+        e.message()
+    );
 
     // The lead signs and answers round 2.
     unit.sign_assignment(SignAssignmentRequest {
@@ -405,18 +412,7 @@ async fn an_unsatisfied_visit_through_the_units_fault_reopens_until_the_rounds_r
     .await
     .expect("signs round 2");
     assert_eq!(status(&sys, &no).await, TicketStatus::Reopened as i32);
-    unit.submit_feedback(SubmitFeedbackRequest {
-        assignment_id: again.assignment_id.clone(),
-        unit_id: LEAD.into(),
-        feedback: Some(Feedback {
-            outcome: FeedbackOutcome::Resolved as i32,
-            summary: "更换了楼栋换热器阀门，室温22度。".into(),
-            ..Default::default()
-        }),
-        ..Default::default()
-    })
-    .await
-    .expect("answers round 2");
+    lead_answers(&sys, &again, "更换了楼栋换热器阀门，室温22度。").await;
     assert_eq!(status(&sys, &no).await, TicketStatus::Answered as i32);
 
     // A redelivery of round 1's visit (a new event id, the same visit)
