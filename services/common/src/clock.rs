@@ -364,10 +364,13 @@ impl ClockService for ClockApi {
     }
 }
 
-/// How long a claim of due timers keeps other schedulers away from them:
-/// beyond a publish's connect and confirm timeouts, so that only a
-/// scheduler that died loses its timers to another.
-pub const TIMER_LEASE: Duration = Duration::from_secs(30);
+/// How long a claim of due timers keeps other schedulers away from them.
+/// A scheduler that dies mid-publish leaves its timers to wait this long,
+/// late by as much (an urge that comes due after its deadline is not
+/// issued), so it is short: a publish is cut at half of it, so that only a
+/// scheduler that died loses its timers to another, and an event published
+/// twice is absorbed by its consumers (they deduplicate by event id).
+pub const TIMER_LEASE: Duration = Duration::from_secs(10);
 
 /// Claims due timers (leasing them, in a statement that commits at once),
 /// publishes their events with confirms with no transaction open, then
@@ -413,7 +416,16 @@ pub async fn fire_due(pool: &PgPool, publisher: &Publisher, limit: i64) -> anyho
         })
         .collect();
     let claimed = started.elapsed();
-    if let Err(e) = publisher.publish(&events).await {
+    let limit = TIMER_LEASE / 2;
+    let publish = tokio::time::timeout(limit, publisher.publish(&events))
+        .await
+        .unwrap_or_else(|_| {
+            Err(anyhow::anyhow!(
+                "not confirmed within {} ms",
+                limit.as_millis()
+            ))
+        });
+    if let Err(e) = publish {
         // Due again at once for the next try; if this fails too, the lease
         // runs out.
         let _ = sqlx::query("UPDATE clock_timers SET leased_until = NULL WHERE id = ANY($1)")

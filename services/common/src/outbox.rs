@@ -58,10 +58,13 @@ use crate::error::ApiError;
 /// retries coming due).
 const IDLE_POLL: Duration = Duration::from_millis(500);
 
-/// How long a claim keeps other relays away from its rows: twice a peer
-/// call's timeout (15 s), so that only a relay that died loses its rows to
-/// another. A relay shut down mid-call hands its rows back at once.
-pub const LEASE: Duration = Duration::from_secs(30);
+/// How long a claim keeps other relays away from its rows. A relay that
+/// dies mid-call (killed, its host lost) leaves its rows to wait this long,
+/// so it is short: every call of a batch is cut at half of it
+/// ([`Outbox::deliver`]), so that only a relay that died loses its rows to
+/// another, and even then a call made twice is harmless (the receivers are
+/// idempotent). A relay shut down mid-call hands its rows back at once.
+pub const LEASE: Duration = Duration::from_secs(10);
 
 #[derive(Debug, Clone, Copy)]
 pub struct Outbox {
@@ -223,8 +226,8 @@ impl Outbox {
     }
 
     /// Claims due rows and hands each to `send`, concurrently, with no
-    /// transaction open. Once every call has returned (each is bounded by
-    /// its timeout), the delivered rows are deleted in one short
+    /// transaction open. Once every call has returned (each is cut at half
+    /// the lease, and then retried later), the delivered rows are deleted in one short
     /// transaction, with what `along` records for each in it, and the
     /// others are retried later. One transaction per batch rather than per
     /// row: a commit costs more than the rest of a row's finishing
@@ -248,7 +251,18 @@ impl Outbox {
         if claims.is_empty() {
             return Ok(0);
         }
-        let calls = join_all(claims.iter().map(|c| send(c.ticket_no.clone())));
+        let limit = self.lease / 2;
+        let calls = join_all(claims.iter().map(|c| {
+            let call = send(c.ticket_no.clone());
+            async move {
+                tokio::time::timeout(limit, call).await.unwrap_or_else(|_| {
+                    Err(ApiError::unavailable(format!(
+                        "not answered within {} ms",
+                        limit.as_millis()
+                    )))
+                })
+            }
+        }));
         let results = tokio::select! {
             r = calls => r,
             _ = token.cancelled() => {

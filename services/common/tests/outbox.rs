@@ -1,7 +1,8 @@
 //! The outbox's claims against a real PostgreSQL: a claim leases its rows
 //! and commits, so that other relays skip them until the lease runs out; a
 //! row pushed again while its claim is in flight is not deleted by that
-//! claim and is claimed again; a claim handed back is due at once.
+//! claim and is claimed again; a claim handed back is due at once; a call
+//! that hangs is cut at half the lease and backed off.
 
 mod support;
 
@@ -156,6 +157,49 @@ async fn a_failed_call_backs_off_unless_pushed_again() {
             // Pushed again: its new push is due now, with no failure yet.
             ("T2".to_string(), 0, true),
         ]
+    );
+    db.drop().await;
+}
+
+#[tokio::test]
+async fn a_call_that_hangs_is_cut_at_half_the_lease_and_backed_off() {
+    use hotline_common::outbox::nothing_along;
+    use tokio_util::sync::CancellationToken;
+    let db = Db::fresh().await;
+    db.push("T1").await;
+    db.push("T2").await;
+    // T1's peer never answers, T2's at once.
+    let started = std::time::Instant::now();
+    let send = |key: String| async move {
+        if key == "T1" {
+            std::future::pending::<()>().await;
+        }
+        Ok(())
+    };
+    let claimed = OUTBOX
+        .deliver(&db.pool, 10, &CancellationToken::new(), send, nothing_along)
+        .await
+        .expect("deliver");
+    let took = started.elapsed();
+    assert_eq!(claimed, 2);
+    assert!(
+        took >= Duration::from_millis(1000) && took < Duration::from_millis(1900),
+        "the hung call is cut at half the 2 s lease, not left to the lease: {took:?}"
+    );
+    let left: Vec<(String, i32, Option<String>, bool)> = sqlx::query_as(
+        "SELECT ticket_no, attempts, last_error, leased_until IS NULL FROM test_outbox",
+    )
+    .fetch_all(&db.pool)
+    .await
+    .expect("rows");
+    assert_eq!(left.len(), 1, "T2 delivered and deleted: {left:?}");
+    let (key, attempts, error, unleased) = &left[0];
+    assert_eq!((key.as_str(), *attempts, *unleased), ("T1", 1, true));
+    assert!(
+        error
+            .as_deref()
+            .is_some_and(|e| e.contains("not answered within 1000 ms")),
+        "{error:?}"
     );
     db.drop().await;
 }
