@@ -155,6 +155,20 @@ wait_for(f"{redo} round 2 queued for a visit", lambda: any(
 visit_all_due()
 assert (redo, 2) in contacts, contacts
 
+# Closed (办结) once the last round's visit is settled: the refusing
+# requester's with its answer, the others with their visits, the reopened
+# one only with round 2's; each says so last on its timeline.
+def closed(no):
+    return intake.GetTicket(i.GetTicketRequest(ticket_no=no), metadata=centre).ticket.status == c.TICKET_STATUS_CLOSED
+
+
+for no, cause in [(refusing, "not_visited: hop 1 round 1"), (agreed, "visited: hop 1 round 1"),
+                  (partly, "visited: hop 1 round 1"), (redo, "visited: hop 1 round 2")]:
+    wait_for(f"{no} closed", lambda: closed(no) or None)
+    last = intake.GetTimeline(i.GetTimelineRequest(ticket_no=no), metadata=centre).entries[-1]
+    assert last.kind == i.TIMELINE_EVENT_KIND_CLOSED and last.detail == cause, (no, last)
+    print("closed", no, last.detail)
+
 # One rating per contact (the requester's keypad at the end of the visit
 # call, recorded by the visitors' system): the second is ALREADY_EXISTS.
 rate = i.RateContactRequest(ticket_no=agreed, contact_id=contacts[(agreed, 1)],

@@ -399,6 +399,70 @@ async fn a_rating_and_its_appeal_decided_are_published_by_intake() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_ticket_closed_on_its_answer_publishes_closed_once() {
+    use hotline_proto::common::v1::TicketStatus;
+    use hotline_proto::events::v1::ClosureCause;
+    use hotline_proto::intake::v1::{GetTicketRequest, NotQueuedReason};
+    let sys = System::start(Options::default())
+        .await
+        .expect("system starts");
+    let mut tap = Tap::open(&sys, "test.events.closed").await;
+    // The requester refused return visits: nothing is left to do once the
+    // lead answers, so intake closes the ticket (办结) with the answer.
+    let mut req = heating_request("events-closed");
+    req.requester.as_mut().unwrap().return_visit_consent = false;
+    let no = hotline_tests::supervision::submit_request(&sys, req).await;
+    answer_as_lead(&sys, &no, "已协调热力站调整供热参数，室温恢复至20度。").await;
+    let intake = sys.intake().await;
+    eventually(PATIENCE, "the ticket closed", || {
+        let mut intake = intake.clone();
+        let no = no.clone();
+        async move {
+            let t = intake
+                .get_ticket(GetTicketRequest { ticket_no: no })
+                .await
+                .ok()?
+                .into_inner()
+                .ticket?;
+            (t.status == TicketStatus::Closed as i32).then_some(())
+        }
+    })
+    .await;
+    let got = tap.all_so_far(&sys).await;
+    let closed: Vec<_> = got
+        .iter()
+        .filter(|m| m.routing_key == "intake.closed")
+        .map(|m| m.event())
+        .collect();
+    assert_eq!(closed.len(), 1, "closed once");
+    let lead = assignments_of(&sys, &no)
+        .await
+        .into_iter()
+        .find(|a| a.role == AssignmentRole::Lead as i32)
+        .expect("a lead");
+    match fact(&closed[0]) {
+        Fact::Closed(c) => {
+            assert_eq!(c.cause, ClosureCause::NotVisited as i32);
+            assert_eq!(c.not_queued_reason, NotQueuedReason::ConsentRefused as i32);
+            assert_eq!(
+                (c.unit_id.as_str(), c.hop, c.round),
+                (lead.unit_id.as_str(), 1, 1)
+            );
+            assert!(!c.visit_id.is_empty());
+            assert_eq!(closed[0].occurred_at, c.closed_at);
+            let secs = |t: &Option<prost_types::Timestamp>| t.as_ref().unwrap().seconds;
+            assert!(secs(&c.closed_at) >= secs(&lead.fed_back_at));
+        }
+        other => panic!("not a closing: {other:?}"),
+    }
+    assert_eq!(
+        got.last().map(|m| m.routing_key.as_str()),
+        Some("intake.closed"),
+        "the ticket's last fact"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_event_recorded_while_the_broker_is_out_of_reach_is_published_after() {
     let sys = System::start(Options::default())
         .await

@@ -5,8 +5,9 @@
 //! REOPENED, the first answer kept); the lead signs and answers round 2,
 //! which enters the return-visit queue again; the visit of round 2 finds
 //! it unsatisfied again and the ticket is not reopened (recorded, on the
-//! timeline). A satisfied visit and one unsatisfied but not the unit's
-//! fault reopen nothing; a visited event redelivered under a new id, and
+//! timeline) but closed (办结), CLOSED in intake and undertaking alike. A
+//! satisfied visit and one unsatisfied but not the unit's fault reopen
+//! nothing and close their tickets; a visited event redelivered under a new id, and
 //! one about a ticket undertaking does not hold, change nothing. What did
 //! not happen is shown by a later sentinel, never by waiting.
 
@@ -26,7 +27,7 @@ use hotline_proto::undertaking::v1::{
 };
 use hotline_tests::{
     Authed, Options, System, answer_as_lead, assignments_of, eventually, heating_request,
-    lead_answers,
+    lead_answers, listed_status,
 };
 use tonic::Streaming;
 
@@ -173,17 +174,15 @@ async fn decided(sys: &System, ticket_no: &str, n: usize) -> Vec<Rehandling> {
 }
 
 async fn status(sys: &System, ticket_no: &str) -> i32 {
-    sys.intake()
-        .await
-        .get_ticket(GetTicketRequest {
-            ticket_no: ticket_no.into(),
-        })
-        .await
-        .expect("get ticket")
-        .into_inner()
-        .ticket
-        .expect("ticket")
-        .status
+    hotline_tests::ticket_status(sys, ticket_no).await as i32
+}
+
+/// Waits until intake closed the ticket (办结).
+async fn closed(sys: &System, ticket_no: &str) {
+    eventually(PATIENCE, "the ticket closed", || async {
+        (status(sys, ticket_no).await == TicketStatus::Closed as i32).then_some(())
+    })
+    .await;
 }
 
 fn leads(all: &[Assignment]) -> Vec<&Assignment> {
@@ -457,7 +456,14 @@ async fn an_unsatisfied_visit_through_the_units_fault_reopens_until_the_rounds_r
     assert!(last.assignment_id.is_empty());
     let after = assignments_of(&sys, &no).await;
     assert_eq!(leads(&after).len(), 2, "no round 3");
-    assert_eq!(status(&sys, &no).await, TicketStatus::Answered as i32);
+    // Nobody handles it again: intake closes it (办结) on round 2's answer,
+    // and undertaking's views show it closed too.
+    closed(&sys, &no).await;
+    eventually(PATIENCE, "undertaking shows it closed", || async {
+        (listed_status(&sys, LEAD, &no).await == [TicketStatus::Closed, TicketStatus::Closed])
+            .then_some(())
+    })
+    .await;
 
     // The timeline shows both decisions and the latest answer.
     let tl = sys
@@ -480,14 +486,22 @@ async fn an_unsatisfied_visit_through_the_units_fault_reopens_until_the_rounds_r
         .find(|e| e.kind == TimelineEventKind::NotReopened as i32)
         .expect("the refusal on the timeline");
     assert!(not.detail.contains("limit_reached"), "{}", not.detail);
+    let last = tl.entries.last().expect("entries");
+    assert_eq!(
+        (last.kind, last.detail.clone()),
+        (
+            TimelineEventKind::Closed as i32,
+            format!("not_reopened: hop {} round 2", first.hop)
+        )
+    );
     assert_eq!(
         tl.feedback.expect("answered").summary,
         "更换了楼栋换热器阀门，室温22度。"
     );
-    // Three visited events consumed (one at a time, in queue order):
-    // round 1, its redelivery, round 2.
-    eventually(PATIENCE, "the three visited events consumed", || async {
-        (consumed(&sys).await == 3).then_some(())
+    // Four events consumed (one at a time, in queue order): round 1's
+    // visit, its redelivery, round 2's visit, the closing.
+    eventually(PATIENCE, "the four events consumed", || async {
+        (consumed(&sys).await == 4).then_some(())
     })
     .await;
 }
@@ -546,17 +560,20 @@ async fn visits_that_do_not_call_for_handling_again_reopen_nothing() {
     .await;
     let d = decided(&sys, &sentinel, 1).await;
     assert_eq!(d[0].decision, RehandlingDecision::Reopened as i32);
-    // Every event before the sentinel's was consumed too (four in all)...
-    eventually(PATIENCE, "the four visited events consumed", || async {
-        (consumed(&sys).await == 4).then_some(())
+    // Every event before the sentinel's was consumed too (four visited,
+    // two closings)...
+    eventually(PATIENCE, "the six events consumed", || async {
+        (consumed(&sys).await == 6).then_some(())
     })
     .await;
-    // ...and none of them reopened anything or recorded a decision.
+    // ...and none of them reopened anything or recorded a decision: both
+    // tickets are closed on their visits.
     for no in [&satisfied, &not_at_fault] {
         assert!(rehandlings(&sys, no).await.is_empty(), "{no}");
         let all = assignments_of(&sys, no).await;
         assert_eq!(leads(&all).len(), 1, "{no}: no second round");
-        assert_eq!(status(&sys, no).await, TicketStatus::Answered as i32);
+        assert_eq!(status(&sys, no).await, TicketStatus::Closed as i32);
+        assert_eq!(listed_status(&sys, LEAD, no).await, [TicketStatus::Closed]);
     }
     assert!(rehandlings(&sys, "BJ999999999999").await.is_empty());
     assert_eq!(status(&sys, &sentinel).await, TicketStatus::Reopened as i32);

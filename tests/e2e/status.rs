@@ -13,11 +13,9 @@ use hotline_proto::dispatch::v1::{ListManualQueueRequest, RedispatchTicketReques
 use hotline_proto::intake::v1::{
     GetTicketRequest, GetTicketResponse, SubmitRequest, SubmitResponse,
 };
-use hotline_proto::undertaking::v1::{
-    Assignment, ListAssignmentsRequest, SignAssignmentRequest, SubmitFeedbackRequest,
-};
+use hotline_proto::undertaking::v1::{Assignment, SignAssignmentRequest, SubmitFeedbackRequest};
 use hotline_tests::{
-    Options, System, assignments_of, eventually, heating_request, submit_co_parts,
+    Options, System, assignments_of, eventually, heating_request, listed_status, submit_co_parts,
 };
 use support::{hop_assignments, lead, request, return_lead, submit};
 
@@ -46,24 +44,6 @@ async fn resubmit(sys: &System, req: &SubmitRequest) -> SubmitResponse {
         .into_inner();
     assert!(r.replayed);
     r
-}
-
-/// The status of `no` on every assignment summary `unit` lists.
-async fn listed_status(sys: &System, unit: &str, no: &str) -> Vec<TicketStatus> {
-    sys.undertaking_as(unit)
-        .await
-        .list_assignments(ListAssignmentsRequest {
-            unit_id: unit.into(),
-            ..Default::default()
-        })
-        .await
-        .expect("the unit's list")
-        .into_inner()
-        .assignments
-        .iter()
-        .filter(|a| a.ticket_no == no)
-        .map(|a| a.ticket.as_ref().expect("summary").status())
-        .collect()
 }
 
 fn summary_status(a: &Option<Assignment>) -> TicketStatus {

@@ -13,9 +13,12 @@ use std::time::Duration;
 
 use hotline_common::auth::Role;
 use hotline_intake::visits::rules::in_sample;
+use hotline_proto::common::v1::TicketStatus;
 use hotline_proto::intake::v1::intake_service_client::IntakeServiceClient;
 use hotline_proto::intake::v1::*;
-use hotline_tests::{Authed, Options, System, answer_as_lead, eventually, heating_request};
+use hotline_tests::{
+    Authed, Options, System, answer_as_lead, eventually, heating_request, ticket_status,
+};
 use tonic::{Code, Status};
 use tonic_types::StatusExt;
 
@@ -325,6 +328,36 @@ async fn answered_tickets_are_visited_back_once_each_with_their_raw_answers() {
     assert_eq!(ended.attempts, 2);
     assert!(r.contact.is_none() && ended.contact_id.is_empty());
     assert!(visits(&sys, ReturnVisitState::Queued).await.is_empty());
+
+    // Closed (办结): the refused one with its answer, the unreachable one
+    // with its ended visit; the one visited partly resolved through the
+    // unit's fault is handled again, not closed.
+    let closing = |no: String| {
+        let sys = &sys;
+        async move {
+            let t = sys
+                .intake()
+                .await
+                .get_timeline(GetTimelineRequest { ticket_no: no })
+                .await
+                .ok()?
+                .into_inner();
+            t.entries
+                .last()
+                .filter(|e| e.kind == TimelineEventKind::Closed as i32)
+                .map(|e| e.detail.clone())
+        }
+    };
+    for (no, cause) in [(&b, "not_visited"), (&v2.ticket_no, "visited")] {
+        let detail = eventually(PATIENCE, "the ticket closed", || closing(no.clone())).await;
+        assert_eq!(detail, format!("{cause}: hop 1 round 1"));
+        assert_eq!(ticket_status(&sys, no).await, TicketStatus::Closed);
+    }
+    eventually(PATIENCE, "the unsatisfied one handled again", || async {
+        (ticket_status(&sys, &v1.ticket_no).await == TicketStatus::Reopened).then_some(())
+    })
+    .await;
+    assert_eq!(closing(v1.ticket_no.clone()).await, None);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -162,3 +162,44 @@ pub async fn answer_as_lead(sys: &System, ticket_no: &str, summary: &str) {
     let lead = sign_as_lead(sys, ticket_no).await;
     lead_answers(sys, &lead, summary).await;
 }
+
+/// The ticket's status as intake's GetTicket gives it.
+pub async fn ticket_status(
+    sys: &System,
+    ticket_no: &str,
+) -> hotline_proto::common::v1::TicketStatus {
+    sys.intake()
+        .await
+        .get_ticket(hotline_proto::intake::v1::GetTicketRequest {
+            ticket_no: ticket_no.into(),
+        })
+        .await
+        .expect("get ticket")
+        .into_inner()
+        .ticket
+        .expect("ticket")
+        .status()
+}
+
+/// The ticket's status on each of `unit`'s assignments of it, as
+/// undertaking lists them to the unit.
+pub async fn listed_status(
+    sys: &System,
+    unit: &str,
+    ticket_no: &str,
+) -> Vec<hotline_proto::common::v1::TicketStatus> {
+    sys.undertaking_as(unit)
+        .await
+        .list_assignments(hotline_proto::undertaking::v1::ListAssignmentsRequest {
+            unit_id: unit.into(),
+            ..Default::default()
+        })
+        .await
+        .expect("the unit's list")
+        .into_inner()
+        .assignments
+        .iter()
+        .filter(|a| a.ticket_no == ticket_no)
+        .map(|a| a.ticket.as_ref().expect("summary").status())
+        .collect()
+}

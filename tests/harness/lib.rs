@@ -41,8 +41,8 @@ pub use broker::{
     restart_rabbitmq, restore_broker_access,
 };
 pub use fixtures::{
-    answer_as_lead, assignments_of, eventually, heating_request, lead_answers, sign_as_lead,
-    submit_co_parts,
+    answer_as_lead, assignments_of, eventually, heating_request, lead_answers, listed_status,
+    sign_as_lead, submit_co_parts, ticket_status,
 };
 pub use procs::{free_port, peak_memory_mib, process_alive};
 

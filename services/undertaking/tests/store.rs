@@ -127,7 +127,7 @@ async fn status_of(pool: &PgPool, no: &str) -> TicketStatus {
     let facts = hops_store::status_facts(&mut conn, &[no]).await.unwrap();
     assert_eq!(facts.len(), 1, "{no}: {facts:?}");
     let f = facts[0].clone();
-    ticket_status(f.manual_queue, f.round, f.lead)
+    ticket_status(f.manual_queue, f.round, f.lead, f.closed)
 }
 
 fn resolved() -> Feedback {

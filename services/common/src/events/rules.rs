@@ -1,7 +1,8 @@
 //! The pure parts of lifecycle events: names of exchanges and routing keys,
 //! encoding, and the checks a consumer makes on what it decodes.
 
-use hotline_proto::events::v1::{LifecycleEvent, Source, lifecycle_event::Fact};
+use hotline_proto::events::v1::{LifecycleEvent, Source, Visited, lifecycle_event::Fact};
+use hotline_proto::intake::v1::{Resolution, SatisfactionLevel, VisitOutcome};
 use prost::Message;
 
 /// The AMQP `type` of every lifecycle event: the body's message name.
@@ -56,8 +57,26 @@ pub fn fact_name(fact: &Fact) -> &'static str {
         Fact::Visited(_) => "visited",
         Fact::Reopened(_) => "reopened",
         Fact::NotReopened(_) => "not_reopened",
+        Fact::Closed(_) => "closed",
         Fact::RatingAppealDecided(_) => "rating_appeal_decided",
     }
+}
+
+/// Whether a return visit's answers, as intake's `visited` fact tells
+/// them, send the ticket back to its lead unit (重办): the requester was
+/// reached and found it unresolved (or partly resolved) or was
+/// dissatisfied, through the unit's fault. Undertaking reopens on it;
+/// intake waits for undertaking's decision before closing the ticket.
+pub fn calls_for_rehandling(v: &Visited) -> bool {
+    let reached = v.outcome == VisitOutcome::Reached as i32;
+    let unresolved =
+        [Resolution::Partly as i32, Resolution::Unresolved as i32].contains(&v.resolved);
+    let unsatisfied = [
+        SatisfactionLevel::Dissatisfied as i32,
+        SatisfactionLevel::VeryDissatisfied as i32,
+    ]
+    .contains(&v.satisfaction);
+    reached && v.unit_at_fault && (unresolved || unsatisfied)
 }
 
 /// Where an event goes: its exchange and routing key

@@ -11,4 +11,4 @@
 
 pub mod rules;
 
-pub use rules::{Lead, Routed, derive, derive_in_round, lead_of};
+pub use rules::{Lead, Routed, closed_or, derive, derive_in_round, lead_of};

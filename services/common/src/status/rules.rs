@@ -69,6 +69,17 @@ pub fn derive_in_round(routed: Routed, lead: Lead, round: i32) -> TicketStatus {
     }
 }
 
+/// The status of a ticket intake has closed (办结) or not: closing is
+/// final and intake's alone, so a closed ticket shows CLOSED whatever the
+/// other services' facts say; an open one shows what they derive.
+pub fn closed_or(closed: bool, derived: TicketStatus) -> TicketStatus {
+    if closed {
+        TicketStatus::Closed
+    } else {
+        derived
+    }
+}
+
 /// The lead unit's assignment of `hop` among a ticket's assignments (of
 /// every hop, as undertaking lists them), and its handling round: of the
 /// latest round when the hop was reopened (a re-handling round has a lead
@@ -86,6 +97,22 @@ pub fn lead_of(assignments: &[Assignment], hop: i32) -> (Lead, i32) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_closed_ticket_is_closed_whatever_else_is_derived() {
+        assert_eq!(
+            closed_or(true, TicketStatus::Answered),
+            TicketStatus::Closed
+        );
+        assert_eq!(
+            closed_or(true, TicketStatus::Unspecified),
+            TicketStatus::Closed
+        );
+        assert_eq!(
+            closed_or(false, TicketStatus::Answered),
+            TicketStatus::Answered
+        );
+    }
 
     fn assignment(hop: i32, role: AssignmentRole, state: AssignmentState) -> Assignment {
         Assignment {
@@ -168,8 +195,8 @@ mod tests {
     }
 
     #[test]
-    fn no_fact_yields_closed_or_unspecified() {
-        // CLOSED needs return visits (回访), not built; UNSPECIFIED is only
+    fn the_other_services_facts_never_yield_closed_or_unspecified() {
+        // CLOSED is intake's word alone (`closed_or`); UNSPECIFIED is only
         // for an answer a service did not give.
         for routed in [Routed::NotYet, Routed::ManualQueue, Routed::Units] {
             for lead in [

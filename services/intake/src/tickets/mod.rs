@@ -100,17 +100,19 @@ fn response(
     }
 }
 
-/// Where a ticket stands now, and where it was routed: intake's own fact
-/// first (still in its outbox: accepted, no peer asked), then dispatch's
-/// routing in force, then undertaking's assignments when it went to units
-/// (`assignments` when the caller read them already). A peer that does not
-/// answer leaves the status UNSPECIFIED rather than failing the read.
+/// Where a ticket stands now, and where it was routed: intake's own facts
+/// first (still in its outbox: accepted, no peer asked; closed: CLOSED
+/// whatever the peers say), then dispatch's routing in force, then
+/// undertaking's assignments when it went to units (`assignments` when the
+/// caller read them already). A peer that does not answer leaves the
+/// status UNSPECIFIED (CLOSED, when closed) rather than failing the read.
 pub async fn standing(
     app: &App,
     no: &TicketNo,
     assignments: Option<&[Assignment]>,
 ) -> Result<(pb::TicketStatus, Option<TicketRouting>), ApiError> {
-    if !app.tickets.handed_to_dispatch(no).await? {
+    let (handed, closed) = app.tickets.own_standing(no).await?;
+    if !handed {
         return Ok(rules::standing(false, None, &[]));
     }
     let asked = async {
@@ -126,13 +128,14 @@ pub async fn standing(
         };
         Ok::<_, ApiError>(rules::standing(true, routing.as_ref(), assignments))
     };
-    match asked.await {
-        Ok(s) => Ok(s),
+    let (status, routing) = match asked.await {
+        Ok(s) => s,
         Err(e) => {
             tracing::warn!(ticket_no = %no, error = %e.message, "ticket status not known: a peer did not answer");
-            Ok((pb::TicketStatus::Unspecified, None))
+            (pb::TicketStatus::Unspecified, None)
         }
-    }
+    };
+    Ok((hotline_common::status::closed_or(closed, status), routing))
 }
 
 /// A ticket as one caller may see it.

@@ -271,15 +271,40 @@ impl Tickets {
         row.as_ref().map(ticket_from_row).transpose()
     }
 
-    /// Whether the ticket was handed to dispatch: its outbox row is gone
-    /// (deleted in the transaction that saw dispatch accept it).
-    pub async fn handed_to_dispatch(&self, ticket_no: &TicketNo) -> Result<bool, ApiError> {
-        Ok(sqlx::query_scalar(
-            "SELECT NOT EXISTS (SELECT 1 FROM dispatch_outbox WHERE ticket_no = $1)",
+    /// Intake's own facts of where the ticket stands: whether it was
+    /// handed to dispatch (its outbox row is gone, deleted in the
+    /// transaction that saw dispatch accept it), and whether intake closed
+    /// it (办结).
+    pub async fn own_standing(&self, ticket_no: &TicketNo) -> Result<(bool, bool), ApiError> {
+        Ok(sqlx::query_as(
+            "SELECT NOT EXISTS (SELECT 1 FROM dispatch_outbox WHERE ticket_no = $1), \
+             EXISTS (SELECT 1 FROM tickets WHERE ticket_no = $1 AND closed_at IS NOT NULL)",
         )
         .bind(ticket_no)
         .fetch_one(&self.pool)
         .await?)
+    }
+
+    /// When and how intake closed the ticket (办结), if it did.
+    pub async fn closure(
+        &self,
+        ticket_no: &TicketNo,
+    ) -> Result<Option<crate::timeline::rules::Closure>, ApiError> {
+        let row: Option<(DateTime<Utc>, String, i32, i32)> = sqlx::query_as(
+            "SELECT closed_at, closure_cause, closed_hop, closed_round FROM tickets \
+             WHERE ticket_no = $1 AND closed_at IS NOT NULL",
+        )
+        .bind(ticket_no)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(
+            row.map(|(at, cause, hop, round)| crate::timeline::rules::Closure {
+                at,
+                cause,
+                hop,
+                round,
+            }),
+        )
     }
 
     /// The catalogue saved by the last refresh.

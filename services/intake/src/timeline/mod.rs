@@ -35,6 +35,7 @@ pub async fn get_timeline(
         returns: app.undertaking.returns(&no).await?,
         whistles: app.undertaking.whistles(&no).await?,
         rehandlings: app.undertaking.rehandlings(&no).await?,
+        closure: app.tickets.closure(&no).await?,
     };
     let timeline = rules::assemble(facts, chrono::Utc::now());
     Ok(GetTimelineResponse {

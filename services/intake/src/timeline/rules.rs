@@ -23,6 +23,17 @@ pub struct Facts {
     /// Undertaking's decisions on return visits that called for handling
     /// again (重办).
     pub rehandlings: Vec<Rehandling>,
+    /// When intake closed the ticket (办结), and how.
+    pub closure: Option<Closure>,
+}
+
+/// A ticket's closing (办结) as intake recorded it.
+pub struct Closure {
+    pub at: DateTime<Utc>,
+    /// `visited`, `not_visited` or `not_reopened`.
+    pub cause: String,
+    pub hop: i32,
+    pub round: i32,
 }
 
 pub struct Timeline {
@@ -33,7 +44,7 @@ pub struct Timeline {
 
 /// The timeline: accepted; then per assignment dispatched, signed, fed
 /// back; then the handling records, the returns, the whistles and the
-/// re-handling decisions.
+/// re-handling decisions; last the closing, once closed.
 pub fn assemble(f: Facts, now: DateTime<Utc>) -> Timeline {
     let mut entries = vec![accepted(f.accepted_at)];
     if f.assignments.is_empty() {
@@ -55,6 +66,7 @@ pub fn assemble(f: Facts, now: DateTime<Utc>) -> Timeline {
             .iter()
             .map(|r| rehandling_entry(r, role(&r.unit_id))),
     );
+    entries.extend(f.closure.as_ref().map(closed_entry));
     // The latest answer: undertaking lists hop by hop, a hop's lead
     // assignments round by round.
     let feedback = f
@@ -288,6 +300,19 @@ pub fn rehandling_entry(r: &Rehandling, role: i32) -> TimelineEntry {
     }
 }
 
+/// "visited: hop 1 round 2": why and which round's answer closed it.
+pub fn closed_entry(c: &Closure) -> TimelineEntry {
+    TimelineEntry {
+        occurred_at: Some(hotline_common::time::to_proto(c.at)),
+        detail: format!("{}: hop {} round {}", c.cause, c.hop, c.round),
+        ..entry(
+            TimelineEventKind::Closed,
+            "",
+            AssignmentRole::Unspecified as i32,
+        )
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -327,6 +352,7 @@ mod tests {
             returns: vec![],
             whistles: vec![],
             rehandlings: vec![],
+            closure: None,
         }
     }
 
@@ -552,5 +578,33 @@ mod tests {
             )
         );
         assert_eq!(tl.feedback.expect("answered").summary, "第二轮");
+        assert_eq!(e.len(), 9, "not closed: no closing entry");
+    }
+
+    #[test]
+    fn a_closed_ticket_ends_with_its_closing() {
+        let answered = Assignment {
+            fed_back_at: ts(30),
+            ..assignment("bj-a", AssignmentRole::Lead, AssignmentState::FedBack)
+        };
+        let tl = assemble(
+            Facts {
+                closure: Some(Closure {
+                    at: t(40),
+                    cause: "visited".into(),
+                    hop: 1,
+                    round: 1,
+                }),
+                ..facts(vec![answered])
+            },
+            t(120),
+        );
+        let last = tl.entries.last().expect("entries");
+        assert_eq!(
+            (last.kind, last.detail.as_str()),
+            (K::Closed as i32, "visited: hop 1 round 1")
+        );
+        assert_eq!(last.occurred_at, ts(40));
+        assert!(!last.overdue);
     }
 }

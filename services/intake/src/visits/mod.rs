@@ -13,7 +13,13 @@
 //! and a RETURN_VISIT contact, rateable once), refused, or unreachable
 //! (again after the retry interval, closed after the policy's attempts).
 //! A closed visit stops its clock and publishes the `visited` fact.
+//!
+//! Intake also closes the ticket (办结, `closure`): with the answer when the
+//! round is not queued, when its visit ends without calling for handling
+//! again, or, when it does call for it, once undertaking's `not_reopened`
+//! says the ticket goes back to no one; each publishes the `closed` fact.
 
+pub mod closure;
 pub mod rules;
 pub mod store;
 
@@ -27,6 +33,7 @@ use hotline_common::audit::{self, Entry};
 use hotline_common::auth::Identity;
 use hotline_common::clock::{self, CENTRE_UNIT, ClockSpec};
 use hotline_common::events::{self, consume};
+use hotline_common::ids::Id;
 use hotline_common::outbox::Tx;
 use hotline_common::paging::Cursor;
 use hotline_common::time::{from_proto, now, to_proto};
@@ -35,14 +42,15 @@ use hotline_proto::intake::v1::*;
 use hotline_sla::{Policy, Stage, Tier};
 
 use crate::app::App;
-use rules::{Step, Visit};
+use rules::{Step, Visit, VisitId};
 
 /// The consumer's name (its rows in `consumed_events`) and queue.
 pub const CONSUMER: &str = "intake-return-visits";
 pub const QUEUE: &str = "hotline.intake.return-visits";
 
-/// What intake's consumer binds to: undertaking's answered rounds and lead
-/// assignments, supervision's cases (a lead's feedback limit passed).
+/// What intake's consumer binds to: undertaking's answered rounds, lead
+/// assignments and decisions not to reopen, supervision's cases (a lead's
+/// feedback limit passed).
 pub fn subscription() -> consume::Subscription {
     consume::Subscription {
         consumer: CONSUMER.into(),
@@ -55,6 +63,10 @@ pub fn subscription() -> consume::Subscription {
             (
                 "hotline.undertaking.events".into(),
                 "undertaking.assigned".into(),
+            ),
+            (
+                "hotline.undertaking.events".into(),
+                "undertaking.not_reopened".into(),
             ),
             (
                 "hotline.supervision.events".into(),
@@ -94,9 +106,9 @@ fn on_event<'t>(policy: Arc<Policy>, tx: &'t mut Tx, e: &'t LifecycleEvent) -> A
                     round: a.round,
                     answered_at: Some(at_of(a.answered_at.as_ref(), "answered_at")?),
                 };
-                if store::note_late_answer(tx, &round).await? {
+                if let Some(visit) = store::note_late_answer(tx, &round).await? {
                     tracing::info!(ticket_no = %no, hop = a.hop, round = a.round, "late answer noted on an overdue round's visit");
-                    return Ok(());
+                    return close_if_settled(tx, &visit, now()).await;
                 }
                 enter(&policy, tx, &round, now()).await
             }
@@ -135,9 +147,75 @@ fn on_event<'t>(policy: Arc<Policy>, tx: &'t mut Tx, e: &'t LifecycleEvent) -> A
                 };
                 enter(&policy, tx, &round, now()).await
             }
+            Some(Fact::NotReopened(n)) => {
+                let (Ok(visit_id), Some(decision)) =
+                    (VisitId::parse(&n.visit_id), not_reopened_sql(n.decision))
+                else {
+                    tracing::warn!(ticket_no = %no, visit_id = %n.visit_id, decision = n.decision, "not_reopened event not acted on: malformed");
+                    return Ok(());
+                };
+                match store::note_not_reopened(tx, visit_id, decision).await? {
+                    Some(visit) => close_if_settled(tx, &visit, now()).await,
+                    None => {
+                        tracing::warn!(ticket_no = %no, %visit_id, "not_reopened event of a visit intake does not hold, skipped");
+                        Ok(())
+                    }
+                }
+            }
             _ => Ok(()),
         }
     })
+}
+
+/// A decision not to reopen, as `return_visits.not_reopened` keeps it.
+fn not_reopened_sql(decision: i32) -> Option<&'static str> {
+    use hotline_proto::undertaking::v1::RehandlingDecision as D;
+    match D::try_from(decision).ok()? {
+        D::LimitReached => Some("limit_reached"),
+        D::Superseded => Some("superseded"),
+        D::Reopened | D::Unspecified => None,
+    }
+}
+
+/// Closes the visit's ticket (办结) if its round's answer now stands
+/// (`closure`): once, with the `closed` fact and an audit entry.
+async fn close_if_settled(tx: &mut Tx, v: &Visit, at: DateTime<Utc>) -> Result<(), ApiError> {
+    let standing = store::closure_standing(tx, v).await?;
+    let Some(cause) = closure::closure(v, standing) else {
+        return Ok(());
+    };
+    if !store::close_ticket(tx, v, at, cause).await? {
+        return Ok(());
+    }
+    let fact = Fact::Closed(ev::Closed {
+        cause: cause.to_proto() as i32,
+        hop: v.hop,
+        round: v.round,
+        unit_id: v.unit_id.clone(),
+        visit_id: v.id.to_string(),
+        not_queued_reason: v.not_queued.map_or(0, |n| n.to_proto() as i32),
+        closed_at: Some(to_proto(at)),
+    });
+    events::record_fact(tx, Source::Intake, &v.ticket_no, at, fact).await?;
+    let detail = format!(
+        "cause={} visit={} hop={} round={}",
+        cause.as_sql(),
+        v.id,
+        v.hop,
+        v.round
+    );
+    audit::append(
+        tx,
+        &[Entry::system(
+            "intake",
+            "ticket.closed",
+            &v.ticket_no,
+            detail,
+        )],
+    )
+    .await?;
+    tracing::info!(ticket_no = %v.ticket_no, cause = cause.as_sql(), hop = v.hop, round = v.round, "ticket closed");
+    Ok(())
 }
 
 fn instance(hop: i32, round: i32) -> String {
@@ -213,7 +291,7 @@ async fn enter(
         decision = entry.not_queued.map_or("queued", |n| n.as_sql()),
         "return visit decided"
     );
-    Ok(())
+    close_if_settled(tx, &visit, at).await
 }
 
 /// TakeReturnVisit: the oldest due visit, the caller's until the policy's
@@ -294,21 +372,9 @@ pub async fn record_attempt(
                     };
                     let visit = store::close(tx, found.id, &closing).await?;
                     clock::stop(tx, &clock_id(&visit), at).await?;
-                    let shown = visit.to_proto();
-                    let fact = Fact::Visited(ev::Visited {
-                        visit_id: shown.visit_id.clone(),
-                        outcome: shown.outcome,
-                        attempts: shown.attempts,
-                        contact_id: shown.contact_id.clone(),
-                        resolved: shown.resolution,
-                        satisfaction: shown.satisfaction,
-                        unit_at_fault: shown.unit_at_fault,
-                        visited_at: Some(to_proto(at)),
-                        unit_id: visit.unit_id.clone(),
-                        hop: visit.hop,
-                        round: visit.round,
-                    });
+                    let fact = Fact::Visited(closure::visited_fact(&visit));
                     events::record_fact(tx, Source::Intake, &visit.ticket_no, at, fact).await?;
+                    close_if_settled(tx, &visit, at).await?;
                     (visit, contact)
                 }
             };

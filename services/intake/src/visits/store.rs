@@ -9,6 +9,7 @@ use hotline_proto::common::v1::Channel;
 use sqlx::postgres::PgRow;
 use sqlx::{PgPool, Row};
 
+use super::closure::{ClosureCause, Standing};
 use super::rules::{
     Answers, AttemptResult, Cause, Entry, NotQueued, Outcome, Resolution, Visit, VisitId,
     VisitState,
@@ -148,20 +149,77 @@ pub async fn latest_lead(
 }
 
 /// A late answer of a round already visited as overdue: noted on the
-/// visit. Returns whether there was such a visit without an answer.
-pub async fn note_late_answer(tx: &mut Tx, a: &Answered<'_>) -> Result<bool, ApiError> {
-    let n = sqlx::query(
+/// visit. Returns that visit, if there was one without an answer.
+pub async fn note_late_answer(tx: &mut Tx, a: &Answered<'_>) -> Result<Option<Visit>, ApiError> {
+    let row = sqlx::query(
         "UPDATE return_visits SET answered_at = $4 \
-         WHERE ticket_no = $1 AND hop = $2 AND round = $3 AND answered_at IS NULL",
+         WHERE ticket_no = $1 AND hop = $2 AND round = $3 AND answered_at IS NULL RETURNING *",
     )
     .bind(a.ticket_no)
     .bind(a.hop)
     .bind(a.round)
     .bind(a.answered_at)
+    .fetch_optional(&mut **tx)
+    .await?;
+    row.as_ref().map(visit_from).transpose()
+}
+
+/// Undertaking did not reopen the ticket on a visit that called for it
+/// (`limit_reached` or `superseded`): noted on the visit, which is
+/// returned (none when intake holds no such visit).
+pub async fn note_not_reopened(
+    tx: &mut Tx,
+    visit_id: VisitId,
+    decision: &str,
+) -> Result<Option<Visit>, ApiError> {
+    let row =
+        sqlx::query("UPDATE return_visits SET not_reopened = $2 WHERE visit_id = $1 RETURNING *")
+            .bind(visit_id)
+            .bind(decision)
+            .fetch_optional(&mut **tx)
+            .await?;
+    row.as_ref().map(visit_from).transpose()
+}
+
+/// What besides the visit decides whether it closes its ticket: whether
+/// undertaking did not reopen on it, and whether intake knows a later
+/// round or hop of the ticket.
+pub async fn closure_standing(tx: &mut Tx, v: &Visit) -> Result<Standing, ApiError> {
+    let (not_reopened, replaced): (bool, bool) = sqlx::query_as(
+        "SELECT v.not_reopened IS NOT NULL, EXISTS (SELECT 1 FROM round_leads l \
+           WHERE l.ticket_no = v.ticket_no AND (l.hop, l.round) > (v.hop, v.round)) \
+         FROM return_visits v WHERE v.visit_id = $1",
+    )
+    .bind(v.id)
+    .fetch_one(&mut **tx)
+    .await?;
+    Ok(Standing {
+        not_reopened,
+        replaced,
+    })
+}
+
+/// Closes the visit's ticket (办结) on its round, once: false when it was
+/// closed already.
+pub async fn close_ticket(
+    tx: &mut Tx,
+    v: &Visit,
+    at: DateTime<Utc>,
+    cause: ClosureCause,
+) -> Result<bool, ApiError> {
+    Ok(sqlx::query(
+        "UPDATE tickets SET closed_at = $2, closure_cause = $3, closed_hop = $4, closed_round = $5 \
+         WHERE ticket_no = $1 AND closed_at IS NULL",
+    )
+    .bind(&v.ticket_no)
+    .bind(at)
+    .bind(cause.as_sql())
+    .bind(v.hop)
+    .bind(v.round)
     .execute(&mut **tx)
     .await?
-    .rows_affected();
-    Ok(n == 1)
+    .rows_affected()
+        == 1)
 }
 
 /// Records the decision for an answered round, once per (ticket, hop,

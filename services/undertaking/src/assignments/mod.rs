@@ -182,7 +182,7 @@ pub async fn protos(
             .await?
             .into_iter()
             .map(|f| {
-                let status = rules::ticket_status(f.manual_queue, f.round, f.lead);
+                let status = rules::ticket_status(f.manual_queue, f.round, f.lead, f.closed);
                 (f.ticket_no, status)
             })
             .collect()

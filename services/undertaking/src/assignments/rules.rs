@@ -235,14 +235,19 @@ impl Assignment {
 /// The ticket's status from what undertaking holds of its hop in force:
 /// whether it went to the manual queue, the handling round in force and
 /// its lead unit's assignment.
-pub fn ticket_status(manual_queue: bool, round: i32, lead: Option<State>) -> TicketStatus {
+pub fn ticket_status(
+    manual_queue: bool,
+    round: i32,
+    lead: Option<State>,
+    closed: bool,
+) -> TicketStatus {
     let routed = if manual_queue {
         Routed::ManualQueue
     } else {
         Routed::Units
     };
     let lead = lead.map_or(Lead::NotRecorded, |s| Lead::from_state(s.to_proto() as i32));
-    status::derive_in_round(routed, lead, round)
+    status::closed_or(closed, status::derive_in_round(routed, lead, round))
 }
 
 /// The acceptance time a ticket summary carries, if any.

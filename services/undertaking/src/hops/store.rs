@@ -135,6 +135,8 @@ pub struct StatusFacts {
     /// The state of the lead unit's assignment of the hop and round in
     /// force, if recorded.
     pub lead: Option<State>,
+    /// Intake closed the ticket (办结).
+    pub closed: bool,
 }
 
 /// The [`StatusFacts`] of `tickets`, in one query.
@@ -142,10 +144,10 @@ pub async fn status_facts(
     conn: &mut PgConnection,
     tickets: &[&str],
 ) -> Result<Vec<StatusFacts>, ApiError> {
-    let rows: Vec<(TicketNo, bool, i32, Option<String>)> = sqlx::query_as(
+    let rows: Vec<(TicketNo, bool, i32, Option<String>, bool)> = sqlx::query_as(
         "SELECT h.ticket_no, h.manual_queue, h.round, \
          (SELECT a.state FROM assignments a WHERE a.ticket_no = h.ticket_no AND a.hop = h.hop \
-          AND a.round = h.round AND a.role = $2 LIMIT 1) \
+          AND a.round = h.round AND a.role = $2 LIMIT 1), h.closed_at IS NOT NULL \
          FROM ticket_hops h WHERE h.ticket_no = ANY($1)",
     )
     .bind(tickets)
@@ -153,15 +155,34 @@ pub async fn status_facts(
     .fetch_all(&mut *conn)
     .await?;
     rows.into_iter()
-        .map(|(ticket_no, manual_queue, round, state)| {
+        .map(|(ticket_no, manual_queue, round, state, closed)| {
             Ok(StatusFacts {
                 ticket_no,
                 manual_queue,
                 round,
                 lead: state.as_deref().map(State::from_sql).transpose()?,
+                closed,
             })
         })
         .collect()
+}
+
+/// Notes that intake closed the ticket (办结), once: false when undertaking
+/// holds no such ticket or knew it closed already.
+pub async fn note_closed(
+    tx: &mut Tx,
+    ticket_no: &str,
+    at: DateTime<Utc>,
+) -> Result<bool, ApiError> {
+    Ok(sqlx::query(
+        "UPDATE ticket_hops SET closed_at = $2 WHERE ticket_no = $1 AND closed_at IS NULL",
+    )
+    .bind(ticket_no)
+    .bind(at)
+    .execute(&mut **tx)
+    .await?
+    .rows_affected()
+        == 1)
 }
 
 /// Moves the ticket (row locked exclusively by the caller) to handling

@@ -57,12 +57,16 @@ use rules::{Decision, Rehandling, Visited};
 pub const CONSUMER: &str = "undertaking-rehandling";
 pub const QUEUE: &str = "hotline.undertaking.rehandling";
 
-/// What undertaking's consumer of return visits binds to.
+/// What undertaking's consumer of return visits binds to: intake's ended
+/// visits, and its closings (办结), which undertaking's views then show.
 pub fn subscription() -> consume::Subscription {
     consume::Subscription {
         consumer: CONSUMER.into(),
         queue: QUEUE.into(),
-        bindings: vec![("hotline.intake.events".into(), "intake.visited".into())],
+        bindings: vec![
+            ("hotline.intake.events".into(), "intake.visited".into()),
+            ("hotline.intake.events".into(), "intake.closed".into()),
+        ],
         prefetch: 32,
     }
 }
@@ -76,10 +80,21 @@ type Acted<'t> = Pin<Box<dyn Future<Output = Result<(), ApiError>> + Send + 't>>
 
 fn on_event<'t>(policy: Arc<Policy>, tx: &'t mut Tx, e: &'t LifecycleEvent) -> Acted<'t> {
     Box::pin(async move {
-        let Some(Fact::Visited(v)) = &e.fact else {
-            return Ok(());
-        };
-        act(&policy, tx, &e.ticket_no, v, now()).await
+        match &e.fact {
+            Some(Fact::Visited(v)) => act(&policy, tx, &e.ticket_no, v, now()).await,
+            Some(Fact::Closed(c)) => {
+                let at = c
+                    .closed_at
+                    .as_ref()
+                    .and_then(|t| hotline_common::time::from_proto(t, "closed_at").ok())
+                    .unwrap_or_else(now);
+                if !hops::note_closed(tx, &e.ticket_no, at).await? {
+                    tracing::warn!(ticket_no = %e.ticket_no, "closed event of a ticket undertaking does not hold, or closed already");
+                }
+                Ok(())
+            }
+            _ => Ok(()),
+        }
     })
 }
 

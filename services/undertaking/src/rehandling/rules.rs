@@ -6,7 +6,6 @@ use hotline_common::ApiError;
 use hotline_common::ids::{AssignmentId, Id, TicketNo, UnitId};
 use hotline_common::time::to_proto;
 use hotline_proto::events::v1 as ev;
-use hotline_proto::intake::v1::{Resolution, SatisfactionLevel, VisitOutcome};
 use hotline_proto::undertaking::v1 as pb;
 use hotline_proto::undertaking::v1::RehandlingDecision;
 use hotline_sla::Rehandling as Policy;
@@ -27,18 +26,7 @@ stored_enum! {
     }
 }
 
-/// A return visit's answers, as intake's `visited` fact tells them.
-pub fn calls_for_rehandling(v: &ev::Visited) -> bool {
-    let reached = v.outcome == VisitOutcome::Reached as i32;
-    let unresolved =
-        [Resolution::Partly as i32, Resolution::Unresolved as i32].contains(&v.resolved);
-    let unsatisfied = [
-        SatisfactionLevel::Dissatisfied as i32,
-        SatisfactionLevel::VeryDissatisfied as i32,
-    ]
-    .contains(&v.satisfaction);
-    reached && v.unit_at_fault && (unresolved || unsatisfied)
-}
+pub use hotline_common::events::rules::calls_for_rehandling;
 
 /// The visit a decision is about, read from the fact.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -148,6 +136,7 @@ impl Rehandling {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use hotline_proto::intake::v1::{Resolution, SatisfactionLevel, VisitOutcome};
 
     fn visited(
         resolved: Resolution,
