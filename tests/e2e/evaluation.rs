@@ -6,7 +6,8 @@
 //! again) and a unit's evaluation appeal. The rates equal those computed
 //! by hand here; explain pages list exactly the expected tickets; a
 //! re-published event changes no number; the recount from the raw events
-//! equals the counters; every new RPC names its bad fields.
+//! equals the counters; every new RPC names its bad fields. An assignment
+//! a re-dispatch withdrew unsigned before its deadline was never due.
 
 use chrono::Utc;
 use hotline_common::auth::Role;
@@ -16,7 +17,7 @@ use hotline_proto::common::v1::AssignmentRole;
 use hotline_proto::events::v1::{LifecycleEvent, Source};
 use hotline_proto::intake::v1::*;
 use hotline_proto::supervision::v1::*;
-use hotline_tests::{Options, System, assignments_of, eventually};
+use hotline_tests::{assignments_of, eventually};
 use prost::Message;
 use tonic::Code;
 
@@ -26,12 +27,7 @@ use support::*;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_rates_are_those_computed_by_hand_and_explained_ticket_by_ticket() {
-    let sys = System::start(Options {
-        policy: Some(POLICY.to_string()),
-        ..Default::default()
-    })
-    .await
-    .expect("system starts");
+    let sys = start().await;
 
     // T1, T2 signed at once; T3's lead signs late; T4 is never signed.
     let t1 = submit(&sys, "eval-1").await;
@@ -513,12 +509,7 @@ async fn the_rates_are_those_computed_by_hand_and_explained_ticket_by_ticket() {
     assert!(row.contains(",87.50,2,2,1.0000,1.5,2,0.7500,"), "{row}");
 
     // The recount from the raw events equals the counters.
-    let recount = supervision_as(&sys, &[Role::Ops], None)
-        .await
-        .recount_evaluation(RecountEvaluationRequest { period: period() })
-        .await
-        .expect("recount")
-        .into_inner();
+    let recount = recount(&sys).await;
     assert!(recount.equal, "{:?}", recount.differences);
     assert!(recount.events_read > 0 && recount.tickets == 4);
 
@@ -657,4 +648,49 @@ async fn the_rates_are_those_computed_by_hand_and_explained_ticket_by_ticket() {
         .await
         .unwrap_err();
     names(&e, &["period"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_assignment_withdrawn_unsigned_by_a_redispatch_was_never_due() {
+    use hotline_proto::common::v1::UrgencyTier;
+    let sys = start().await;
+    // Two tickets of two hours' sign-off to the same units.
+    let mut submitted = Vec::new();
+    for key in ["eval-withdrawn-signed", "eval-withdrawn-moved"] {
+        let mut req = hotline_tests::heating_request(key);
+        req.tier = UrgencyTier::BasicLivelihood as i32;
+        submitted.push(hotline_tests::supervision::submit_request(&sys, req).await);
+    }
+    let (signed, moved) = (&submitted[0], &submitted[1]);
+    let lead = lead_of(&assignments_of(&sys, moved).await).unit_id;
+    hotline_tests::sign_as_lead(&sys, signed).await;
+    // Both due to the lead, one signed.
+    until_numbers(&sys, &lead, [(1.0, 2), (0.0, 0), (0.0, 0), (0.0, 0)]).await;
+
+    // A dispatcher moves the other to the water group before anyone signs:
+    // the lead's assignment of hop 1 is withdrawn, never due.
+    sys.dispatch()
+        .await
+        .redispatch_ticket(hotline_tests::to_water(moved, 1))
+        .await
+        .expect("re-dispatched");
+    until_numbers(&sys, &lead, [(1.0, 1), (0.0, 0), (0.0, 0), (0.0, 0)]).await;
+    until_numbers(
+        &sys,
+        "bj-water-group",
+        [(0.0, 1), (0.0, 0), (0.0, 0), (0.0, 0)],
+    )
+    .await;
+    let due = explain(
+        &sys,
+        &lead,
+        EvaluationMetric::Response,
+        EvaluationSide::Denominator,
+    )
+    .await;
+    assert_eq!(tickets(&due), set(&[signed]), "{due:?}");
+
+    // The recount from the raw events agrees.
+    let recount = recount(&sys).await;
+    assert!(recount.equal, "{:?}", recount.differences);
 }

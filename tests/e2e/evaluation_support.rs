@@ -59,6 +59,16 @@ sign_off = "24h"
 feedback = "7d"
 "#;
 
+/// The system on [`POLICY`].
+pub async fn start() -> System {
+    System::start(hotline_tests::Options {
+        policy: Some(POLICY.to_string()),
+        ..Default::default()
+    })
+    .await
+    .expect("system starts")
+}
+
 pub async fn supervision_as(
     sys: &System,
     roles: &[Role],
@@ -230,6 +240,16 @@ pub async fn explain(
         }
         token = page.next_page_token;
     }
+}
+
+/// The period's recount from the raw events, as ops runs it.
+pub async fn recount(sys: &System) -> RecountEvaluationResponse {
+    supervision_as(sys, &[Role::Ops], None)
+        .await
+        .recount_evaluation(RecountEvaluationRequest { period: period() })
+        .await
+        .expect("recount")
+        .into_inner()
 }
 
 pub fn tickets(items: &[ExplainedItem]) -> BTreeSet<String> {

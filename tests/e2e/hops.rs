@@ -10,9 +10,6 @@ use std::time::Duration;
 
 use hotline_common::auth::Role;
 use hotline_proto::common::v1::{AssignmentRole, Feedback, FeedbackOutcome};
-use hotline_proto::dispatch::v1::RedispatchTicketRequest;
-use hotline_proto::dispatch::v1::UnitChoice;
-use hotline_proto::dispatch::v1::redispatch_ticket_request::Target;
 use hotline_proto::undertaking::v1::undertaking_service_client::UndertakingServiceClient;
 use hotline_proto::undertaking::v1::{
     Assignment, AssignmentState, BeginHopRequest, ReturnAssignmentRequest, ReturnReason,
@@ -179,16 +176,7 @@ async fn once_begin_hop_answers_the_earlier_hop_can_do_nothing() {
     // once their lead answered the ticket takes no new hop.
     sys.dispatch()
         .await
-        .redispatch_ticket(RedispatchTicketRequest {
-            ticket_no: t1.clone(),
-            hop: 1,
-            reason: "改派水务集团".into(),
-            target: Some(Target::Units(UnitChoice {
-                lead_unit_id: "bj-water-group".into(),
-                co_unit_ids: vec![],
-            })),
-            ..Default::default()
-        })
+        .redispatch_ticket(hotline_tests::to_water(&t1, 1))
         .await
         .expect("re-dispatched");
     let new_lead = eventually(Duration::from_secs(30), "hop 2's lead", || async {

@@ -8,8 +8,6 @@ use std::time::Duration;
 
 use hotline_common::auth::Role;
 use hotline_proto::common::v1::{Feedback, FeedbackOutcome};
-use hotline_proto::dispatch::v1::redispatch_ticket_request::Target;
-use hotline_proto::dispatch::v1::{RedispatchTicketRequest, UnitChoice};
 use hotline_proto::undertaking::v1::{
     Assignment, AssignmentState, SignAssignmentRequest, SubmitFeedbackRequest,
 };
@@ -43,17 +41,7 @@ async fn a_unit_whose_assignment_ended_sees_the_requester_masked() {
     // withdrawn.
     sys.dispatch()
         .await
-        .redispatch_ticket(RedispatchTicketRequest {
-            ticket_no: no.clone(),
-            hop: 1,
-            reason: "供水问题，改派自来水集团".into(),
-            return_id: String::new(),
-            target: Some(Target::Units(UnitChoice {
-                lead_unit_id: "bj-water-group".into(),
-                co_unit_ids: vec![],
-            })),
-            ..Default::default()
-        })
+        .redispatch_ticket(hotline_tests::to_water(&no, 1))
         .await
         .expect("re-dispatched");
     eventually(Duration::from_secs(30), "hop 1 withdrawn", || async {

@@ -5,26 +5,11 @@
 mod support;
 
 use hotline_proto::common::v1::{Feedback, FeedbackOutcome};
-use hotline_proto::dispatch::v1::redispatch_ticket_request::Target;
-use hotline_proto::dispatch::v1::{GetRoutingRequest, RedispatchTicketRequest, UnitChoice};
+use hotline_proto::dispatch::v1::GetRoutingRequest;
 use hotline_proto::undertaking::v1::{SignAssignmentRequest, SubmitFeedbackRequest};
-use hotline_tests::{Options, System, heating_request};
+use hotline_tests::{Options, System, heating_request, to_water};
 use support::{hop_assignments, lead, request, submit};
 use tonic::Code;
-
-fn to_water(no: &str, hop: i32) -> RedispatchTicketRequest {
-    RedispatchTicketRequest {
-        ticket_no: no.to_string(),
-        hop,
-        reason: "改派自来水集团".into(),
-        return_id: String::new(),
-        target: Some(Target::Units(UnitChoice {
-            lead_unit_id: "bj-water-group".into(),
-            co_unit_ids: vec![],
-        })),
-        ..Default::default()
-    }
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_answered_ticket_is_not_re_dispatched_and_no_hop_is_kept() {

@@ -203,3 +203,20 @@ pub async fn listed_status(
         .map(|a| a.ticket.as_ref().expect("summary").status())
         .collect()
 }
+
+/// A dispatcher's re-dispatch of the ticket's hop `hop` to the water
+/// group, lead alone.
+pub fn to_water(ticket_no: &str, hop: i32) -> hotline_proto::dispatch::v1::RedispatchTicketRequest {
+    use hotline_proto::dispatch::v1::redispatch_ticket_request::Target;
+    hotline_proto::dispatch::v1::RedispatchTicketRequest {
+        ticket_no: ticket_no.to_string(),
+        hop,
+        reason: "改派自来水集团".into(),
+        return_id: String::new(),
+        target: Some(Target::Units(hotline_proto::dispatch::v1::UnitChoice {
+            lead_unit_id: "bj-water-group".into(),
+            co_unit_ids: vec![],
+        })),
+        ..Default::default()
+    }
+}

@@ -197,6 +197,8 @@ pub fn deltas(old: &[Fact], new: &[Fact]) -> Vec<((String, NaiveDate), Counts)> 
 #[derive(Default)]
 struct Assignment {
     unit: String,
+    /// Its routing hop (0 when the event did not say).
+    hop: i32,
     sign_deadline: Option<DateTime<Utc>>,
     signed_at: Option<DateTime<Utc>>,
     within_limit: bool,
@@ -249,11 +251,17 @@ pub fn fold(
     let mut ratings: BTreeMap<String, Rating> = BTreeMap::new();
     let mut set_aside: HashSet<String> = HashSet::new();
     let mut reopened: BTreeMap<i32, (String, DateTime<Utc>)> = BTreeMap::new();
+    // hop → when it was routed (a later hop withdraws the earlier's
+    // assignments).
+    let mut routed: BTreeMap<i32, DateTime<Utc>> = BTreeMap::new();
     let mut ordered: Vec<&LifecycleEvent> = events.iter().collect();
     ordered.sort_by_key(|e| (time(&e.occurred_at), e.event_id.clone()));
     for e in ordered {
         match &e.fact {
             Some(Ev::Routed(r)) => {
+                if let Some(at) = time(&r.routed_at).or_else(|| time(&e.occurred_at)) {
+                    routed.entry(r.hop).or_insert(at);
+                }
                 for u in &r.units {
                     let kind = UnitKind::try_from(u.kind).unwrap_or(UnitKind::Unspecified);
                     if kind != UnitKind::Unspecified || !kinds.contains_key(&u.unit_id) {
@@ -264,6 +272,7 @@ pub fn fold(
             Some(Ev::Assigned(a)) => {
                 let x = assignments.entry(a.assignment_id.clone()).or_default();
                 x.unit = a.unit_id.clone();
+                x.hop = a.hop;
                 if x.sign_deadline.is_none() {
                     x.sign_deadline = time(&a.sign_deadline);
                 }
@@ -345,24 +354,38 @@ pub fn fold(
         let mut f = fact(&a.unit, Metric::Response, id, policy.day_of(deadline));
         f.deadline = Some(deadline);
         f.at = a.signed_at;
-        f.listed_num = a.signed_at.is_some() && a.within_limit && !a.return_accepted;
-        f.listed_den = !a.return_accepted;
-        f.why = match (a.return_accepted, a.signed_at) {
-            (true, _) => format!(
+        // Withdrawn unsigned by a later hop (a re-dispatch) routed before
+        // its sign-off deadline: it was never due.
+        let withdrawn = a
+            .signed_at
+            .is_none()
+            .then(|| withdrawn_by(&routed, a.hop))
+            .flatten()
+            .filter(|(_, at)| *at <= deadline);
+        let not_due = a.return_accepted || withdrawn.is_some();
+        f.listed_num = a.signed_at.is_some() && a.within_limit && !not_due;
+        f.listed_den = !not_due;
+        f.why = match (a.return_accepted, withdrawn, a.signed_at) {
+            (true, _, _) => format!(
                 "return accepted before the sign-off deadline {}: not the unit's to sign, not counted",
                 shown(deadline)
             ),
-            (false, Some(t)) if a.within_limit => {
+            (false, Some((hop, at)), _) => format!(
+                "withdrawn unsigned by hop {hop} routed at {}, before the sign-off deadline {}: not counted",
+                shown(at),
+                shown(deadline)
+            ),
+            (false, None, Some(t)) if a.within_limit => {
                 format!("signed at {} by the deadline {}", shown(t), shown(deadline))
             }
-            (false, Some(t)) => {
+            (false, None, Some(t)) => {
                 format!(
                     "signed at {}, after the deadline {}",
                     shown(t),
                     shown(deadline)
                 )
             }
-            (false, None) => format!("not signed; due by {}", shown(deadline)),
+            (false, None, None) => format!("not signed; due by {}", shown(deadline)),
         };
         facts.push(f);
     }
@@ -450,6 +473,19 @@ pub fn fold(
         facts,
         kinds: kinds.into_iter().collect(),
     }
+}
+
+/// The first hop after `hop` and when it was routed: the routing that
+/// withdrew `hop`'s assignments. None for an assignment whose hop is not
+/// known (0).
+fn withdrawn_by(routed: &BTreeMap<i32, DateTime<Utc>>, hop: i32) -> Option<(i32, DateTime<Utc>)> {
+    if hop < 1 {
+        return None;
+    }
+    routed
+        .range(hop + 1..)
+        .map(|(h, at)| (*h, *at))
+        .min_by_key(|(_, at)| *at)
 }
 
 /// The five levels as the requester hears them.

@@ -138,6 +138,61 @@ fn late_unsigned_and_returned_assignments() {
     assert!(!back.listed_den && back.why.contains("return accepted"));
 }
 
+fn of_hop(hop: i32, e: LifecycleEvent) -> LifecycleEvent {
+    let mut e = e;
+    if let Some(Ev::Assigned(a)) = &mut e.fact {
+        a.hop = hop;
+    }
+    e
+}
+
+fn routed(hop: i32, t: DateTime<Utc>) -> LifecycleEvent {
+    event(
+        &format!("routed-{hop}"),
+        t,
+        Ev::Routed(ev::Routed {
+            hop,
+            routed_at: Some(to_proto(t)),
+            ..Default::default()
+        }),
+    )
+}
+
+#[test]
+fn an_assignment_withdrawn_unsigned_before_its_deadline_was_never_due() {
+    let d = at(5, 0);
+    // Hop 1: one unit signed, one not; hop 2 routed at 03:00, before the
+    // deadline: the unsigned one is not counted, the signed one is.
+    let early = [
+        routed(1, at(0, 30)),
+        of_hop(1, assigned("signed", "u1", d)),
+        signed("signed", "u1", at(2, 0), d),
+        of_hop(1, assigned("unsigned", "u2", d)),
+        routed(2, at(3, 0)),
+        of_hop(2, assigned("next", "u3", at(8, 0))),
+    ];
+    let f = fold(&policy(), "BJ1", &early, &HashMap::new()).facts;
+    let c = total(&f);
+    assert_eq!((c.0[RESPONSE_DUE], c.0[RESPONSE_SIGNED]), (2, 1));
+    let w = f.iter().find(|x| x.item_id == "unsigned").unwrap();
+    assert!(!w.listed_den && !w.listed_num);
+    assert!(w.why.contains("withdrawn unsigned by hop 2"), "{}", w.why);
+    // Routed after the deadline: the unit let it pass unsigned, it counts.
+    let late = [
+        of_hop(1, assigned("unsigned", "u2", d)),
+        routed(2, at(6, 0)),
+        routed(3, at(7, 0)),
+    ];
+    let f = fold(&policy(), "BJ1", &late, &HashMap::new()).facts;
+    assert!(f[0].listed_den && !f[0].listed_num, "{}", f[0].why);
+    assert!(f[0].why.contains("not signed"), "{}", f[0].why);
+    // An assignment whose hop the event did not carry is never taken as
+    // withdrawn.
+    let unknown = [assigned("old", "u2", d), routed(2, at(3, 0))];
+    let f = fold(&policy(), "BJ1", &unknown, &HashMap::new()).facts;
+    assert!(f[0].listed_den, "{}", f[0].why);
+}
+
 #[test]
 fn the_order_and_repeats_of_events_do_not_matter() {
     let d = at(5, 0);
