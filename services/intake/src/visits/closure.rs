@@ -8,10 +8,12 @@
 //! | given | queued or taken | | not yet |
 //! | given | ended, not calling for handling again | | yes, VISITED |
 //! | given | ended, calling for handling again (重办) | none yet, or reopened | no |
-//! | given | ended, calling for handling again | not reopened | yes, NOT_REOPENED |
+//! | given | ended, calling for handling again | not reopened: the rounds used up | yes, NOT_REOPENED |
+//! | given | ended, calling for handling again | not reopened: superseded | no: the later hop or round closes it |
 //!
 //! A round that a later one (a re-dispatch, a reopening) has replaced
-//! closes nothing.
+//! closes nothing, whether intake has heard of the later one yet or not
+//! (undertaking's `superseded` says it exists).
 
 use hotline_common::events::rules::calls_for_rehandling;
 use hotline_common::time::opt_to_proto;
@@ -34,8 +36,10 @@ stored!(
 /// visit itself.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Standing {
-    /// Undertaking told it did not reopen the ticket on this visit.
-    pub not_reopened: bool,
+    /// Undertaking told it did not reopen the ticket on this visit because
+    /// the policy's rounds are used up (`limit_reached`; not `superseded`,
+    /// which says a later hop or round holds the ticket).
+    pub rounds_used_up: bool,
     /// Intake knows of a later round or hop of the ticket.
     pub replaced: bool,
 }
@@ -70,7 +74,7 @@ pub fn closure(v: &Visit, s: Standing) -> Option<ClosureCause> {
         VisitState::Closed if !calls_for_rehandling(&visited_fact(v)) => {
             Some(ClosureCause::Visited)
         }
-        VisitState::Closed if s.not_reopened => Some(ClosureCause::NotReopened),
+        VisitState::Closed if s.rounds_used_up => Some(ClosureCause::NotReopened),
         VisitState::Closed => None,
     }
 }
@@ -127,7 +131,7 @@ mod tests {
     }
 
     const OPEN: Standing = Standing {
-        not_reopened: false,
+        rounds_used_up: false,
         replaced: false,
     };
 
@@ -166,11 +170,14 @@ mod tests {
             Some((Resolution::Partly, Level::Dissatisfied, true)),
         );
         assert_eq!(closure(&unhappy, OPEN), None);
-        let refused = Standing {
-            not_reopened: true,
+        let used_up = Standing {
+            rounds_used_up: true,
             ..OPEN
         };
-        assert_eq!(closure(&unhappy, refused), Some(ClosureCause::NotReopened));
+        assert_eq!(closure(&unhappy, used_up), Some(ClosureCause::NotReopened));
+        // Superseded: a later hop or round holds the ticket, even before
+        // intake hears of it; that one closes it.
+        assert_eq!(closure(&unhappy, OPEN), None);
     }
 
     #[test]

@@ -17,7 +17,8 @@
 //! Intake also closes the ticket (办结, `closure`): with the answer when the
 //! round is not queued, when its visit ends without calling for handling
 //! again, or, when it does call for it, once undertaking's `not_reopened`
-//! says the ticket goes back to no one; each publishes the `closed` fact.
+//! says the policy's rounds are used up (a `superseded` one leaves the
+//! closing to the later hop or round); each publishes the `closed` fact.
 
 pub mod closure;
 pub mod rules;

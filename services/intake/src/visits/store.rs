@@ -182,11 +182,11 @@ pub async fn note_not_reopened(
 }
 
 /// What besides the visit decides whether it closes its ticket: whether
-/// undertaking did not reopen on it, and whether intake knows a later
+/// undertaking did not reopen on it for the rounds used up, and whether intake knows a later
 /// round or hop of the ticket.
 pub async fn closure_standing(tx: &mut Tx, v: &Visit) -> Result<Standing, ApiError> {
-    let (not_reopened, replaced): (bool, bool) = sqlx::query_as(
-        "SELECT v.not_reopened IS NOT NULL, EXISTS (SELECT 1 FROM round_leads l \
+    let (rounds_used_up, replaced): (bool, bool) = sqlx::query_as(
+        "SELECT v.not_reopened IS NOT DISTINCT FROM 'limit_reached', EXISTS (SELECT 1 FROM round_leads l \
            WHERE l.ticket_no = v.ticket_no AND (l.hop, l.round) > (v.hop, v.round)) \
          FROM return_visits v WHERE v.visit_id = $1",
     )
@@ -194,7 +194,7 @@ pub async fn closure_standing(tx: &mut Tx, v: &Visit) -> Result<Standing, ApiErr
     .fetch_one(&mut **tx)
     .await?;
     Ok(Standing {
-        not_reopened,
+        rounds_used_up,
         replaced,
     })
 }
