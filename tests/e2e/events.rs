@@ -463,6 +463,63 @@ async fn a_ticket_closed_on_its_answer_publishes_closed_once() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_default_rating_is_published_as_its_own_fact_once() {
+    use hotline_proto::intake::v1::{ContactKind, ListContactsRequest, SatisfactionLevel};
+    let policy = r#"
+name = "test-default-ratings"
+[ratings]
+default_after = "1s"
+"#;
+    let sys = System::start(Options {
+        policy: Some(hotline_tests::quiet_policy(policy)),
+        ..Default::default()
+    })
+    .await
+    .expect("system starts");
+    let mut tap = Tap::open(&sys, "test.events.defaulted").await;
+    let no =
+        hotline_tests::supervision::submit_request(&sys, heating_request("events-default")).await;
+    let intake = sys.intake().await;
+    let contact = eventually(PATIENCE, "the default rating", || {
+        let mut intake = intake.clone();
+        let no = no.clone();
+        async move {
+            intake
+                .list_contacts(ListContactsRequest { ticket_no: no })
+                .await
+                .ok()?
+                .into_inner()
+                .contacts
+                .into_iter()
+                .find(|c| c.defaulted_at.is_some())
+        }
+    })
+    .await;
+    let got = tap.all_so_far(&sys).await;
+    let defaulted: Vec<_> = got
+        .iter()
+        .filter(|m| m.routing_key == "intake.rating_defaulted")
+        .map(|m| m.event())
+        .collect();
+    assert_eq!(defaulted.len(), 1, "once");
+    assert!(
+        !got.iter().any(|m| m.routing_key == "intake.rated"),
+        "never as a rating"
+    );
+    match fact(&defaulted[0]) {
+        Fact::RatingDefaulted(d) => {
+            assert_eq!(d.contact_id, contact.contact_id);
+            assert_eq!(d.contact_kind, ContactKind::Intake as i32);
+            assert_eq!(d.level, SatisfactionLevel::Satisfied as i32);
+            assert_eq!(d.policy, "test-default-ratings");
+            assert_eq!(d.defaulted_at, contact.defaulted_at);
+            assert_eq!(defaulted[0].ticket_no, no);
+        }
+        other => panic!("not a default rating: {other:?}"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_event_recorded_while_the_broker_is_out_of_reach_is_published_after() {
     let sys = System::start(Options::default())
         .await

@@ -4,7 +4,9 @@
 //! that held the ticket appeals, another may not; an upheld appeal sets the
 //! rating aside (listed, not counting), a rejected one leaves it counting;
 //! bad input names its field; the requester's comment is withheld from
-//! those who may not reach the requester.
+//! those who may not reach the requester. Under a policy of default
+//! ratings (默认满意), a contact left unrated gets the default once, shown
+//! on the contact and never as a rating; a rated one never does.
 
 mod support;
 
@@ -12,7 +14,7 @@ use hotline_common::auth::Role;
 use hotline_proto::common::v1::Channel;
 use hotline_proto::intake::v1::intake_service_client::IntakeServiceClient;
 use hotline_proto::intake::v1::*;
-use hotline_tests::{Authed, Options, System, heating_request};
+use hotline_tests::{Authed, Options, System, eventually, heating_request};
 use prost::Message;
 use support::{hop_assignments, lead, submit};
 use tonic::{Code, Status};
@@ -459,4 +461,79 @@ async fn bad_input_names_its_field() {
         .await
         .unwrap_err();
     names(&e, &["outcome", "note"]);
+}
+
+/// Beijing's limits (nothing expires during the test) and a default
+/// rating of 满意 two seconds after an unrated contact.
+const DEFAULT_RATINGS: &str = r#"
+name = "test-default-ratings"
+[ratings]
+default_after = "2s"
+default_level = "satisfied"
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unrated_contact_gets_the_policys_default_kept_apart_from_ratings() {
+    let sys = System::start(Options {
+        policy: Some(hotline_tests::quiet_policy(DEFAULT_RATINGS)),
+        ..Default::default()
+    })
+    .await
+    .expect("system starts");
+    // Rated at once; the second ticket's contact, made later, is not.
+    let rated = submit(&sys, heating_request("default-rated")).await;
+    let real = rate(&sys, &rated, SatisfactionLevel::BasicallySatisfied).await;
+    let unrated = submit(&sys, heating_request("default-unrated")).await;
+
+    let c = eventually(
+        std::time::Duration::from_secs(30),
+        "the default rating",
+        || async {
+            Some(intake_contact(&sys, &unrated).await).filter(|c| c.defaulted_at.is_some())
+        },
+    )
+    .await;
+    assert_eq!(c.default_level, SatisfactionLevel::Satisfied as i32);
+    let (made, defaulted) = (c.at.unwrap().seconds, c.defaulted_at.unwrap().seconds);
+    assert!(defaulted >= made + 2, "not before the policy's time");
+    // The sweep takes contacts oldest first: the earlier, rated one was
+    // passed over, not left for later.
+    let first = intake_contact(&sys, &rated).await;
+    assert_eq!(first.default_level, SatisfactionLevel::Unspecified as i32);
+    assert!(first.defaulted_at.is_none());
+
+    // Not a rating: ListRatings shows only the requester's own, and the
+    // requester may still rate the defaulted contact.
+    let mut staff = sys.intake().await;
+    let listed = ratings_of(&mut staff, &rated).await.expect("ratings");
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0].rating_id, real.rating_id);
+    assert!(
+        ratings_of(&mut staff, &unrated)
+            .await
+            .expect("ratings")
+            .is_empty()
+    );
+    let late = rate(&sys, &unrated, SatisfactionLevel::Dissatisfied).await;
+    assert_eq!(late.level, SatisfactionLevel::Dissatisfied as i32);
+    let after = intake_contact(&sys, &unrated).await;
+    assert_eq!(
+        after.default_level,
+        SatisfactionLevel::Satisfied as i32,
+        "kept"
+    );
+
+    // Stored apart, once, with its fact and audit entry.
+    let mut db = sys.db("intake").await.expect("intake's schema");
+    // (An audit entry is pending until the sealer chains it, within a
+    // second: either table holds it.)
+    let (defaults, audited): (i64, i64) = sqlx::query_as(
+        "SELECT (SELECT count(*) FROM default_ratings), \
+         (SELECT count(*) FROM audit_log WHERE action = 'rating.defaulted') \
+         + (SELECT count(*) FROM audit_pending WHERE action = 'rating.defaulted')",
+    )
+    .fetch_one(&mut db)
+    .await
+    .expect("counts");
+    assert_eq!((defaults, audited), (1, 1));
 }

@@ -46,23 +46,11 @@ max_attempts = 2
 take_lease = "60s"
 [rehandling]
 max_rounds = 2
-[tiers.emergency]
-dispatch = "1h"
-sign_off = "1h"
-feedback = "2h"
-[tiers.basic_livelihood]
-dispatch = "2h"
-sign_off = "2h"
-feedback = "24h"
-[tiers.general]
-dispatch = "24h"
-sign_off = "24h"
-feedback = "7d"
 "#;
 
 async fn start() -> System {
     System::start(Options {
-        policy: Some(POLICY.into()),
+        policy: Some(hotline_tests::quiet_policy(POLICY)),
         ..Default::default()
     })
     .await

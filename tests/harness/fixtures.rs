@@ -220,3 +220,25 @@ pub fn to_water(ticket_no: &str, hop: i32) -> hotline_proto::dispatch::v1::Redis
         ..Default::default()
     }
 }
+
+/// Tiers of hours (nothing expires during a test), as a policy file gives
+/// them.
+pub const QUIET_TIERS: &str = r#"[tiers.emergency]
+dispatch = "1h"
+sign_off = "1h"
+feedback = "2h"
+[tiers.basic_livelihood]
+dispatch = "2h"
+sign_off = "2h"
+feedback = "24h"
+[tiers.general]
+dispatch = "24h"
+sign_off = "24h"
+feedback = "7d"
+"#;
+
+/// A policy file of `sections` (name, return visits, ratings, …) and
+/// [`QUIET_TIERS`].
+pub fn quiet_policy(sections: &str) -> String {
+    format!("{sections}\n{QUIET_TIERS}")
+}

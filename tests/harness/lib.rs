@@ -42,7 +42,7 @@ pub use broker::{
 };
 pub use fixtures::{
     answer_as_lead, assignments_of, eventually, heating_request, lead_answers, listed_status,
-    sign_as_lead, submit_co_parts, ticket_status, to_water,
+    quiet_policy, sign_as_lead, submit_co_parts, ticket_status, to_water,
 };
 pub use procs::{free_port, peak_memory_mib, process_alive};
 

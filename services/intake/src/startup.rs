@@ -89,6 +89,11 @@ pub async fn run(cfg: Config, token: CancellationToken) -> anyhow::Result<()> {
         crate::visits::handler(Arc::new(cfg.common.policy.clone())),
         token.clone(),
     ));
+    tasks.spawn(crate::ratings::defaults::run(
+        pool.clone(),
+        Arc::new(cfg.common.policy.clone()),
+        token.clone(),
+    ));
     tasks.spawn(crate::relay::run(
         store.clone(),
         dispatch.clone(),

@@ -13,6 +13,7 @@ use chrono::{DateTime, Utc};
 use serde::Deserialize;
 
 mod evaluation;
+mod ratings;
 mod rehandling;
 mod return_visits;
 
@@ -20,6 +21,8 @@ use evaluation::RawEvaluation;
 pub use evaluation::{
     DEFAULT_EXCLUSION_REASONS, Evaluation, Month, UnitClass, Version as EvaluationVersion, Weights,
 };
+use ratings::RawRatings;
+pub use ratings::{DefaultRating, LEVEL_NAMES, Ratings};
 use rehandling::RawRehandling;
 pub use rehandling::{MAX_ROUNDS_CEILING, Rehandling};
 use return_visits::RawReturnVisits;
@@ -163,6 +166,8 @@ pub struct Policy {
     pub return_visits: ReturnVisits,
     /// Re-handling (重办) after a return visit.
     pub rehandling: Rehandling,
+    /// Ratings (好差评): a default for contacts left unrated, if any.
+    pub ratings: Ratings,
     /// The three-rate evaluation (三率考评).
     pub evaluation: Evaluation,
     emergency: Limits,
@@ -185,6 +190,7 @@ struct RawPolicy {
     transfers: Option<RawTransfers>,
     return_visits: Option<RawReturnVisits>,
     rehandling: Option<RawRehandling>,
+    ratings: Option<RawRatings>,
     evaluation: Option<RawEvaluation>,
     tiers: Option<RawTiers>,
 }
@@ -331,6 +337,7 @@ impl Policy {
         let return_visits =
             return_visits::parse(&mut errors, raw.return_visits.unwrap_or_default());
         let rehandling = rehandling::parse(&mut errors, raw.rehandling.unwrap_or_default());
+        let ratings = ratings::parse(&mut errors, raw.ratings.unwrap_or_default());
         let raw_evaluation = match raw.evaluation {
             Some(e) => e,
             None => toml::from_str::<OnlyEvaluation>(BEIJING_POLICY_TOML)
@@ -371,6 +378,7 @@ impl Policy {
                     many_transfers,
                     return_visits,
                     rehandling,
+                    ratings,
                     evaluation,
                     emergency,
                     basic_livelihood,

@@ -59,6 +59,7 @@ pub fn fact_name(fact: &Fact) -> &'static str {
         Fact::NotReopened(_) => "not_reopened",
         Fact::Closed(_) => "closed",
         Fact::RatingAppealDecided(_) => "rating_appeal_decided",
+        Fact::RatingDefaulted(_) => "rating_defaulted",
     }
 }
 

@@ -8,6 +8,7 @@
 //! supervisor decides once, and an upheld appeal sets the rating aside
 //! (`counts = false`) without deleting it.
 
+pub mod defaults;
 pub mod rules;
 pub mod store;
 

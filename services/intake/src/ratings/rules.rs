@@ -175,6 +175,9 @@ pub struct Contact {
     pub kind: ContactKind,
     pub channel: i32,
     pub at: DateTime<Utc>,
+    /// The policy's default rating (默认满意) recorded for it, and when:
+    /// never a rating of the requester's.
+    pub default: Option<(Level, DateTime<Utc>)>,
 }
 
 impl Contact {
@@ -185,6 +188,8 @@ impl Contact {
             kind: self.kind.to_proto() as i32,
             channel: self.channel,
             at: Some(to_proto(self.at)),
+            default_level: self.default.map_or(0, |(l, _)| l.to_proto() as i32),
+            defaulted_at: self.default.map(|(_, at)| to_proto(at)),
         }
     }
 }

@@ -14,13 +14,21 @@ use super::rules::{
     ContactKind, Level, NewRating, Outcome, Rating, RatingId, Record,
 };
 
+/// A contact row; with its default rating when the query joined
+/// `default_ratings` (columns `default_level`, `defaulted_at`).
 fn contact_from(row: &PgRow) -> Result<Contact, ApiError> {
+    let level: Option<&str> = row.try_get("default_level").ok().flatten();
+    let at: Option<DateTime<Utc>> = row.try_get("defaulted_at").ok().flatten();
     Ok(Contact {
         id: row.get("contact_id"),
         ticket_no: row.get("ticket_no"),
         kind: ContactKind::from_sql(row.get("kind"))?,
         channel: row.get("channel"),
         at: row.get("at"),
+        default: match (level, at) {
+            (Some(l), Some(at)) => Some((Level::from_sql(l)?, at)),
+            _ => None,
+        },
     })
 }
 
@@ -93,8 +101,9 @@ pub async fn insert_intake_contact(
 
 /// A ticket's contacts, oldest first (a handful per ticket), served by
 /// `contacts_by_ticket`.
-pub const CONTACTS: &str =
-    "SELECT * FROM contacts WHERE ticket_no = $1 ORDER BY at, contact_id LIMIT 1000";
+pub const CONTACTS: &str = "SELECT c.*, d.level AS default_level, d.defaulted_at \
+     FROM contacts c LEFT JOIN default_ratings d USING (contact_id) \
+     WHERE c.ticket_no = $1 ORDER BY c.at, c.contact_id LIMIT 1000";
 
 pub async fn contacts(pool: &PgPool, no: &TicketNo) -> Result<Vec<Contact>, ApiError> {
     let rows = sqlx::query(CONTACTS).bind(no).fetch_all(pool).await?;
@@ -123,9 +132,12 @@ pub async fn insert_rating(
     by: &str,
     at: DateTime<Utc>,
 ) -> Result<Rating, ApiError> {
+    // The contact waits for a default no more, in the same statement.
     let row = sqlx::query(
-        "INSERT INTO ratings (rating_id, contact_id, ticket_no, contact_kind, level, comment, \
-         rated_at, rated_by) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING *",
+        "WITH r AS (INSERT INTO ratings (rating_id, contact_id, ticket_no, contact_kind, level, \
+         comment, rated_at, rated_by) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING *), \
+         c AS (UPDATE contacts SET awaiting_rating = false WHERE contact_id = $2 AND awaiting_rating) \
+         SELECT * FROM r",
     )
     .bind(RatingId::new())
     .bind(contact.id)
@@ -147,6 +159,51 @@ pub async fn insert_rating(
         _ => e.into(),
     })?;
     rating_from(&row)
+}
+
+/// A contact given the policy's default rating by [`record_defaults`].
+pub struct Defaulted {
+    pub contact_id: ContactId,
+    pub ticket_no: String,
+    pub kind: ContactKind,
+}
+
+/// Gives at most `limit` contacts made at or before `made_by`, still
+/// awaiting a rating, the default `level` of `policy` (oldest first, served
+/// by `contacts_awaiting_rating`; rows another sweep holds are skipped).
+pub async fn record_defaults(
+    tx: &mut Tx,
+    made_by: DateTime<Utc>,
+    level: Level,
+    policy: &str,
+    at: DateTime<Utc>,
+    limit: i64,
+) -> Result<Vec<Defaulted>, ApiError> {
+    let rows: Vec<(ContactId, String, String)> = sqlx::query_as(
+        "WITH due AS (SELECT contact_id FROM contacts WHERE awaiting_rating AND at <= $1 \
+           ORDER BY at, contact_id LIMIT $2 FOR UPDATE SKIP LOCKED), \
+         marked AS (UPDATE contacts c SET awaiting_rating = false FROM due \
+           WHERE c.contact_id = due.contact_id RETURNING c.contact_id, c.ticket_no, c.kind) \
+         INSERT INTO default_ratings (contact_id, ticket_no, contact_kind, level, policy, defaulted_at) \
+         SELECT contact_id, ticket_no, kind, $3, $4, $5 FROM marked \
+         RETURNING contact_id, ticket_no, contact_kind",
+    )
+    .bind(made_by)
+    .bind(limit)
+    .bind(level.as_sql())
+    .bind(policy)
+    .bind(at)
+    .fetch_all(&mut **tx)
+    .await?;
+    rows.into_iter()
+        .map(|(contact_id, ticket_no, kind)| {
+            Ok(Defaulted {
+                contact_id,
+                ticket_no,
+                kind: ContactKind::from_sql(&kind)?,
+            })
+        })
+        .collect()
 }
 
 /// Opens the check-back of a bad rating.

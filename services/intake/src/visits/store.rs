@@ -400,6 +400,7 @@ pub async fn insert_contact(
         kind: ContactKind::ReturnVisit,
         channel: Channel::Phone as i32,
         at,
+        default: None,
     })
 }
 

@@ -293,3 +293,25 @@ fn routed_units_bring_their_class_and_reopened_rounds_count() {
     assert_eq!(folded.facts[0].item_id, "round2");
     assert_eq!(total(&folded.facts).0[REOPENED], 1);
 }
+
+#[test]
+fn a_default_rating_is_never_counted_as_a_rating() {
+    use SatisfactionLevel as L;
+    let events = [
+        visited("v1", "u1", "c1", Resolution::Resolved, L::Satisfied),
+        event(
+            "d1",
+            at(12, 0),
+            Ev::RatingDefaulted(ev::RatingDefaulted {
+                contact_id: "c1".into(),
+                contact_kind: ContactKind::ReturnVisit as i32,
+                level: L::Satisfied as i32,
+                defaulted_at: Some(to_proto(at(12, 0))),
+                policy: "p".into(),
+            }),
+        ),
+    ];
+    let f = fold(&policy(), "BJ1", &events, &HashMap::new()).facts;
+    let metrics: Vec<Metric> = f.iter().map(|x| x.metric).collect();
+    assert_eq!(metrics, [Metric::Resolution, Metric::Satisfaction]);
+}
