@@ -264,6 +264,19 @@ async fn answered_tickets_are_visited_back_once_each_with_their_raw_answers() {
         SatisfactionLevel::BasicallySatisfied as i32
     );
     assert_eq!(stored.comment, "暖气好一些了，但晚上还是凉");
+    // That read of the requester's words is on the record (pending until
+    // the sealer chains it: either table holds it).
+    let mut db = sys.db("intake").await.expect("intake's schema");
+    let reads: i64 = sqlx::query_scalar(
+        "SELECT (SELECT count(*) FROM audit_log WHERE action = 'visit_comment.read' \
+           AND detail = $1) \
+         + (SELECT count(*) FROM audit_pending WHERE action = 'visit_comment.read' AND detail = $1)",
+    )
+    .bind(format!("visit={}", v1.visit_id))
+    .fetch_one(&mut db)
+    .await
+    .expect("count");
+    assert!(reads >= 1, "the comment read is audited");
 
     // A closed visit takes no more attempts.
     let e = one.record_visit_attempt(reached).await.unwrap_err();

@@ -405,16 +405,32 @@ pub async fn record_attempt(
         .await
 }
 
-/// ListReturnVisits: oldest entered first, one state or all.
+/// ListReturnVisits: oldest entered first, one state or all; each comment
+/// read is on the record (`visit_comment.read`).
 pub async fn list(
     app: &App,
-    _who: Identity,
+    who: Identity,
     req: ListReturnVisitsRequest,
 ) -> Result<ListReturnVisitsResponse, ApiError> {
     let (state, page) = rules::parse_list(&req)?;
     let mut rows =
         store::list(app.tickets.pool(), state, page.after.as_ref(), page.fetch()).await?;
     let next_page_token = page.cut(&mut rows, |v| Cursor::new(v.entered_at, v.id.to_string()));
+    // The requester's own words, read in full: on the record, as a
+    // rating's comment is.
+    let reads: Vec<Entry> = rows
+        .iter()
+        .filter(|v| v.answers.as_ref().is_some_and(|a| !a.comment.is_empty()))
+        .map(|v| {
+            Entry::by(
+                &who,
+                "visit_comment.read",
+                &v.ticket_no,
+                format!("visit={}", v.id),
+            )
+        })
+        .collect();
+    audit::record(app.tickets.pool(), &reads).await?;
     Ok(ListReturnVisitsResponse {
         visits: rows.iter().map(|v| v.to_proto()).collect(),
         next_page_token,
