@@ -62,6 +62,14 @@ pub fn visited_fact(v: &Visit) -> ev::Visited {
     }
 }
 
+/// Whether the visit alone leaves its round able to close the ticket: the
+/// round was answered and its visit is not waiting (queued or taken).
+/// When not, [`closure`] is None whatever the [`Standing`], which need not
+/// be read.
+pub fn may_close(v: &Visit) -> bool {
+    v.answered_at.is_some() && !matches!(v.state, VisitState::Queued | VisitState::Taken)
+}
+
 /// Whether the visit's round closes the ticket now, and why (the module's
 /// table).
 pub fn closure(v: &Visit, s: Standing) -> Option<ClosureCause> {
@@ -141,8 +149,11 @@ mod tests {
             closure(&visit(VisitState::NotQueued), OPEN),
             Some(ClosureCause::NotVisited)
         );
-        assert_eq!(closure(&visit(VisitState::Queued), OPEN), None);
-        assert_eq!(closure(&visit(VisitState::Taken), OPEN), None);
+        for waiting in [VisitState::Queued, VisitState::Taken] {
+            assert_eq!(closure(&visit(waiting), OPEN), None);
+            assert!(!may_close(&visit(waiting)), "{waiting:?}");
+        }
+        assert!(may_close(&visit(VisitState::NotQueued)));
         let satisfied = ended(
             Outcome::Reached,
             Some((Resolution::Resolved, Level::Satisfied, false)),
@@ -188,6 +199,7 @@ mod tests {
             ..visit(VisitState::NotQueued)
         };
         assert_eq!(closure(&overdue, OPEN), None);
+        assert!(!may_close(&overdue));
         let replaced = Standing {
             replaced: true,
             ..OPEN

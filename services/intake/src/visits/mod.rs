@@ -181,6 +181,10 @@ fn not_reopened_sql(decision: i32) -> Option<&'static str> {
 /// Closes the visit's ticket (办结) if its round's answer now stands
 /// (`closure`): once, with the `closed` fact and an audit entry.
 async fn close_if_settled(tx: &mut Tx, v: &Visit, at: DateTime<Utc>) -> Result<(), ApiError> {
+    // Most answered rounds are queued for their visit: nothing more to read.
+    if !closure::may_close(v) {
+        return Ok(());
+    }
     let standing = store::closure_standing(tx, v).await?;
     let Some(cause) = closure::closure(v, standing) else {
         return Ok(());
