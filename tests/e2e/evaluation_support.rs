@@ -74,10 +74,7 @@ pub async fn supervision_as(
     roles: &[Role],
     unit: Option<&str>,
 ) -> SupervisionServiceClient<Authed> {
-    SupervisionServiceClient::new(
-        sys.channel_with("supervision", sys.token(roles, unit))
-            .await,
-    )
+    sys.supervision_as(roles, unit).await
 }
 
 pub async fn intake_as(
@@ -271,8 +268,4 @@ pub fn names(e: &tonic::Status, fields: &[&str]) {
     assert_eq!(named, fields, "{}", e.message());
 }
 
-pub fn reason_of(e: &tonic::Status, code: Code, reason: &str) {
-    assert_eq!(e.code(), code, "{}", e.message());
-    let info = e.get_details_error_info().expect("ErrorInfo");
-    assert_eq!(info.reason, reason, "{}", e.message());
-}
+pub use hotline_tests::reason_of;

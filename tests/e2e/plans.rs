@@ -21,6 +21,8 @@ use std::str::FromStr;
 use hotline_common::clock;
 use hotline_dispatch::queue::store as queue;
 use hotline_supervision::deadlines::store as supervision;
+use hotline_supervision::reports::rules::ReportState;
+use hotline_supervision::reports::store::{self as reports, Filters};
 use hotline_undertaking::{assignments, extensions, records, returns, whistles};
 use serde_json::Value;
 use sqlx::migrate::Migrator;
@@ -187,6 +189,28 @@ SELECT gen_random_uuid(), 'e' || i, 'c' || i, 1,
        CASE WHEN i % 100 IN (1, 10) THEN NULL ELSE now() END
 FROM generate_series(1, 200000) i;
 
+-- Special reports: 40,000, each issued to two units (the polled unit on
+-- every tenth), a twentieth of them still drafts or submitted; 30 about
+-- T-hot.
+INSERT INTO special_reports (report_id, state, ticket_nos, title, facts, feedback_due,
+                             drafted_by, drafted_at)
+SELECT ('00000000-0000-4000-8000-' || lpad(i::text, 12, '0'))::uuid,
+       CASE WHEN i % 20 = 1 THEN 'submitted' WHEN i % 20 = 2 THEN 'draft'
+            WHEN i % 3 = 0 THEN 'closed' ELSE 'issued' END,
+       ARRAY[CASE WHEN i <= 30 THEN 'T-hot' ELSE 'S' || i END, 'S' || (i + 1000000)],
+       '', '', now(), 'sup', now() - (i * interval '10 minutes')
+FROM generate_series(1, 40000) i;
+INSERT INTO report_tickets (ticket_no, report_id, drafted_at)
+SELECT t, s.report_id, s.drafted_at FROM special_reports s, UNNEST(s.ticket_nos) AS t;
+INSERT INTO report_recipients (report_id, unit_id, position, asked, state, feedback_due, drafted_at,
+                               report_state)
+SELECT s.report_id, u.unit_id, u.position, '', 'awaited', now(), s.drafted_at, s.state
+FROM special_reports s,
+     LATERAL (VALUES
+        (CASE WHEN right(s.report_id::text, 12)::int % 10 = 0 THEN 'u-hot'
+              ELSE 'u-' || (right(s.report_id::text, 12)::int % 50) END, 1),
+        ('u-x' || (right(s.report_id::text, 12)::int % 7), 2)) AS u(unit_id, position);
+
 SET search_path TO dispatch;
 -- Routings: 200,000 sent on, 60 waiting in the manual queue, 3,000
 -- transferred (1 to 6 times).
@@ -200,7 +224,7 @@ FROM generate_series(1, 200000) i;
 SET search_path TO public;
 "#;
 
-const VACUUM: [&str; 10] = [
+const VACUUM: [&str; 13] = [
     "undertaking.assignments",
     "undertaking.handling_records",
     "undertaking.extensions",
@@ -208,6 +232,9 @@ const VACUUM: [&str; 10] = [
     "undertaking.whistles",
     "supervision.urges",
     "supervision.cases",
+    "supervision.special_reports",
+    "supervision.report_recipients",
+    "supervision.report_tickets",
     "dispatch.routings",
     "dispatch.routing_hops",
     "undertaking.ticket_hops",
@@ -468,6 +495,62 @@ fn cases() -> Vec<Case> {
             sql: supervision::cases_sql(unit, ticket, state),
             args: format!("{args}, {p}"),
             max_rows_read: p + SLACK,
+        });
+    }
+    let hot =
+        <hotline_common::ids::UnitId as hotline_common::ids::Id>::parse("u-hot").expect("unit");
+    let unit = Some(&hot);
+    let reports = [
+        (
+            Filters {
+                unit,
+                issued_only: true,
+                ..Default::default()
+            },
+            "'u-hot', NULL, NULL",
+            "a unit's (its staff)",
+        ),
+        (
+            Filters {
+                unit,
+                state: Some(ReportState::Issued),
+                ..Default::default()
+            },
+            "'u-hot', NULL, NULL",
+            "a unit's issued ones",
+        ),
+        (
+            Filters {
+                state: Some(ReportState::Submitted),
+                ..Default::default()
+            },
+            "NULL, NULL",
+            "those waiting for a leader",
+        ),
+        (
+            Filters {
+                ticket: Some("T-hot"),
+                ..Default::default()
+            },
+            "'T-hot', NULL, NULL",
+            "a ticket's",
+        ),
+        (Filters::default(), "NULL, NULL", "every one"),
+    ];
+    for (filters, args, what) in reports {
+        // A unit's or a ticket's list reads one index row and its report
+        // per report returned.
+        let per_row = if filters.unit.is_some() || filters.ticket.is_some() {
+            2
+        } else {
+            1
+        };
+        v.push(Case {
+            name: format!("supervision ListSpecialReports: {what}"),
+            schema: "supervision",
+            sql: reports::list_sql(&filters),
+            args: format!("{args}, {p}"),
+            max_rows_read: per_row * p + SLACK,
         });
     }
     v

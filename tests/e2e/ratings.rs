@@ -14,7 +14,7 @@ use hotline_common::auth::Role;
 use hotline_proto::common::v1::Channel;
 use hotline_proto::intake::v1::intake_service_client::IntakeServiceClient;
 use hotline_proto::intake::v1::*;
-use hotline_tests::{Authed, Options, System, eventually, heating_request};
+use hotline_tests::{Authed, Options, System, eventually, heating_request, reason_of};
 use prost::Message;
 use support::{hop_assignments, lead, submit};
 use tonic::{Code, Status};
@@ -26,17 +26,6 @@ async fn intake_as(
     unit: Option<&str>,
 ) -> IntakeServiceClient<Authed> {
     IntakeServiceClient::new(sys.channel_with("intake", sys.token(roles, unit)).await)
-}
-
-/// The status is `code` with an ErrorInfo of `reason`; its metadata.
-fn reason_of(e: &Status, code: Code, reason: &str) -> std::collections::HashMap<String, String> {
-    assert_eq!(e.code(), code, "{}", e.message());
-    let info = e
-        .get_details_error_info()
-        .unwrap_or_else(|| panic!("no ErrorInfo on {:?}: {}", e.code(), e.message()));
-    assert_eq!(info.reason, reason, "{}", e.message());
-    assert_eq!(info.domain, "hotline.gov.cn");
-    info.metadata
 }
 
 /// INVALID_ARGUMENT whose field violations name exactly `fields`.

@@ -17,7 +17,7 @@ use hotline_proto::common::v1::TicketStatus;
 use hotline_proto::intake::v1::intake_service_client::IntakeServiceClient;
 use hotline_proto::intake::v1::*;
 use hotline_tests::{
-    Authed, Options, System, answer_as_lead, eventually, heating_request, ticket_status,
+    Authed, Options, System, answer_as_lead, eventually, heating_request, reason_of, ticket_status,
 };
 use tonic::{Code, Status};
 use tonic_types::StatusExt;
@@ -121,12 +121,6 @@ fn attempt(visit_id: &str, result: VisitAttemptResult) -> RecordVisitAttemptRequ
         result: result as i32,
         ..Default::default()
     }
-}
-
-fn reason_of(e: &Status, code: Code, reason: &str) {
-    assert_eq!(e.code(), code, "{}", e.message());
-    let info = e.get_details_error_info().expect("ErrorInfo");
-    assert_eq!(info.reason, reason, "{}", e.message());
 }
 
 fn names(e: &Status, fields: &[&str]) {

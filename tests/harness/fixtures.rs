@@ -242,3 +242,20 @@ feedback = "7d"
 pub fn quiet_policy(sections: &str) -> String {
     format!("{sections}\n{QUIET_TIERS}")
 }
+
+/// The status is `code` with an ErrorInfo of `reason` in the hotline's
+/// domain; its metadata.
+pub fn reason_of(
+    e: &tonic::Status,
+    code: tonic::Code,
+    reason: &str,
+) -> std::collections::HashMap<String, String> {
+    use tonic_types::StatusExt;
+    assert_eq!(e.code(), code, "{}", e.message());
+    let info = e
+        .get_details_error_info()
+        .unwrap_or_else(|| panic!("no ErrorInfo on {:?}: {}", e.code(), e.message()));
+    assert_eq!(info.reason, reason, "{}", e.message());
+    assert_eq!(info.domain, "hotline.gov.cn");
+    info.metadata
+}

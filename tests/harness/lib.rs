@@ -42,7 +42,7 @@ pub use broker::{
 };
 pub use fixtures::{
     answer_as_lead, assignments_of, eventually, heating_request, lead_answers, listed_status,
-    quiet_policy, sign_as_lead, submit_co_parts, ticket_status, to_water,
+    quiet_policy, reason_of, sign_as_lead, submit_co_parts, ticket_status, to_water,
 };
 pub use procs::{free_port, peak_memory_mib, process_alive};
 
@@ -504,6 +504,17 @@ impl System {
                 .await,
         )
     }
+    /// Supervision with these roles (and unit).
+    pub async fn supervision_as(
+        &self,
+        roles: &[Role],
+        unit: Option<&str>,
+    ) -> SupervisionServiceClient<Authed> {
+        SupervisionServiceClient::new(
+            self.channel_with("supervision", self.token(roles, unit))
+                .await,
+        )
+    }
     /// Undertaking as the staff of one handling unit.
     pub async fn undertaking_as(&self, unit: &str) -> UndertakingServiceClient<Authed> {
         UndertakingServiceClient::new(
@@ -556,6 +567,26 @@ impl System {
             self.channel_with(name, self.token(&[Role::Auditor], None))
                 .await,
         )
+    }
+
+    /// The actions on one ticket's audit trail at service `name`, oldest
+    /// first (its first 500), once what was appended before is sealed.
+    pub async fn audit_actions(&self, name: &str, ticket_no: &str) -> Vec<String> {
+        self.audit_sealed(name).await;
+        self.audit(name)
+            .await
+            .list_audit_entries(hotline_proto::common::v1::ListAuditEntriesRequest {
+                ticket_no: ticket_no.into(),
+                page_size: 500,
+                ..Default::default()
+            })
+            .await
+            .expect("ListAuditEntries")
+            .into_inner()
+            .entries
+            .into_iter()
+            .map(|e| e.action)
+            .collect()
     }
 
     /// Waits until every audit entry `name` committed before the call is

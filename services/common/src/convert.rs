@@ -31,6 +31,7 @@ pub fn stage_to_proto(s: Stage) -> pb::Stage {
         Stage::ReportIn => pb::Stage::ReportIn,
         Stage::ManualDispatch => pb::Stage::ManualDispatch,
         Stage::ReturnVisit => pb::Stage::ReturnVisit,
+        Stage::WrittenFeedback => pb::Stage::WrittenFeedback,
     }
 }
 
@@ -42,6 +43,7 @@ pub fn stage_from_proto(value: i32) -> Option<Stage> {
         Ok(pb::Stage::ReportIn) => Some(Stage::ReportIn),
         Ok(pb::Stage::ManualDispatch) => Some(Stage::ManualDispatch),
         Ok(pb::Stage::ReturnVisit) => Some(Stage::ReturnVisit),
+        Ok(pb::Stage::WrittenFeedback) => Some(Stage::WrittenFeedback),
         _ => None,
     }
 }

@@ -131,6 +131,13 @@ keyed! {
     supervision::ReverseExclusionRequest => "/hotline.supervision.v1.SupervisionService/ReverseExclusion",
     supervision::AppealEvaluationRequest => "/hotline.supervision.v1.SupervisionService/AppealEvaluation",
     supervision::DecideEvaluationAppealRequest => "/hotline.supervision.v1.SupervisionService/DecideEvaluationAppeal",
+    supervision::DraftSpecialReportRequest => "/hotline.supervision.v1.SupervisionService/DraftSpecialReport",
+    supervision::SubmitSpecialReportRequest => "/hotline.supervision.v1.SupervisionService/SubmitSpecialReport",
+    supervision::DecideSpecialReportRequest => "/hotline.supervision.v1.SupervisionService/DecideSpecialReport",
+    supervision::SubmitReportFeedbackRequest => "/hotline.supervision.v1.SupervisionService/SubmitReportFeedback",
+    supervision::DecideReportFeedbackRequest => "/hotline.supervision.v1.SupervisionService/DecideReportFeedback",
+    supervision::OpenShirkingCaseRequest => "/hotline.supervision.v1.SupervisionService/OpenShirkingCase",
+    supervision::CloseCaseRequest => "/hotline.supervision.v1.SupervisionService/CloseCase",
 }
 
 /// The key of a request, checked: `None` when it carries none. Surrounding

@@ -124,6 +124,24 @@ reasons! {
     /// The exclusion was never approved (proposed or rejected): there is
     /// nothing to reverse.
     ExclusionNotApproved = "EXCLUSION_NOT_APPROVED",
+    /// The special report is submitted, issued or closed: only a draft or a report sent back is revised.
+    ReportNotEditable = "REPORT_NOT_EDITABLE",
+    /// The special report is not a draft (submitting it again, or one sent back before revising).
+    ReportNotDraft = "REPORT_NOT_DRAFT",
+    /// The special report is not waiting for a leader's decision.
+    ReportNotSubmitted = "REPORT_NOT_SUBMITTED",
+    /// The special report's feedback date has passed: it cannot be issued with it.
+    ReportFeedbackDatePassed = "REPORT_FEEDBACK_DATE_PASSED",
+    /// The unit's written feedback to the special report is not awaited (given and waiting, or accepted).
+    ReportFeedbackNotAwaited = "REPORT_FEEDBACK_NOT_AWAITED",
+    /// The unit's written feedback to the special report is not waiting for a decision.
+    ReportFeedbackNotSubmitted = "REPORT_FEEDBACK_NOT_SUBMITTED",
+    /// A deadline case closes when its late stage is done, not by hand.
+    CaseClosesWithItsStage = "CASE_CLOSES_WITH_ITS_STAGE",
+    /// The case is closed already.
+    CaseAlreadyClosed = "CASE_ALREADY_CLOSED",
+    /// A shirking case against the unit on the ticket is open already.
+    ShirkingCaseOpen = "SHIRKING_CASE_OPEN",
 }
 
 impl Reason {

@@ -94,6 +94,9 @@ pub enum Stage {
     ManualDispatch,
     /// 回访: a return visit, from the ticket's entry into the queue.
     ReturnVisit,
+    /// 书面反馈: a unit's written feedback to a special report (专报), by
+    /// the date the report set.
+    WrittenFeedback,
 }
 
 impl Stage {
@@ -105,6 +108,7 @@ impl Stage {
             Stage::ReportIn => "report_in",
             Stage::ManualDispatch => "manual_dispatch",
             Stage::ReturnVisit => "return_visit",
+            Stage::WrittenFeedback => "written_feedback",
         }
     }
 }
@@ -119,6 +123,7 @@ impl FromStr for Stage {
             Stage::ReportIn,
             Stage::ManualDispatch,
             Stage::ReturnVisit,
+            Stage::WrittenFeedback,
         ]
         .into_iter()
         .find(|t| t.as_str() == s)

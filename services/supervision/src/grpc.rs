@@ -8,10 +8,13 @@ use tonic::{Request, Response, Status};
 
 use crate::deadlines::{self, store::Store};
 use crate::evaluation::{self as ev, Eval};
+use crate::reports::{self, Reports};
+use crate::shirking;
 
 pub struct Grpc {
     pub store: Store,
     pub eval: Eval,
+    pub reports: Reports,
 }
 
 #[tonic::async_trait]
@@ -119,5 +122,71 @@ impl SupervisionService for Grpc {
         req: Request<RecountEvaluationRequest>,
     ) -> Result<Response<RecountEvaluationResponse>, Status> {
         unary(req, |who, r| ev::recount::recount(&self.eval, who, r)).await
+    }
+
+    async fn draft_special_report(
+        &self,
+        req: Request<DraftSpecialReportRequest>,
+    ) -> Result<Response<DraftSpecialReportResponse>, Status> {
+        unary(req, |who, r| reports::draft(&self.reports, who, r)).await
+    }
+
+    async fn submit_special_report(
+        &self,
+        req: Request<SubmitSpecialReportRequest>,
+    ) -> Result<Response<SubmitSpecialReportResponse>, Status> {
+        unary(req, |who, r| reports::submit(&self.reports, who, r)).await
+    }
+
+    async fn decide_special_report(
+        &self,
+        req: Request<DecideSpecialReportRequest>,
+    ) -> Result<Response<DecideSpecialReportResponse>, Status> {
+        unary(req, |who, r| reports::decide(&self.reports, who, r)).await
+    }
+
+    async fn submit_report_feedback(
+        &self,
+        req: Request<SubmitReportFeedbackRequest>,
+    ) -> Result<Response<SubmitReportFeedbackResponse>, Status> {
+        unary(req, |who, r| reports::give_feedback(&self.reports, who, r)).await
+    }
+
+    async fn decide_report_feedback(
+        &self,
+        req: Request<DecideReportFeedbackRequest>,
+    ) -> Result<Response<DecideReportFeedbackResponse>, Status> {
+        unary(req, |who, r| {
+            reports::decide_feedback(&self.reports, who, r)
+        })
+        .await
+    }
+
+    async fn get_special_report(
+        &self,
+        req: Request<GetSpecialReportRequest>,
+    ) -> Result<Response<GetSpecialReportResponse>, Status> {
+        unary(req, |who, r| reports::get(&self.reports, who, r)).await
+    }
+
+    async fn list_special_reports(
+        &self,
+        req: Request<ListSpecialReportsRequest>,
+    ) -> Result<Response<ListSpecialReportsResponse>, Status> {
+        unary(req, |who, r| reports::list(&self.reports, who, r)).await
+    }
+
+    async fn open_shirking_case(
+        &self,
+        req: Request<OpenShirkingCaseRequest>,
+    ) -> Result<Response<OpenShirkingCaseResponse>, Status> {
+        unary(req, |who, r| shirking::open(&self.reports, who, r)).await
+    }
+
+    async fn close_case(
+        &self,
+        req: Request<CloseCaseRequest>,
+    ) -> Result<Response<CloseCaseResponse>, Status> {
+        unary(req, |who, r| shirking::close(&self.reports, who, r)).await
     }
 }

@@ -15,6 +15,11 @@ hotline_common::uuid_id!(
     "a case id"
 );
 hotline_common::uuid_id!(
+    /// A special report (专报).
+    ReportId,
+    "a report id"
+);
+hotline_common::uuid_id!(
     /// A decision to exclude a ticket from a unit's evaluation.
     ExclusionId,
     "an exclusion id"

@@ -7,6 +7,9 @@
 //! - `deadlines`: urges and cases from deadline events
 //! - `evaluation`: the three-rate evaluation (三率考评) of units, a read
 //!   model of the lifecycle events
+//! - `reports`: special reports (专报) and the units' written feedback
+//!   (书面反馈), on supervision's own clocks
+//! - `shirking`: cases opened by hand for passing the buck (推诿扯皮)
 //!
 //! Beside them: `grpc` (the gRPC surface, delegating only), `ids`
 //! (supervision's identifiers), `scope` (who sees which unit's records),
@@ -18,6 +21,8 @@ pub mod evaluation;
 pub mod feed;
 pub mod grpc;
 pub mod ids;
+pub mod reports;
 pub mod rules;
 pub mod scope;
+pub mod shirking;
 pub mod startup;

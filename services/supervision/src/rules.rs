@@ -9,7 +9,7 @@ use hotline_common::auth::{Rule, Served};
 pub const SERVED: Served = Served {
     services: &["hotline.supervision.v1.SupervisionService"],
     rules: RULES,
-    clocks: false,
+    clocks: true,
 };
 
 pub const RULES: &[Rule] = &[
@@ -72,6 +72,42 @@ pub const RULES: &[Rule] = &[
     (
         "/hotline.supervision.v1.SupervisionService/RecountEvaluation",
         &[Supervisor, Leader, Auditor, Ops],
+    ),
+    (
+        "/hotline.supervision.v1.SupervisionService/DraftSpecialReport",
+        &[Supervisor],
+    ),
+    (
+        "/hotline.supervision.v1.SupervisionService/SubmitSpecialReport",
+        &[Supervisor],
+    ),
+    (
+        "/hotline.supervision.v1.SupervisionService/DecideSpecialReport",
+        &[Leader],
+    ),
+    (
+        "/hotline.supervision.v1.SupervisionService/SubmitReportFeedback",
+        &[UnitStaff],
+    ),
+    (
+        "/hotline.supervision.v1.SupervisionService/DecideReportFeedback",
+        &[Supervisor],
+    ),
+    (
+        "/hotline.supervision.v1.SupervisionService/GetSpecialReport",
+        &[Supervisor, Leader, Auditor, UnitStaff],
+    ),
+    (
+        "/hotline.supervision.v1.SupervisionService/ListSpecialReports",
+        &[Supervisor, Leader, Auditor, UnitStaff],
+    ),
+    (
+        "/hotline.supervision.v1.SupervisionService/OpenShirkingCase",
+        &[Supervisor],
+    ),
+    (
+        "/hotline.supervision.v1.SupervisionService/CloseCase",
+        &[Supervisor],
     ),
 ];
 

@@ -1,5 +1,5 @@
-//! Wires supervision together: database, deadline consumer and park, audit
-//! sealer, gRPC server.
+//! Wires supervision together: database, deadline consumer and park, its
+//! own clocks' scheduler, audit sealer, gRPC server.
 
 use std::sync::Arc;
 
@@ -20,6 +20,7 @@ pub async fn run(cfg: Config, token: CancellationToken) -> anyhow::Result<()> {
         &cfg.common,
         &[
             &MIGRATOR,
+            &hotline_common::clock::MIGRATOR,
             &hotline_common::audit::MIGRATOR,
             &hotline_common::feed::MIGRATOR,
             &hotline_common::events::MIGRATOR,
@@ -40,7 +41,17 @@ pub async fn run(cfg: Config, token: CancellationToken) -> anyhow::Result<()> {
             &cfg.undertaking_url,
             &cfg.common,
         )?),
+        own: pool.clone(),
     };
+    let publisher = Arc::new(hotline_common::bus::Publisher::new(
+        &cfg.common.amqp_url,
+        "supervision-clocks",
+    ));
+    let scheduler = tokio::spawn(hotline_common::clock::run_scheduler(
+        pool.clone(),
+        publisher,
+        token.clone(),
+    ));
     let cleanup = tokio::spawn(hotline_common::feed::run_cleanup(
         pool.clone(),
         cfg.feed_retention,
@@ -87,12 +98,22 @@ pub async fn run(cfg: Config, token: CancellationToken) -> anyhow::Result<()> {
         keys,
         policy,
     };
+    let reports = crate::reports::Reports {
+        pool: pool.clone(),
+        keys: eval.keys.clone(),
+        policy: eval.policy.clone(),
+    };
     let (router, health) = grpc_router(&cfg.common, &pool, &crate::rules::SERVED)?;
-    let router = router.add_service(SupervisionServiceServer::new(Grpc { store, eval }));
+    let router = router.add_service(SupervisionServiceServer::new(Grpc {
+        store,
+        eval,
+        reports,
+    }));
     health.set_serving::<SupervisionServiceServer<Grpc>>().await;
     let served = serve(&cfg.common, router, health, token.clone()).await;
     token.cancel();
     let _ = consumer.await;
+    let _ = scheduler.await;
     let _ = evaluation.await;
     let _ = sweeper.await;
     let _ = parked.await;

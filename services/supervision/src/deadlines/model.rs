@@ -295,31 +295,81 @@ impl UrgeRecord {
     }
 }
 
+/// Why a case was opened.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CaseKind {
+    /// A stage's deadline passed: the stage and its deadline.
+    Deadline {
+        stage: Stage,
+        deadline: DateTime<Utc>,
+    },
+    /// Shirking (推诿扯皮、敷衍塞责), opened by hand: who opened it, the
+    /// evidence, who closed it and the result (empty while open).
+    Shirking {
+        opened_by: String,
+        evidence: Vec<spb::Evidence>,
+        closed_by: String,
+        result: String,
+    },
+}
+
 /// A supervision case as stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CaseRecord {
     pub case_id: crate::ids::CaseId,
     pub ticket_no: TicketNo,
     pub unit_id: UnitId,
-    pub stage: Stage,
-    pub deadline: DateTime<Utc>,
+    pub kind: CaseKind,
     pub opened_at: DateTime<Utc>,
     pub state: CaseState,
     pub closed_at: Option<DateTime<Utc>>,
 }
 
 impl CaseRecord {
+    /// The stage of a deadline case.
+    pub fn stage(&self) -> Option<Stage> {
+        match &self.kind {
+            CaseKind::Deadline { stage, .. } => Some(*stage),
+            CaseKind::Shirking { .. } => None,
+        }
+    }
+
+    /// The deadline that passed, of a deadline case.
+    pub fn deadline(&self) -> Option<DateTime<Utc>> {
+        match &self.kind {
+            CaseKind::Deadline { deadline, .. } => Some(*deadline),
+            CaseKind::Shirking { .. } => None,
+        }
+    }
+
     pub fn to_proto(&self) -> spb::SupervisionCase {
-        spb::SupervisionCase {
+        let mut c = spb::SupervisionCase {
             case_id: self.case_id.to_string(),
             ticket_no: self.ticket_no.to_string(),
             unit_id: self.unit_id.to_string(),
-            stage: stage_to_proto(self.stage) as i32,
-            deadline: Some(to_proto(self.deadline)),
+            stage: self.stage().map(|s| stage_to_proto(s) as i32).unwrap_or(0),
+            deadline: opt_to_proto(self.deadline()),
             opened_at: Some(to_proto(self.opened_at)),
             state: self.state.to_proto() as i32,
             closed_at: opt_to_proto(self.closed_at),
+            ..Default::default()
+        };
+        match &self.kind {
+            CaseKind::Deadline { .. } => c.kind = spb::CaseKind::Deadline as i32,
+            CaseKind::Shirking {
+                opened_by,
+                evidence,
+                closed_by,
+                result,
+            } => {
+                c.kind = spb::CaseKind::Shirking as i32;
+                c.opened_by = opened_by.clone();
+                c.evidence = evidence.clone();
+                c.closed_by = closed_by.clone();
+                c.result = result.clone();
+            }
         }
+        c
     }
 }
 

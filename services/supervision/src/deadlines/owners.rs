@@ -1,6 +1,7 @@
 //! The clock owners, asked how their clocks stand now (`CheckClocks`):
 //! intake for dispatch, dispatch for the manual queue, undertaking for
-//! sign-off, feedback and report-in.
+//! sign-off, feedback and report-in; supervision itself, in its own
+//! database, for written feedback to special reports.
 
 use std::collections::HashMap;
 
@@ -23,6 +24,8 @@ pub struct Owners {
     pub intake: ClockServiceClient<Peer>,
     pub dispatch: ClockServiceClient<Peer>,
     pub undertaking: ClockServiceClient<Peer>,
+    /// Supervision's own database, holding its own clocks.
+    pub own: sqlx::PgPool,
 }
 
 /// The owners' answers for a batch: the clocks they know, and the owners
@@ -34,27 +37,33 @@ pub struct Answers {
 }
 
 impl Owners {
-    fn client(&self, who: Owner) -> ClockServiceClient<Peer> {
+    fn client(&self, who: Owner) -> Option<ClockServiceClient<Peer>> {
         match who {
-            Owner::Intake => self.intake.clone(),
-            Owner::Dispatch => self.dispatch.clone(),
-            Owner::Undertaking => self.undertaking.clone(),
+            Owner::Intake => Some(self.intake.clone()),
+            Owner::Dispatch => Some(self.dispatch.clone()),
+            Owner::Undertaking => Some(self.undertaking.clone()),
+            Owner::Supervision => None,
         }
     }
 
     /// One owner's clocks. A clock state the owner got wrong is left out
     /// (so its events do nothing) and logged.
     pub async fn check(&self, who: Owner, ids: &[ClockId]) -> Result<Vec<Clock>, ApiError> {
-        let mut client = self.client(who);
         let mut clocks = Vec::with_capacity(ids.len());
         for chunk in ids.chunks(PER_CALL) {
-            let reply = client
-                .check_clocks(CheckClocksRequest {
-                    clock_ids: chunk.iter().map(ToString::to_string).collect(),
-                })
-                .await
-                .map_err(|s| from_peer(who.as_str(), s))?;
-            for state in reply.into_inner().clocks {
+            let asked: Vec<String> = chunk.iter().map(ToString::to_string).collect();
+            let states = match self.client(who) {
+                None => hotline_common::clock::states(&self.own, &asked).await?,
+                Some(mut client) => {
+                    client
+                        .check_clocks(CheckClocksRequest { clock_ids: asked })
+                        .await
+                        .map_err(|s| from_peer(who.as_str(), s))?
+                        .into_inner()
+                        .clocks
+                }
+            };
+            for state in states {
                 match Clock::parse(&state) {
                     Ok(c) => clocks.push(c),
                     Err(e) => tracing::warn!(

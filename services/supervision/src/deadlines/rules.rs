@@ -28,6 +28,9 @@ pub enum Owner {
     Intake,
     Dispatch,
     Undertaking,
+    /// Supervision itself: the clocks of its own workflows (special
+    /// reports' written feedback), asked of its own database.
+    Supervision,
 }
 
 impl Owner {
@@ -37,6 +40,7 @@ impl Owner {
             Owner::Intake => "intake",
             Owner::Dispatch => "dispatch",
             Owner::Undertaking => "undertaking",
+            Owner::Supervision => "supervision",
         }
     }
 }
@@ -46,6 +50,7 @@ pub fn owner(stage: Stage) -> Owner {
         Stage::Dispatch | Stage::ReturnVisit => Owner::Intake,
         Stage::ManualDispatch => Owner::Dispatch,
         Stage::SignOff | Stage::Feedback | Stage::ReportIn => Owner::Undertaking,
+        Stage::WrittenFeedback => Owner::Supervision,
     }
 }
 
@@ -302,6 +307,7 @@ mod tests {
         assert_eq!(owner(Stage::ReportIn), Owner::Undertaking);
         assert_eq!(owner(Stage::ManualDispatch), Owner::Dispatch);
         assert_eq!(owner(Stage::ReturnVisit), Owner::Intake);
+        assert_eq!(owner(Stage::WrittenFeedback), Owner::Supervision);
     }
 
     #[test]

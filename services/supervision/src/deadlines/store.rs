@@ -15,7 +15,7 @@ use prost::Message;
 use sqlx::migrate::Migrator;
 use sqlx::{AssertSqlSafe, PgPool};
 
-use super::model::{CaseRecord, CaseState, Event, UrgeRecord, stage_from_sql};
+use super::model::{CaseKind, CaseRecord, CaseState, Event, UrgeRecord, stage_from_sql};
 use super::rules::Actions;
 use crate::ids::{CaseId, ClockId, EventId, UrgeId};
 
@@ -77,16 +77,22 @@ type UrgeRow = (
     DateTime<Utc>,
     DateTime<Utc>,
 );
-type CaseRow = (
-    CaseId,
-    TicketNo,
-    UnitId,
-    String,
-    DateTime<Utc>,
-    DateTime<Utc>,
-    String,
-    Option<DateTime<Utc>>,
-);
+/// The columns of a case, as `CaseRow` reads them.
+pub const CASE_COLUMNS: &str =
+    "case_id, ticket_no, unit_id, kind, stage, deadline, opened_at, state, closed_at";
+
+#[derive(sqlx::FromRow)]
+pub struct CaseRow {
+    case_id: CaseId,
+    ticket_no: TicketNo,
+    unit_id: UnitId,
+    kind: String,
+    stage: Option<String>,
+    deadline: Option<DateTime<Utc>>,
+    opened_at: DateTime<Utc>,
+    state: String,
+    closed_at: Option<DateTime<Utc>>,
+}
 
 fn urge_from_row(
     (urge_id, ticket_no, unit_id, stage, deadline, issued_at): UrgeRow,
@@ -101,19 +107,73 @@ fn urge_from_row(
     })
 }
 
-fn case_from_row(
-    (case_id, ticket_no, unit_id, stage, deadline, opened_at, state, closed_at): CaseRow,
-) -> Result<CaseRecord, ApiError> {
+impl CaseRow {
+    pub fn case_id(&self) -> CaseId {
+        self.case_id
+    }
+}
+
+/// A case from its row. A shirking case's details are in
+/// `shirking_cases`: they are empty here until
+/// [`crate::shirking::store::with_details`] reads them.
+pub fn case_from_row(r: CaseRow) -> Result<CaseRecord, ApiError> {
+    let kind = match (r.kind.as_str(), r.stage, r.deadline) {
+        ("deadline", Some(stage), Some(deadline)) => CaseKind::Deadline {
+            stage: stage_from_sql(&stage)?,
+            deadline,
+        },
+        ("shirking", _, _) => CaseKind::Shirking {
+            opened_by: String::new(),
+            evidence: Vec::new(),
+            closed_by: String::new(),
+            result: String::new(),
+        },
+        (other, _, _) => {
+            return Err(ApiError::internal(format!(
+                "stored case {} of kind {other:?} without its columns",
+                r.case_id
+            )));
+        }
+    };
     Ok(CaseRecord {
-        case_id,
-        ticket_no,
-        unit_id,
-        stage: stage_from_sql(&stage)?,
-        deadline,
-        opened_at,
-        state: CaseState::from_sql(&state)?,
-        closed_at,
+        case_id: r.case_id,
+        ticket_no: r.ticket_no,
+        unit_id: r.unit_id,
+        kind,
+        opened_at: r.opened_at,
+        state: CaseState::from_sql(&r.state)?,
+        closed_at: r.closed_at,
     })
+}
+
+/// Tells the case's unit (supervision's feed, which undertaking carries
+/// into the unit's stream) and the lifecycle consumers (`case_opened`), in
+/// the transaction that opened it.
+pub async fn announce_case(
+    tx: &mut hotline_common::outbox::Tx,
+    c: &CaseRecord,
+) -> Result<(), ApiError> {
+    let fact = Fact::CaseOpened(ev::CaseOpened {
+        case_id: c.case_id.to_string(),
+        unit_id: c.unit_id.to_string(),
+        stage: c.stage().map(|s| stage_to_proto(s) as i32).unwrap_or(0),
+        deadline: c.deadline().map(to_proto),
+        opened_at: Some(to_proto(c.opened_at)),
+    });
+    events::record_fact(
+        tx,
+        Source::Supervision,
+        c.ticket_no.as_str(),
+        c.opened_at,
+        fact,
+    )
+    .await?;
+    let event = FeedEvent {
+        event: Some(feed_event::Event::CaseOpened(c.to_proto())),
+        ..Default::default()
+    };
+    feed::append(tx, &c.unit_id, &c.ticket_no, &event.encode_to_vec(), None).await?;
+    Ok(())
 }
 
 impl Store {
@@ -166,13 +226,13 @@ impl Store {
                 Some(_) => CaseState::Closed.as_sql(),
             })
             .collect();
-        let cases: Vec<CaseRow> = sqlx::query_as(
+        let cases: Vec<CaseRow> = sqlx::query_as(AssertSqlSafe(format!(
             "INSERT INTO cases (case_id, event_id, clock_id, clock_version, ticket_no, unit_id, stage, deadline, fire_at, closed_at, state, opened_at) \
              SELECT *, $12::timestamptz \
              FROM UNNEST($1::uuid[], $2::text[], $3::text[], $4::bigint[], $5::text[], $6::text[], $7::text[], $8::timestamptz[], $9::timestamptz[], $10::timestamptz[], $11::text[]) \
              ON CONFLICT ON CONSTRAINT cases_event_unique DO NOTHING \
-             RETURNING case_id, ticket_no, unit_id, stage, deadline, opened_at, state, closed_at",
-        )
+             RETURNING {CASE_COLUMNS}"
+        )))
         .bind(&ids)
         .bind(&c.event_id)
         .bind(&c.clock_id)
@@ -188,17 +248,27 @@ impl Store {
         .fetch_all(&mut *tx)
         .await?;
 
+        let cases: Vec<CaseRecord> = cases
+            .into_iter()
+            .map(case_from_row)
+            .collect::<Result<_, _>>()?;
         let mut entries: Vec<Entry> = Vec::with_capacity(urges.len() + cases.len());
         entries.extend(
             urges
                 .iter()
                 .map(|r| entry("urge.issued", &(r.1.clone(), r.2.clone(), r.3.clone(), r.4))),
         );
-        entries.extend(
-            cases
-                .iter()
-                .map(|r| entry("case.opened", &(r.1.clone(), r.2.clone(), r.3.clone(), r.4))),
-        );
+        for c in &cases {
+            if let CaseKind::Deadline { stage, deadline } = &c.kind {
+                let touched = (
+                    c.ticket_no.clone(),
+                    c.unit_id.clone(),
+                    stage.as_str().to_string(),
+                    *deadline,
+                );
+                entries.push(entry("case.opened", &touched));
+            }
+        }
         // Each urge and case is news for its unit: supervision's feed, in
         // this transaction (undertaking copies it into the unit's stream).
         for row in urges.iter().cloned() {
@@ -231,35 +301,8 @@ impl Store {
             )
             .await?;
         }
-        for row in cases.iter().cloned() {
-            let c = case_from_row(row)?;
-            let fact = Fact::CaseOpened(ev::CaseOpened {
-                case_id: c.case_id.to_string(),
-                unit_id: c.unit_id.to_string(),
-                stage: stage_to_proto(c.stage) as i32,
-                deadline: Some(to_proto(c.deadline)),
-                opened_at: Some(to_proto(c.opened_at)),
-            });
-            events::record_fact(
-                &mut tx,
-                Source::Supervision,
-                c.ticket_no.as_str(),
-                c.opened_at,
-                fact,
-            )
-            .await?;
-            let event = FeedEvent {
-                event: Some(feed_event::Event::CaseOpened(c.to_proto())),
-                ..Default::default()
-            };
-            feed::append(
-                &mut tx,
-                &c.unit_id,
-                &c.ticket_no,
-                &event.encode_to_vec(),
-                None,
-            )
-            .await?;
+        for c in &cases {
+            announce_case(&mut tx, c).await?;
         }
         if !a.close.is_empty() {
             // 'open' is written out (it is `CaseState::Open.as_sql()`) so
@@ -384,7 +427,12 @@ impl Store {
             .bind(limit)
             .fetch_all(&self.pool)
             .await?;
-        rows.into_iter().map(case_from_row).collect()
+        let mut cases: Vec<CaseRecord> = rows
+            .into_iter()
+            .map(case_from_row)
+            .collect::<Result<_, _>>()?;
+        crate::shirking::store::with_details(&self.pool, &mut cases).await?;
+        Ok(cases)
     }
 }
 
@@ -430,7 +478,7 @@ pub fn urges_sql(unit: bool, ticket: bool) -> String {
 /// ticket, state, then cursor time, cursor id, limit.
 pub fn cases_sql(unit: bool, ticket: bool, state: bool) -> String {
     list_sql(
-        "SELECT case_id, ticket_no, unit_id, stage, deadline, opened_at, state, closed_at FROM cases",
+        &format!("SELECT {CASE_COLUMNS} FROM cases"),
         &[("unit_id", unit), ("ticket_no", ticket), ("state", state)],
         "opened_at",
         "case_id",

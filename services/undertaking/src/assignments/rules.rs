@@ -202,7 +202,11 @@ impl Assignment {
         match stage {
             Stage::SignOff => Some(self.sign_deadline),
             Stage::Feedback => Some(self.feedback_deadline),
-            Stage::Dispatch | Stage::ReportIn | Stage::ManualDispatch | Stage::ReturnVisit => None,
+            Stage::Dispatch
+            | Stage::ReportIn
+            | Stage::ManualDispatch
+            | Stage::ReturnVisit
+            | Stage::WrittenFeedback => None,
         }
     }
 

@@ -43,7 +43,11 @@ pub fn check_extension(
     let running = match stage {
         Stage::SignOff => matches!(assignment, State::PendingSign | State::ReturnRequested),
         Stage::Feedback => assignment.open(),
-        Stage::Dispatch | Stage::ReportIn | Stage::ManualDispatch | Stage::ReturnVisit => {
+        Stage::Dispatch
+        | Stage::ReportIn
+        | Stage::ManualDispatch
+        | Stage::ReturnVisit
+        | Stage::WrittenFeedback => {
             return Err(ApiError::invalid(
                 "stage",
                 "only sign_off or feedback can be extended",

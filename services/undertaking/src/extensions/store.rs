@@ -127,7 +127,11 @@ pub async fn move_deadline(
     let column = match stage {
         Stage::SignOff => "sign_deadline",
         Stage::Feedback => "feedback_deadline",
-        Stage::Dispatch | Stage::ReportIn | Stage::ManualDispatch | Stage::ReturnVisit => {
+        Stage::Dispatch
+        | Stage::ReportIn
+        | Stage::ManualDispatch
+        | Stage::ReturnVisit
+        | Stage::WrittenFeedback => {
             return Err(ApiError::internal("only assignment stages are extended"));
         }
     };

@@ -1,0 +1,666 @@
+//! Supervision's own workflows, end to end through gRPC with limits of
+//! seconds: a special report (专报) drafted, sent back, revised, approved
+//! and issued to two units, one giving its written feedback (书面反馈) in
+//! time and one late (urged, then supervised, the case closing with the
+//! late feedback); and a shirking case (推诿扯皮) opened with evidence,
+//! listed with the other cases and closed with its result. Every wrong role
+//! and every wrong state is refused with its reason.
+
+use std::time::Duration;
+
+use chrono::Utc;
+use hotline_common::auth::Role;
+use hotline_proto::common::v1::{Location, Stage};
+use hotline_proto::supervision::v1::supervision_service_client::SupervisionServiceClient;
+use hotline_proto::supervision::v1::*;
+use hotline_tests::supervision::{emergency, submit_request, ts};
+use hotline_tests::{Options, System, assignments_of, eventually, quiet_policy, reason_of};
+use tonic::Code;
+
+const PATIENCE: Duration = Duration::from_secs(40);
+
+/// Due-soon at half the time left: a report's unit is urged halfway to
+/// its date. The tickets' own limits are an hour or more: their clocks
+/// stay quiet.
+fn policy() -> String {
+    quiet_policy(
+        "name = \"test-reports\"\n[due_soon]\nremaining_fraction = 0.5\nmax_lead = \"1d\"\n",
+    )
+}
+
+async fn start() -> System {
+    System::start(Options {
+        policy: Some(policy()),
+        ..Default::default()
+    })
+    .await
+    .expect("system starts")
+}
+
+/// Two tickets, each held by a district government alone (海淀, 朝阳):
+/// (ticket numbers, their units).
+async fn two_tickets(sys: &System) -> (Vec<String>, Vec<String>) {
+    let mut chaoyang = emergency("report-chaoyang");
+    chaoyang.location = Some(Location {
+        district_code: "110105".into(),
+        street_code: String::new(),
+        address: "建国路某小区".into(),
+    });
+    let mut tickets = Vec::new();
+    let mut units = Vec::new();
+    for req in [emergency("report-haidian"), chaoyang] {
+        let no = submit_request(sys, req).await;
+        units.push(assignments_of(sys, &no).await[0].unit_id.clone());
+        tickets.push(no);
+    }
+    assert_ne!(units[0], units[1], "two units");
+    (tickets, units)
+}
+
+fn asks(units: &[String]) -> Vec<ReportAsk> {
+    units
+        .iter()
+        .map(|u| ReportAsk {
+            unit_id: u.clone(),
+            asked: format!("{u}：明确小区弃管后的管理责任并书面反馈"),
+        })
+        .collect()
+}
+
+/// Drafts once supervision has heard of the tickets and units (the
+/// evaluation's consumer is asynchronous).
+async fn draft_when_known(
+    sup: &SupervisionServiceClient<hotline_tests::Authed>,
+    req: DraftSpecialReportRequest,
+) -> SpecialReport {
+    eventually(PATIENCE, "the draft, once the tickets are known", || {
+        let mut sup = sup.clone();
+        let req = req.clone();
+        async move {
+            match sup.draft_special_report(req).await {
+                Ok(r) => r.into_inner().report,
+                Err(e) if e.code() == Code::NotFound => None,
+                Err(e)
+                    if e.code() == Code::InvalidArgument
+                        && e.message().contains("unknown to the evaluation") =>
+                {
+                    None
+                }
+                Err(e) => panic!("draft: {e:?}"),
+            }
+        }
+    })
+    .await
+}
+
+/// The report of a call that must succeed.
+macro_rules! reported {
+    ($call:expr) => {
+        $call
+            .await
+            .expect("call")
+            .into_inner()
+            .report
+            .expect("report")
+    };
+}
+
+fn recipient<'a>(r: &'a SpecialReport, unit: &str) -> &'a ReportRecipient {
+    r.recipients
+        .iter()
+        .find(|x| x.unit_id == unit)
+        .expect("the unit is a recipient")
+}
+
+async fn feedback_cases(sys: &System, ticket: &str, unit: &str) -> Vec<SupervisionCase> {
+    hotline_tests::supervision::cases(sys, ticket)
+        .await
+        .into_iter()
+        .filter(|c| c.stage == Stage::WrittenFeedback as i32 && c.unit_id == unit)
+        .collect()
+}
+
+async fn feedback_urges(sys: &System, ticket: &str, unit: &str) -> Vec<Urge> {
+    hotline_tests::supervision::urges(sys, ticket)
+        .await
+        .into_iter()
+        .filter(|u| u.stage == Stage::WrittenFeedback as i32 && u.unit_id == unit)
+        .collect()
+}
+
+fn written(report_id: &str, key: &str) -> SubmitReportFeedbackRequest {
+    SubmitReportFeedbackRequest {
+        report_id: report_id.into(),
+        measures: "召开协调会，明确由街道牵头、物业服务中心接管".into(),
+        result: "已落实临时物业，垃圾清运恢复".into(),
+        responsible: "张科长".into(),
+        idempotency_key: key.into(),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_special_report_goes_from_draft_to_closed_with_one_unit_late() {
+    let sys = start().await;
+    let (tickets, units) = two_tickets(&sys).await;
+    let (on_time, late) = (units[0].as_str(), units[1].as_str());
+    let mut sup = sys.supervision_as(&[Role::Supervisor], None).await;
+    let mut leader = sys.supervision_as(&[Role::Leader], None).await;
+    let mut unit_a = sys.supervision_as(&[Role::UnitStaff], Some(on_time)).await;
+    let mut unit_b = sys.supervision_as(&[Role::UnitStaff], Some(late)).await;
+
+    // Drafted (far ahead, first: it will be sent back for a nearer date).
+    let far = Utc::now() + chrono::Duration::days(30);
+    let draft = DraftSpecialReportRequest {
+        ticket_nos: tickets.clone(),
+        title: "小区弃管，职能空白".into(),
+        facts: "两区交界小区无人管理，多次协调未果。".into(),
+        asks: asks(&units),
+        feedback_due: Some(ts(far)),
+        idempotency_key: "draft-1".into(),
+        ..Default::default()
+    };
+    let r = draft_when_known(&sup, draft.clone()).await;
+    assert_eq!(r.state, ReportState::Draft as i32);
+    assert_eq!(r.recipients.len(), 2);
+    assert!(
+        r.recipients
+            .iter()
+            .all(|x| x.state == ReportFeedbackState::NotIssued as i32)
+    );
+    let id = r.report_id.clone();
+
+    // Bad drafts name their fields; a unit nobody has heard of is refused.
+    let mut bad = draft.clone();
+    bad.idempotency_key.clear();
+    bad.title = "\u{202e}".into();
+    bad.asks.push(ReportAsk {
+        unit_id: units[0].clone(),
+        asked: "again".into(),
+    });
+    bad.feedback_due = Some(prost_types::Timestamp {
+        seconds: 8_000_000_000_000,
+        nanos: 0,
+    });
+    let e = sup.draft_special_report(bad).await.unwrap_err();
+    assert_eq!(e.code(), Code::InvalidArgument);
+    for field in ["title", "asks[2].unit_id", "feedback_due"] {
+        assert!(e.message().contains(field), "{field}: {}", e.message());
+    }
+    let mut stranger = draft.clone();
+    stranger.idempotency_key.clear();
+    stranger.asks[0].unit_id = "no-such-unit".into();
+    let e = sup.draft_special_report(stranger).await.unwrap_err();
+    assert_eq!(e.code(), Code::InvalidArgument, "{}", e.message());
+    assert!(e.message().contains("asks[0].unit_id"), "{}", e.message());
+
+    // Wrong roles, on every step.
+    for (who, what) in [(&mut leader, "leader"), (&mut unit_a, "unit")] {
+        let e = who.draft_special_report(draft.clone()).await.unwrap_err();
+        assert_eq!(e.code(), Code::PermissionDenied, "{what} drafts");
+        let e = who
+            .submit_special_report(SubmitSpecialReportRequest {
+                report_id: id.clone(),
+                ..Default::default()
+            })
+            .await
+            .unwrap_err();
+        assert_eq!(e.code(), Code::PermissionDenied, "{what} submits");
+    }
+    for who in [&mut sup, &mut unit_a] {
+        let e = who
+            .decide_special_report(DecideSpecialReportRequest {
+                report_id: id.clone(),
+                approve: true,
+                ..Default::default()
+            })
+            .await
+            .unwrap_err();
+        assert_eq!(e.code(), Code::PermissionDenied);
+    }
+
+    // A draft is not the units' to see, nor to answer.
+    let e = unit_a
+        .get_special_report(GetSpecialReportRequest {
+            report_id: id.clone(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), Code::NotFound, "{}", e.message());
+    let listed = unit_a
+        .list_special_reports(ListSpecialReportsRequest::default())
+        .await
+        .unwrap()
+        .into_inner()
+        .reports;
+    assert!(listed.is_empty(), "a unit lists no draft: {listed:?}");
+
+    // A leader cannot decide a draft; the supervisor submits it.
+    let e = leader
+        .decide_special_report(DecideSpecialReportRequest {
+            report_id: id.clone(),
+            approve: true,
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    reason_of(&e, Code::FailedPrecondition, "REPORT_NOT_SUBMITTED");
+    let submit = SubmitSpecialReportRequest {
+        report_id: id.clone(),
+        idempotency_key: "submit-1".into(),
+    };
+    let r = sup
+        .submit_special_report(submit.clone())
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(r.report.unwrap().state, ReportState::Submitted as i32);
+    // The same call again (a lost reply) answers the same; a new one is a
+    // real conflict.
+    let again = sup
+        .submit_special_report(submit)
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(again.report.unwrap().state, ReportState::Submitted as i32);
+    let e = sup
+        .submit_special_report(SubmitSpecialReportRequest {
+            report_id: id.clone(),
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    let meta = reason_of(&e, Code::FailedPrecondition, "REPORT_NOT_DRAFT");
+    assert_eq!(meta.get("state").map(String::as_str), Some("submitted"));
+    let mut revise = draft.clone();
+    revise.report_id = id.clone();
+    revise.idempotency_key = "revise-early".into();
+    let e = sup.draft_special_report(revise).await.unwrap_err();
+    reason_of(&e, Code::FailedPrecondition, "REPORT_NOT_EDITABLE");
+
+    // Sent back: a note is required.
+    let e = leader
+        .decide_special_report(DecideSpecialReportRequest {
+            report_id: id.clone(),
+            approve: false,
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), Code::InvalidArgument);
+    assert!(e.message().contains("note"), "{}", e.message());
+    let r = reported!(leader.decide_special_report(DecideSpecialReportRequest {
+        report_id: id.clone(),
+        approve: false,
+        note: "反馈期限过长，请改为近期".into(),
+        idempotency_key: "back-1".into(),
+    }));
+    assert_eq!(r.state, ReportState::SentBack as i32);
+    assert_eq!(r.sent_back, 1);
+    assert_eq!(r.decision_note, "反馈期限过长，请改为近期");
+
+    // Revised with a near date, submitted again, approved: issued.
+    let due = Utc::now() + chrono::Duration::seconds(14);
+    let mut revise = draft.clone();
+    revise.report_id = id.clone();
+    revise.feedback_due = Some(ts(due));
+    revise.idempotency_key = "revise-1".into();
+    let r = sup.draft_special_report(revise).await.unwrap().into_inner();
+    assert_eq!(r.report.unwrap().state, ReportState::Draft as i32);
+    sup.submit_special_report(SubmitSpecialReportRequest {
+        report_id: id.clone(),
+        idempotency_key: "submit-2".into(),
+    })
+    .await
+    .unwrap();
+    let r = reported!(leader.decide_special_report(DecideSpecialReportRequest {
+        report_id: id.clone(),
+        approve: true,
+        idempotency_key: "approve-1".into(),
+        ..Default::default()
+    }));
+    assert_eq!(r.state, ReportState::Issued as i32);
+    assert!(r.issued_at.is_some());
+    assert!(
+        r.recipients
+            .iter()
+            .all(|x| x.state == ReportFeedbackState::Awaited as i32)
+    );
+
+    // Each unit now sees it; the supervisor cannot give a unit's feedback.
+    for u in [&mut unit_a, &mut unit_b] {
+        let got = u
+            .get_special_report(GetSpecialReportRequest {
+                report_id: id.clone(),
+            })
+            .await
+            .unwrap()
+            .into_inner()
+            .report
+            .unwrap();
+        assert_eq!(got.report_id, id);
+        let listed = u
+            .list_special_reports(ListSpecialReportsRequest::default())
+            .await
+            .unwrap()
+            .into_inner()
+            .reports;
+        assert_eq!(listed.len(), 1);
+    }
+    let e = sup
+        .submit_report_feedback(written(&id, ""))
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), Code::PermissionDenied);
+    // Feedback must say the measures, the result and who is responsible.
+    let mut empty = written(&id, "");
+    empty.responsible.clear();
+    empty.measures = "\0".into();
+    let e = unit_a.submit_report_feedback(empty).await.unwrap_err();
+    assert_eq!(e.code(), Code::InvalidArgument);
+    for field in ["measures", "responsible"] {
+        assert!(e.message().contains(field), "{field}: {}", e.message());
+    }
+
+    // The first unit answers in time.
+    let r = unit_a
+        .submit_report_feedback(written(&id, "fb-a"))
+        .await
+        .unwrap()
+        .into_inner()
+        .report
+        .unwrap();
+    let a = recipient(&r, on_time);
+    assert_eq!(a.state, ReportFeedbackState::Submitted as i32);
+    assert!(!a.late);
+    let e = unit_a
+        .submit_report_feedback(written(&id, "fb-a-again"))
+        .await
+        .unwrap_err();
+    reason_of(&e, Code::FailedPrecondition, "REPORT_FEEDBACK_NOT_AWAITED");
+
+    // The second does not: urged halfway, supervised at the date.
+    let first = tickets[0].as_str();
+    eventually(PATIENCE, "the late unit's urge", || async {
+        (feedback_urges(&sys, first, late).await.len() == 1).then_some(())
+    })
+    .await;
+    let case = eventually(PATIENCE, "the late unit's case", || async {
+        feedback_cases(&sys, first, late).await.pop()
+    })
+    .await;
+    assert_eq!(case.state, CaseState::Open as i32);
+    assert_eq!(case.kind, CaseKind::Deadline as i32);
+    let at = hotline_tests::supervision::time(&case.deadline);
+    assert!((at - due).num_milliseconds().abs() < 1, "{at} is {due}");
+    // A deadline case closes with its stage, not by hand.
+    let e = sup
+        .close_case(CloseCaseRequest {
+            case_id: case.case_id.clone(),
+            result: "not this way".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    reason_of(&e, Code::FailedPrecondition, "CASE_CLOSES_WITH_ITS_STAGE");
+    // The unit sees its own case.
+    let own = unit_b
+        .list_cases(ListCasesRequest::default())
+        .await
+        .unwrap()
+        .into_inner()
+        .cases;
+    assert!(own.iter().any(|c| c.case_id == case.case_id));
+
+    // Late feedback is marked late and closes the case.
+    let r = unit_b
+        .submit_report_feedback(written(&id, "fb-b"))
+        .await
+        .unwrap()
+        .into_inner()
+        .report
+        .unwrap();
+    assert!(recipient(&r, late).late);
+    eventually(PATIENCE, "the late unit's case closed", || async {
+        feedback_cases(&sys, first, late)
+            .await
+            .iter()
+            .all(|c| c.state == CaseState::Closed as i32)
+            .then_some(())
+    })
+    .await;
+    // That closing came from an event fired after every timer of the
+    // report's date: the unit that answered in time was never urged nor
+    // supervised.
+    assert!(feedback_urges(&sys, first, on_time).await.is_empty());
+    assert!(feedback_cases(&sys, first, on_time).await.is_empty());
+
+    // The supervisor sends the late unit's feedback back with a new date,
+    // accepts the other; the unit answers again; all accepted: closed.
+    let e = sup
+        .decide_report_feedback(DecideReportFeedbackRequest {
+            report_id: id.clone(),
+            unit_id: late.into(),
+            accept: false,
+            note: "请补充责任分工".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    assert!(e.message().contains("new_feedback_due"), "{}", e.message());
+    let r = reported!(sup.decide_report_feedback(DecideReportFeedbackRequest {
+        report_id: id.clone(),
+        unit_id: late.into(),
+        accept: false,
+        note: "请补充责任分工".into(),
+        new_feedback_due: Some(ts(Utc::now() + chrono::Duration::hours(1))),
+        idempotency_key: "back-b".into(),
+    }));
+    let b = recipient(&r, late);
+    assert_eq!(b.state, ReportFeedbackState::SentBack as i32);
+    assert_eq!(b.sent_back, 1);
+    let r = reported!(sup.decide_report_feedback(DecideReportFeedbackRequest {
+        report_id: id.clone(),
+        unit_id: on_time.into(),
+        accept: true,
+        idempotency_key: "accept-a".into(),
+        ..Default::default()
+    }));
+    assert_eq!(
+        r.state,
+        ReportState::Issued as i32,
+        "one unit still owes it"
+    );
+    let e = sup
+        .decide_report_feedback(DecideReportFeedbackRequest {
+            report_id: id.clone(),
+            unit_id: late.into(),
+            accept: true,
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    reason_of(
+        &e,
+        Code::FailedPrecondition,
+        "REPORT_FEEDBACK_NOT_SUBMITTED",
+    );
+    unit_b
+        .submit_report_feedback(written(&id, "fb-b-2"))
+        .await
+        .unwrap();
+    let r = reported!(sup.decide_report_feedback(DecideReportFeedbackRequest {
+        report_id: id.clone(),
+        unit_id: late.into(),
+        accept: true,
+        idempotency_key: "accept-b".into(),
+        ..Default::default()
+    }));
+    assert_eq!(r.state, ReportState::Closed as i32);
+    assert!(r.closed_at.is_some());
+
+    // Listed by state and by ticket; each step is on the tickets' trail.
+    let closed = sup
+        .list_special_reports(ListSpecialReportsRequest {
+            state: ReportState::Closed as i32,
+            ticket_no: tickets[1].clone(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .reports;
+    assert_eq!(closed.len(), 1);
+    let e = unit_a
+        .list_special_reports(ListSpecialReportsRequest {
+            unit_id: late.into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), Code::PermissionDenied);
+    let trail = sys.audit_actions("supervision", first).await;
+    for action in [
+        "report.drafted",
+        "report.submitted",
+        "report.sent_back",
+        "report.revised",
+        "report.issued",
+        "report.feedback_submitted",
+        "report.feedback_sent_back",
+        "report.feedback_accepted",
+        "report.closed",
+    ] {
+        assert!(trail.iter().any(|a| a == action), "{action} in {trail:?}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_shirking_case_is_opened_with_evidence_listed_and_closed() {
+    let sys = start().await;
+    let (tickets, units) = two_tickets(&sys).await;
+    let (ticket, unit) = (tickets[0].as_str(), units[0].as_str());
+    let mut sup = sys.supervision_as(&[Role::Supervisor], None).await;
+    let mut staff = sys.supervision_as(&[Role::UnitStaff], Some(unit)).await;
+    let open = OpenShirkingCaseRequest {
+        ticket_no: ticket.into(),
+        unit_id: unit.into(),
+        evidence: vec![
+            Evidence {
+                kind: EvidenceKind::RepeatedReturns as i32,
+                detail: "三次退单，理由均为非本单位职责".into(),
+            },
+            Evidence {
+                kind: EvidenceKind::AnswerDisputed as i32,
+                detail: "回访中诉求人表示问题未解决".into(),
+            },
+        ],
+        idempotency_key: "shirk-1".into(),
+    };
+    let e = staff.open_shirking_case(open.clone()).await.unwrap_err();
+    assert_eq!(e.code(), Code::PermissionDenied);
+    let mut bad = open.clone();
+    bad.idempotency_key.clear();
+    bad.evidence[1].kind = 99;
+    let e = sup.open_shirking_case(bad).await.unwrap_err();
+    assert!(e.message().contains("evidence[1].kind"), "{}", e.message());
+    // The other ticket's unit never held this one.
+    let mut stranger = open.clone();
+    stranger.idempotency_key.clear();
+    stranger.unit_id = units[1].clone();
+    let c = eventually(PATIENCE, "the case, once the ticket is known", || {
+        let mut sup = sup.clone();
+        let open = open.clone();
+        async move {
+            match sup.open_shirking_case(open).await {
+                Ok(r) => r.into_inner().case,
+                Err(e) if e.code() == Code::NotFound => None,
+                Err(e) => panic!("open: {e:?}"),
+            }
+        }
+    })
+    .await;
+    let e = sup.open_shirking_case(stranger).await.unwrap_err();
+    assert_eq!(e.code(), Code::NotFound, "{}", e.message());
+    assert_eq!(c.kind, CaseKind::Shirking as i32);
+    assert_eq!(c.state, CaseState::Open as i32);
+    assert_eq!(c.stage, Stage::Unspecified as i32);
+    assert!(c.deadline.is_none());
+    assert_eq!(c.evidence, open.evidence);
+    // A retry answers the same case; a second case while it is open is
+    // refused, naming the open one.
+    let again = sup
+        .open_shirking_case(open.clone())
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(again.case.unwrap().case_id, c.case_id);
+    let mut second = open.clone();
+    second.idempotency_key = "shirk-2".into();
+    let e = sup.open_shirking_case(second).await.unwrap_err();
+    let meta = reason_of(&e, Code::AlreadyExists, "SHIRKING_CASE_OPEN");
+    assert_eq!(meta.get("case_id"), Some(&c.case_id));
+
+    // Listed with the other cases, to the centre and to the unit.
+    for who in [&mut sup, &mut staff] {
+        let listed = who
+            .list_cases(ListCasesRequest {
+                state: CaseState::Open as i32,
+                ..Default::default()
+            })
+            .await
+            .unwrap()
+            .into_inner()
+            .cases;
+        assert!(listed.iter().any(|x| x.case_id == c.case_id), "{listed:?}");
+    }
+    let other = sys
+        .supervision_as(&[Role::UnitStaff], Some(units[1].as_str()))
+        .await
+        .list_cases(ListCasesRequest::default())
+        .await
+        .unwrap()
+        .into_inner()
+        .cases;
+    assert!(other.iter().all(|x| x.case_id != c.case_id));
+
+    // Closed by a supervisor with the result, once.
+    let close = CloseCaseRequest {
+        case_id: c.case_id.clone(),
+        result: "约谈单位负责人，责令整改".into(),
+        idempotency_key: "close-1".into(),
+    };
+    let e = staff.close_case(close.clone()).await.unwrap_err();
+    assert_eq!(e.code(), Code::PermissionDenied);
+    let closed = sup
+        .close_case(close)
+        .await
+        .unwrap()
+        .into_inner()
+        .case
+        .unwrap();
+    assert_eq!(closed.state, CaseState::Closed as i32);
+    assert_eq!(closed.result, "约谈单位负责人，责令整改");
+    assert!(!closed.closed_by.is_empty());
+    let e = sup
+        .close_case(CloseCaseRequest {
+            case_id: c.case_id.clone(),
+            result: "again".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    reason_of(&e, Code::FailedPrecondition, "CASE_ALREADY_CLOSED");
+    let e = sup
+        .close_case(CloseCaseRequest {
+            case_id: uuid::Uuid::new_v4().to_string(),
+            result: "none".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), Code::NotFound);
+    let trail = sys.audit_actions("supervision", ticket).await;
+    for action in ["case.shirking_opened", "case.shirking_closed"] {
+        assert!(trail.iter().any(|a| a == action), "{action} in {trail:?}");
+    }
+}
