@@ -11,6 +11,8 @@ use std::time::Duration;
 use chrono::Utc;
 use hotline_common::auth::Role;
 use hotline_proto::common::v1::{Location, Stage};
+use hotline_proto::intake::v1::intake_service_client::IntakeServiceClient;
+use hotline_proto::intake::v1::{GetTimelineRequest, TimelineEventKind};
 use hotline_proto::supervision::v1::supervision_service_client::SupervisionServiceClient;
 use hotline_proto::supervision::v1::*;
 use hotline_tests::supervision::{emergency, submit_request, ts};
@@ -126,6 +128,41 @@ async fn feedback_urges(sys: &System, ticket: &str, unit: &str) -> Vec<Urge> {
         .into_iter()
         .filter(|u| u.stage == Stage::WrittenFeedback as i32 && u.unit_id == unit)
         .collect()
+}
+
+/// The supervision steps on a ticket's timeline as `who` sees it, once
+/// there are `n`: (step, unit).
+async fn steps_on_timeline(
+    sys: &System,
+    ticket: &str,
+    roles: &[Role],
+    unit: Option<&str>,
+    n: usize,
+) -> Vec<(String, String)> {
+    let intake = IntakeServiceClient::new(sys.channel_with("intake", sys.token(roles, unit)).await);
+    eventually(PATIENCE, "the workflow's steps on the timeline", || {
+        let mut intake = intake.clone();
+        async move {
+            let entries = intake
+                .get_timeline(GetTimelineRequest {
+                    ticket_no: ticket.into(),
+                })
+                .await
+                .expect("timeline")
+                .into_inner()
+                .entries;
+            let steps: Vec<(String, String)> = entries
+                .iter()
+                .filter(|e| e.kind == TimelineEventKind::Supervision as i32)
+                .map(|e| {
+                    let step = e.detail.split([' ', ':']).nth(2).unwrap_or("").to_string();
+                    (step, e.unit_id.clone())
+                })
+                .collect();
+            (steps.len() >= n).then_some(steps)
+        }
+    })
+    .await
 }
 
 fn written(report_id: &str, key: &str) -> SubmitReportFeedbackRequest {
@@ -518,6 +555,32 @@ async fn a_special_report_goes_from_draft_to_closed_with_one_unit_late() {
         .await
         .unwrap_err();
     assert_eq!(e.code(), Code::PermissionDenied);
+    // The steps that reached the units are on both tickets' timelines, in
+    // order; a unit's staff see their own unit's and the report's.
+    let centre = steps_on_timeline(&sys, &tickets[1], &[Role::Supervisor], None, 8).await;
+    let names: Vec<&str> = centre.iter().map(|(s, _)| s.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "issued",
+            "feedback_submitted",
+            "feedback_submitted",
+            "feedback_sent_back",
+            "feedback_accepted",
+            "feedback_submitted",
+            "feedback_accepted",
+            "closed"
+        ]
+    );
+    assert_eq!(
+        centre[2].1, late,
+        "the second submission is the late unit's"
+    );
+    let own = steps_on_timeline(&sys, first, &[Role::UnitStaff], Some(on_time), 4).await;
+    assert!(
+        own.iter().all(|(_, u)| u.is_empty() || u == on_time),
+        "{own:?}"
+    );
     let trail = sys.audit_actions("supervision", first).await;
     for action in [
         "report.drafted",
@@ -659,6 +722,14 @@ async fn a_shirking_case_is_opened_with_evidence_listed_and_closed() {
         .await
         .unwrap_err();
     assert_eq!(e.code(), Code::NotFound);
+    let steps = steps_on_timeline(&sys, ticket, &[Role::Supervisor], None, 2).await;
+    assert_eq!(
+        steps,
+        [
+            ("opened".to_string(), unit.to_string()),
+            ("closed".to_string(), unit.to_string())
+        ]
+    );
     let trail = sys.audit_actions("supervision", ticket).await;
     for action in ["case.shirking_opened", "case.shirking_closed"] {
         assert!(trail.iter().any(|a| a == action), "{action} in {trail:?}");

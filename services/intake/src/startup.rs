@@ -89,6 +89,13 @@ pub async fn run(cfg: Config, token: CancellationToken) -> anyhow::Result<()> {
         crate::visits::handler(Arc::new(cfg.common.policy.clone())),
         token.clone(),
     ));
+    tasks.spawn(hotline_common::events::consume::run(
+        cfg.common.amqp_url.clone(),
+        pool.clone(),
+        crate::timeline::steps::subscription(),
+        crate::timeline::steps::handler(),
+        token.clone(),
+    ));
     tasks.spawn(crate::ratings::defaults::run(
         pool.clone(),
         Arc::new(cfg.common.policy.clone()),

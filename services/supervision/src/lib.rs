@@ -10,6 +10,8 @@
 //! - `reports`: special reports (专报) and the units' written feedback
 //!   (书面反馈), on supervision's own clocks
 //! - `shirking`: cases opened by hand for passing the buck (推诿扯皮)
+//! - `steps`: the steps of those workflows that reach units, published
+//!   for the tickets' timelines
 //!
 //! Beside them: `grpc` (the gRPC surface, delegating only), `ids`
 //! (supervision's identifiers), `scope` (who sees which unit's records),
@@ -26,3 +28,4 @@ pub mod rules;
 pub mod scope;
 pub mod shirking;
 pub mod startup;
+pub mod steps;

@@ -60,6 +60,7 @@ pub fn fact_name(fact: &Fact) -> &'static str {
         Fact::Closed(_) => "closed",
         Fact::RatingAppealDecided(_) => "rating_appeal_decided",
         Fact::RatingDefaulted(_) => "rating_defaulted",
+        Fact::WorkflowStep(_) => "workflow_step",
     }
 }
 

@@ -2,6 +2,7 @@
 //! read from intake's ticket and from what undertaking recorded.
 
 pub mod rules;
+pub mod steps;
 
 use hotline_common::ApiError;
 use hotline_common::auth::Identity;
@@ -10,6 +11,18 @@ use hotline_proto::intake::v1::{GetTimelineRequest, GetTimelineResponse};
 
 use crate::app::App;
 use crate::tickets::{Visible, visible};
+
+/// The workflow steps the caller may see: unit staff those of their own
+/// unit and those of every unit.
+fn visible_steps(who: &Identity, steps: Vec<steps::Step>) -> Vec<steps::Step> {
+    match who.unit_scope() {
+        None => steps,
+        Some(own) => steps
+            .into_iter()
+            .filter(|s| s.unit_id.is_empty() || s.unit_id == own)
+            .collect(),
+    }
+}
 
 /// GetTimeline, for whoever may see the ticket.
 pub async fn get_timeline(
@@ -36,6 +49,10 @@ pub async fn get_timeline(
         whistles: app.undertaking.whistles(&no).await?,
         rehandlings: app.undertaking.rehandlings(&no).await?,
         closure: app.tickets.closure(&no).await?,
+        steps: visible_steps(
+            &who,
+            steps::of_ticket(app.tickets.pool(), no.as_str()).await?,
+        ),
     };
     let timeline = rules::assemble(facts, chrono::Utc::now());
     Ok(GetTimelineResponse {

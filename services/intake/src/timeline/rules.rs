@@ -25,6 +25,8 @@ pub struct Facts {
     pub rehandlings: Vec<Rehandling>,
     /// When intake closed the ticket (办结), and how.
     pub closure: Option<Closure>,
+    /// Supervision's workflow steps on the ticket, oldest first.
+    pub steps: Vec<super::steps::Step>,
 }
 
 /// A ticket's closing (办结) as intake recorded it.
@@ -66,6 +68,7 @@ pub fn assemble(f: Facts, now: DateTime<Utc>) -> Timeline {
             .iter()
             .map(|r| rehandling_entry(r, role(&r.unit_id))),
     );
+    entries.extend(f.steps.iter().map(|s| step_entry(s, role(&s.unit_id))));
     entries.extend(f.closure.as_ref().map(closed_entry));
     // The latest answer: undertaking lists hop by hop, a hop's lead
     // assignments round by round.
@@ -301,6 +304,20 @@ pub fn rehandling_entry(r: &Rehandling, role: i32) -> TimelineEntry {
 }
 
 /// "visited: hop 1 round 2": why and which round's answer closed it.
+/// A step of a supervision workflow.
+pub fn step_entry(s: &super::steps::Step, role: i32) -> TimelineEntry {
+    let head = format!("{} {} {}", s.workflow, s.ref_id, s.step);
+    TimelineEntry {
+        occurred_at: Some(hotline_common::time::to_proto(s.at)),
+        detail: if s.detail.is_empty() {
+            head
+        } else {
+            format!("{head}: {}", s.detail)
+        },
+        ..entry(TimelineEventKind::Supervision, &s.unit_id, role)
+    }
+}
+
 pub fn closed_entry(c: &Closure) -> TimelineEntry {
     TimelineEntry {
         occurred_at: Some(hotline_common::time::to_proto(c.at)),
@@ -353,6 +370,7 @@ mod tests {
             whistles: vec![],
             rehandlings: vec![],
             closure: None,
+            steps: vec![],
         }
     }
 
@@ -587,6 +605,14 @@ mod tests {
             fed_back_at: ts(30),
             ..assignment("bj-a", AssignmentRole::Lead, AssignmentState::FedBack)
         };
+        let step = super::super::steps::Step {
+            at: t(30),
+            workflow: "special_report".into(),
+            ref_id: "r1".into(),
+            step: "issued".into(),
+            unit_id: String::new(),
+            detail: "职能空白".into(),
+        };
         let tl = assemble(
             Facts {
                 closure: Some(Closure {
@@ -595,10 +621,14 @@ mod tests {
                     hop: 1,
                     round: 1,
                 }),
+                steps: vec![step],
                 ..facts(vec![answered])
             },
             t(120),
         );
+        let before = &tl.entries[tl.entries.len() - 2];
+        assert_eq!(before.kind, K::Supervision as i32);
+        assert_eq!(before.detail, "special_report r1 issued: 职能空白");
         let last = tl.entries.last().expect("entries");
         assert_eq!(
             (last.kind, last.detail.as_str()),

@@ -64,6 +64,30 @@ async fn feedback_states(tx: &mut Tx, id: ReportId) -> Result<Vec<FeedbackState>
         .collect()
 }
 
+/// Publishes a step that reaches units, for the report's tickets.
+async fn step(
+    tx: &mut Tx,
+    r: &Report,
+    step: &'static str,
+    unit: Option<&UnitId>,
+    detail: String,
+    at: chrono::DateTime<chrono::Utc>,
+) -> Result<(), ApiError> {
+    crate::steps::publish(
+        tx,
+        &r.ticket_nos,
+        crate::steps::Step {
+            workflow: hotline_proto::events::v1::Workflow::SpecialReport,
+            ref_id: r.report_id.to_string(),
+            step,
+            unit_id: unit.map(|u| u.as_str()).unwrap_or(""),
+            detail,
+            at,
+        },
+    )
+    .await
+}
+
 fn entry(who: &Identity, action: &'static str, r: &Report, detail: String) -> Vec<Entry> {
     // One entry per ticket, so that each ticket's trail shows the report.
     r.ticket_nos
@@ -210,6 +234,12 @@ pub async fn decide(
                 for rec in store::await_feedback(tx, id).await? {
                     start_clock(tx, &policy, &report, &rec, at).await?;
                 }
+                let detail = format!(
+                    "{} (feedback due {})",
+                    report.title,
+                    report.feedback_due.to_rfc3339()
+                );
+                step(tx, &report, "issued", None, detail, at).await?;
                 audit::append(
                     tx,
                     &entry(
@@ -283,6 +313,16 @@ pub async fn give_feedback(
             .await?;
             clock::stop(tx, &clock_id(&report, &unit, rec.round), at).await?;
             let late = at > rec.feedback_due;
+            let detail = if late { "late" } else { "in time" };
+            step(
+                tx,
+                &report,
+                "feedback_submitted",
+                Some(&unit),
+                detail.into(),
+                at,
+            )
+            .await?;
             audit::append(
                 tx,
                 &entry(
@@ -342,13 +382,25 @@ pub async fn decide_feedback(
                     ),
                 )
                 .await?;
+                step(
+                    tx,
+                    &report,
+                    "feedback_accepted",
+                    Some(&unit),
+                    note.clone(),
+                    at,
+                )
+                .await?;
                 if rules::closes(&states) {
                     report = store::set_state(tx, id, ReportState::Closed, at, None).await?;
+                    step(tx, &report, "closed", None, String::new(), at).await?;
                     audit::append(tx, &entry(&who, "report.closed", &report, String::new()))
                         .await?;
                 }
             } else {
                 start_clock(tx, &policy, &report, &rec, at).await?;
+                let detail = format!("{note} (feedback due {})", rec.feedback_due.to_rfc3339());
+                step(tx, &report, "feedback_sent_back", Some(&unit), detail, at).await?;
                 audit::append(
                     tx,
                     &entry(

@@ -24,6 +24,27 @@ use crate::evaluation::exclusions::check_counted;
 use crate::ids::CaseId;
 use crate::reports::Reports;
 
+async fn step(
+    tx: &mut hotline_common::outbox::Tx,
+    c: &crate::deadlines::model::CaseRecord,
+    step: &'static str,
+    detail: String,
+) -> Result<(), ApiError> {
+    crate::steps::publish(
+        tx,
+        &[c.ticket_no.to_string()],
+        crate::steps::Step {
+            workflow: hotline_proto::events::v1::Workflow::ShirkingCase,
+            ref_id: c.case_id.to_string(),
+            step,
+            unit_id: c.unit_id.as_str(),
+            detail,
+            at: c.closed_at.unwrap_or(c.opened_at),
+        },
+    )
+    .await
+}
+
 /// OpenShirkingCase.
 pub async fn open(
     app: &Reports,
@@ -52,6 +73,11 @@ pub async fn open(
                 }
             };
             announce_case(tx, &c).await?;
+            let detail: Vec<String> = evidence
+                .iter()
+                .map(|(k, d)| format!("{}: {d}", rules::evidence_to_sql(*k)))
+                .collect();
+            step(tx, &c, "opened", detail.join("; ")).await?;
             let kinds: Vec<&str> = evidence
                 .iter()
                 .map(|(k, _)| rules::evidence_to_sql(*k))
@@ -96,6 +122,7 @@ pub async fn close(
                 .ok_or_else(|| ApiError::not_found(format!("no case {id}")))?;
             rules::may_close(&c)?;
             let c = store::close(tx, id, &who.subject, &result, now()).await?;
+            step(tx, &c, "closed", result.clone()).await?;
             audit::append(
                 tx,
                 &[Entry::by(
