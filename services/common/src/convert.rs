@@ -32,6 +32,7 @@ pub fn stage_to_proto(s: Stage) -> pb::Stage {
         Stage::ManualDispatch => pb::Stage::ManualDispatch,
         Stage::ReturnVisit => pb::Stage::ReturnVisit,
         Stage::WrittenFeedback => pb::Stage::WrittenFeedback,
+        Stage::OnSiteArrival => pb::Stage::OnSiteArrival,
     }
 }
 
@@ -44,6 +45,7 @@ pub fn stage_from_proto(value: i32) -> Option<Stage> {
         Ok(pb::Stage::ManualDispatch) => Some(Stage::ManualDispatch),
         Ok(pb::Stage::ReturnVisit) => Some(Stage::ReturnVisit),
         Ok(pb::Stage::WrittenFeedback) => Some(Stage::WrittenFeedback),
+        Ok(pb::Stage::OnSiteArrival) => Some(Stage::OnSiteArrival),
         _ => None,
     }
 }

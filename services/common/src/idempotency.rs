@@ -138,6 +138,9 @@ keyed! {
     supervision::DecideReportFeedbackRequest => "/hotline.supervision.v1.SupervisionService/DecideReportFeedback",
     supervision::OpenShirkingCaseRequest => "/hotline.supervision.v1.SupervisionService/OpenShirkingCase",
     supervision::CloseCaseRequest => "/hotline.supervision.v1.SupervisionService/CloseCase",
+    supervision::StartOnSiteDivisionRequest => "/hotline.supervision.v1.SupervisionService/StartOnSiteDivision",
+    supervision::ArriveOnSiteRequest => "/hotline.supervision.v1.SupervisionService/ArriveOnSite",
+    supervision::RecordDivisionRequest => "/hotline.supervision.v1.SupervisionService/RecordDivision",
 }
 
 /// The key of a request, checked: `None` when it carries none. Surrounding

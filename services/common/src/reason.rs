@@ -142,6 +142,8 @@ reasons! {
     CaseAlreadyClosed = "CASE_ALREADY_CLOSED",
     /// A shirking case against the unit on the ticket is open already.
     ShirkingCaseOpen = "SHIRKING_CASE_OPEN",
+    /// The on-site division is recorded already.
+    DivisionAlreadyRecorded = "DIVISION_ALREADY_RECORDED",
 }
 
 impl Reason {

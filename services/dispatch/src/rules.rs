@@ -37,7 +37,7 @@ pub const RULES: &[Rule] = &[
     ),
     (
         "/hotline.dispatch.v1.DispatchService/RedispatchTicket",
-        &[Dispatcher],
+        &[Dispatcher, Service],
     ),
     (
         "/hotline.dispatch.v1.DispatchService/ListTransferredTickets",

@@ -97,6 +97,8 @@ pub enum Stage {
     /// 书面反馈: a unit's written feedback to a special report (专报), by
     /// the date the report set.
     WrittenFeedback,
+    /// 现场核分到场: a summoned unit's arrival on site, by the time set.
+    OnSiteArrival,
 }
 
 impl Stage {
@@ -109,6 +111,7 @@ impl Stage {
             Stage::ManualDispatch => "manual_dispatch",
             Stage::ReturnVisit => "return_visit",
             Stage::WrittenFeedback => "written_feedback",
+            Stage::OnSiteArrival => "on_site_arrival",
         }
     }
 }
@@ -124,6 +127,7 @@ impl FromStr for Stage {
             Stage::ManualDispatch,
             Stage::ReturnVisit,
             Stage::WrittenFeedback,
+            Stage::OnSiteArrival,
         ]
         .into_iter()
         .find(|t| t.as_str() == s)

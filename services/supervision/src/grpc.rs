@@ -8,13 +8,15 @@ use tonic::{Request, Response, Status};
 
 use crate::deadlines::{self, store::Store};
 use crate::evaluation::{self as ev, Eval};
-use crate::reports::{self, Reports};
+use crate::onsite;
+use crate::reports;
 use crate::shirking;
+use crate::workflows::Workflows;
 
 pub struct Grpc {
     pub store: Store,
     pub eval: Eval,
-    pub reports: Reports,
+    pub workflows: Workflows,
 }
 
 #[tonic::async_trait]
@@ -128,28 +130,31 @@ impl SupervisionService for Grpc {
         &self,
         req: Request<DraftSpecialReportRequest>,
     ) -> Result<Response<DraftSpecialReportResponse>, Status> {
-        unary(req, |who, r| reports::draft(&self.reports, who, r)).await
+        unary(req, |who, r| reports::draft(&self.workflows, who, r)).await
     }
 
     async fn submit_special_report(
         &self,
         req: Request<SubmitSpecialReportRequest>,
     ) -> Result<Response<SubmitSpecialReportResponse>, Status> {
-        unary(req, |who, r| reports::submit(&self.reports, who, r)).await
+        unary(req, |who, r| reports::submit(&self.workflows, who, r)).await
     }
 
     async fn decide_special_report(
         &self,
         req: Request<DecideSpecialReportRequest>,
     ) -> Result<Response<DecideSpecialReportResponse>, Status> {
-        unary(req, |who, r| reports::decide(&self.reports, who, r)).await
+        unary(req, |who, r| reports::decide(&self.workflows, who, r)).await
     }
 
     async fn submit_report_feedback(
         &self,
         req: Request<SubmitReportFeedbackRequest>,
     ) -> Result<Response<SubmitReportFeedbackResponse>, Status> {
-        unary(req, |who, r| reports::give_feedback(&self.reports, who, r)).await
+        unary(req, |who, r| {
+            reports::give_feedback(&self.workflows, who, r)
+        })
+        .await
     }
 
     async fn decide_report_feedback(
@@ -157,7 +162,7 @@ impl SupervisionService for Grpc {
         req: Request<DecideReportFeedbackRequest>,
     ) -> Result<Response<DecideReportFeedbackResponse>, Status> {
         unary(req, |who, r| {
-            reports::decide_feedback(&self.reports, who, r)
+            reports::decide_feedback(&self.workflows, who, r)
         })
         .await
     }
@@ -166,27 +171,62 @@ impl SupervisionService for Grpc {
         &self,
         req: Request<GetSpecialReportRequest>,
     ) -> Result<Response<GetSpecialReportResponse>, Status> {
-        unary(req, |who, r| reports::get(&self.reports, who, r)).await
+        unary(req, |who, r| reports::get(&self.workflows, who, r)).await
     }
 
     async fn list_special_reports(
         &self,
         req: Request<ListSpecialReportsRequest>,
     ) -> Result<Response<ListSpecialReportsResponse>, Status> {
-        unary(req, |who, r| reports::list(&self.reports, who, r)).await
+        unary(req, |who, r| reports::list(&self.workflows, who, r)).await
     }
 
     async fn open_shirking_case(
         &self,
         req: Request<OpenShirkingCaseRequest>,
     ) -> Result<Response<OpenShirkingCaseResponse>, Status> {
-        unary(req, |who, r| shirking::open(&self.reports, who, r)).await
+        unary(req, |who, r| shirking::open(&self.workflows, who, r)).await
     }
 
     async fn close_case(
         &self,
         req: Request<CloseCaseRequest>,
     ) -> Result<Response<CloseCaseResponse>, Status> {
-        unary(req, |who, r| shirking::close(&self.reports, who, r)).await
+        unary(req, |who, r| shirking::close(&self.workflows, who, r)).await
+    }
+
+    async fn start_on_site_division(
+        &self,
+        req: Request<StartOnSiteDivisionRequest>,
+    ) -> Result<Response<StartOnSiteDivisionResponse>, Status> {
+        unary(req, |who, r| onsite::start(&self.workflows, who, r)).await
+    }
+
+    async fn arrive_on_site(
+        &self,
+        req: Request<ArriveOnSiteRequest>,
+    ) -> Result<Response<ArriveOnSiteResponse>, Status> {
+        unary(req, |who, r| onsite::arrive(&self.workflows, who, r)).await
+    }
+
+    async fn record_division(
+        &self,
+        req: Request<RecordDivisionRequest>,
+    ) -> Result<Response<RecordDivisionResponse>, Status> {
+        unary(req, |who, r| onsite::record(&self.workflows, who, r)).await
+    }
+
+    async fn get_on_site_division(
+        &self,
+        req: Request<GetOnSiteDivisionRequest>,
+    ) -> Result<Response<GetOnSiteDivisionResponse>, Status> {
+        unary(req, |who, r| onsite::get(&self.workflows, who, r)).await
+    }
+
+    async fn list_on_site_divisions(
+        &self,
+        req: Request<ListOnSiteDivisionsRequest>,
+    ) -> Result<Response<ListOnSiteDivisionsResponse>, Status> {
+        unary(req, |who, r| onsite::list(&self.workflows, who, r)).await
     }
 }

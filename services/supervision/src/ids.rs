@@ -15,6 +15,11 @@ hotline_common::uuid_id!(
     "a case id"
 );
 hotline_common::uuid_id!(
+    /// An on-site division (现场核分).
+    DivisionId,
+    "a division id"
+);
+hotline_common::uuid_id!(
     /// A special report (专报).
     ReportId,
     "a report id"

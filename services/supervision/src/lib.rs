@@ -10,6 +10,8 @@
 //! - `reports`: special reports (专报) and the units' written feedback
 //!   (书面反馈), on supervision's own clocks
 //! - `shirking`: cases opened by hand for passing the buck (推诿扯皮)
+//! - `onsite`: on-site divisions (现场核分): units summoned by a time, the
+//!   division recorded and the ticket re-dispatched
 //! - `steps`: the steps of those workflows that reach units, published
 //!   for the tickets' timelines
 //!
@@ -17,15 +19,20 @@
 //! (supervision's identifiers), `scope` (who sees which unit's records),
 //! `config` and `startup` (wiring).
 
+#[macro_use]
+mod enums;
+
 pub mod config;
 pub mod deadlines;
 pub mod evaluation;
 pub mod feed;
 pub mod grpc;
 pub mod ids;
+pub mod onsite;
 pub mod reports;
 pub mod rules;
 pub mod scope;
 pub mod shirking;
 pub mod startup;
 pub mod steps;
+pub mod workflows;

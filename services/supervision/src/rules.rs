@@ -109,6 +109,26 @@ pub const RULES: &[Rule] = &[
         "/hotline.supervision.v1.SupervisionService/CloseCase",
         &[Supervisor],
     ),
+    (
+        "/hotline.supervision.v1.SupervisionService/StartOnSiteDivision",
+        &[Supervisor],
+    ),
+    (
+        "/hotline.supervision.v1.SupervisionService/ArriveOnSite",
+        &[UnitStaff],
+    ),
+    (
+        "/hotline.supervision.v1.SupervisionService/RecordDivision",
+        &[Supervisor],
+    ),
+    (
+        "/hotline.supervision.v1.SupervisionService/GetOnSiteDivision",
+        &[Supervisor, Leader, Auditor, UnitStaff],
+    ),
+    (
+        "/hotline.supervision.v1.SupervisionService/ListOnSiteDivisions",
+        &[Supervisor, Leader, Auditor, UnitStaff],
+    ),
 ];
 
 #[cfg(test)]

@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use hotline_common::startup::{grpc_router, peer_channel, serve};
 use hotline_proto::common::v1::clock_service_client::ClockServiceClient;
+use hotline_proto::dispatch::v1::dispatch_service_client::DispatchServiceClient;
 use hotline_proto::supervision::v1::supervision_service_server::SupervisionServiceServer;
 use tokio_util::sync::CancellationToken;
 
@@ -29,13 +30,10 @@ pub async fn run(cfg: Config, token: CancellationToken) -> anyhow::Result<()> {
     )
     .await?;
     let store = Store::new(pool.clone());
+    let dispatch_peer = peer_channel("dispatch", &cfg.dispatch_url, &cfg.common)?;
     let owners = Owners {
         intake: ClockServiceClient::new(peer_channel("intake", &cfg.intake_url, &cfg.common)?),
-        dispatch: ClockServiceClient::new(peer_channel(
-            "dispatch",
-            &cfg.dispatch_url,
-            &cfg.common,
-        )?),
+        dispatch: ClockServiceClient::new(dispatch_peer.clone()),
         undertaking: ClockServiceClient::new(peer_channel(
             "undertaking",
             &cfg.undertaking_url,
@@ -98,16 +96,17 @@ pub async fn run(cfg: Config, token: CancellationToken) -> anyhow::Result<()> {
         keys,
         policy,
     };
-    let reports = crate::reports::Reports {
+    let workflows = crate::workflows::Workflows {
         pool: pool.clone(),
         keys: eval.keys.clone(),
         policy: eval.policy.clone(),
+        dispatch: DispatchServiceClient::new(dispatch_peer),
     };
     let (router, health) = grpc_router(&cfg.common, &pool, &crate::rules::SERVED)?;
     let router = router.add_service(SupervisionServiceServer::new(Grpc {
         store,
         eval,
-        reports,
+        workflows,
     }));
     health.set_serving::<SupervisionServiceServer<Grpc>>().await;
     let served = serve(&cfg.common, router, health, token.clone()).await;

@@ -50,7 +50,7 @@ pub fn owner(stage: Stage) -> Owner {
         Stage::Dispatch | Stage::ReturnVisit => Owner::Intake,
         Stage::ManualDispatch => Owner::Dispatch,
         Stage::SignOff | Stage::Feedback | Stage::ReportIn => Owner::Undertaking,
-        Stage::WrittenFeedback => Owner::Supervision,
+        Stage::WrittenFeedback | Stage::OnSiteArrival => Owner::Supervision,
     }
 }
 
@@ -308,6 +308,7 @@ mod tests {
         assert_eq!(owner(Stage::ManualDispatch), Owner::Dispatch);
         assert_eq!(owner(Stage::ReturnVisit), Owner::Intake);
         assert_eq!(owner(Stage::WrittenFeedback), Owner::Supervision);
+        assert_eq!(owner(Stage::OnSiteArrival), Owner::Supervision);
     }
 
     #[test]

@@ -13,12 +13,9 @@
 pub mod rules;
 pub mod store;
 
-use std::sync::Arc;
-
 use hotline_common::audit::{self, Entry};
 use hotline_common::auth::Identity;
 use hotline_common::clock::{self, ClockSpec};
-use hotline_common::idempotency::Keys;
 use hotline_common::ids::{TicketNo, UnitId};
 use hotline_common::outbox::Tx;
 use hotline_common::paging::{Cursor, Page};
@@ -27,21 +24,13 @@ use hotline_common::validate::Fields;
 use hotline_common::{ApiError, Reason};
 use hotline_proto::supervision::v1 as pb;
 use hotline_sla::{Policy, Stage};
-use sqlx::PgPool;
 
 use self::rules::{FeedbackState, ReportState};
 use self::store::{Filters, Recipient, Report, Written};
 use crate::evaluation::known_unit;
 use crate::ids::ReportId;
 use crate::scope::visible_unit;
-
-/// What the handlers of supervision's own workflows share.
-#[derive(Clone)]
-pub struct Reports {
-    pub pool: PgPool,
-    pub keys: Keys,
-    pub policy: Arc<Policy>,
-}
+use crate::workflows::Workflows;
 
 fn not_found(id: ReportId) -> ApiError {
     ApiError::not_found(format!("no special report {id}"))
@@ -130,7 +119,7 @@ async fn start_clock(
 }
 
 /// The tickets and units of a draft, known to supervision, or NOT_FOUND.
-async fn check_known(app: &Reports, d: &rules::Draft) -> Result<(), ApiError> {
+async fn check_known(app: &Workflows, d: &rules::Draft) -> Result<(), ApiError> {
     let asked: Vec<String> = d.tickets.iter().map(ToString::to_string).collect();
     let known = store::known_tickets(&app.pool, &asked).await?;
     if let Some(t) = asked.iter().find(|t| !known.contains(t)) {
@@ -148,7 +137,7 @@ async fn check_known(app: &Reports, d: &rules::Draft) -> Result<(), ApiError> {
 /// DraftSpecialReport: a new draft, or a revision of a draft or a report
 /// sent back.
 pub async fn draft(
-    app: &Reports,
+    app: &Workflows,
     who: Identity,
     r: pb::DraftSpecialReportRequest,
 ) -> Result<pb::DraftSpecialReportResponse, ApiError> {
@@ -186,7 +175,7 @@ pub async fn draft(
 
 /// SubmitSpecialReport: a draft goes to the leaders.
 pub async fn submit(
-    app: &Reports,
+    app: &Workflows,
     who: Identity,
     r: pb::SubmitSpecialReportRequest,
 ) -> Result<pb::SubmitSpecialReportResponse, ApiError> {
@@ -209,7 +198,7 @@ pub async fn submit(
 
 /// DecideSpecialReport: a leader approves (and so issues) or sends back.
 pub async fn decide(
-    app: &Reports,
+    app: &Workflows,
     who: Identity,
     r: pb::DecideSpecialReportRequest,
 ) -> Result<pb::DecideSpecialReportResponse, ApiError> {
@@ -275,7 +264,7 @@ fn own_unit(who: &Identity) -> Result<UnitId, ApiError> {
 
 /// SubmitReportFeedback: a unit's written feedback; its clock stops.
 pub async fn give_feedback(
-    app: &Reports,
+    app: &Workflows,
     who: Identity,
     r: pb::SubmitReportFeedbackRequest,
 ) -> Result<pb::SubmitReportFeedbackResponse, ApiError> {
@@ -343,7 +332,7 @@ pub async fn give_feedback(
 /// DecideReportFeedback: accepted (the report closes when all are), or
 /// sent back with a new date and a new clock.
 pub async fn decide_feedback(
-    app: &Reports,
+    app: &Workflows,
     who: Identity,
     r: pb::DecideReportFeedbackRequest,
 ) -> Result<pb::DecideReportFeedbackResponse, ApiError> {
@@ -436,7 +425,7 @@ fn may_read(who: &Identity, r: &Report, recipients: &[Recipient]) -> Result<bool
 
 /// GetSpecialReport.
 pub async fn get(
-    app: &Reports,
+    app: &Workflows,
     who: Identity,
     r: pb::GetSpecialReportRequest,
 ) -> Result<pb::GetSpecialReportResponse, ApiError> {
@@ -459,7 +448,7 @@ pub async fn get(
 /// ListSpecialReports: newest first; units only the reports issued to
 /// them.
 pub async fn list(
-    app: &Reports,
+    app: &Workflows,
     who: Identity,
     r: pb::ListSpecialReportsRequest,
 ) -> Result<pb::ListSpecialReportsResponse, ApiError> {

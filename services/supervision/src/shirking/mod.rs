@@ -22,7 +22,7 @@ use hotline_proto::supervision::v1 as pb;
 use crate::deadlines::store::announce_case;
 use crate::evaluation::exclusions::check_counted;
 use crate::ids::CaseId;
-use crate::reports::Reports;
+use crate::workflows::Workflows;
 
 async fn step(
     tx: &mut hotline_common::outbox::Tx,
@@ -47,7 +47,7 @@ async fn step(
 
 /// OpenShirkingCase.
 pub async fn open(
-    app: &Reports,
+    app: &Workflows,
     who: Identity,
     r: pb::OpenShirkingCaseRequest,
 ) -> Result<pb::OpenShirkingCaseResponse, ApiError> {
@@ -106,7 +106,7 @@ pub async fn open(
 
 /// CloseCase: a shirking case, with its result.
 pub async fn close(
-    app: &Reports,
+    app: &Workflows,
     who: Identity,
     r: pb::CloseCaseRequest,
 ) -> Result<pb::CloseCaseResponse, ApiError> {

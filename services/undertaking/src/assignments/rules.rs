@@ -206,7 +206,8 @@ impl Assignment {
             | Stage::ReportIn
             | Stage::ManualDispatch
             | Stage::ReturnVisit
-            | Stage::WrittenFeedback => None,
+            | Stage::WrittenFeedback
+            | Stage::OnSiteArrival => None,
         }
     }
 

@@ -47,7 +47,8 @@ pub fn check_extension(
         | Stage::ReportIn
         | Stage::ManualDispatch
         | Stage::ReturnVisit
-        | Stage::WrittenFeedback => {
+        | Stage::WrittenFeedback
+        | Stage::OnSiteArrival => {
             return Err(ApiError::invalid(
                 "stage",
                 "only sign_off or feedback can be extended",

@@ -131,7 +131,8 @@ pub async fn move_deadline(
         | Stage::ReportIn
         | Stage::ManualDispatch
         | Stage::ReturnVisit
-        | Stage::WrittenFeedback => {
+        | Stage::WrittenFeedback
+        | Stage::OnSiteArrival => {
             return Err(ApiError::internal("only assignment stages are extended"));
         }
     };

@@ -2,9 +2,11 @@
 //! seconds: a special report (专报) drafted, sent back, revised, approved
 //! and issued to two units, one giving its written feedback (书面反馈) in
 //! time and one late (urged, then supervised, the case closing with the
-//! late feedback); and a shirking case (推诿扯皮) opened with evidence,
-//! listed with the other cases and closed with its result. Every wrong role
-//! and every wrong state is refused with its reason.
+//! late feedback); a shirking case (推诿扯皮) opened with evidence, listed
+//! with the other cases and closed with its result; an on-site division
+//! (现场核分) with a unit that never arrives, the ticket re-dispatched as
+//! divided. Every wrong role and every wrong state is refused with its
+//! reason, and each step reaches the ticket's timeline.
 
 use std::time::Duration;
 
@@ -732,6 +734,220 @@ async fn a_shirking_case_is_opened_with_evidence_listed_and_closed() {
     );
     let trail = sys.audit_actions("supervision", ticket).await;
     for action in ["case.shirking_opened", "case.shirking_closed"] {
+        assert!(trail.iter().any(|a| a == action), "{action} in {trail:?}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_on_site_division_with_a_unit_that_never_arrives() {
+    let sys = start().await;
+    let (tickets, units) = two_tickets(&sys).await;
+    let ticket = tickets[0].as_str();
+    let (absent, present) = (units[0].as_str(), units[1].as_str());
+    let mut sup = sys.supervision_as(&[Role::Supervisor], None).await;
+    let mut staff_absent = sys.supervision_as(&[Role::UnitStaff], Some(absent)).await;
+    let mut staff_present = sys.supervision_as(&[Role::UnitStaff], Some(present)).await;
+    let arrive_by = Utc::now() + chrono::Duration::seconds(8);
+    let start_req = StartOnSiteDivisionRequest {
+        ticket_no: ticket.into(),
+        unit_ids: units.clone(),
+        place: "两区交界小区门口".into(),
+        reason: "区域交叉、权属不清".into(),
+        arrive_by: Some(ts(arrive_by)),
+        idempotency_key: "onsite-1".into(),
+    };
+    for roles in [&[Role::Leader][..], &[Role::UnitStaff][..]] {
+        let e = sys
+            .supervision_as(roles, Some(absent))
+            .await
+            .start_on_site_division(start_req.clone())
+            .await
+            .unwrap_err();
+        assert_eq!(e.code(), Code::PermissionDenied, "{roles:?}");
+    }
+    let mut bad = start_req.clone();
+    bad.idempotency_key.clear();
+    bad.unit_ids.push(units[0].clone());
+    bad.arrive_by = Some(ts(Utc::now() - chrono::Duration::seconds(1)));
+    let e = sup.start_on_site_division(bad).await.unwrap_err();
+    for field in ["unit_ids[2]", "arrive_by"] {
+        assert!(e.message().contains(field), "{field}: {}", e.message());
+    }
+    let d = eventually(PATIENCE, "the division, once the ticket is known", || {
+        let mut sup = sup.clone();
+        let req = start_req.clone();
+        async move {
+            match sup.start_on_site_division(req).await {
+                Ok(r) => r.into_inner().division,
+                Err(e) if e.code() == Code::NotFound => None,
+                Err(e)
+                    if e.code() == Code::InvalidArgument
+                        && e.message().contains("unknown to the evaluation") =>
+                {
+                    None
+                }
+                Err(e) => panic!("start: {e:?}"),
+            }
+        }
+    })
+    .await;
+    assert_eq!(d.state, DivisionState::Summoned as i32);
+    assert_eq!(d.units.len(), 2);
+    let id = d.division_id.clone();
+
+    // One unit arrives in time, once; the supervisor cannot arrive for it.
+    let arrive = ArriveOnSiteRequest {
+        division_id: id.clone(),
+        idempotency_key: "arrive-1".into(),
+    };
+    let e = sup.arrive_on_site(arrive.clone()).await.unwrap_err();
+    assert_eq!(e.code(), Code::PermissionDenied);
+    let d = staff_present
+        .arrive_on_site(arrive)
+        .await
+        .unwrap()
+        .into_inner()
+        .division
+        .unwrap();
+    let here = d.units.iter().find(|u| u.unit_id == present).unwrap();
+    assert!(here.arrived_at.is_some() && !here.late);
+    let e = staff_present
+        .arrive_on_site(ArriveOnSiteRequest {
+            division_id: id.clone(),
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    reason_of(&e, Code::FailedPrecondition, "ALREADY_REPORTED_IN");
+
+    // The other never does: urged, then supervised.
+    let arrival = |u: &Urge| u.stage == Stage::OnSiteArrival as i32 && u.unit_id == absent;
+    eventually(PATIENCE, "the absent unit's urge", || async {
+        hotline_tests::supervision::urges(&sys, ticket)
+            .await
+            .iter()
+            .any(arrival)
+            .then_some(())
+    })
+    .await;
+    let arrival_cases = || async {
+        hotline_tests::supervision::cases(&sys, ticket)
+            .await
+            .into_iter()
+            .filter(|c| c.stage == Stage::OnSiteArrival as i32)
+            .collect::<Vec<_>>()
+    };
+    let case = eventually(PATIENCE, "the absent unit's case", || async {
+        arrival_cases().await.pop()
+    })
+    .await;
+    assert_eq!(case.unit_id, absent);
+    assert_eq!(case.state, CaseState::Open as i32);
+
+    // The division: the absent unit cannot be the one that refused.
+    let record = RecordDivisionRequest {
+        division_id: id.clone(),
+        lead_unit_id: present.into(),
+        co_unit_ids: vec![],
+        refused_unit_ids: vec![],
+        result: "由朝阳区牵头处置，海淀区未到场".into(),
+        idempotency_key: "divide-1".into(),
+    };
+    let mut refusing = record.clone();
+    refusing.idempotency_key.clear();
+    refusing.refused_unit_ids = vec![absent.into()];
+    let e = sup.record_division(refusing).await.unwrap_err();
+    assert_eq!(e.code(), Code::InvalidArgument);
+    assert!(
+        e.message().contains("refused_unit_ids[0]"),
+        "{}",
+        e.message()
+    );
+    let e = staff_present
+        .record_division(record.clone())
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), Code::PermissionDenied);
+    let d = sup
+        .record_division(record.clone())
+        .await
+        .unwrap()
+        .into_inner()
+        .division
+        .unwrap();
+    assert_eq!(d.state, DivisionState::Divided as i32);
+    assert_eq!(d.hop, 2);
+    assert_eq!(d.lead_unit_id, present);
+    let how = |u: &str| {
+        d.units
+            .iter()
+            .find(|x| x.unit_id == u)
+            .map(|x| x.non_cooperation)
+            .unwrap()
+    };
+    assert_eq!(how(absent), NonCooperation::DidNotArrive as i32);
+    assert_eq!(how(present), NonCooperation::None as i32);
+    // A retry answers the same; a second recording is refused; the unit
+    // that never came cannot arrive now.
+    let again = sup
+        .record_division(record.clone())
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(again.division.unwrap().hop, 2);
+    let mut second = record.clone();
+    second.idempotency_key = "divide-2".into();
+    let e = sup.record_division(second).await.unwrap_err();
+    reason_of(&e, Code::FailedPrecondition, "DIVISION_ALREADY_RECORDED");
+    let e = staff_absent
+        .arrive_on_site(ArriveOnSiteRequest {
+            division_id: id.clone(),
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    reason_of(&e, Code::FailedPrecondition, "DIVISION_ALREADY_RECORDED");
+
+    // The ticket went to the lead the division named, as hop 2; the absent
+    // unit's case closed with the division.
+    let lead = eventually(PATIENCE, "hop 2's assignment", || async {
+        assignments_of(&sys, ticket)
+            .await
+            .into_iter()
+            .find(|a| a.hop == 2)
+    })
+    .await;
+    assert_eq!(lead.unit_id, present);
+    eventually(PATIENCE, "the absent unit's case closed", || async {
+        arrival_cases()
+            .await
+            .iter()
+            .all(|c| c.state == CaseState::Closed as i32)
+            .then_some(())
+    })
+    .await;
+    // Both units see the division; it lists as each one's.
+    for staff in [&mut staff_absent, &mut staff_present] {
+        let listed = staff
+            .list_on_site_divisions(ListOnSiteDivisionsRequest::default())
+            .await
+            .unwrap()
+            .into_inner()
+            .divisions;
+        assert_eq!(listed.len(), 1);
+        assert_eq!(listed[0].division_id, id);
+    }
+    let steps = steps_on_timeline(&sys, ticket, &[Role::Supervisor], None, 4).await;
+    let names: Vec<&str> = steps.iter().map(|(s, _)| s.as_str()).collect();
+    assert_eq!(names, ["summoned", "arrived", "divided", "not_cooperating"]);
+    assert_eq!(steps[3].1, absent);
+    let trail = sys.audit_actions("supervision", ticket).await;
+    for action in [
+        "onsite.summoned",
+        "onsite.arrived",
+        "onsite.divided",
+        "onsite.not_cooperating",
+    ] {
         assert!(trail.iter().any(|a| a == action), "{action} in {trail:?}");
     }
 }
