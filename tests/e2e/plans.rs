@@ -21,6 +21,8 @@ use std::str::FromStr;
 use hotline_common::clock;
 use hotline_dispatch::queue::store as queue;
 use hotline_supervision::deadlines::store as supervision;
+use hotline_supervision::onsite::rules::DivisionState;
+use hotline_supervision::onsite::store as onsite;
 use hotline_supervision::reports::rules::ReportState;
 use hotline_supervision::reports::store::{self as reports, Filters};
 use hotline_undertaking::{assignments, extensions, records, returns, whistles};
@@ -211,6 +213,22 @@ FROM special_reports s,
               ELSE 'u-' || (right(s.report_id::text, 12)::int % 50) END, 1),
         ('u-x' || (right(s.report_id::text, 12)::int % 7), 2)) AS u(unit_id, position);
 
+-- On-site divisions: 40,000, two units each (the polled unit on every
+-- tenth), a tenth still summoned; 30 on T-hot.
+INSERT INTO onsite_divisions (division_id, ticket_no, state, place, reason, called_by, called_at)
+SELECT ('00000000-0000-4000-9000-' || lpad(i::text, 12, '0'))::uuid,
+       CASE WHEN i <= 30 THEN 'T-hot' ELSE 'D' || i END,
+       CASE WHEN i % 10 = 3 THEN 'summoned' ELSE 'divided' END, '', '', 'sup',
+       now() - (i * interval '10 minutes')
+FROM generate_series(1, 40000) i;
+INSERT INTO onsite_units (division_id, unit_id, arrive_by, called_at)
+SELECT d.division_id, u.unit_id, now(), d.called_at
+FROM onsite_divisions d,
+     LATERAL (VALUES
+        (CASE WHEN right(d.division_id::text, 12)::int % 10 = 0 THEN 'u-hot'
+              ELSE 'u-' || (right(d.division_id::text, 12)::int % 50) END),
+        ('u-x' || (right(d.division_id::text, 12)::int % 7))) AS u(unit_id);
+
 SET search_path TO dispatch;
 -- Routings: 200,000 sent on, 60 waiting in the manual queue, 3,000
 -- transferred (1 to 6 times).
@@ -224,7 +242,7 @@ FROM generate_series(1, 200000) i;
 SET search_path TO public;
 "#;
 
-const VACUUM: [&str; 13] = [
+const VACUUM: [&str; 15] = [
     "undertaking.assignments",
     "undertaking.handling_records",
     "undertaking.extensions",
@@ -235,6 +253,8 @@ const VACUUM: [&str; 13] = [
     "supervision.special_reports",
     "supervision.report_recipients",
     "supervision.report_tickets",
+    "supervision.onsite_divisions",
+    "supervision.onsite_units",
     "dispatch.routings",
     "dispatch.routing_hops",
     "undertaking.ticket_hops",
@@ -549,6 +569,44 @@ fn cases() -> Vec<Case> {
             name: format!("supervision ListSpecialReports: {what}"),
             schema: "supervision",
             sql: reports::list_sql(&filters),
+            args: format!("{args}, {p}"),
+            max_rows_read: per_row * p + SLACK,
+        });
+    }
+    let ticket = <hotline_common::ids::TicketNo as hotline_common::ids::Id>::parse("T-hot").ok();
+    let divisions = [
+        (
+            onsite::Filters {
+                unit,
+                ..Default::default()
+            },
+            "'u-hot', NULL, NULL",
+            "a unit's",
+        ),
+        (
+            onsite::Filters {
+                state: Some(DivisionState::Summoned),
+                ..Default::default()
+            },
+            "NULL, NULL",
+            "those summoned",
+        ),
+        (
+            onsite::Filters {
+                ticket: ticket.as_ref(),
+                ..Default::default()
+            },
+            "'T-hot', NULL, NULL",
+            "a ticket's",
+        ),
+        (onsite::Filters::default(), "NULL, NULL", "every one"),
+    ];
+    for (filters, args, what) in divisions {
+        let per_row = if filters.unit.is_some() { 2 } else { 1 };
+        v.push(Case {
+            name: format!("supervision ListOnSiteDivisions: {what}"),
+            schema: "supervision",
+            sql: onsite::list_sql(&filters),
             args: format!("{args}, {p}"),
             max_rows_read: per_row * p + SLACK,
         });
