@@ -951,3 +951,234 @@ async fn an_on_site_division_with_a_unit_that_never_arrives() {
         assert!(trail.iter().any(|a| a == action), "{action} in {trail:?}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_notice_lists_exactly_the_units_and_tickets_of_its_period() {
+    // Emergency sign-off in 3 s: each ticket's unit is late, once.
+    let policy = policy().replace(
+        "[tiers.emergency]\ndispatch = \"1h\"\nsign_off = \"1h\"",
+        "[tiers.emergency]\ndispatch = \"1h\"\nsign_off = \"3s\"",
+    );
+    assert!(policy.contains("sign_off = \"3s\""), "{policy}");
+    let sys = System::start(Options {
+        policy: Some(policy),
+        ..Default::default()
+    })
+    .await
+    .expect("system starts");
+    let from = Utc::now() - chrono::Duration::seconds(1);
+    let (tickets, units) = two_tickets(&sys).await;
+    let mut sup = sys.supervision_as(&[Role::Supervisor], None).await;
+    let mut leader = sys.supervision_as(&[Role::Leader], None).await;
+    // Both units late to sign; the first shirking on its ticket too.
+    for t in &tickets {
+        eventually(PATIENCE, "the sign-off case", || async {
+            hotline_tests::supervision::cases(&sys, t)
+                .await
+                .iter()
+                .any(|c| c.stage == Stage::SignOff as i32)
+                .then_some(())
+        })
+        .await;
+    }
+    let shirk = OpenShirkingCaseRequest {
+        ticket_no: tickets[0].clone(),
+        unit_id: units[0].clone(),
+        evidence: vec![Evidence {
+            kind: EvidenceKind::Other as i32,
+            detail: "拒不参加协调".into(),
+        }],
+        idempotency_key: "notice-shirk".into(),
+    };
+    eventually(PATIENCE, "the shirking case", || {
+        let mut sup = sup.clone();
+        let shirk = shirk.clone();
+        async move { sup.open_shirking_case(shirk).await.ok() }
+    })
+    .await;
+    let to = Utc::now();
+
+    let draft = DraftNoticeRequest {
+        title: "本期超期及不配合情况通报".into(),
+        period_from: Some(ts(from)),
+        period_to: Some(ts(to)),
+        idempotency_key: "notice-1".into(),
+        ..Default::default()
+    };
+    for roles in [&[Role::Leader][..], &[Role::UnitStaff][..]] {
+        let e = sys
+            .supervision_as(roles, Some(&units[0]))
+            .await
+            .draft_notice(draft.clone())
+            .await
+            .unwrap_err();
+        assert_eq!(e.code(), Code::PermissionDenied, "{roles:?}");
+    }
+    let mut future = draft.clone();
+    future.idempotency_key.clear();
+    future.period_to = Some(ts(Utc::now() + chrono::Duration::hours(1)));
+    let e = sup.draft_notice(future).await.unwrap_err();
+    assert!(e.message().contains("period_to"), "{}", e.message());
+
+    let n = sup
+        .draft_notice(draft.clone())
+        .await
+        .unwrap()
+        .into_inner()
+        .notice
+        .unwrap();
+    assert_eq!(n.state, NoticeState::Draft as i32);
+    let lines: Vec<(String, i32, i32, Vec<String>)> = n
+        .lines
+        .iter()
+        .map(|l| (l.unit_id.clone(), l.cause, l.count, l.ticket_nos.clone()))
+        .collect();
+    let mut expected = vec![
+        (
+            units[0].clone(),
+            NoticeCause::Late as i32,
+            1,
+            vec![tickets[0].clone()],
+        ),
+        (
+            units[0].clone(),
+            NoticeCause::Refusing as i32,
+            1,
+            vec![tickets[0].clone()],
+        ),
+        (
+            units[1].clone(),
+            NoticeCause::Late as i32,
+            1,
+            vec![tickets[1].clone()],
+        ),
+    ];
+    expected.sort();
+    let mut got = lines.clone();
+    got.sort();
+    assert_eq!(got, expected, "the lines are the period's facts, no more");
+    let id = n.notice_id.clone();
+
+    // Unpublished, the units see nothing of it.
+    let mut staff = sys
+        .supervision_as(&[Role::UnitStaff], Some(&units[0]))
+        .await;
+    let e = staff
+        .get_notice(GetNoticeRequest {
+            notice_id: id.clone(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), Code::NotFound);
+
+    // Submitted, sent back, revised to a period before anything happened
+    // (no lines), revised back, submitted, published.
+    let submit = |key: &str| SubmitNoticeRequest {
+        notice_id: id.clone(),
+        idempotency_key: key.into(),
+    };
+    sup.submit_notice(submit("s1")).await.unwrap();
+    let e = sup.submit_notice(submit("s1b")).await.unwrap_err();
+    reason_of(&e, Code::FailedPrecondition, "NOTICE_NOT_DRAFT");
+    let e = sup
+        .decide_notice(DecideNoticeRequest {
+            notice_id: id.clone(),
+            approve: true,
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(
+        e.code(),
+        Code::PermissionDenied,
+        "a supervisor cannot publish"
+    );
+    leader
+        .decide_notice(DecideNoticeRequest {
+            notice_id: id.clone(),
+            approve: false,
+            note: "请核对期间".into(),
+            idempotency_key: "back".into(),
+        })
+        .await
+        .unwrap();
+    let mut before = draft.clone();
+    before.notice_id = id.clone();
+    before.period_from = Some(ts(from - chrono::Duration::hours(2)));
+    before.period_to = Some(ts(from - chrono::Duration::hours(1)));
+    before.idempotency_key = "before".into();
+    let n = sup
+        .draft_notice(before)
+        .await
+        .unwrap()
+        .into_inner()
+        .notice
+        .unwrap();
+    assert!(n.lines.is_empty(), "nothing happened then: {:?}", n.lines);
+    let mut again = draft.clone();
+    again.notice_id = id.clone();
+    again.idempotency_key = "again".into();
+    let n = sup
+        .draft_notice(again)
+        .await
+        .unwrap()
+        .into_inner()
+        .notice
+        .unwrap();
+    assert_eq!(n.lines.len(), 3);
+    sup.submit_notice(submit("s2")).await.unwrap();
+    let n = leader
+        .decide_notice(DecideNoticeRequest {
+            notice_id: id.clone(),
+            approve: true,
+            idempotency_key: "publish".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .notice
+        .unwrap();
+    assert_eq!(n.state, NoticeState::Published as i32);
+    let e = sup
+        .draft_notice(DraftNoticeRequest {
+            notice_id: id.clone(),
+            idempotency_key: String::new(),
+            ..draft.clone()
+        })
+        .await
+        .unwrap_err();
+    reason_of(&e, Code::FailedPrecondition, "NOTICE_NOT_EDITABLE");
+
+    // Each unit sees the lines about itself.
+    for (unit, want) in [(&units[0], 2), (&units[1], 1)] {
+        let mut staff = sys.supervision_as(&[Role::UnitStaff], Some(unit)).await;
+        let got = staff
+            .get_notice(GetNoticeRequest {
+                notice_id: id.clone(),
+            })
+            .await
+            .unwrap()
+            .into_inner()
+            .notice
+            .unwrap();
+        assert_eq!(got.lines.len(), want, "{unit}");
+        assert!(got.lines.iter().all(|l| &l.unit_id == unit));
+        let listed = staff
+            .list_notices(ListNoticesRequest::default())
+            .await
+            .unwrap()
+            .into_inner()
+            .notices;
+        assert_eq!(listed.len(), 1);
+        assert_eq!(listed[0].lines.len(), want);
+    }
+    // The publication is on the tickets behind the lines.
+    let steps = steps_on_timeline(&sys, &tickets[0], &[Role::Supervisor], None, 2).await;
+    assert!(
+        steps
+            .iter()
+            .any(|(s, u)| s == "published" && u == &units[0]),
+        "{steps:?}"
+    );
+}

@@ -141,6 +141,9 @@ keyed! {
     supervision::StartOnSiteDivisionRequest => "/hotline.supervision.v1.SupervisionService/StartOnSiteDivision",
     supervision::ArriveOnSiteRequest => "/hotline.supervision.v1.SupervisionService/ArriveOnSite",
     supervision::RecordDivisionRequest => "/hotline.supervision.v1.SupervisionService/RecordDivision",
+    supervision::DraftNoticeRequest => "/hotline.supervision.v1.SupervisionService/DraftNotice",
+    supervision::SubmitNoticeRequest => "/hotline.supervision.v1.SupervisionService/SubmitNotice",
+    supervision::DecideNoticeRequest => "/hotline.supervision.v1.SupervisionService/DecideNotice",
 }
 
 /// The key of a request, checked: `None` when it carries none. Surrounding

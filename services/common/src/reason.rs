@@ -144,6 +144,13 @@ reasons! {
     ShirkingCaseOpen = "SHIRKING_CASE_OPEN",
     /// The on-site division is recorded already.
     DivisionAlreadyRecorded = "DIVISION_ALREADY_RECORDED",
+    /// The notice is submitted or published: only a draft or a notice sent
+    /// back is revised.
+    NoticeNotEditable = "NOTICE_NOT_EDITABLE",
+    /// The notice is not a draft.
+    NoticeNotDraft = "NOTICE_NOT_DRAFT",
+    /// The notice is not waiting for a leader's decision.
+    NoticeNotSubmitted = "NOTICE_NOT_SUBMITTED",
 }
 
 impl Reason {

@@ -8,6 +8,7 @@ use tonic::{Request, Response, Status};
 
 use crate::deadlines::{self, store::Store};
 use crate::evaluation::{self as ev, Eval};
+use crate::notices;
 use crate::onsite;
 use crate::reports;
 use crate::shirking;
@@ -228,5 +229,40 @@ impl SupervisionService for Grpc {
         req: Request<ListOnSiteDivisionsRequest>,
     ) -> Result<Response<ListOnSiteDivisionsResponse>, Status> {
         unary(req, |who, r| onsite::list(&self.workflows, who, r)).await
+    }
+
+    async fn draft_notice(
+        &self,
+        req: Request<DraftNoticeRequest>,
+    ) -> Result<Response<DraftNoticeResponse>, Status> {
+        unary(req, |who, r| notices::draft(&self.workflows, who, r)).await
+    }
+
+    async fn submit_notice(
+        &self,
+        req: Request<SubmitNoticeRequest>,
+    ) -> Result<Response<SubmitNoticeResponse>, Status> {
+        unary(req, |who, r| notices::submit(&self.workflows, who, r)).await
+    }
+
+    async fn decide_notice(
+        &self,
+        req: Request<DecideNoticeRequest>,
+    ) -> Result<Response<DecideNoticeResponse>, Status> {
+        unary(req, |who, r| notices::decide(&self.workflows, who, r)).await
+    }
+
+    async fn get_notice(
+        &self,
+        req: Request<GetNoticeRequest>,
+    ) -> Result<Response<GetNoticeResponse>, Status> {
+        unary(req, |who, r| notices::get(&self.workflows, who, r)).await
+    }
+
+    async fn list_notices(
+        &self,
+        req: Request<ListNoticesRequest>,
+    ) -> Result<Response<ListNoticesResponse>, Status> {
+        unary(req, |who, r| notices::list(&self.workflows, who, r)).await
     }
 }

@@ -20,6 +20,11 @@ hotline_common::uuid_id!(
     "a division id"
 );
 hotline_common::uuid_id!(
+    /// A public notice (通报).
+    NoticeId,
+    "a notice id"
+);
+hotline_common::uuid_id!(
     /// A special report (专报).
     ReportId,
     "a report id"

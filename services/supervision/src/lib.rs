@@ -12,6 +12,8 @@
 //! - `shirking`: cases opened by hand for passing the buck (推诿扯皮)
 //! - `onsite`: on-site divisions (现场核分): units summoned by a time, the
 //!   division recorded and the ticket re-dispatched
+//! - `notices`: public notices (通报) of a period, generated from the cases
+//!   and divisions
 //! - `steps`: the steps of those workflows that reach units, published
 //!   for the tickets' timelines
 //!
@@ -28,6 +30,7 @@ pub mod evaluation;
 pub mod feed;
 pub mod grpc;
 pub mod ids;
+pub mod notices;
 pub mod onsite;
 pub mod reports;
 pub mod rules;

@@ -129,6 +129,26 @@ pub const RULES: &[Rule] = &[
         "/hotline.supervision.v1.SupervisionService/ListOnSiteDivisions",
         &[Supervisor, Leader, Auditor, UnitStaff],
     ),
+    (
+        "/hotline.supervision.v1.SupervisionService/DraftNotice",
+        &[Supervisor],
+    ),
+    (
+        "/hotline.supervision.v1.SupervisionService/SubmitNotice",
+        &[Supervisor],
+    ),
+    (
+        "/hotline.supervision.v1.SupervisionService/DecideNotice",
+        &[Leader],
+    ),
+    (
+        "/hotline.supervision.v1.SupervisionService/GetNotice",
+        &[Supervisor, Leader, Auditor, UnitStaff],
+    ),
+    (
+        "/hotline.supervision.v1.SupervisionService/ListNotices",
+        &[Supervisor, Leader, Auditor, UnitStaff],
+    ),
 ];
 
 #[cfg(test)]
