@@ -33,12 +33,27 @@ fn policy() -> String {
 }
 
 async fn start() -> System {
+    start_on(policy()).await
+}
+
+async fn start_on(policy: String) -> System {
     System::start(Options {
-        policy: Some(policy()),
+        policy: Some(policy),
         ..Default::default()
     })
     .await
     .expect("system starts")
+}
+
+/// [`policy`] with emergency sign-off in `limit` (a unit not signing is
+/// late), and `more` sections.
+fn late_policy(limit: &str, more: &str) -> String {
+    let p = policy().replace(
+        "[tiers.emergency]\ndispatch = \"1h\"\nsign_off = \"1h\"",
+        &format!("{more}\n[tiers.emergency]\ndispatch = \"1h\"\nsign_off = \"{limit}\""),
+    );
+    assert!(p.contains(&format!("sign_off = \"{limit}\"")), "{p}");
+    p
 }
 
 /// Two tickets, each held by a district government alone (海淀, 朝阳):
@@ -955,17 +970,7 @@ async fn an_on_site_division_with_a_unit_that_never_arrives() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_notice_lists_exactly_the_units_and_tickets_of_its_period() {
     // Emergency sign-off in 3 s: each ticket's unit is late, once.
-    let policy = policy().replace(
-        "[tiers.emergency]\ndispatch = \"1h\"\nsign_off = \"1h\"",
-        "[tiers.emergency]\ndispatch = \"1h\"\nsign_off = \"3s\"",
-    );
-    assert!(policy.contains("sign_off = \"3s\""), "{policy}");
-    let sys = System::start(Options {
-        policy: Some(policy),
-        ..Default::default()
-    })
-    .await
-    .expect("system starts");
+    let sys = start_on(late_policy("3s", "")).await;
     let from = Utc::now() - chrono::Duration::seconds(1);
     let (tickets, units) = two_tickets(&sys).await;
     let mut sup = sys.supervision_as(&[Role::Supervisor], None).await;
@@ -1181,4 +1186,189 @@ async fn a_notice_lists_exactly_the_units_and_tickets_of_its_period() {
             .any(|(s, u)| s == "published" && u == &units[0]),
         "{steps:?}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_inspection_is_opened_from_the_bottom_of_the_evaluation() {
+    // Sign-off in 8 s: the first unit signs at once, the second never.
+    let sys = start_on(late_policy(
+        "8s",
+        "[inspections]\nbottom = 1\ncases_per_hundred = 50.0",
+    ))
+    .await;
+    let (tickets, units) = two_tickets(&sys).await;
+    hotline_tests::sign_as_lead(&sys, &tickets[0]).await;
+    let (good, low) = (units[0].as_str(), units[1].as_str());
+    let today = Utc::now()
+        .with_timezone(&chrono::FixedOffset::east_opt(8 * 3600).unwrap())
+        .date_naive();
+    let period = format!("{today}..{today}");
+    let mut sup = sys.supervision_as(&[Role::Supervisor], None).await;
+    // Once the second unit's sign-off is due and missed (its case is
+    // there, and the evaluation counts it), it ranks last and has one case
+    // per assignment due.
+    let candidates = eventually(PATIENCE, "the low unit offered twice", || {
+        let mut sup = sup.clone();
+        let period = period.clone();
+        async move {
+            let c = sup
+                .list_inspection_candidates(ListInspectionCandidatesRequest { period })
+                .await
+                .expect("candidates")
+                .into_inner();
+            (c.candidates.len() == 2).then_some(c)
+        }
+    })
+    .await;
+    assert_eq!(candidates.bottom, 1);
+    let got: Vec<(&str, i32)> = candidates
+        .candidates
+        .iter()
+        .map(|c| (c.unit_id.as_str(), c.basis))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            (low, InspectionBasis::BottomOfEvaluation as i32),
+            (low, InspectionBasis::CasesConcentrated as i32)
+        ]
+    );
+    let bottom = &candidates.candidates[0];
+    assert_eq!((bottom.rank, bottom.ranked_in_class), (2, 2));
+    assert_eq!(
+        (
+            candidates.candidates[1].cases,
+            candidates.candidates[1].assignments_due
+        ),
+        (1, 1)
+    );
+
+    let open = OpenInspectionRequest {
+        unit_id: low.into(),
+        period: period.clone(),
+        basis: InspectionBasis::BottomOfEvaluation as i32,
+        findings: "签收不及时，未建立值守制度".into(),
+        rectification: "建立工单值守制度并报送整改报告".into(),
+        rectify_by: Some(ts(Utc::now() + chrono::Duration::seconds(6))),
+        idempotency_key: "inspect-1".into(),
+    };
+    let e = sys
+        .supervision_as(&[Role::UnitStaff], Some(low))
+        .await
+        .open_inspection(open.clone())
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), Code::PermissionDenied);
+    let mut not_low = open.clone();
+    not_low.unit_id = good.into();
+    not_low.idempotency_key.clear();
+    let e = sup.open_inspection(not_low).await.unwrap_err();
+    let meta = reason_of(&e, Code::FailedPrecondition, "NOT_AN_INSPECTION_CANDIDATE");
+    assert_eq!(meta.get("unit_id").map(String::as_str), Some(good));
+    let i = sup
+        .open_inspection(open)
+        .await
+        .unwrap()
+        .into_inner()
+        .inspection
+        .unwrap();
+    assert_eq!(i.state, InspectionState::Open as i32);
+    assert!(i.inspection_no.starts_with("DC"), "{}", i.inspection_no);
+
+    // Not rectified by the date: urged, then supervised, under the
+    // inspection's number.
+    let no = i.inspection_no.clone();
+    eventually(PATIENCE, "the rectification urge", || async {
+        hotline_tests::supervision::urges(&sys, &no)
+            .await
+            .iter()
+            .any(|u| u.stage == Stage::Rectification as i32 && u.unit_id == low)
+            .then_some(())
+    })
+    .await;
+    let case = eventually(PATIENCE, "the rectification case", || async {
+        hotline_tests::supervision::cases(&sys, &no).await.pop()
+    })
+    .await;
+    assert_eq!(case.stage, Stage::Rectification as i32);
+    assert_eq!(case.unit_id, low);
+
+    // Only the inspected unit reports; late, the case closes.
+    let report = ReportRectificationRequest {
+        inspection_id: i.inspection_id.clone(),
+        measures: "已建立24小时值守制度".into(),
+        idempotency_key: "rectified".into(),
+    };
+    let e = sys
+        .supervision_as(&[Role::UnitStaff], Some(good))
+        .await
+        .report_rectification(report.clone())
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), Code::NotFound);
+    let mut staff = sys.supervision_as(&[Role::UnitStaff], Some(low)).await;
+    let r = staff
+        .report_rectification(report)
+        .await
+        .unwrap()
+        .into_inner()
+        .inspection
+        .unwrap();
+    assert_eq!(r.state, InspectionState::Rectified as i32);
+    assert!(r.late);
+    eventually(PATIENCE, "the rectification case closed", || async {
+        hotline_tests::supervision::cases(&sys, &no)
+            .await
+            .iter()
+            .all(|c| c.state == CaseState::Closed as i32)
+            .then_some(())
+    })
+    .await;
+    let e = sys
+        .supervision_as(&[Role::Leader], None)
+        .await
+        .close_inspection(CloseInspectionRequest {
+            inspection_id: i.inspection_id.clone(),
+            result: "x".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), Code::PermissionDenied);
+    let c = sup
+        .close_inspection(CloseInspectionRequest {
+            inspection_id: i.inspection_id.clone(),
+            result: "整改到位，予以销号".into(),
+            idempotency_key: "closed".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .inspection
+        .unwrap();
+    assert_eq!(c.state, InspectionState::Closed as i32);
+    let e = sup
+        .close_inspection(CloseInspectionRequest {
+            inspection_id: i.inspection_id.clone(),
+            result: "again".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    reason_of(&e, Code::FailedPrecondition, "INSPECTION_NOT_RECTIFIED");
+    let listed = staff
+        .list_inspections(ListInspectionsRequest::default())
+        .await
+        .unwrap()
+        .into_inner()
+        .inspections;
+    assert_eq!(listed.len(), 1);
+    let trail = sys.audit_actions("supervision", &no).await;
+    for action in [
+        "inspection.opened",
+        "inspection.rectified",
+        "inspection.closed",
+    ] {
+        assert!(trail.iter().any(|a| a == action), "{action} in {trail:?}");
+    }
 }

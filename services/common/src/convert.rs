@@ -33,6 +33,7 @@ pub fn stage_to_proto(s: Stage) -> pb::Stage {
         Stage::ReturnVisit => pb::Stage::ReturnVisit,
         Stage::WrittenFeedback => pb::Stage::WrittenFeedback,
         Stage::OnSiteArrival => pb::Stage::OnSiteArrival,
+        Stage::Rectification => pb::Stage::Rectification,
     }
 }
 
@@ -46,6 +47,7 @@ pub fn stage_from_proto(value: i32) -> Option<Stage> {
         Ok(pb::Stage::ReturnVisit) => Some(Stage::ReturnVisit),
         Ok(pb::Stage::WrittenFeedback) => Some(Stage::WrittenFeedback),
         Ok(pb::Stage::OnSiteArrival) => Some(Stage::OnSiteArrival),
+        Ok(pb::Stage::Rectification) => Some(Stage::Rectification),
         _ => None,
     }
 }

@@ -144,6 +144,9 @@ keyed! {
     supervision::DraftNoticeRequest => "/hotline.supervision.v1.SupervisionService/DraftNotice",
     supervision::SubmitNoticeRequest => "/hotline.supervision.v1.SupervisionService/SubmitNotice",
     supervision::DecideNoticeRequest => "/hotline.supervision.v1.SupervisionService/DecideNotice",
+    supervision::OpenInspectionRequest => "/hotline.supervision.v1.SupervisionService/OpenInspection",
+    supervision::ReportRectificationRequest => "/hotline.supervision.v1.SupervisionService/ReportRectification",
+    supervision::CloseInspectionRequest => "/hotline.supervision.v1.SupervisionService/CloseInspection",
 }
 
 /// The key of a request, checked: `None` when it carries none. Surrounding

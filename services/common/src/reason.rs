@@ -151,6 +151,13 @@ reasons! {
     NoticeNotDraft = "NOTICE_NOT_DRAFT",
     /// The notice is not waiting for a leader's decision.
     NoticeNotSubmitted = "NOTICE_NOT_SUBMITTED",
+    /// The unit is not offered for an inspection on that basis in that
+    /// period.
+    NotAnInspectionCandidate = "NOT_AN_INSPECTION_CANDIDATE",
+    /// The inspection is rectified or closed: no rectification is awaited.
+    InspectionNotOpen = "INSPECTION_NOT_OPEN",
+    /// The inspection's rectification is not reported yet (or it is closed).
+    InspectionNotRectified = "INSPECTION_NOT_RECTIFIED",
 }
 
 impl Reason {

@@ -13,6 +13,7 @@ use chrono::{DateTime, Utc};
 use serde::Deserialize;
 
 mod evaluation;
+mod inspections;
 mod ratings;
 mod rehandling;
 mod return_visits;
@@ -21,6 +22,7 @@ use evaluation::RawEvaluation;
 pub use evaluation::{
     DEFAULT_EXCLUSION_REASONS, Evaluation, Month, UnitClass, Version as EvaluationVersion, Weights,
 };
+pub use inspections::Inspections;
 use ratings::RawRatings;
 pub use ratings::{DefaultRating, LEVEL_NAMES, Ratings};
 use rehandling::RawRehandling;
@@ -99,6 +101,8 @@ pub enum Stage {
     WrittenFeedback,
     /// 现场核分到场: a summoned unit's arrival on site, by the time set.
     OnSiteArrival,
+    /// 整改: a unit's rectification after a special inspection (专项督查).
+    Rectification,
 }
 
 impl Stage {
@@ -112,6 +116,7 @@ impl Stage {
             Stage::ReturnVisit => "return_visit",
             Stage::WrittenFeedback => "written_feedback",
             Stage::OnSiteArrival => "on_site_arrival",
+            Stage::Rectification => "rectification",
         }
     }
 }
@@ -128,6 +133,7 @@ impl FromStr for Stage {
             Stage::ReturnVisit,
             Stage::WrittenFeedback,
             Stage::OnSiteArrival,
+            Stage::Rectification,
         ]
         .into_iter()
         .find(|t| t.as_str() == s)
@@ -179,6 +185,8 @@ pub struct Policy {
     pub ratings: Ratings,
     /// The three-rate evaluation (三率考评).
     pub evaluation: Evaluation,
+    /// Which units special inspections (专项督查) are offered for.
+    pub inspections: Inspections,
     emergency: Limits,
     basic_livelihood: Limits,
     general: Limits,
@@ -201,6 +209,7 @@ struct RawPolicy {
     rehandling: Option<RawRehandling>,
     ratings: Option<RawRatings>,
     evaluation: Option<RawEvaluation>,
+    inspections: Option<inspections::RawInspections>,
     tiers: Option<RawTiers>,
 }
 
@@ -347,6 +356,7 @@ impl Policy {
             return_visits::parse(&mut errors, raw.return_visits.unwrap_or_default());
         let rehandling = rehandling::parse(&mut errors, raw.rehandling.unwrap_or_default());
         let ratings = ratings::parse(&mut errors, raw.ratings.unwrap_or_default());
+        let inspections = inspections::parse(&mut errors, raw.inspections.unwrap_or_default());
         let raw_evaluation = match raw.evaluation {
             Some(e) => e,
             None => toml::from_str::<OnlyEvaluation>(BEIJING_POLICY_TOML)
@@ -389,6 +399,7 @@ impl Policy {
                     rehandling,
                     ratings,
                     evaluation,
+                    inspections,
                     emergency,
                     basic_livelihood,
                     general,

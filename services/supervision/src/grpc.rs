@@ -8,6 +8,7 @@ use tonic::{Request, Response, Status};
 
 use crate::deadlines::{self, store::Store};
 use crate::evaluation::{self as ev, Eval};
+use crate::inspections;
 use crate::notices;
 use crate::onsite;
 use crate::reports;
@@ -264,5 +265,50 @@ impl SupervisionService for Grpc {
         req: Request<ListNoticesRequest>,
     ) -> Result<Response<ListNoticesResponse>, Status> {
         unary(req, |who, r| notices::list(&self.workflows, who, r)).await
+    }
+
+    async fn list_inspection_candidates(
+        &self,
+        req: Request<ListInspectionCandidatesRequest>,
+    ) -> Result<Response<ListInspectionCandidatesResponse>, Status> {
+        unary(req, |who, r| {
+            inspections::list_candidates(&self.workflows, who, r)
+        })
+        .await
+    }
+
+    async fn open_inspection(
+        &self,
+        req: Request<OpenInspectionRequest>,
+    ) -> Result<Response<OpenInspectionResponse>, Status> {
+        unary(req, |who, r| inspections::open(&self.workflows, who, r)).await
+    }
+
+    async fn report_rectification(
+        &self,
+        req: Request<ReportRectificationRequest>,
+    ) -> Result<Response<ReportRectificationResponse>, Status> {
+        unary(req, |who, r| inspections::rectify(&self.workflows, who, r)).await
+    }
+
+    async fn close_inspection(
+        &self,
+        req: Request<CloseInspectionRequest>,
+    ) -> Result<Response<CloseInspectionResponse>, Status> {
+        unary(req, |who, r| inspections::close(&self.workflows, who, r)).await
+    }
+
+    async fn get_inspection(
+        &self,
+        req: Request<GetInspectionRequest>,
+    ) -> Result<Response<GetInspectionResponse>, Status> {
+        unary(req, |who, r| inspections::get(&self.workflows, who, r)).await
+    }
+
+    async fn list_inspections(
+        &self,
+        req: Request<ListInspectionsRequest>,
+    ) -> Result<Response<ListInspectionsResponse>, Status> {
+        unary(req, |who, r| inspections::list(&self.workflows, who, r)).await
     }
 }

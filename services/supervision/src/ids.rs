@@ -25,6 +25,11 @@ hotline_common::uuid_id!(
     "a notice id"
 );
 hotline_common::uuid_id!(
+    /// A special inspection (专项督查).
+    InspectionId,
+    "an inspection id"
+);
+hotline_common::uuid_id!(
     /// A special report (专报).
     ReportId,
     "a report id"

@@ -12,6 +12,8 @@
 //! - `shirking`: cases opened by hand for passing the buck (推诿扯皮)
 //! - `onsite`: on-site divisions (现场核分): units summoned by a time, the
 //!   division recorded and the ticket re-dispatched
+//! - `inspections`: special inspections (专项督查) of the units ranking
+//!   lowest or where cases concentrate, with a rectification clock
 //! - `notices`: public notices (通报) of a period, generated from the cases
 //!   and divisions
 //! - `steps`: the steps of those workflows that reach units, published
@@ -30,6 +32,7 @@ pub mod evaluation;
 pub mod feed;
 pub mod grpc;
 pub mod ids;
+pub mod inspections;
 pub mod notices;
 pub mod onsite;
 pub mod reports;

@@ -149,6 +149,30 @@ pub const RULES: &[Rule] = &[
         "/hotline.supervision.v1.SupervisionService/ListNotices",
         &[Supervisor, Leader, Auditor, UnitStaff],
     ),
+    (
+        "/hotline.supervision.v1.SupervisionService/ListInspectionCandidates",
+        &[Supervisor, Leader, Auditor],
+    ),
+    (
+        "/hotline.supervision.v1.SupervisionService/OpenInspection",
+        &[Supervisor],
+    ),
+    (
+        "/hotline.supervision.v1.SupervisionService/ReportRectification",
+        &[UnitStaff],
+    ),
+    (
+        "/hotline.supervision.v1.SupervisionService/CloseInspection",
+        &[Supervisor],
+    ),
+    (
+        "/hotline.supervision.v1.SupervisionService/GetInspection",
+        &[Supervisor, Leader, Auditor, UnitStaff],
+    ),
+    (
+        "/hotline.supervision.v1.SupervisionService/ListInspections",
+        &[Supervisor, Leader, Auditor, UnitStaff],
+    ),
 ];
 
 #[cfg(test)]

@@ -57,7 +57,7 @@ fn counts(s: Vec<store::UnitSums>) -> Vec<UnitCounts> {
 }
 
 /// Every unit's line of a period, ranked; then filtered by class.
-async fn table(
+pub async fn table(
     eval: &Eval,
     p: &Period,
     v: &EvaluationVersion,

@@ -207,7 +207,8 @@ impl Assignment {
             | Stage::ManualDispatch
             | Stage::ReturnVisit
             | Stage::WrittenFeedback
-            | Stage::OnSiteArrival => None,
+            | Stage::OnSiteArrival
+            | Stage::Rectification => None,
         }
     }
 

@@ -48,7 +48,8 @@ pub fn check_extension(
         | Stage::ManualDispatch
         | Stage::ReturnVisit
         | Stage::WrittenFeedback
-        | Stage::OnSiteArrival => {
+        | Stage::OnSiteArrival
+        | Stage::Rectification => {
             return Err(ApiError::invalid(
                 "stage",
                 "only sign_off or feedback can be extended",

@@ -132,7 +132,8 @@ pub async fn move_deadline(
         | Stage::ManualDispatch
         | Stage::ReturnVisit
         | Stage::WrittenFeedback
-        | Stage::OnSiteArrival => {
+        | Stage::OnSiteArrival
+        | Stage::Rectification => {
             return Err(ApiError::internal("only assignment stages are extended"));
         }
     };
