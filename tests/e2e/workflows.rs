@@ -1372,3 +1372,225 @@ async fn an_inspection_is_opened_from_the_bottom_of_the_evaluation() {
         assert!(trail.iter().any(|a| a == action), "{action} in {trail:?}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_meeting_from_the_candidates_with_a_late_unit_redispatches_the_ticket() {
+    let sys = start().await;
+    let (tickets, units) = two_tickets(&sys).await;
+    let ticket = tickets[0].as_str();
+    let (on_time, late) = (units[0].as_str(), units[1].as_str());
+    let mut sup = sys.supervision_as(&[Role::Supervisor], None).await;
+    // Both tickets are open emergencies: candidates.
+    let candidates = eventually(PATIENCE, "the candidates", || {
+        let mut sup = sup.clone();
+        async move {
+            let c = sup
+                .list_meeting_candidates(ListMeetingCandidatesRequest::default())
+                .await
+                .expect("candidates")
+                .into_inner()
+                .candidates;
+            (c.len() == 2).then_some(c)
+        }
+    })
+    .await;
+    assert!(
+        candidates
+            .iter()
+            .all(|c| c.bases == [MeetingCandidateBasis::Emergency as i32])
+    );
+    let picked = candidates
+        .iter()
+        .find(|c| c.ticket_no == ticket)
+        .expect("the first ticket is a candidate");
+
+    let starts_at = Utc::now() + chrono::Duration::seconds(6);
+    let convene = ConveneMeetingRequest {
+        ticket_nos: vec![picked.ticket_no.clone()],
+        unit_ids: units.clone(),
+        place: "市民服务热线中心三楼会议室".into(),
+        agenda: "反复流转工单的责任认定".into(),
+        starts_at: Some(ts(starts_at)),
+        idempotency_key: "meeting-1".into(),
+    };
+    let e = sys
+        .supervision_as(&[Role::UnitStaff], Some(on_time))
+        .await
+        .convene_meeting(convene.clone())
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), Code::PermissionDenied);
+    let m = sup
+        .convene_meeting(convene)
+        .await
+        .unwrap()
+        .into_inner()
+        .meeting
+        .unwrap();
+    assert_eq!(m.state, MeetingState::Convened as i32);
+    let id = m.meeting_id.clone();
+
+    // One unit in time; the other after the start (its case proves it).
+    let attend = |key: &str| AttendMeetingRequest {
+        meeting_id: id.clone(),
+        idempotency_key: key.into(),
+    };
+    let mut staff_on_time = sys.supervision_as(&[Role::UnitStaff], Some(on_time)).await;
+    let mut staff_late = sys.supervision_as(&[Role::UnitStaff], Some(late)).await;
+    let e = sup.attend_meeting(attend("a0")).await.unwrap_err();
+    assert_eq!(e.code(), Code::PermissionDenied);
+    staff_on_time.attend_meeting(attend("a1")).await.unwrap();
+    let case = eventually(PATIENCE, "the late unit's arrival case", || async {
+        hotline_tests::supervision::cases(&sys, ticket)
+            .await
+            .into_iter()
+            .find(|c| c.stage == Stage::MeetingArrival as i32)
+    })
+    .await;
+    assert_eq!(case.unit_id, late);
+    let m = staff_late
+        .attend_meeting(attend("a2"))
+        .await
+        .unwrap()
+        .into_inner()
+        .meeting
+        .unwrap();
+    let arrival = |m: &Meeting, u: &str| m.units.iter().find(|x| x.unit_id == u).unwrap().late;
+    assert!(!arrival(&m, on_time));
+    assert!(arrival(&m, late));
+
+    // The minutes: the ticket re-dispatched to the late unit as lead with
+    // the other as co-unit, and an action for the first.
+    let due = Utc::now() + chrono::Duration::hours(1);
+    let record = RecordMeetingMinutesRequest {
+        meeting_id: id.clone(),
+        minutes: "会议明确由朝阳区牵头，海淀区配合".into(),
+        resolutions: vec![
+            MeetingResolution {
+                resolution: Some(meeting_resolution::Resolution::Redispatch(
+                    MeetingRedispatch {
+                        ticket_no: ticket.into(),
+                        lead_unit_id: late.into(),
+                        co_unit_ids: vec![on_time.into()],
+                        hop: 0,
+                    },
+                )),
+            },
+            MeetingResolution {
+                resolution: Some(meeting_resolution::Resolution::Action(MeetingAction {
+                    unit_id: on_time.into(),
+                    action: "三日内提供产权资料".into(),
+                    due: Some(ts(due)),
+                    ..Default::default()
+                })),
+            },
+        ],
+        idempotency_key: "minutes-1".into(),
+    };
+    let mut stranger = record.clone();
+    stranger.idempotency_key.clear();
+    stranger.resolutions[0] = MeetingResolution {
+        resolution: Some(meeting_resolution::Resolution::Redispatch(
+            MeetingRedispatch {
+                ticket_no: tickets[1].clone(),
+                lead_unit_id: late.into(),
+                ..Default::default()
+            },
+        )),
+    };
+    let e = sup.record_meeting_minutes(stranger).await.unwrap_err();
+    assert!(
+        e.message().contains("resolutions[0].redispatch.ticket_no"),
+        "{}",
+        e.message()
+    );
+    let m = sup
+        .record_meeting_minutes(record.clone())
+        .await
+        .unwrap()
+        .into_inner()
+        .meeting
+        .unwrap();
+    assert_eq!(m.state, MeetingState::Recorded as i32);
+    let hop = match &m.resolutions[0].resolution {
+        Some(meeting_resolution::Resolution::Redispatch(d)) => d.hop,
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(hop, 2);
+    let again = sup.record_meeting_minutes(record.clone()).await.unwrap();
+    assert_eq!(again.into_inner().meeting.unwrap().resolutions.len(), 2);
+    let mut second = record.clone();
+    second.idempotency_key = "minutes-2".into();
+    let e = sup.record_meeting_minutes(second).await.unwrap_err();
+    reason_of(&e, Code::FailedPrecondition, "MEETING_ALREADY_RECORDED");
+
+    // Hop 2 is the late unit's, as lead.
+    let lead = eventually(PATIENCE, "hop 2's lead", || async {
+        assignments_of(&sys, ticket).await.into_iter().find(|a| {
+            a.hop == 2 && a.role == hotline_proto::common::v1::AssignmentRole::Lead as i32
+        })
+    })
+    .await;
+    assert_eq!(lead.unit_id, late);
+
+    // The action is its unit's to report, once.
+    let done = CompleteMeetingActionRequest {
+        meeting_id: id.clone(),
+        action_no: 2,
+        result: "已提供产权资料".into(),
+        idempotency_key: "done".into(),
+    };
+    let e = staff_late
+        .complete_meeting_action(done.clone())
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), Code::NotFound);
+    let m = staff_on_time
+        .complete_meeting_action(done)
+        .await
+        .unwrap()
+        .into_inner()
+        .meeting
+        .unwrap();
+    match &m.resolutions[1].resolution {
+        Some(meeting_resolution::Resolution::Action(a)) => {
+            assert!(a.done_at.is_some() && !a.late);
+        }
+        other => panic!("{other:?}"),
+    }
+    let e = staff_on_time
+        .complete_meeting_action(CompleteMeetingActionRequest {
+            meeting_id: id.clone(),
+            action_no: 2,
+            result: "again".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    reason_of(&e, Code::FailedPrecondition, "MEETING_ACTION_DONE");
+
+    let listed = staff_late
+        .list_meetings(ListMeetingsRequest {
+            ticket_no: ticket.into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .meetings;
+    assert_eq!(listed.len(), 1);
+    let steps = steps_on_timeline(&sys, ticket, &[Role::Supervisor], None, 7).await;
+    let names: Vec<&str> = steps.iter().map(|(s, _)| s.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "convened",
+            "arrived",
+            "arrived",
+            "recorded",
+            "redispatched",
+            "action_set",
+            "action_done"
+        ]
+    );
+}

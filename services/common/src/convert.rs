@@ -34,6 +34,8 @@ pub fn stage_to_proto(s: Stage) -> pb::Stage {
         Stage::WrittenFeedback => pb::Stage::WrittenFeedback,
         Stage::OnSiteArrival => pb::Stage::OnSiteArrival,
         Stage::Rectification => pb::Stage::Rectification,
+        Stage::MeetingArrival => pb::Stage::MeetingArrival,
+        Stage::MeetingAction => pb::Stage::MeetingAction,
     }
 }
 
@@ -48,6 +50,8 @@ pub fn stage_from_proto(value: i32) -> Option<Stage> {
         Ok(pb::Stage::WrittenFeedback) => Some(Stage::WrittenFeedback),
         Ok(pb::Stage::OnSiteArrival) => Some(Stage::OnSiteArrival),
         Ok(pb::Stage::Rectification) => Some(Stage::Rectification),
+        Ok(pb::Stage::MeetingArrival) => Some(Stage::MeetingArrival),
+        Ok(pb::Stage::MeetingAction) => Some(Stage::MeetingAction),
         _ => None,
     }
 }

@@ -147,6 +147,10 @@ keyed! {
     supervision::OpenInspectionRequest => "/hotline.supervision.v1.SupervisionService/OpenInspection",
     supervision::ReportRectificationRequest => "/hotline.supervision.v1.SupervisionService/ReportRectification",
     supervision::CloseInspectionRequest => "/hotline.supervision.v1.SupervisionService/CloseInspection",
+    supervision::ConveneMeetingRequest => "/hotline.supervision.v1.SupervisionService/ConveneMeeting",
+    supervision::AttendMeetingRequest => "/hotline.supervision.v1.SupervisionService/AttendMeeting",
+    supervision::RecordMeetingMinutesRequest => "/hotline.supervision.v1.SupervisionService/RecordMeetingMinutes",
+    supervision::CompleteMeetingActionRequest => "/hotline.supervision.v1.SupervisionService/CompleteMeetingAction",
 }
 
 /// The key of a request, checked: `None` when it carries none. Surrounding

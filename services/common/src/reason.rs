@@ -158,6 +158,10 @@ reasons! {
     InspectionNotOpen = "INSPECTION_NOT_OPEN",
     /// The inspection's rectification is not reported yet (or it is closed).
     InspectionNotRectified = "INSPECTION_NOT_RECTIFIED",
+    /// The meeting's minutes are recorded already.
+    MeetingAlreadyRecorded = "MEETING_ALREADY_RECORDED",
+    /// The meeting action is reported done already.
+    MeetingActionDone = "MEETING_ACTION_DONE",
 }
 
 impl Reason {

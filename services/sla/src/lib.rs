@@ -103,6 +103,10 @@ pub enum Stage {
     OnSiteArrival,
     /// 整改: a unit's rectification after a special inspection (专项督查).
     Rectification,
+    /// 会商到会: an invited unit's arrival at a consultation meeting.
+    MeetingArrival,
+    /// 会商议定事项: an action a consultation meeting set for a unit.
+    MeetingAction,
 }
 
 impl Stage {
@@ -117,6 +121,8 @@ impl Stage {
             Stage::WrittenFeedback => "written_feedback",
             Stage::OnSiteArrival => "on_site_arrival",
             Stage::Rectification => "rectification",
+            Stage::MeetingArrival => "meeting_arrival",
+            Stage::MeetingAction => "meeting_action",
         }
     }
 }
@@ -134,6 +140,8 @@ impl FromStr for Stage {
             Stage::WrittenFeedback,
             Stage::OnSiteArrival,
             Stage::Rectification,
+            Stage::MeetingArrival,
+            Stage::MeetingAction,
         ]
         .into_iter()
         .find(|t| t.as_str() == s)

@@ -9,6 +9,7 @@ use tonic::{Request, Response, Status};
 use crate::deadlines::{self, store::Store};
 use crate::evaluation::{self as ev, Eval};
 use crate::inspections;
+use crate::meetings;
 use crate::notices;
 use crate::onsite;
 use crate::reports;
@@ -310,5 +311,60 @@ impl SupervisionService for Grpc {
         req: Request<ListInspectionsRequest>,
     ) -> Result<Response<ListInspectionsResponse>, Status> {
         unary(req, |who, r| inspections::list(&self.workflows, who, r)).await
+    }
+
+    async fn list_meeting_candidates(
+        &self,
+        req: Request<ListMeetingCandidatesRequest>,
+    ) -> Result<Response<ListMeetingCandidatesResponse>, Status> {
+        unary(req, |who, r| {
+            meetings::list_candidates(&self.workflows, who, r)
+        })
+        .await
+    }
+
+    async fn convene_meeting(
+        &self,
+        req: Request<ConveneMeetingRequest>,
+    ) -> Result<Response<ConveneMeetingResponse>, Status> {
+        unary(req, |who, r| meetings::convene(&self.workflows, who, r)).await
+    }
+
+    async fn attend_meeting(
+        &self,
+        req: Request<AttendMeetingRequest>,
+    ) -> Result<Response<AttendMeetingResponse>, Status> {
+        unary(req, |who, r| meetings::attend(&self.workflows, who, r)).await
+    }
+
+    async fn record_meeting_minutes(
+        &self,
+        req: Request<RecordMeetingMinutesRequest>,
+    ) -> Result<Response<RecordMeetingMinutesResponse>, Status> {
+        unary(req, |who, r| meetings::record(&self.workflows, who, r)).await
+    }
+
+    async fn complete_meeting_action(
+        &self,
+        req: Request<CompleteMeetingActionRequest>,
+    ) -> Result<Response<CompleteMeetingActionResponse>, Status> {
+        unary(req, |who, r| {
+            meetings::complete_action(&self.workflows, who, r)
+        })
+        .await
+    }
+
+    async fn get_meeting(
+        &self,
+        req: Request<GetMeetingRequest>,
+    ) -> Result<Response<GetMeetingResponse>, Status> {
+        unary(req, |who, r| meetings::get(&self.workflows, who, r)).await
+    }
+
+    async fn list_meetings(
+        &self,
+        req: Request<ListMeetingsRequest>,
+    ) -> Result<Response<ListMeetingsResponse>, Status> {
+        unary(req, |who, r| meetings::list(&self.workflows, who, r)).await
     }
 }

@@ -30,6 +30,11 @@ hotline_common::uuid_id!(
     "an inspection id"
 );
 hotline_common::uuid_id!(
+    /// A consultation meeting (会议协商).
+    MeetingId,
+    "a meeting id"
+);
+hotline_common::uuid_id!(
     /// A special report (专报).
     ReportId,
     "a report id"

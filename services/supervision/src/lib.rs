@@ -14,6 +14,8 @@
 //!   division recorded and the ticket re-dispatched
 //! - `inspections`: special inspections (专项督查) of the units ranking
 //!   lowest or where cases concentrate, with a rectification clock
+//! - `meetings`: consultation meetings (会议协商): candidates, invited units
+//!   by a start, minutes whose resolutions re-dispatch or set actions
 //! - `notices`: public notices (通报) of a period, generated from the cases
 //!   and divisions
 //! - `steps`: the steps of those workflows that reach units, published
@@ -33,6 +35,7 @@ pub mod feed;
 pub mod grpc;
 pub mod ids;
 pub mod inspections;
+pub mod meetings;
 pub mod notices;
 pub mod onsite;
 pub mod reports;

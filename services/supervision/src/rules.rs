@@ -173,6 +173,34 @@ pub const RULES: &[Rule] = &[
         "/hotline.supervision.v1.SupervisionService/ListInspections",
         &[Supervisor, Leader, Auditor, UnitStaff],
     ),
+    (
+        "/hotline.supervision.v1.SupervisionService/ListMeetingCandidates",
+        &[Supervisor, Leader, Auditor],
+    ),
+    (
+        "/hotline.supervision.v1.SupervisionService/ConveneMeeting",
+        &[Supervisor],
+    ),
+    (
+        "/hotline.supervision.v1.SupervisionService/AttendMeeting",
+        &[UnitStaff],
+    ),
+    (
+        "/hotline.supervision.v1.SupervisionService/RecordMeetingMinutes",
+        &[Supervisor],
+    ),
+    (
+        "/hotline.supervision.v1.SupervisionService/CompleteMeetingAction",
+        &[UnitStaff],
+    ),
+    (
+        "/hotline.supervision.v1.SupervisionService/GetMeeting",
+        &[Supervisor, Leader, Auditor, UnitStaff],
+    ),
+    (
+        "/hotline.supervision.v1.SupervisionService/ListMeetings",
+        &[Supervisor, Leader, Auditor, UnitStaff],
+    ),
 ];
 
 #[cfg(test)]

@@ -88,6 +88,13 @@ pub async fn run(cfg: Config, token: CancellationToken) -> anyhow::Result<()> {
         crate::evaluation::consume::handler(Arc::new(policy.evaluation.clone())),
         token.clone(),
     ));
+    let candidates = tokio::spawn(hotline_common::events::consume::run(
+        cfg.common.amqp_url.clone(),
+        pool.clone(),
+        crate::meetings::consume::subscription(),
+        crate::meetings::consume::handler(policy.many_transfers),
+        token.clone(),
+    ));
     let keys =
         hotline_common::idempotency::Keys::new(pool.clone(), cfg.common.idempotency_retention);
     let sweeper = tokio::spawn(keys.clone().run_sweeper(token.clone()));
@@ -114,6 +121,7 @@ pub async fn run(cfg: Config, token: CancellationToken) -> anyhow::Result<()> {
     let _ = consumer.await;
     let _ = scheduler.await;
     let _ = evaluation.await;
+    let _ = candidates.await;
     let _ = sweeper.await;
     let _ = parked.await;
     let _ = events.await;

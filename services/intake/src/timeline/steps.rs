@@ -81,11 +81,12 @@ async fn on_event(tx: &mut Tx, e: &LifecycleEvent) -> Result<(), ApiError> {
     Ok(())
 }
 
-/// A ticket's steps, oldest first.
+/// A ticket's steps, oldest first (those of one moment in the order they
+/// were published).
 pub async fn of_ticket(pool: &PgPool, ticket_no: &str) -> Result<Vec<Step>, ApiError> {
     Ok(sqlx::query_as(
         "SELECT at, workflow, ref_id, step, unit_id, detail FROM workflow_steps \
-         WHERE ticket_no = $1 ORDER BY at",
+         WHERE ticket_no = $1 ORDER BY at, seq",
     )
     .bind(ticket_no)
     .fetch_all(pool)

@@ -50,7 +50,11 @@ pub fn owner(stage: Stage) -> Owner {
         Stage::Dispatch | Stage::ReturnVisit => Owner::Intake,
         Stage::ManualDispatch => Owner::Dispatch,
         Stage::SignOff | Stage::Feedback | Stage::ReportIn => Owner::Undertaking,
-        Stage::WrittenFeedback | Stage::OnSiteArrival | Stage::Rectification => Owner::Supervision,
+        Stage::WrittenFeedback
+        | Stage::OnSiteArrival
+        | Stage::Rectification
+        | Stage::MeetingArrival
+        | Stage::MeetingAction => Owner::Supervision,
     }
 }
 

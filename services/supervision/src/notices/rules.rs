@@ -9,8 +9,8 @@
 //!
 //! | cause | counts, in the period |
 //! |---|---|
-//! | late | deadline cases opened at the deadline of dispatch, the manual queue, sign-off, feedback, a return visit or written feedback |
-//! | not arriving | report-in cases (街乡吹哨); on-site divisions recorded with the unit never there |
+//! | late | deadline cases opened at the deadline of dispatch, the manual queue, sign-off, feedback, a return visit, written feedback or a meeting's action |
+//! | not arriving | report-in cases (街乡吹哨) and meeting-arrival cases (会议协商); on-site divisions recorded with the unit never there |
 //! | refusing | on-site divisions recorded with the unit refusing; shirking cases opened |
 
 use chrono::{DateTime, Duration, Utc};
@@ -43,6 +43,7 @@ sql_enum!(
 
 /// The stages whose deadline cases count as late.
 pub const LATE_STAGES: &[Stage] = &[
+    Stage::MeetingAction,
     Stage::Dispatch,
     Stage::ManualDispatch,
     Stage::SignOff,
@@ -54,7 +55,7 @@ pub const LATE_STAGES: &[Stage] = &[
 /// The stages whose deadline cases count as not arriving. On-site
 /// arrivals count through the recorded division instead (a unit that
 /// never came is recorded so whether or not its time had passed).
-pub const NOT_ARRIVING_STAGES: &[Stage] = &[Stage::ReportIn];
+pub const NOT_ARRIVING_STAGES: &[Stage] = &[Stage::ReportIn, Stage::MeetingArrival];
 
 /// A period: from before to, to not after `now`, at most 366 days long.
 pub fn period(

@@ -293,8 +293,11 @@ mod tests {
     #[test]
     fn the_lines_count_each_cause_from_its_facts() {
         let sql = generate_sql();
-        assert!(sql.contains("stage IN ('dispatch', 'manual_dispatch', 'sign_off', 'feedback', 'return_visit', 'written_feedback')"), "{sql}");
-        assert!(sql.contains("stage IN ('report_in')"), "{sql}");
+        assert!(sql.contains("stage IN ('meeting_action', 'dispatch', 'manual_dispatch', 'sign_off', 'feedback', 'return_visit', 'written_feedback')"), "{sql}");
+        assert!(
+            sql.contains("stage IN ('report_in', 'meeting_arrival')"),
+            "{sql}"
+        );
         assert!(sql.contains("kind = 'shirking'"), "{sql}");
         assert!(list_sql(Some(NoticeState::Published)).contains("WHERE state = 'published' AND"));
     }

@@ -208,7 +208,9 @@ impl Assignment {
             | Stage::ReturnVisit
             | Stage::WrittenFeedback
             | Stage::OnSiteArrival
-            | Stage::Rectification => None,
+            | Stage::Rectification
+            | Stage::MeetingArrival
+            | Stage::MeetingAction => None,
         }
     }
 

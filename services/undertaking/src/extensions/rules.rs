@@ -49,7 +49,9 @@ pub fn check_extension(
         | Stage::ReturnVisit
         | Stage::WrittenFeedback
         | Stage::OnSiteArrival
-        | Stage::Rectification => {
+        | Stage::Rectification
+        | Stage::MeetingArrival
+        | Stage::MeetingAction => {
             return Err(ApiError::invalid(
                 "stage",
                 "only sign_off or feedback can be extended",

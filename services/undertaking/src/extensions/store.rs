@@ -133,7 +133,9 @@ pub async fn move_deadline(
         | Stage::ReturnVisit
         | Stage::WrittenFeedback
         | Stage::OnSiteArrival
-        | Stage::Rectification => {
+        | Stage::Rectification
+        | Stage::MeetingArrival
+        | Stage::MeetingAction => {
             return Err(ApiError::internal("only assignment stages are extended"));
         }
     };
