@@ -2,8 +2,9 @@
 # Contract check of the native path ops use: deploy/local/up.sh starts the
 # whole system on its default ports (debug build here, the one the tests
 # already made), a Python client generated from proto/ drives a request
-# through it (tests/contract/outside_client.py) and closes the loop with
-# visits and ratings (tests/contract/outside_loop.py), and deploy/local/down.sh
+# through it (tests/contract/outside_client.py), closes the loop with
+# visits and ratings (tests/contract/outside_loop.py), drives supervision's
+# workflows (tests/contract/outside_supervision.py), and deploy/local/down.sh
 # stops it. A database of its own, dropped afterwards.
 set -euo pipefail
 
@@ -38,5 +39,7 @@ PYTHONPATH="$OUT" HOTLINE_KEYS="$keys" HOTLINE_TOKEN_TOOL=target/debug/hotline-t
   "$PY" tests/contract/outside_client.py || die "the outside client failed (logs in .run/logs/)"
 PYTHONPATH="$OUT" HOTLINE_KEYS="$keys" HOTLINE_TOKEN_TOOL=target/debug/hotline-token \
   "$PY" tests/contract/outside_loop.py || die "the outside loop failed (logs in .run/logs/)"
+PYTHONPATH="$OUT" HOTLINE_KEYS="$keys" HOTLINE_TOKEN_TOOL=target/debug/hotline-token \
+  "$PY" tests/contract/outside_supervision.py || die "the outside supervision client failed (logs in .run/logs/)"
 deploy/local/down.sh
 echo "native path: ok"

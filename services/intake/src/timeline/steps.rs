@@ -48,7 +48,10 @@ pub fn workflow_name(w: i32) -> &'static str {
     match Workflow::try_from(w) {
         Ok(Workflow::SpecialReport) => "special_report",
         Ok(Workflow::ShirkingCase) => "shirking_case",
-        _ => "supervision",
+        Ok(Workflow::OnSiteDivision) => "on_site_division",
+        Ok(Workflow::Notice) => "notice",
+        Ok(Workflow::Meeting) => "meeting",
+        Ok(Workflow::Unspecified) | Err(_) => "supervision",
     }
 }
 
@@ -91,4 +94,23 @@ pub async fn of_ticket(pool: &PgPool, ticket_no: &str) -> Result<Vec<Step>, ApiE
     .bind(ticket_no)
     .fetch_all(pool)
     .await?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_workflow_has_its_name() {
+        for w in [
+            Workflow::SpecialReport,
+            Workflow::ShirkingCase,
+            Workflow::OnSiteDivision,
+            Workflow::Notice,
+            Workflow::Meeting,
+        ] {
+            assert_ne!(workflow_name(w as i32), "supervision", "{w:?}");
+        }
+        assert_eq!(workflow_name(99), "supervision");
+    }
 }
