@@ -21,6 +21,12 @@ use std::str::FromStr;
 use hotline_common::clock;
 use hotline_dispatch::queue::store as queue;
 use hotline_supervision::deadlines::store as supervision;
+use hotline_supervision::inspections::rules::InspectionState;
+use hotline_supervision::inspections::store as inspections;
+use hotline_supervision::meetings::rules::MeetingState;
+use hotline_supervision::meetings::store as meetings;
+use hotline_supervision::notices::rules::NoticeState;
+use hotline_supervision::notices::store as notices;
 use hotline_supervision::onsite::rules::DivisionState;
 use hotline_supervision::onsite::store as onsite;
 use hotline_supervision::reports::rules::ReportState;
@@ -229,6 +235,45 @@ FROM onsite_divisions d,
               ELSE 'u-' || (right(d.division_id::text, 12)::int % 50) END),
         ('u-x' || (right(d.division_id::text, 12)::int % 7))) AS u(unit_id);
 
+-- Meetings: 40,000 on one ticket each, two units invited (the polled
+-- unit to every tenth), a tenth still convened; 30 on T-hot.
+INSERT INTO meetings (meeting_id, state, ticket_nos, place, agenda, starts_at, convened_by, convened_at)
+SELECT ('00000000-0000-4000-a000-' || lpad(i::text, 12, '0'))::uuid,
+       CASE WHEN i % 10 = 4 THEN 'convened' ELSE 'recorded' END,
+       ARRAY[CASE WHEN i <= 30 THEN 'T-hot' ELSE 'M' || i END], '', '', now(), 'sup',
+       now() - (i * interval '10 minutes')
+FROM generate_series(1, 40000) i;
+INSERT INTO meeting_tickets (ticket_no, meeting_id, convened_at)
+SELECT m.ticket_nos[1], m.meeting_id, m.convened_at FROM meetings m;
+INSERT INTO meeting_units (meeting_id, unit_id, arrive_by, convened_at)
+SELECT m.meeting_id, u.unit_id, now(), m.convened_at
+FROM meetings m,
+     LATERAL (VALUES
+        (CASE WHEN right(m.meeting_id::text, 12)::int % 10 = 0 THEN 'u-hot'
+              ELSE 'u-' || (right(m.meeting_id::text, 12)::int % 50) END),
+        ('u-x' || (right(m.meeting_id::text, 12)::int % 7))) AS u(unit_id);
+-- Tickets seen: 200,000, 2,000 of them open candidates.
+INSERT INTO meeting_tickets_seen (ticket_no, tier, transfers, accepted_at, closed_at, candidate)
+SELECT 'S' || i, CASE WHEN i % 100 = 0 THEN 'emergency' ELSE 'general' END, 0,
+       now() - (i * interval '1 minute'),
+       CASE WHEN i % 2 = 0 AND i % 100 <> 0 THEN now() END, i % 100 = 0
+FROM generate_series(1, 200000) i;
+-- Inspections: 40,000, the polled unit's every tenth, a tenth open (half
+-- of them the polled unit's).
+INSERT INTO inspections (inspection_id, inspection_no, unit_id, period, basis, state, findings,
+                         rectification, rectify_by, opened_by, opened_at)
+SELECT ('00000000-0000-4000-b000-' || lpad(i::text, 12, '0'))::uuid, 'DC' || lpad(i::text, 12, '0'),
+       CASE WHEN i % 10 = 0 THEN 'u-hot' ELSE 'u-' || (i % 50) END, '2026-11', 'cases_concentrated',
+       CASE WHEN i % 20 IN (5, 10) THEN 'open' ELSE 'closed' END, '', '', now(), 'sup',
+       now() - (i * interval '10 minutes')
+FROM generate_series(1, 40000) i;
+-- Notices: 10,000, a tenth published.
+INSERT INTO notices (notice_id, state, title, period_from, period_to, drafted_by, drafted_at, generated_at)
+SELECT ('00000000-0000-4000-c000-' || lpad(i::text, 12, '0'))::uuid,
+       CASE WHEN i % 10 = 6 THEN 'published' ELSE 'draft' END, '', now(), now(), 'sup',
+       now() - (i * interval '1 hour'), now()
+FROM generate_series(1, 10000) i;
+
 SET search_path TO dispatch;
 -- Routings: 200,000 sent on, 60 waiting in the manual queue, 3,000
 -- transferred (1 to 6 times).
@@ -242,7 +287,7 @@ FROM generate_series(1, 200000) i;
 SET search_path TO public;
 "#;
 
-const VACUUM: [&str; 15] = [
+const VACUUM: [&str; 21] = [
     "undertaking.assignments",
     "undertaking.handling_records",
     "undertaking.extensions",
@@ -255,6 +300,12 @@ const VACUUM: [&str; 15] = [
     "supervision.report_tickets",
     "supervision.onsite_divisions",
     "supervision.onsite_units",
+    "supervision.meetings",
+    "supervision.meeting_tickets",
+    "supervision.meeting_units",
+    "supervision.meeting_tickets_seen",
+    "supervision.inspections",
+    "supervision.notices",
     "dispatch.routings",
     "dispatch.routing_hops",
     "undertaking.ticket_hops",
@@ -601,6 +652,97 @@ fn cases() -> Vec<Case> {
         ),
         (onsite::Filters::default(), "NULL, NULL", "every one"),
     ];
+    let meetings_lists = [
+        (
+            meetings::Filters {
+                unit,
+                ..Default::default()
+            },
+            "'u-hot', NULL, NULL",
+            "a unit's",
+        ),
+        (
+            meetings::Filters {
+                state: Some(MeetingState::Convened),
+                ..Default::default()
+            },
+            "NULL, NULL",
+            "those convened",
+        ),
+        (
+            meetings::Filters {
+                ticket: ticket.as_ref(),
+                ..Default::default()
+            },
+            "'T-hot', NULL, NULL",
+            "a ticket's",
+        ),
+        (meetings::Filters::default(), "NULL, NULL", "every one"),
+    ];
+    for (filters, args, what) in meetings_lists {
+        let per_row = if filters.unit.is_some() || filters.ticket.is_some() {
+            2
+        } else {
+            1
+        };
+        v.push(Case {
+            name: format!("supervision ListMeetings: {what}"),
+            schema: "supervision",
+            sql: meetings::list_sql(&filters),
+            args: format!("{args}, {p}"),
+            max_rows_read: per_row * p + SLACK,
+        });
+    }
+    v.push(Case {
+        name: "supervision ListMeetingCandidates".into(),
+        schema: "supervision",
+        sql: meetings::CANDIDATES_FIRST.into(),
+        args: format!("{p}"),
+        max_rows_read: p + SLACK,
+    });
+    v.push(Case {
+        name: "supervision ListMeetingCandidates, next page".into(),
+        schema: "supervision",
+        sql: meetings::CANDIDATES_AFTER.into(),
+        args: format!("{p}, now() - interval '30 days', 'S99999'"),
+        max_rows_read: p + SLACK,
+    });
+    for (unit, state, args, what) in [
+        (true, None, "'u-hot', NULL, NULL", "a unit's"),
+        (
+            true,
+            Some(InspectionState::Open),
+            "'u-hot', NULL, NULL",
+            "a unit's open ones",
+        ),
+        (
+            false,
+            Some(InspectionState::Open),
+            "NULL, NULL",
+            "every open one",
+        ),
+        (false, None, "NULL, NULL", "every one"),
+    ] {
+        v.push(Case {
+            name: format!("supervision ListInspections: {what}"),
+            schema: "supervision",
+            sql: inspections::list_sql(unit, state),
+            args: format!("{args}, {p}"),
+            max_rows_read: p + SLACK,
+        });
+    }
+    for (state, what) in [
+        (Some(NoticeState::Published), "published"),
+        (None, "every one"),
+    ] {
+        v.push(Case {
+            name: format!("supervision ListNotices: {what}"),
+            schema: "supervision",
+            sql: notices::list_sql(state),
+            args: format!("NULL, NULL, {p}"),
+            max_rows_read: p + SLACK,
+        });
+    }
     for (filters, args, what) in divisions {
         let per_row = if filters.unit.is_some() { 2 } else { 1 };
         v.push(Case {
