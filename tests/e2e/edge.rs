@@ -61,7 +61,7 @@ async fn reflection_lists_exactly_what_each_port_serves_in_both_versions() {
         (
             "supervision",
             "hotline.supervision.v1.SupervisionService",
-            false,
+            true,
         ),
     ];
     for (name, service, clocks) in own {

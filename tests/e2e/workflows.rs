@@ -17,6 +17,9 @@ use hotline_proto::intake::v1::intake_service_client::IntakeServiceClient;
 use hotline_proto::intake::v1::{GetTimelineRequest, TimelineEventKind};
 use hotline_proto::supervision::v1::supervision_service_client::SupervisionServiceClient;
 use hotline_proto::supervision::v1::*;
+use hotline_proto::undertaking::v1::{
+    WatchUnitEventsRequest, WatchUnitEventsResponse, watch_unit_events_response,
+};
 use hotline_tests::supervision::{emergency, submit_request, ts};
 use hotline_tests::{Options, System, assignments_of, eventually, quiet_policy, reason_of};
 use tonic::Code;
@@ -180,6 +183,36 @@ async fn steps_on_timeline(
         }
     })
     .await
+}
+
+/// The next call of a workflow on `unit`'s WatchUnitEvents stream (opened
+/// before the call was made), skipping heartbeats and other events.
+async fn next_call(
+    s: &mut tonic::Streaming<WatchUnitEventsResponse>,
+) -> hotline_proto::supervision::v1::WorkflowCall {
+    loop {
+        let m = tokio::time::timeout(PATIENCE, s.message())
+            .await
+            .expect("a message in time")
+            .expect("the stream is healthy")
+            .expect("the stream goes on");
+        if let Some(watch_unit_events_response::Event::WorkflowCall(c)) = m.event {
+            return c;
+        }
+    }
+}
+
+/// `unit`'s stream from now.
+async fn watch(sys: &System, unit: &str) -> tonic::Streaming<WatchUnitEventsResponse> {
+    sys.undertaking_as(unit)
+        .await
+        .watch_unit_events(WatchUnitEventsRequest {
+            unit_id: unit.into(),
+            after_cursor: String::new(),
+        })
+        .await
+        .expect("watch opens")
+        .into_inner()
 }
 
 fn written(report_id: &str, key: &str) -> SubmitReportFeedbackRequest {
@@ -366,6 +399,9 @@ async fn a_special_report_goes_from_draft_to_closed_with_one_unit_late() {
     })
     .await
     .unwrap();
+    // The late unit's system watches its stream: the issued report calls
+    // on it there, with its date.
+    let mut stream = watch(&sys, late).await;
     let r = reported!(leader.decide_special_report(DecideSpecialReportRequest {
         report_id: id.clone(),
         approve: true,
@@ -374,6 +410,18 @@ async fn a_special_report_goes_from_draft_to_closed_with_one_unit_late() {
     }));
     assert_eq!(r.state, ReportState::Issued as i32);
     assert!(r.issued_at.is_some());
+    let called = next_call(&mut stream).await;
+    assert_eq!(
+        (
+            called.workflow.as_str(),
+            called.step.as_str(),
+            called.ref_id.as_str()
+        ),
+        ("special_report", "issued", id.as_str())
+    );
+    assert_eq!(called.unit_id, late);
+    assert_eq!(called.ticket_no, tickets[0]);
+    assert!(called.due.is_some());
     assert!(
         r.recipients
             .iter()

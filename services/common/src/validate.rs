@@ -29,6 +29,24 @@ impl Fields {
         v.to_string()
     }
 
+    /// A required timestamp in the years the services accept; the problem
+    /// noted under `field`.
+    pub fn time(
+        &mut self,
+        field: &str,
+        raw: Option<&prost_types::Timestamp>,
+    ) -> Option<chrono::DateTime<chrono::Utc>> {
+        match crate::time::required(raw, field) {
+            Ok(t) => Some(t),
+            Err(e) => {
+                for (f, p) in e.fields {
+                    self.add(&f, p);
+                }
+                None
+            }
+        }
+    }
+
     /// An optional text: same checks when given.
     pub fn optional_text(&mut self, field: &str, value: &str, max: usize) -> String {
         let v = value.trim();

@@ -35,6 +35,7 @@ pub mod feed;
 pub mod grpc;
 pub mod ids;
 pub mod inspections;
+pub mod lists;
 pub mod meetings;
 pub mod notices;
 pub mod onsite;

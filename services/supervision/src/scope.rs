@@ -26,6 +26,18 @@ pub fn visible_unit(who: &Identity, asked: Option<UnitId>) -> Result<Option<Unit
     }
 }
 
+/// The caller's own unit, for a unit's step (a report's written feedback,
+/// an arrival, a rectification): PERMISSION_DENIED for an identity of no
+/// unit.
+pub fn own_unit(who: &Identity) -> Result<UnitId, ApiError> {
+    visible_unit(who, None)?.ok_or_else(|| {
+        ApiError::permission(
+            Reason::NoUnit,
+            format!("{} belongs to no unit", who.subject),
+        )
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,8 +1,9 @@
 //! The steps of supervision's own workflows that reach units (a special
-//! report issued, its written feedback; a shirking case opened, closed),
+//! report issued, its written feedback; a shirking case opened, closed; …),
 //! published as `workflow_step` lifecycle facts, one per ticket concerned,
 //! in the transaction of the step: intake shows them on each ticket's
-//! timeline.
+//! timeline. Those that call on a unit also go to supervision's feed
+//! ([`call`]), which undertaking carries into the unit's WatchUnitEvents.
 
 use chrono::{DateTime, Utc};
 use hotline_common::ApiError;
@@ -35,5 +36,39 @@ pub async fn publish(tx: &mut Tx, tickets: &[String], s: Step<'_>) -> Result<(),
         });
         events::record_fact(tx, Source::Supervision, t, s.at, fact).await?;
     }
+    Ok(())
+}
+
+/// A call on one unit.
+pub struct Call<'a> {
+    pub workflow: &'static str,
+    pub ref_id: String,
+    pub step: &'static str,
+    pub ticket_no: &'a str,
+    pub unit_id: &'a str,
+    pub due: Option<DateTime<Utc>>,
+    pub detail: String,
+    pub at: DateTime<Utc>,
+}
+
+/// Puts the call on supervision's feed, for the unit's stream, in the
+/// step's transaction.
+pub async fn call(tx: &mut Tx, c: Call<'_>) -> Result<(), ApiError> {
+    use hotline_proto::supervision::v1::{FeedEvent, WorkflowCall, feed_event};
+    use prost::Message;
+    let event = FeedEvent {
+        event: Some(feed_event::Event::WorkflowCall(WorkflowCall {
+            workflow: c.workflow.into(),
+            ref_id: c.ref_id,
+            step: c.step.into(),
+            ticket_no: c.ticket_no.into(),
+            unit_id: c.unit_id.into(),
+            due: c.due.map(to_proto),
+            detail: c.detail,
+            at: Some(to_proto(c.at)),
+        })),
+        ..Default::default()
+    };
+    hotline_common::feed::append(tx, c.unit_id, c.ticket_no, &event.encode_to_vec(), None).await?;
     Ok(())
 }

@@ -28,7 +28,7 @@ use self::store::{Inspection, New};
 use crate::evaluation::period::Period;
 use crate::evaluation::{Eval, period_field, version_of};
 use crate::ids::InspectionId;
-use crate::scope::visible_unit;
+use crate::scope::{own_unit, visible_unit};
 use crate::workflows::Workflows;
 
 fn not_found(id: InspectionId) -> ApiError {
@@ -175,6 +175,20 @@ pub async fn open(
                 },
             )
             .await?;
+            crate::steps::call(
+                tx,
+                crate::steps::Call {
+                    workflow: "inspection",
+                    ref_id: i.inspection_id.to_string(),
+                    step: "opened",
+                    ticket_no: &i.inspection_no,
+                    unit_id: i.unit_id.as_str(),
+                    due: Some(rectify_by),
+                    detail: rectification.clone(),
+                    at,
+                },
+            )
+            .await?;
             let detail = format!("basis={basis} rectify_by={}", rectify_by.to_rfc3339());
             audit::append(tx, &[entry(&who, "inspection.opened", &i, detail)]).await?;
             Ok(pb::OpenInspectionResponse {
@@ -195,12 +209,7 @@ pub async fn rectify(
     let measures = f.text("measures", &r.measures, rules::MAX_TEXT);
     f.finish()?;
     let id = id.expect("checked");
-    let unit = visible_unit(&who, None)?.ok_or_else(|| {
-        ApiError::permission(
-            Reason::NoUnit,
-            format!("{} belongs to no unit", who.subject),
-        )
-    })?;
+    let unit = own_unit(&who)?;
     app.keys
         .once(&who, &r, async |tx| {
             let i = store::lock(tx, id).await?.ok_or_else(|| not_found(id))?;

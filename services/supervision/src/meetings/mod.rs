@@ -19,27 +19,22 @@ pub mod store;
 use hotline_common::audit::{self, Entry};
 use hotline_common::auth::Identity;
 use hotline_common::clock::{self, CENTRE_UNIT, ClockSpec};
-use hotline_common::error::from_peer;
 use hotline_common::ids::{Id, TicketNo, UnitId};
 use hotline_common::outbox::Tx;
 use hotline_common::paging::{Cursor, Page};
 use hotline_common::summons::{self, is_late};
-use hotline_common::time::{now, required, to_proto};
+use hotline_common::time::{now, to_proto};
 use hotline_common::validate::Fields;
 use hotline_common::{ApiError, Reason};
-use hotline_proto::dispatch::v1::{
-    GetRoutingRequest, RedispatchTicketRequest, UnitChoice, redispatch_ticket_request::Target,
-};
 use hotline_proto::events::v1::Workflow;
 use hotline_proto::supervision::v1 as pb;
 use hotline_sla::Stage;
 
 use self::rules::{MeetingState, Resolution};
 use self::store::{Filters, Meeting, New, SUMMONSES};
-use crate::evaluation::known_unit;
 use crate::ids::MeetingId;
-use crate::scope::visible_unit;
-use crate::workflows::Workflows;
+use crate::scope::{own_unit, visible_unit};
+use crate::workflows::{Redispatch, Workflows};
 
 fn not_found(id: MeetingId) -> ApiError {
     ApiError::not_found(format!("no meeting {id}"))
@@ -125,15 +120,7 @@ pub async fn convene(
     let tickets = rules::tickets(&mut f, &r.ticket_nos);
     let place = f.text("place", &r.place, rules::MAX_TEXT);
     let agenda = f.text("agenda", &r.agenda, rules::MAX_TEXT);
-    let starts_at = match required(r.starts_at.as_ref(), "starts_at") {
-        Ok(t) => Some(t),
-        Err(e) => {
-            for (field, problem) in e.fields {
-                f.add(&field, problem);
-            }
-            None
-        }
-    };
+    let starts_at = f.time("starts_at", r.starts_at.as_ref());
     let centre = UnitId::parse(CENTRE_UNIT).map_err(ApiError::internal)?;
     let call = summons::check_call(
         &mut f,
@@ -147,16 +134,8 @@ pub async fn convene(
     f.finish()?;
     let call = call.expect("checked");
     let asked: Vec<String> = tickets.iter().map(ToString::to_string).collect();
-    let known = crate::reports::store::known_tickets(&app.pool, &asked).await?;
-    if let Some(t) = asked.iter().find(|t| !known.contains(t)) {
-        return Err(ApiError::not_found(format!(
-            "ticket {t} is unknown to supervision (no event of it arrived)"
-        ))
-        .with("ticket_no", t));
-    }
-    for (i, u) in call.units.iter().enumerate() {
-        known_unit(&app.pool, &format!("unit_ids[{i}]"), u).await?;
-    }
+    app.check_tickets(&asked).await?;
+    app.check_units("unit_ids", &call.units).await?;
     let policy = app.policy.clone();
     app.keys
         .once(&who, &r, async |tx| {
@@ -181,21 +160,28 @@ pub async fn convene(
                 call.arrive_by.to_rfc3339()
             );
             step(tx, &m, &m.ticket_nos, "convened", "", detail.clone(), at).await?;
+            for u in &call.units {
+                crate::steps::call(
+                    tx,
+                    crate::steps::Call {
+                        workflow: "meeting",
+                        ref_id: id.to_string(),
+                        step: "convened",
+                        ticket_no: m.first_ticket(),
+                        unit_id: u.as_str(),
+                        due: Some(call.arrive_by),
+                        detail: format!("{place}: {agenda}"),
+                        at,
+                    },
+                )
+                .await?;
+            }
             audit::append(tx, &entries(&who, "meeting.convened", &m, &detail)).await?;
             Ok(pb::ConveneMeetingResponse {
                 meeting: Some(reply(tx, &m).await?),
             })
         })
         .await
-}
-
-fn own_unit(who: &Identity) -> Result<UnitId, ApiError> {
-    visible_unit(who, None)?.ok_or_else(|| {
-        ApiError::permission(
-            Reason::NoUnit,
-            format!("{} belongs to no unit", who.subject),
-        )
-    })
 }
 
 /// AttendMeeting: an invited unit arrives; its clock stops.
@@ -270,47 +256,26 @@ pub async fn record(
     f.finish()?;
     let prepare = async || {
         rules::may_change(id, m.state()?)?;
-        let mut dispatch = app.dispatch.clone();
         let mut routed = Vec::with_capacity(resolutions.len());
         for res in &resolutions {
             let Resolution::Redispatch { ticket, lead, co } = res else {
                 routed.push((res.clone(), 0));
                 continue;
             };
-            let hop = match store::planned_hop(&app.pool, id, ticket).await? {
-                Some(h) => h,
-                None => {
-                    let current = dispatch
-                        .get_routing(GetRoutingRequest {
-                            ticket_no: ticket.to_string(),
-                        })
-                        .await
-                        .map_err(|s| from_peer("dispatch", s))?
-                        .into_inner()
-                        .routing
-                        .ok_or_else(|| ApiError::unavailable("dispatch sent no routing"))?
-                        .hop;
-                    store::plan_hop(&app.pool, id, ticket, current).await?
-                }
-            };
-            let routing = dispatch
-                .redispatch_ticket(RedispatchTicketRequest {
-                    ticket_no: ticket.to_string(),
-                    hop,
-                    reason: format!("consultation meeting (会议协商) {id}"),
-                    return_id: String::new(),
-                    target: Some(Target::Units(UnitChoice {
-                        lead_unit_id: lead.to_string(),
-                        co_unit_ids: co.iter().map(ToString::to_string).collect(),
-                    })),
-                    idempotency_key: format!("meeting-{id}-{ticket}"),
-                })
-                .await
-                .map_err(|s| from_peer("dispatch", s))?
-                .into_inner()
-                .routing
-                .ok_or_else(|| ApiError::unavailable("dispatch sent no routing"))?;
-            routed.push((res.clone(), routing.hop));
+            let hop = app
+                .redispatch(
+                    Redispatch {
+                        ticket,
+                        lead,
+                        co,
+                        reason: format!("consultation meeting (会议协商) {id}"),
+                        key: format!("meeting-{id}-{ticket}"),
+                    },
+                    store::planned_hop(&app.pool, id, ticket).await?,
+                    async |current| store::plan_hop(&app.pool, id, ticket, current).await,
+                )
+                .await?;
+            routed.push((res.clone(), hop));
         }
         Ok(routed)
     };
@@ -376,6 +341,20 @@ pub async fn record(
                             )
                             .await?;
                             let detail = format!("{action} (due {})", due.to_rfc3339());
+                            crate::steps::call(
+                                tx,
+                                crate::steps::Call {
+                                    workflow: "meeting",
+                                    ref_id: id.to_string(),
+                                    step: "action_set",
+                                    ticket_no: first.as_str(),
+                                    unit_id: unit.as_str(),
+                                    due: Some(*due),
+                                    detail: action.clone(),
+                                    at,
+                                },
+                            )
+                            .await?;
                             step(
                                 tx,
                                 &m,

@@ -488,16 +488,13 @@ pub fn list_sql(f: &Filters<'_>) -> String {
     if let Some(s) = f.state {
         words.push(format!("m.state = '{}'", s.as_sql()));
     }
-    let (at, id, limit) = (next(), next(), next());
-    words.push(format!(
-        "({key}.convened_at, {key}.meeting_id) < (COALESCE(${at}::timestamptz, 'infinity'), \
-         COALESCE(${id}::uuid, 'ffffffff-ffff-ffff-ffff-ffffffffffff'))"
-    ));
-    let columns: Vec<String> = MEETING.split(", ").map(|c| format!("m.{c}")).collect();
-    format!(
-        "SELECT {} FROM {from} WHERE {} ORDER BY {key}.convened_at DESC, {key}.meeting_id DESC LIMIT ${limit}",
-        columns.join(", "),
-        words.join(" AND ")
+    let params = [next(), next(), next()];
+    crate::lists::page(
+        (MEETING, "m"),
+        from,
+        (key, "convened_at", "meeting_id"),
+        &words,
+        params,
     )
 }
 

@@ -169,6 +169,24 @@ async fn publish_steps(
                 .push(l.cause.clone());
         }
     }
+    let mut called: Vec<&str> = lines.iter().map(|l| l.unit_id.as_str()).collect();
+    called.dedup();
+    for unit in called {
+        crate::steps::call(
+            tx,
+            crate::steps::Call {
+                workflow: "notice",
+                ref_id: n.notice_id.to_string(),
+                step: "published",
+                ticket_no: "",
+                unit_id: unit,
+                due: None,
+                detail: n.title.clone(),
+                at,
+            },
+        )
+        .await?;
+    }
     for ((ticket, unit), causes) in behind {
         crate::steps::publish(
             tx,

@@ -64,16 +64,7 @@ pub fn period(
     to: Option<&prost_types::Timestamp>,
     now: DateTime<Utc>,
 ) -> Option<(DateTime<Utc>, DateTime<Utc>)> {
-    let mut read = |field: &str, t| match hotline_common::time::required(t, field) {
-        Ok(t) => Some(t),
-        Err(e) => {
-            for (field, problem) in e.fields {
-                f.add(&field, problem);
-            }
-            None
-        }
-    };
-    let (from, to) = (read("period_from", from), read("period_to", to));
+    let (from, to) = (f.time("period_from", from), f.time("period_to", to));
     let (from, to) = (from?, to?);
     if to <= from {
         f.add("period_to", "must be later than period_from");

@@ -17,26 +17,21 @@ pub mod store;
 use hotline_common::audit::{self, Entry};
 use hotline_common::auth::Identity;
 use hotline_common::clock::{self, CENTRE_UNIT};
-use hotline_common::error::from_peer;
 use hotline_common::ids::{Id, TicketNo, UnitId};
 use hotline_common::outbox::Tx;
 use hotline_common::paging::{Cursor, Page};
 use hotline_common::summons::{self, is_late};
-use hotline_common::time::{now, required};
+use hotline_common::time::now;
 use hotline_common::validate::Fields;
-use hotline_common::{ApiError, Reason};
-use hotline_proto::dispatch::v1::{
-    GetRoutingRequest, RedispatchTicketRequest, UnitChoice, redispatch_ticket_request::Target,
-};
+use hotline_common::ApiError;
 use hotline_proto::events::v1::Workflow;
 use hotline_proto::supervision::v1 as pb;
 
 use self::rules::{DivisionState, NonCooperation};
 use self::store::{Division, Filters, New, Recorded, SUMMONSES};
-use crate::evaluation::known_unit;
 use crate::ids::DivisionId;
-use crate::scope::visible_unit;
-use crate::workflows::Workflows;
+use crate::scope::{own_unit, visible_unit};
+use crate::workflows::{Redispatch, Workflows};
 
 fn not_found(id: DivisionId) -> ApiError {
     ApiError::not_found(format!("no on-site division {id}"))
@@ -81,15 +76,7 @@ pub async fn start(
     let ticket = f.id::<TicketNo>("ticket_no", &r.ticket_no);
     let place = f.text("place", &r.place, rules::MAX_PLACE);
     let reason = f.text("reason", &r.reason, rules::MAX_TEXT);
-    let arrive_by = match required(r.arrive_by.as_ref(), "arrive_by") {
-        Ok(t) => Some(t),
-        Err(e) => {
-            for (field, problem) in e.fields {
-                f.add(&field, problem);
-            }
-            None
-        }
-    };
+    let arrive_by = f.time("arrive_by", r.arrive_by.as_ref());
     let centre = UnitId::parse(CENTRE_UNIT).map_err(ApiError::internal)?;
     let call = summons::check_call(
         &mut f,
@@ -102,16 +89,8 @@ pub async fn start(
     );
     f.finish()?;
     let (ticket, call) = (ticket.expect("checked"), call.expect("checked"));
-    let known = crate::reports::store::known_tickets(&app.pool, &[ticket.to_string()]).await?;
-    if known.is_empty() {
-        return Err(ApiError::not_found(format!(
-            "ticket {ticket} is unknown to supervision (no event of it arrived)"
-        ))
-        .with("ticket_no", &ticket));
-    }
-    for (i, u) in call.units.iter().enumerate() {
-        known_unit(&app.pool, &format!("unit_ids[{i}]"), u).await?;
-    }
+    app.check_tickets(&[ticket.to_string()]).await?;
+    app.check_units("unit_ids", &call.units).await?;
     let policy = app.policy.clone();
     app.keys
         .once(&who, &r, async |tx| {
@@ -137,6 +116,22 @@ pub async fn start(
                 place
             );
             step(tx, &d, "summoned", "", detail, at).await?;
+            for u in &call.units {
+                crate::steps::call(
+                    tx,
+                    crate::steps::Call {
+                        workflow: "on_site_division",
+                        ref_id: id.to_string(),
+                        step: "summoned",
+                        ticket_no: ticket.as_str(),
+                        unit_id: u.as_str(),
+                        due: Some(call.arrive_by),
+                        detail: place.clone(),
+                        at,
+                    },
+                )
+                .await?;
+            }
             audit::append(
                 tx,
                 &[Entry::by(
@@ -168,12 +163,7 @@ pub async fn arrive(
     let id = f.id::<DivisionId>("division_id", &r.division_id);
     f.finish()?;
     let id = id.expect("checked");
-    let unit = visible_unit(&who, None)?.ok_or_else(|| {
-        ApiError::permission(
-            Reason::NoUnit,
-            format!("{} belongs to no unit", who.subject),
-        )
-    })?;
+    let unit = own_unit(&who)?;
     let what = format!("on-site division {id}");
     app.keys
         .once(&who, &r, async |tx| {
@@ -233,46 +223,20 @@ pub async fn record(
         let units = store::units(&app.pool, &[id]).await?;
         let summoned: Vec<_> = units.iter().map(store::UnitRow::summoned).collect();
         let cooperation = rules::cooperation(&summoned, &division)?;
-        let mut dispatch = app.dispatch.clone();
-        let hop = match d.planned_hop {
-            Some(h) => h,
-            None => {
-                let current = dispatch
-                    .get_routing(GetRoutingRequest {
-                        ticket_no: d.ticket_no.to_string(),
-                    })
-                    .await
-                    .map_err(|s| from_peer("dispatch", s))?
-                    .into_inner()
-                    .routing
-                    .ok_or_else(|| ApiError::unavailable("dispatch sent no routing"))?
-                    .hop;
-                store::plan_hop(&app.pool, id, current).await?
-            }
-        };
-        // Keyed by the division: a retried recording asks dispatch the same
-        // and gets the same hop back.
-        let routed = dispatch
-            .redispatch_ticket(RedispatchTicketRequest {
-                ticket_no: d.ticket_no.to_string(),
-                hop,
-                reason: format!("on-site division (现场核分) {id}"),
-                return_id: String::new(),
-                target: Some(Target::Units(UnitChoice {
-                    lead_unit_id: division.lead.to_string(),
-                    co_unit_ids: division.co.iter().map(ToString::to_string).collect(),
-                })),
-                idempotency_key: format!("onsite-{id}"),
-            })
-            .await
-            .map_err(|s| from_peer("dispatch", s))?
-            .into_inner()
-            .routing
-            .ok_or_else(|| ApiError::unavailable("dispatch sent no routing"))?;
-        Ok(Planned {
-            hop: routed.hop,
-            cooperation,
-        })
+        let hop = app
+            .redispatch(
+                Redispatch {
+                    ticket: &d.ticket_no,
+                    lead: &division.lead,
+                    co: &division.co,
+                    reason: format!("on-site division (现场核分) {id}"),
+                    key: format!("onsite-{id}"),
+                },
+                d.planned_hop,
+                async |current| store::plan_hop(&app.pool, id, current).await,
+            )
+            .await?;
+        Ok(Planned { hop, cooperation })
     };
     app.keys
         .once_after(&who, &r, prepare, async |planned: Planned, tx| {

@@ -267,16 +267,13 @@ pub fn list_sql(f: &Filters<'_>) -> String {
     if let Some(s) = f.state {
         words.push(format!("d.state = '{}'", s.as_sql()));
     }
-    let (at, id, limit) = (next(), next(), next());
-    words.push(format!(
-        "({key}.called_at, {key}.division_id) < (COALESCE(${at}::timestamptz, 'infinity'), \
-         COALESCE(${id}::uuid, 'ffffffff-ffff-ffff-ffff-ffffffffffff'))"
-    ));
-    let columns: Vec<String> = DIVISION.split(", ").map(|c| format!("d.{c}")).collect();
-    format!(
-        "SELECT {} FROM {from} WHERE {} ORDER BY {key}.called_at DESC, {key}.division_id DESC LIMIT ${limit}",
-        columns.join(", "),
-        words.join(" AND ")
+    let params = [next(), next(), next()];
+    crate::lists::page(
+        (DIVISION, "d"),
+        from,
+        (key, "called_at", "division_id"),
+        &words,
+        params,
     )
 }
 

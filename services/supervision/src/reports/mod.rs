@@ -21,7 +21,7 @@ use hotline_common::outbox::Tx;
 use hotline_common::paging::{Cursor, Page};
 use hotline_common::time::now;
 use hotline_common::validate::Fields;
-use hotline_common::{ApiError, Reason};
+use hotline_common::ApiError;
 use hotline_proto::supervision::v1 as pb;
 use hotline_sla::{Policy, Stage};
 
@@ -29,7 +29,7 @@ use self::rules::{FeedbackState, ReportState};
 use self::store::{Filters, Recipient, Report, Written};
 use crate::evaluation::known_unit;
 use crate::ids::ReportId;
-use crate::scope::visible_unit;
+use crate::scope::{own_unit, visible_unit};
 use crate::workflows::Workflows;
 
 fn not_found(id: ReportId) -> ApiError {
@@ -70,6 +70,31 @@ async fn step(
             ref_id: r.report_id.to_string(),
             step,
             unit_id: unit.map(|u| u.as_str()).unwrap_or(""),
+            detail,
+            at,
+        },
+    )
+    .await
+}
+
+/// Calls on a recipient unit through its stream.
+async fn call(
+    tx: &mut Tx,
+    r: &Report,
+    rec: &Recipient,
+    step: &'static str,
+    detail: String,
+    at: chrono::DateTime<chrono::Utc>,
+) -> Result<(), ApiError> {
+    crate::steps::call(
+        tx,
+        crate::steps::Call {
+            workflow: "special_report",
+            ref_id: r.report_id.to_string(),
+            step,
+            ticket_no: r.first_ticket(),
+            unit_id: rec.unit_id.as_str(),
+            due: Some(rec.feedback_due),
             detail,
             at,
         },
@@ -121,13 +146,7 @@ async fn start_clock(
 /// The tickets and units of a draft, known to supervision, or NOT_FOUND.
 async fn check_known(app: &Workflows, d: &rules::Draft) -> Result<(), ApiError> {
     let asked: Vec<String> = d.tickets.iter().map(ToString::to_string).collect();
-    let known = store::known_tickets(&app.pool, &asked).await?;
-    if let Some(t) = asked.iter().find(|t| !known.contains(t)) {
-        return Err(ApiError::not_found(format!(
-            "ticket {t} is unknown to supervision (no event of it arrived)"
-        ))
-        .with("ticket_no", t));
-    }
+    app.check_tickets(&asked).await?;
     for (i, (u, _)) in d.asks.iter().enumerate() {
         known_unit(&app.pool, &format!("asks[{i}].unit_id"), u).await?;
     }
@@ -222,6 +241,7 @@ pub async fn decide(
                 let report = store::set_state(tx, id, ReportState::Issued, at, decided).await?;
                 for rec in store::await_feedback(tx, id).await? {
                     start_clock(tx, &policy, &report, &rec, at).await?;
+                    call(tx, &report, &rec, "issued", report.title.clone(), at).await?;
                 }
                 let detail = format!(
                     "{} (feedback due {})",
@@ -250,16 +270,6 @@ pub async fn decide(
             })
         })
         .await
-}
-
-/// The caller's own unit, for a unit's step.
-fn own_unit(who: &Identity) -> Result<UnitId, ApiError> {
-    visible_unit(who, None)?.ok_or_else(|| {
-        ApiError::permission(
-            Reason::NoUnit,
-            format!("{} belongs to no unit", who.subject),
-        )
-    })
 }
 
 /// SubmitReportFeedback: a unit's written feedback; its clock stops.
@@ -388,6 +398,7 @@ pub async fn decide_feedback(
                 }
             } else {
                 start_clock(tx, &policy, &report, &rec, at).await?;
+                call(tx, &report, &rec, "feedback_sent_back", note.clone(), at).await?;
                 let detail = format!("{note} (feedback due {})", rec.feedback_due.to_rfc3339());
                 step(tx, &report, "feedback_sent_back", Some(&unit), detail, at).await?;
                 audit::append(

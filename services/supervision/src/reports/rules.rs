@@ -138,9 +138,8 @@ pub fn due_field(
     raw: Option<&prost_types::Timestamp>,
     now: DateTime<Utc>,
 ) -> Option<DateTime<Utc>> {
-    let t = hotline_common::time::required(raw, field)
-        .and_then(|t| hotline_common::time::within(t, field, Some(now), Some(now + max_ahead())));
-    match t {
+    let t = f.time(field, raw)?;
+    match hotline_common::time::within(t, field, Some(now), Some(now + max_ahead())) {
         Ok(t) if t > now => Some(t),
         Ok(_) => {
             f.add(field, "must be later than now");

@@ -442,16 +442,13 @@ pub fn list_sql(f: &Filters<'_>) -> String {
     } else if f.issued_only {
         words.push(format!("{state_column} IN ('issued', 'closed')"));
     }
-    let (at, id, limit) = (next(), next(), next());
-    words.push(format!(
-        "({key}.drafted_at, {key}.report_id) < (COALESCE(${at}::timestamptz, 'infinity'), \
-         COALESCE(${id}::uuid, 'ffffffff-ffff-ffff-ffff-ffffffffffff'))"
-    ));
-    let columns: Vec<String> = REPORT.split(", ").map(|c| format!("s.{c}")).collect();
-    format!(
-        "SELECT {} FROM {from} WHERE {} ORDER BY {key}.drafted_at DESC, {key}.report_id DESC LIMIT ${limit}",
-        columns.join(", "),
-        words.join(" AND ")
+    let params = [next(), next(), next()];
+    crate::lists::page(
+        (REPORT, "s"),
+        from,
+        (key, "drafted_at", "report_id"),
+        &words,
+        params,
     )
 }
 

@@ -111,5 +111,10 @@ fn translate(e: &FeedEvent) -> Option<(String, String, Event)> {
         SupEvent::CaseOpened(c) => {
             Some((c.unit_id.clone(), c.ticket_no.clone(), Event::CaseOpened(c)))
         }
+        SupEvent::WorkflowCall(w) => Some((
+            w.unit_id.clone(),
+            w.ticket_no.clone(),
+            Event::WorkflowCall(w),
+        )),
     }
 }
