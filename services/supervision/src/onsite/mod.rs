@@ -14,6 +14,7 @@
 pub mod rules;
 pub mod store;
 
+use hotline_common::ApiError;
 use hotline_common::audit::{self, Entry};
 use hotline_common::auth::Identity;
 use hotline_common::clock::{self, CENTRE_UNIT};
@@ -23,7 +24,6 @@ use hotline_common::paging::{Cursor, Page};
 use hotline_common::summons::{self, is_late};
 use hotline_common::time::now;
 use hotline_common::validate::Fields;
-use hotline_common::ApiError;
 use hotline_proto::events::v1::Workflow;
 use hotline_proto::supervision::v1 as pb;
 
@@ -199,7 +199,6 @@ pub async fn arrive(
 /// division's transaction.
 struct Planned {
     hop: i32,
-    cooperation: Vec<(UnitId, NonCooperation)>,
 }
 
 /// RecordDivision: dispatch re-dispatches the ticket to the units the
@@ -222,7 +221,9 @@ pub async fn record(
         rules::may_change(id, d.state()?)?;
         let units = store::units(&app.pool, &[id]).await?;
         let summoned: Vec<_> = units.iter().map(store::UnitRow::summoned).collect();
-        let cooperation = rules::cooperation(&summoned, &division)?;
+        // Checked before dispatch is asked (a refusing unit must have come);
+        // recomputed under the lock.
+        rules::cooperation(&summoned, &division)?;
         let hop = app
             .redispatch(
                 Redispatch {
@@ -236,13 +237,17 @@ pub async fn record(
                 async |current| store::plan_hop(&app.pool, id, current).await,
             )
             .await?;
-        Ok(Planned { hop, cooperation })
+        Ok(Planned { hop })
     };
     app.keys
         .once_after(&who, &r, prepare, async |planned: Planned, tx| {
             let d = store::lock(tx, id).await?.ok_or_else(|| not_found(id))?;
             rules::may_change(id, d.state()?)?;
             let at = now();
+            // Who arrived, as it stands under the division's lock: a unit
+            // may have arrived while dispatch was asked.
+            let summoned = SUMMONSES.lock(tx, id.uuid()).await?;
+            let cooperation = rules::cooperation(&summoned, &division)?;
             store::record(
                 tx,
                 id,
@@ -253,14 +258,14 @@ pub async fn record(
                     hop: planned.hop,
                     by: &who.subject,
                     at,
-                    cooperation: &planned.cooperation,
+                    cooperation: &cooperation,
                 },
             )
             .await?;
             // The arrival clocks still running stop: a unit that never came
             // is recorded as not cooperating, and its case (if the time
             // passed) closes with the division.
-            for (unit, how) in &planned.cooperation {
+            for (unit, how) in &cooperation {
                 if *how == NonCooperation::DidNotArrive {
                     clock::stop(tx, &SUMMONSES.clock_id(&d.ticket_no, unit, id.uuid()), at).await?;
                 }
@@ -288,7 +293,7 @@ pub async fn record(
                     planned.hop
                 ),
             )];
-            for (unit, how) in &planned.cooperation {
+            for (unit, how) in &cooperation {
                 if *how != NonCooperation::None {
                     step(
                         tx,

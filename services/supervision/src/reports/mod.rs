@@ -13,6 +13,7 @@
 pub mod rules;
 pub mod store;
 
+use hotline_common::ApiError;
 use hotline_common::audit::{self, Entry};
 use hotline_common::auth::Identity;
 use hotline_common::clock::{self, ClockSpec};
@@ -21,7 +22,6 @@ use hotline_common::outbox::Tx;
 use hotline_common::paging::{Cursor, Page};
 use hotline_common::time::now;
 use hotline_common::validate::Fields;
-use hotline_common::ApiError;
 use hotline_proto::supervision::v1 as pb;
 use hotline_sla::{Policy, Stage};
 
