@@ -150,18 +150,19 @@ async fn feedback_urges(sys: &System, ticket: &str, unit: &str) -> Vec<Urge> {
         .collect()
 }
 
-/// The supervision steps on a ticket's timeline as `who` sees it, once
-/// there are `n`: (step, unit).
+/// The steps of `workflow` (as the timeline names it) on a ticket's
+/// timeline as `who` sees it, once there are `n`: (step, unit).
 async fn steps_on_timeline(
     sys: &System,
     ticket: &str,
-    roles: &[Role],
-    unit: Option<&str>,
+    (workflow, roles, unit): (&str, &[Role], Option<&str>),
     n: usize,
 ) -> Vec<(String, String)> {
+    let head = format!("{workflow} ");
     let intake = IntakeServiceClient::new(sys.channel_with("intake", sys.token(roles, unit)).await);
     eventually(PATIENCE, "the workflow's steps on the timeline", || {
         let mut intake = intake.clone();
+        let head = head.clone();
         async move {
             let entries = intake
                 .get_timeline(GetTimelineRequest {
@@ -173,7 +174,9 @@ async fn steps_on_timeline(
                 .entries;
             let steps: Vec<(String, String)> = entries
                 .iter()
-                .filter(|e| e.kind == TimelineEventKind::Supervision as i32)
+                .filter(|e| {
+                    e.kind == TimelineEventKind::Supervision as i32 && e.detail.starts_with(&head)
+                })
                 .map(|e| {
                     let step = e.detail.split([' ', ':']).nth(2).unwrap_or("").to_string();
                     (step, e.unit_id.clone())
@@ -622,7 +625,13 @@ async fn a_special_report_goes_from_draft_to_closed_with_one_unit_late() {
     assert_eq!(e.code(), Code::PermissionDenied);
     // The steps that reached the units are on both tickets' timelines, in
     // order; a unit's staff see their own unit's and the report's.
-    let centre = steps_on_timeline(&sys, &tickets[1], &[Role::Supervisor], None, 8).await;
+    let centre = steps_on_timeline(
+        &sys,
+        &tickets[1],
+        ("special_report", &[Role::Supervisor], None),
+        8,
+    )
+    .await;
     let names: Vec<&str> = centre.iter().map(|(s, _)| s.as_str()).collect();
     assert_eq!(
         names,
@@ -641,7 +650,13 @@ async fn a_special_report_goes_from_draft_to_closed_with_one_unit_late() {
         centre[2].1, late,
         "the second submission is the late unit's"
     );
-    let own = steps_on_timeline(&sys, first, &[Role::UnitStaff], Some(on_time), 4).await;
+    let own = steps_on_timeline(
+        &sys,
+        first,
+        ("special_report", &[Role::UnitStaff], Some(on_time)),
+        4,
+    )
+    .await;
     assert!(
         own.iter().all(|(_, u)| u.is_empty() || u == on_time),
         "{own:?}"
@@ -787,7 +802,13 @@ async fn a_shirking_case_is_opened_with_evidence_listed_and_closed() {
         .await
         .unwrap_err();
     assert_eq!(e.code(), Code::NotFound);
-    let steps = steps_on_timeline(&sys, ticket, &[Role::Supervisor], None, 2).await;
+    let steps = steps_on_timeline(
+        &sys,
+        ticket,
+        ("shirking_case", &[Role::Supervisor], None),
+        2,
+    )
+    .await;
     assert_eq!(
         steps,
         [
@@ -1000,7 +1021,13 @@ async fn an_on_site_division_with_a_unit_that_never_arrives() {
         assert_eq!(listed.len(), 1);
         assert_eq!(listed[0].division_id, id);
     }
-    let steps = steps_on_timeline(&sys, ticket, &[Role::Supervisor], None, 4).await;
+    let steps = steps_on_timeline(
+        &sys,
+        ticket,
+        ("on_site_division", &[Role::Supervisor], None),
+        4,
+    )
+    .await;
     let names: Vec<&str> = steps.iter().map(|(s, _)| s.as_str()).collect();
     assert_eq!(names, ["summoned", "arrived", "divided", "not_cooperating"]);
     assert_eq!(steps[3].1, absent);
@@ -1227,7 +1254,8 @@ async fn a_notice_lists_exactly_the_units_and_tickets_of_its_period() {
         assert_eq!(listed[0].lines.len(), want);
     }
     // The publication is on the tickets behind the lines.
-    let steps = steps_on_timeline(&sys, &tickets[0], &[Role::Supervisor], None, 2).await;
+    let steps =
+        steps_on_timeline(&sys, &tickets[0], ("notice", &[Role::Supervisor], None), 1).await;
     assert!(
         steps
             .iter()
@@ -1627,7 +1655,7 @@ async fn a_meeting_from_the_candidates_with_a_late_unit_redispatches_the_ticket(
         .into_inner()
         .meetings;
     assert_eq!(listed.len(), 1);
-    let steps = steps_on_timeline(&sys, ticket, &[Role::Supervisor], None, 7).await;
+    let steps = steps_on_timeline(&sys, ticket, ("meeting", &[Role::Supervisor], None), 7).await;
     let names: Vec<&str> = steps.iter().map(|(s, _)| s.as_str()).collect();
     assert_eq!(
         names,

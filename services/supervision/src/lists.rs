@@ -3,6 +3,11 @@
 //! a unit's or a ticket's rows of them), the filters written out, and a
 //! cursor on the driving table's (time, id) that is an index condition.
 
+use hotline_common::ApiError;
+use hotline_common::paging::Cursor;
+use sqlx::postgres::PgRow;
+use sqlx::{AssertSqlSafe, PgPool};
+
 /// `SELECT` the record's `columns` (qualified by `alias`) `FROM from WHERE`
 /// the filters and the cursor on `key`'s `(time, id)`, newest first, with
 /// the parameters numbered `at`, `id` (NULL on the first page) and `limit`.
@@ -27,6 +32,26 @@ pub fn page(
         columns.join(", "),
         words.join(" AND ")
     )
+}
+
+/// Runs a list's SQL with its filters' values bound in order, then the
+/// cursor (NULLs on the first page) and the limit.
+pub async fn fetch<T>(
+    pool: &PgPool,
+    sql: String,
+    filters: &[&str],
+    cursor: Option<&Cursor>,
+    limit: i64,
+) -> Result<Vec<T>, ApiError>
+where
+    T: for<'r> sqlx::FromRow<'r, PgRow> + Send + Unpin,
+{
+    let mut q = sqlx::query_as::<_, T>(AssertSqlSafe(sql));
+    for v in filters {
+        q = q.bind(*v);
+    }
+    let (at, id) = cursor.map(|c| (c.at, c.uuid())).unzip();
+    Ok(q.bind(at).bind(id).bind(limit).fetch_all(pool).await?)
 }
 
 #[cfg(test)]

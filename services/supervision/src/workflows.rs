@@ -44,7 +44,7 @@ impl Workflows {
     /// NOT_FOUND naming the first of `tickets` no event of which reached
     /// supervision.
     pub async fn check_tickets(&self, tickets: &[String]) -> Result<(), ApiError> {
-        let known = crate::reports::store::known_tickets(&self.pool, tickets).await?;
+        let known = crate::evaluation::store::known_tickets(&self.pool, tickets).await?;
         match tickets.iter().find(|t| !known.contains(t)) {
             None => Ok(()),
             Some(t) => Err(ApiError::not_found(format!(

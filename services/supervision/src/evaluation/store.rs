@@ -354,6 +354,19 @@ pub async fn sums_by_month(
         .collect()
 }
 
+/// The tickets of `tickets` that supervision has heard of (an event of
+/// theirs reached the evaluation).
+pub async fn known_tickets(pool: &PgPool, tickets: &[String]) -> Result<Vec<String>, ApiError> {
+    let rows: Vec<(String,)> = sqlx::query_as(
+        "SELECT t FROM UNNEST($1::text[]) AS t \
+         WHERE EXISTS (SELECT 1 FROM eval_events e WHERE e.ticket_no = t)",
+    )
+    .bind(tickets)
+    .fetch_all(pool)
+    .await?;
+    Ok(rows.into_iter().map(|(t,)| t).collect())
+}
+
 /// The unit appears in the evaluation's events (routed to, or counted).
 pub async fn unit_known(pool: &PgPool, unit: &str) -> Result<bool, ApiError> {
     let (known,): (bool,) = sqlx::query_as(

@@ -204,12 +204,15 @@ pub async fn list(
     cursor: Option<&Cursor>,
     limit: i64,
 ) -> Result<Vec<Inspection>, ApiError> {
-    let mut q = sqlx::query_as::<_, Inspection>(AssertSqlSafe(list_sql(unit.is_some(), state)));
-    if let Some(u) = unit {
-        q = q.bind(u);
-    }
-    let (at, id) = cursor.map(|c| (c.at, c.uuid())).unzip();
-    Ok(q.bind(at).bind(id).bind(limit).fetch_all(pool).await?)
+    let filters: Vec<&str> = unit.map(|u| u.as_str()).into_iter().collect();
+    crate::lists::fetch(
+        pool,
+        list_sql(unit.is_some(), state),
+        &filters,
+        cursor,
+        limit,
+    )
+    .await
 }
 
 #[cfg(test)]

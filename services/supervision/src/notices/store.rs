@@ -277,13 +277,7 @@ pub async fn list(
     cursor: Option<&Cursor>,
     limit: i64,
 ) -> Result<Vec<Notice>, ApiError> {
-    let (at, id) = cursor.map(|c| (c.at, c.uuid())).unzip();
-    Ok(sqlx::query_as(AssertSqlSafe(list_sql(state)))
-        .bind(at)
-        .bind(id)
-        .bind(limit)
-        .fetch_all(pool)
-        .await?)
+    crate::lists::fetch(pool, list_sql(state), &[], cursor, limit).await
 }
 
 #[cfg(test)]

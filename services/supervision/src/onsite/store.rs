@@ -283,15 +283,11 @@ pub async fn list(
     cursor: Option<&Cursor>,
     limit: i64,
 ) -> Result<Vec<Division>, ApiError> {
-    let mut q = sqlx::query_as::<_, Division>(AssertSqlSafe(list_sql(f)));
-    if let Some(u) = f.unit {
-        q = q.bind(u);
-    }
-    if let Some(t) = f.ticket {
-        q = q.bind(t);
-    }
-    let (at, id) = cursor.map(|c| (c.at, c.uuid())).unzip();
-    Ok(q.bind(at).bind(id).bind(limit).fetch_all(pool).await?)
+    let filters: Vec<&str> = [f.unit.map(|u| u.as_str()), f.ticket.map(|t| t.as_str())]
+        .into_iter()
+        .flatten()
+        .collect();
+    crate::lists::fetch(pool, list_sql(f), &filters, cursor, limit).await
 }
 
 #[cfg(test)]

@@ -117,19 +117,6 @@ impl Recipient {
     }
 }
 
-/// The tickets of `tickets` that supervision has heard of (an event of
-/// theirs reached the evaluation).
-pub async fn known_tickets(pool: &PgPool, tickets: &[String]) -> Result<Vec<String>, ApiError> {
-    let rows: Vec<(String,)> = sqlx::query_as(
-        "SELECT t FROM UNNEST($1::text[]) AS t \
-         WHERE EXISTS (SELECT 1 FROM eval_events e WHERE e.ticket_no = t)",
-    )
-    .bind(tickets)
-    .fetch_all(pool)
-    .await?;
-    Ok(rows.into_iter().map(|(t,)| t).collect())
-}
-
 async fn put_recipients(
     tx: &mut Tx,
     id: ReportId,
@@ -459,16 +446,11 @@ pub async fn list(
     cursor: Option<&Cursor>,
     limit: i64,
 ) -> Result<Vec<Report>, ApiError> {
-    let sql = list_sql(f);
-    let mut q = sqlx::query_as::<_, Report>(AssertSqlSafe(sql));
-    if let Some(u) = f.unit {
-        q = q.bind(u);
-    }
-    if let Some(t) = f.ticket {
-        q = q.bind(t);
-    }
-    let (at, id) = cursor.map(|c| (c.at, c.uuid())).unzip();
-    Ok(q.bind(at).bind(id).bind(limit).fetch_all(pool).await?)
+    let filters: Vec<&str> = [f.unit.map(|u| u.as_str()), f.ticket]
+        .into_iter()
+        .flatten()
+        .collect();
+    crate::lists::fetch(pool, list_sql(f), &filters, cursor, limit).await
 }
 
 #[cfg(test)]
