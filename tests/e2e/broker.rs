@@ -64,6 +64,7 @@ async fn a_broker_restart_while_clocks_run_loses_nothing() {
                 tier: UrgencyTier::Emergency as i32,
                 complex: false,
                 attachments: vec![],
+                ..Default::default()
             })
             .await
             .expect("submit")

@@ -82,7 +82,7 @@ async fn requests_are_routed_by_category_and_area() {
         let units: Vec<&str> = r.units.iter().map(|u| u.unit_id.as_str()).collect();
         assert_eq!(units[0], *want_lead, "{category} in {district}/{street}");
         assert_eq!(&units[1..], *want_co, "{category} in {district}/{street}");
-        assert_eq!(r.catalogue_version, "beijing-2026.12");
+        assert_eq!(r.catalogue_version, "beijing-2026.12.2");
         assert_eq!(r.hop, 1);
         let basis = if *want_lead == format!("district-gov-{district}") && want_co.is_empty() {
             RoutingBasis::DistrictGovernment

@@ -83,6 +83,7 @@ fn neglected(key: &str) -> SubmitRequest {
         tier: UrgencyTier::Emergency as i32,
         complex: false,
         attachments: vec![],
+        ..Default::default()
     }
 }
 

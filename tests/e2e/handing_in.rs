@@ -27,6 +27,7 @@ fn handed_in(no: &str) -> RouteTicketRequest {
                 district_code: "110105".into(),
                 street_code: "110105001".into(),
                 address: "某小区".into(),
+                ..Default::default()
             }),
             accepted_at: Some(prost_types::Timestamp {
                 seconds: now,

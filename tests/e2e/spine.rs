@@ -93,7 +93,7 @@ async fn one_request_travels_the_whole_path() {
         .routing
         .expect("routing");
     assert_eq!(routing.basis, RoutingBasis::CatalogueRule as i32);
-    assert_eq!(routing.catalogue_version, "beijing-2026.12");
+    assert_eq!(routing.catalogue_version, "beijing-2026.12.2");
     let units: Vec<(&str, i32)> = assignments
         .iter()
         .map(|a| (a.unit_id.as_str(), a.role))

@@ -67,6 +67,7 @@ async fn two_tickets(sys: &System) -> (Vec<String>, Vec<String>) {
         district_code: "110105".into(),
         street_code: String::new(),
         address: "建国路某小区".into(),
+        ..Default::default()
     });
     let mut tickets = Vec::new();
     let mut units = Vec::new();

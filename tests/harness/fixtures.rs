@@ -67,11 +67,13 @@ pub fn heating_request(key: &str) -> hotline_proto::intake::v1::SubmitRequest {
             district_code: "110105".into(),
             street_code: "110105001".into(),
             address: "建外街道某小区3号楼".into(),
+            ..Default::default()
         }),
         category_code: "heating".into(),
         tier: hotline_proto::common::v1::UrgencyTier::Emergency as i32,
         complex: false,
         attachments: vec![],
+        ..Default::default()
     }
 }
 

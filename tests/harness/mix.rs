@@ -93,11 +93,13 @@ impl Kind {
                 district_code: self.district.into(),
                 street_code: self.street.into(),
                 address: "某小区1号楼".into(),
+                ..Default::default()
             }),
             category_code: self.category.into(),
             tier: UrgencyTier::General as i32,
             complex: false,
             attachments: vec![],
+            ..Default::default()
         }
     }
 }

@@ -30,12 +30,14 @@ pub fn emergency(key: &str) -> SubmitRequest {
             district_code: "110108".into(),
             street_code: String::new(),
             address: "中关村大街某路口".into(),
+            ..Default::default()
         }),
         // No rule for this category: the district government alone holds it.
         category_code: "other".into(),
         tier: UrgencyTier::Emergency as i32,
         complex: false,
         attachments: vec![],
+        ..Default::default()
     }
 }
 

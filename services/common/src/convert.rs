@@ -1,7 +1,7 @@
 //! The shared enums between their protobuf form and the domain.
 
 use hotline_proto::common::v1 as pb;
-use hotline_sla::{Stage, Tier};
+use hotline_sla::{RequestType, Stage, TicketClass, Tier};
 
 use crate::error::ApiError;
 
@@ -21,6 +21,44 @@ pub fn tier_to_proto(t: Tier) -> pb::UrgencyTier {
         Tier::BasicLivelihood => pb::UrgencyTier::BasicLivelihood,
         Tier::General => pb::UrgencyTier::General,
     }
+}
+
+/// A request type from the wire: UNSPECIFIED is "not recorded"; an
+/// unknown value is INVALID_ARGUMENT naming `field`.
+pub fn request_type_from_proto(value: i32, field: &str) -> Result<RequestType, ApiError> {
+    match pb::RequestType::try_from(value) {
+        Ok(pb::RequestType::Unspecified) => Ok(RequestType::Unrecorded),
+        Ok(pb::RequestType::Consultation) => Ok(RequestType::Consultation),
+        Ok(pb::RequestType::Help) => Ok(RequestType::Help),
+        Ok(pb::RequestType::Complaint) => Ok(RequestType::Complaint),
+        Ok(pb::RequestType::Report) => Ok(RequestType::Report),
+        Ok(pb::RequestType::Suggestion) => Ok(RequestType::Suggestion),
+        Err(_) => Err(ApiError::invalid(
+            field,
+            &format!("unknown request type {value}"),
+        )),
+    }
+}
+
+pub fn request_type_to_proto(t: RequestType) -> pb::RequestType {
+    match t {
+        RequestType::Unrecorded => pb::RequestType::Unspecified,
+        RequestType::Consultation => pb::RequestType::Consultation,
+        RequestType::Help => pb::RequestType::Help,
+        RequestType::Complaint => pb::RequestType::Complaint,
+        RequestType::Report => pb::RequestType::Report,
+        RequestType::Suggestion => pb::RequestType::Suggestion,
+    }
+}
+
+/// The class a stored or handed-in ticket's limits are looked up by; its
+/// problems named under `at` (e.g. "ticket").
+pub fn class_of(ticket: &pb::TicketSummary, at: &str) -> Result<TicketClass, ApiError> {
+    Ok(TicketClass {
+        tier: tier_from_proto(ticket.tier, &format!("{at}.tier"))?,
+        complex: ticket.complex,
+        kind: request_type_from_proto(ticket.request_type, &format!("{at}.request_type"))?,
+    })
 }
 
 pub fn stage_to_proto(s: Stage) -> pb::Stage {

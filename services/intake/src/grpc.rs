@@ -23,6 +23,10 @@ impl IntakeService for Grpc {
         unary(req, |who, m| tickets::submit(&self.app, who, m)).await
     }
 
+    async fn find_tickets(&self, req: Request<FindTicketsRequest>) -> Reply<FindTicketsResponse> {
+        unary(req, |who, m| tickets::find_tickets(&self.app, who, m)).await
+    }
+
     async fn get_ticket(&self, req: Request<GetTicketRequest>) -> Reply<GetTicketResponse> {
         unary(req, |who, m| tickets::get_ticket(&self.app, who, m)).await
     }

@@ -18,6 +18,10 @@ pub const RULES: &[Rule] = &[
         &[Operator, Service],
     ),
     (
+        "/hotline.intake.v1.IntakeService/FindTickets",
+        &[Operator, Service, Dispatcher, Supervisor, Auditor],
+    ),
+    (
         "/hotline.intake.v1.IntakeService/GetTicket",
         &[
             Operator,

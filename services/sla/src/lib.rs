@@ -16,6 +16,7 @@ mod evaluation;
 mod inspections;
 mod ratings;
 mod rehandling;
+mod request_types;
 mod return_visits;
 
 use evaluation::RawEvaluation;
@@ -27,6 +28,7 @@ use ratings::RawRatings;
 pub use ratings::{DefaultRating, LEVEL_NAMES, Ratings};
 use rehandling::RawRehandling;
 pub use rehandling::{MAX_ROUNDS_CEILING, Rehandling};
+pub use request_types::RequestType;
 use return_visits::RawReturnVisits;
 pub use return_visits::{DEFAULT_QUESTIONS, ReturnVisits, Sampling};
 
@@ -78,6 +80,9 @@ impl FromStr for Tier {
 pub struct TicketClass {
     pub tier: Tier,
     pub complex: bool,
+    /// 咨询, 求助, …: general requests of a type may have limits of their
+    /// own.
+    pub kind: RequestType,
 }
 
 /// A stage that runs against a limit.
@@ -199,6 +204,8 @@ pub struct Policy {
     basic_livelihood: Limits,
     general: Limits,
     complex: Limits,
+    /// General (not complex) requests of these types: their own limits.
+    by_type: std::collections::HashMap<RequestType, Limits>,
 }
 
 /// Every problem found in a policy file, reported at once.
@@ -219,6 +226,7 @@ struct RawPolicy {
     evaluation: Option<RawEvaluation>,
     inspections: Option<inspections::RawInspections>,
     tiers: Option<RawTiers>,
+    request_types: Option<request_types::RawRequestTypes>,
 }
 
 /// The evaluation section alone, read from the built-in file for a policy
@@ -252,7 +260,7 @@ struct RawTiers {
 
 #[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields)]
-struct RawLimits {
+pub(crate) struct RawLimits {
     dispatch: Option<String>,
     dispatch_surge: Option<String>,
     sign_off: Option<String>,
@@ -293,10 +301,21 @@ fn limits(
     raw: Option<&RawLimits>,
     base: Option<&Limits>,
 ) -> Option<Limits> {
+    limits_at(errors, &format!("tiers.{tier}"), raw, base)
+}
+
+/// The limits of the section at `at`, each stage left out taken from
+/// `base` (missing without one).
+pub(crate) fn limits_at(
+    errors: &mut Vec<String>,
+    at: &str,
+    raw: Option<&RawLimits>,
+    base: Option<&Limits>,
+) -> Option<Limits> {
     let empty = RawLimits::default();
     let raw = raw.unwrap_or(&empty);
     let mut stage = |name: &str, v: Option<&String>, inherited: Option<Duration>| {
-        let path = format!("tiers.{tier}.{name}");
+        let path = format!("{at}.{name}");
         let parsed = field(errors, &path, v);
         if v.is_none() && inherited.is_none() {
             errors.push(format!("{path}: missing"));
@@ -308,7 +327,7 @@ fn limits(
     let feedback = stage("feedback", raw.feedback.as_ref(), base.map(|b| b.feedback));
     let dispatch_surge = field(
         errors,
-        &format!("tiers.{tier}.dispatch_surge"),
+        &format!("{at}.dispatch_surge"),
         raw.dispatch_surge.as_ref(),
     )
     .or(base.and_then(|b| b.dispatch_surge));
@@ -391,6 +410,11 @@ impl Policy {
             Some(g) => limits(&mut errors, "complex", tiers.complex.as_ref(), Some(g)),
             None => None,
         };
+        let by_type = request_types::parse(
+            &mut errors,
+            raw.request_types.unwrap_or_default(),
+            general.as_ref(),
+        );
         match (emergency, basic, general, complex) {
             (Some(emergency), Some(basic_livelihood), Some(general), Some(complex))
                 if errors.is_empty() =>
@@ -412,6 +436,7 @@ impl Policy {
                     basic_livelihood,
                     general,
                     complex,
+                    by_type,
                 })
             }
             _ => Err(PolicyError(errors)),
@@ -423,7 +448,7 @@ impl Policy {
         match (class.tier, class.complex) {
             (Tier::Emergency, _) => &self.emergency,
             (Tier::BasicLivelihood, _) => &self.basic_livelihood,
-            (Tier::General, false) => &self.general,
+            (Tier::General, false) => self.by_type.get(&class.kind).unwrap_or(&self.general),
             (Tier::General, true) => &self.complex,
         }
     }
@@ -491,6 +516,7 @@ mod tests {
     const GENERAL: TicketClass = TicketClass {
         tier: Tier::General,
         complex: false,
+        kind: RequestType::Unrecorded,
     };
 
     #[test]
@@ -500,6 +526,7 @@ mod tests {
         let e = p.limits(TicketClass {
             tier: Tier::Emergency,
             complex: false,
+            kind: RequestType::Unrecorded,
         });
         assert_eq!(
             (e.dispatch, e.sign_off, e.feedback),
@@ -508,6 +535,7 @@ mod tests {
         let b = p.limits(TicketClass {
             tier: Tier::BasicLivelihood,
             complex: false,
+            kind: RequestType::Unrecorded,
         });
         assert_eq!(
             (b.dispatch, b.sign_off, b.feedback),
@@ -521,6 +549,7 @@ mod tests {
         let c = p.limits(TicketClass {
             tier: Tier::General,
             complex: true,
+            kind: RequestType::Unrecorded,
         });
         assert_eq!(
             (c.dispatch, c.sign_off, c.feedback),
@@ -546,6 +575,7 @@ mod tests {
         let e = TicketClass {
             tier: Tier::Emergency,
             complex: false,
+            kind: RequestType::Unrecorded,
         };
         assert_eq!(p.dispatch_deadline(e, at(10, 0), true), at(11, 0));
     }
@@ -560,6 +590,7 @@ mod tests {
         let e = TicketClass {
             tier: Tier::Emergency,
             complex: false,
+            kind: RequestType::Unrecorded,
         };
         assert_eq!(p.feedback_deadline(e, at(9, 0), at(9, 30)), at(11, 0));
     }

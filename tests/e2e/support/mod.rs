@@ -26,6 +26,7 @@ pub fn request(
         district_code: district.into(),
         street_code: street.into(),
         address: "某小区".into(),
+        ..Default::default()
     });
     r
 }

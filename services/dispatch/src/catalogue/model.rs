@@ -205,6 +205,8 @@ pub struct Route {
 /// Why a request cannot be routed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RouteError {
+    /// The operator left the category open: a dispatcher classifies it.
+    NoCategory,
     /// The request says no district: a dispatcher must place it.
     NoDistrict,
     UnknownCategory(String),

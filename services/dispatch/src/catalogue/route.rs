@@ -16,6 +16,10 @@ impl RouteError {
     /// e.g. "reroute."), for a caller who named the codes.
     pub fn invalid(self, prefix: &str) -> ApiError {
         let (field, problem) = match self {
+            RouteError::NoCategory => (
+                "category_code",
+                "the request has no category: give one".to_string(),
+            ),
             RouteError::NoDistrict => (
                 "district_code",
                 "the request names no district: give one".to_string(),
@@ -31,7 +35,35 @@ impl RouteError {
     }
 }
 
+/// At most this many other districts on one request.
+pub const MAX_OTHER_DISTRICTS: usize = 4;
+
 impl Catalogue {
+    /// A matter that spans other districts (跨区): when the route's lead is
+    /// an area's own (a district government or a street office), the other
+    /// districts' governments join as co-units, in the order given, after
+    /// the route's own. A route to a city department or utility is the
+    /// city's already and stays as it is.
+    pub fn spanning(&self, mut route: Route, others: &[AreaCode]) -> Result<Route, RouteError> {
+        if !matches!(
+            route.lead.kind,
+            UnitKind::DistrictGovernment | UnitKind::Street
+        ) {
+            return Ok(route);
+        }
+        for d in others {
+            let gov = self
+                .area(d.as_str())
+                .filter(|a| a.kind == AreaKind::District)
+                .and_then(|_| self.unit(&format!("{DISTRICT_GOV_PREFIX}{}", d.as_str())))
+                .ok_or_else(|| RouteError::UnknownDistrict(d.to_string()))?;
+            if gov.id != route.lead.id && !route.co.iter().any(|u| u.id == gov.id) {
+                route.co.push(gov.clone());
+            }
+        }
+        Ok(route)
+    }
+
     /// Routes a request of `category` located in `district` (and `street`).
     pub fn route(
         &self,
@@ -169,6 +201,29 @@ mod tests {
         let without = route(&c, "noise", "110105", None);
         assert_eq!(without.lead.id.as_str(), "district-gov-110105");
         assert!(without.co.is_empty(), "the lead is not repeated as co-unit");
+    }
+
+    #[test]
+    fn a_matter_across_districts_adds_their_governments_to_an_area_lead() {
+        let c = small();
+        let others = [area("110116")];
+        let r = c
+            .spanning(route(&c, "noise", "110105", Some("110105001")), &others)
+            .unwrap();
+        assert_eq!(
+            r.co.iter().map(|u| u.id.as_str()).collect::<Vec<_>>(),
+            ["district-gov-110105", "district-gov-110116"]
+        );
+        // A city department leads for the whole city: nothing added.
+        let r = c
+            .spanning(route(&c, "heating", "110105", None), &others)
+            .unwrap();
+        assert_eq!(r.lead.id.as_str(), "heat-co");
+        assert_eq!(r.co.len(), 1);
+        assert_eq!(
+            c.spanning(route(&c, "noise", "110105", None), &[area("999")]),
+            Err(RouteError::UnknownDistrict("999".into()))
+        );
     }
 
     #[test]

@@ -3,13 +3,13 @@
 
 use chrono::{DateTime, Utc};
 use hotline_common::ApiError;
-use hotline_common::convert::tier_from_proto;
+use hotline_common::convert::{request_type_from_proto, tier_from_proto};
 use hotline_common::ids::{AreaCode, CategoryCode, TicketNo};
 use hotline_common::time::{from_proto, to_proto};
 use hotline_common::validate::Fields;
 use hotline_proto::common::v1::{AssignmentRole, TicketSummary};
 use hotline_proto::dispatch::v1::{RouteTicketRequest, RoutedUnit, Routing, RoutingBasis};
-use hotline_sla::{Policy, TicketClass};
+use hotline_sla::{Policy, RequestType, TicketClass};
 
 use crate::catalogue::model::{Catalogue, Route, RouteError, Unit};
 use crate::ids::Hop;
@@ -20,9 +20,12 @@ pub struct Incoming {
     pub ticket_no: TicketNo,
     /// What units are shown of the ticket (no names or phones).
     pub summary: TicketSummary,
-    pub category: CategoryCode,
+    /// `None`: the operator left it open; a dispatcher classifies it.
+    pub category: Option<CategoryCode>,
     pub district: Option<AreaCode>,
     pub street: Option<AreaCode>,
+    /// Other districts the matter spans (跨区).
+    pub other_districts: Vec<AreaCode>,
     pub class: TicketClass,
     pub accepted_at: DateTime<Utc>,
     pub dispatch_deadline: DateTime<Utc>,
@@ -53,11 +56,20 @@ pub fn parse_route(req: &RouteTicketRequest) -> Result<Incoming, ApiError> {
     };
     let mut f = Fields::new();
     let ticket_no = f.id::<TicketNo>("ticket.ticket_no", &ticket.ticket_no);
-    let category = f.id::<CategoryCode>("ticket.category_code", &ticket.category_code);
+    // Empty: the operator left the category open (the manual queue).
+    let category = f.optional_id::<CategoryCode>("ticket.category_code", &ticket.category_code);
     let location = ticket.location.clone().unwrap_or_default();
     let district =
         f.optional_id::<AreaCode>("ticket.location.district_code", &location.district_code);
     let street = f.optional_id::<AreaCode>("ticket.location.street_code", &location.street_code);
+    let other_districts: Vec<AreaCode> = location
+        .other_district_codes
+        .iter()
+        .enumerate()
+        .filter_map(|(i, d)| {
+            f.id::<AreaCode>(&format!("ticket.location.other_district_codes[{i}]"), d)
+        })
+        .collect();
     let tier = match tier_from_proto(ticket.tier, "ticket.tier") {
         Ok(t) => Some(t),
         Err(e) => {
@@ -67,11 +79,20 @@ pub fn parse_route(req: &RouteTicketRequest) -> Result<Incoming, ApiError> {
             None
         }
     };
+    let kind = match request_type_from_proto(ticket.request_type, "ticket.request_type") {
+        Ok(k) => k,
+        Err(e) => {
+            for (field, p) in e.fields {
+                f.add(&field, p);
+            }
+            RequestType::Unrecorded
+        }
+    };
     let accepted_at = time(&mut f, "ticket.accepted_at", ticket.accepted_at.as_ref());
     let dispatch_deadline = time(&mut f, "dispatch_deadline", req.dispatch_deadline.as_ref());
     f.finish()?;
-    let (Some(ticket_no), Some(category), Some(tier), Some(accepted_at), Some(dispatch_deadline)) =
-        (ticket_no, category, tier, accepted_at, dispatch_deadline)
+    let (Some(ticket_no), Some(tier), Some(accepted_at), Some(dispatch_deadline)) =
+        (ticket_no, tier, accepted_at, dispatch_deadline)
     else {
         return Err(ApiError::internal("a checked field is missing"));
     };
@@ -83,9 +104,11 @@ pub fn parse_route(req: &RouteTicketRequest) -> Result<Incoming, ApiError> {
         category,
         district,
         street,
+        other_districts,
         class: TicketClass {
             tier,
             complex: ticket.complex,
+            kind,
         },
         accepted_at,
         dispatch_deadline,
@@ -104,7 +127,13 @@ pub fn plan(t: &Incoming, catalogue: &Catalogue, policy: &Policy, now: DateTime<
         hop: Hop::FIRST.get(),
         ..Default::default()
     };
-    match catalogue.route(&t.category, t.district.as_ref(), t.street.as_ref()) {
+    let routed = t
+        .category
+        .as_ref()
+        .ok_or(RouteError::NoCategory)
+        .and_then(|c| catalogue.route(c, t.district.as_ref(), t.street.as_ref()))
+        .and_then(|r| catalogue.spanning(r, &t.other_districts));
+    match routed {
         Ok(route) => place(&mut routing, &route, policy, t.class, t.accepted_at, now),
         Err(why) => {
             routing.basis = RoutingBasis::ManualQueue as i32;
@@ -117,6 +146,9 @@ pub fn plan(t: &Incoming, catalogue: &Catalogue, policy: &Policy, now: DateTime<
 /// What a dispatcher has to resolve for a ticket the catalogue cannot place.
 pub fn queue_reason(why: &RouteError, version: &str) -> String {
     match why {
+        RouteError::NoCategory => {
+            "the operator left the category open: classify the request".to_string()
+        }
         RouteError::NoDistrict => "the request names no district".to_string(),
         RouteError::UnknownCategory(c) => {
             format!("category {c:?} is not in catalogue {version}")
@@ -186,6 +218,7 @@ pub(super) mod tests {
                     district_code: district.into(),
                     street_code: street.into(),
                     address: String::new(),
+                    ..Default::default()
                 }),
                 accepted_at: Some(to_proto(accepted)),
                 ..Default::default()

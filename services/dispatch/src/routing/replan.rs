@@ -2,7 +2,7 @@
 //! and the transfer count (多次流转). Pure.
 
 use chrono::{DateTime, Utc};
-use hotline_common::convert::tier_from_proto;
+use hotline_common::convert::{request_type_from_proto, tier_from_proto};
 use hotline_common::ids::{AreaCode, CategoryCode, Id, ReturnId, TicketNo, UnitId};
 use hotline_common::time::{required, to_proto};
 use hotline_common::validate::Fields;
@@ -13,7 +13,7 @@ use hotline_proto::dispatch::v1::{RedispatchTicketRequest, Routing, RoutingBasis
 use hotline_sla::{Policy, TicketClass};
 
 use super::plan::{place, units};
-use crate::catalogue::model::{Catalogue, Unit};
+use crate::catalogue::model::{Catalogue, RouteError, Unit};
 use crate::ids::Hop;
 
 /// Longest reason of a re-dispatch.
@@ -129,6 +129,8 @@ fn class_of(ticket: &TicketSummary) -> Result<(TicketClass, DateTime<Utc>), ApiE
     let class = TicketClass {
         tier,
         complex: ticket.complex,
+        kind: request_type_from_proto(ticket.request_type, "ticket.request_type")
+            .map_err(|_| ApiError::internal("stored ticket with an unknown request type"))?,
     };
     Ok((class, accepted_at))
 }
@@ -214,8 +216,10 @@ pub fn replan(
             let mut location = ticket.location.clone().unwrap_or_default();
             let category = match category {
                 Some(c) => c,
+                // Left open by the operator: the dispatcher must name it.
                 None => stored::<CategoryCode>(&ticket.category_code)?
-                    .ok_or_else(|| ApiError::internal("stored ticket without category"))?,
+                    .ok_or(RouteError::NoCategory)
+                    .map_err(|e| e.invalid("reroute."))?,
             };
             let mut on_district = stored::<AreaCode>(&location.district_code)?;
             let mut on_street = stored::<AreaCode>(&location.street_code)?;
@@ -228,8 +232,17 @@ pub fn replan(
             if let Some(s) = street {
                 on_street = Some(s);
             }
+            let others = location
+                .other_district_codes
+                .iter()
+                .filter(|d| Some(d.as_str()) != on_district.as_ref().map(AreaCode::as_str))
+                .map(|d| stored::<AreaCode>(d))
+                .collect::<Result<Vec<_>, _>>()?;
             let route = catalogue
                 .route(&category, on_district.as_ref(), on_street.as_ref())
+                .and_then(|r| {
+                    catalogue.spanning(r, &others.into_iter().flatten().collect::<Vec<_>>())
+                })
                 .map_err(|e| e.invalid("reroute."))?;
             ticket.category_code = category.to_string();
             location.district_code = on_district.map(String::from).unwrap_or_default();

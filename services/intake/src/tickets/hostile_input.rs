@@ -55,6 +55,7 @@ prop_compose! {
                 district_code: t[4].clone(),
                 street_code: t[5].clone(),
                 address: t[6].clone(),
+    ..Default::default()
             }),
             category_code: t[7].clone(),
             tier: n[1],
@@ -68,6 +69,7 @@ prop_compose! {
                     sha256: t[9].clone(),
                 })
                 .collect(),
+    ..Default::default()
         }
     }
 }

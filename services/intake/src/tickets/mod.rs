@@ -64,7 +64,8 @@ pub async fn submit(
             tracing::info!(
                 ticket_no = %t.summary.ticket_no,
                 tier = %ticket.class.tier,
-                category = %ticket.category_code,
+                category = ticket.category_code.as_ref().map_or("(open)", |c| c.as_str()),
+                request_type = ticket.class.kind.as_str(),
                 surge,
                 "request accepted"
             );
@@ -136,6 +137,36 @@ pub async fn standing(
         }
     };
     Ok((hotline_common::status::closed_or(closed, status), routing))
+}
+
+/// At most this many tickets are found under one reference.
+pub const MAX_FOUND: i64 = 50;
+
+/// FindTickets: the tickets filed under a forwarding system's reference.
+pub async fn find_tickets(
+    app: &App,
+    _who: Identity,
+    req: FindTicketsRequest,
+) -> Result<FindTicketsResponse, ApiError> {
+    let (external_ref, channel) = rules::parse_find(&req)?;
+    let found = app
+        .tickets
+        .find_by_ref(&external_ref, channel.map(|c| c as i32), MAX_FOUND)
+        .await?;
+    Ok(FindTicketsResponse {
+        tickets: found
+            .into_iter()
+            .map(
+                |(ticket_no, channel, request_type, accepted_at)| FoundTicket {
+                    ticket_no,
+                    channel,
+                    external_ref: external_ref.clone(),
+                    request_type,
+                    accepted_at: Some(to_proto(accepted_at)),
+                },
+            )
+            .collect(),
+    })
 }
 
 /// A ticket as one caller may see it.

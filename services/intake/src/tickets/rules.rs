@@ -4,16 +4,16 @@
 use std::collections::{HashMap, HashSet};
 
 use hotline_common::ApiError;
-use hotline_common::convert::tier_from_proto;
+use hotline_common::convert::{request_type_from_proto, tier_from_proto};
 use hotline_common::ids::{AreaCode, CategoryCode, Id, TicketNo};
 use hotline_common::status::{self, Lead, Routed};
 use hotline_common::validate::Fields;
 use hotline_proto::common::v1 as pb;
 use hotline_proto::common::v1::AssignmentRole;
 use hotline_proto::dispatch::v1::Routing;
-use hotline_proto::intake::v1::{SubmitRequest, TicketRouting};
+use hotline_proto::intake::v1::{FindTicketsRequest, SubmitRequest, TicketRouting};
 use hotline_proto::undertaking::v1::{Assignment, AssignmentState};
-use hotline_sla::{TicketClass, Tier};
+use hotline_sla::{RequestType, TicketClass, Tier};
 use prost::Message;
 use sha2::{Digest, Sha256};
 
@@ -23,6 +23,8 @@ pub const MAX_ADDRESS_CHARS: usize = 500;
 pub const MAX_ATTACHMENTS: usize = 20;
 pub const MAX_URI_CHARS: usize = 2048;
 pub const MAX_IDEMPOTENCY_KEY: usize = 128;
+pub const MAX_EXTERNAL_REF: usize = 64;
+pub const MAX_OTHER_DISTRICTS: usize = 4;
 
 /// The codes a request may use, from the dispatch catalogue.
 #[derive(Debug, Clone, Default)]
@@ -50,6 +52,9 @@ pub struct Location {
     pub district_code: Option<AreaCode>,
     pub street_code: Option<AreaCode>,
     pub address: String,
+    /// Other districts the matter spans (跨区), each known, none the
+    /// district itself.
+    pub other_districts: Vec<AreaCode>,
 }
 
 /// A request that passed every check.
@@ -60,9 +65,55 @@ pub struct NewTicket {
     pub requester: Requester,
     pub content: String,
     pub location: Location,
-    pub category_code: CategoryCode,
+    /// `None`: the operator left it open; the ticket waits in dispatch's
+    /// manual queue for a dispatcher to classify it.
+    pub category_code: Option<CategoryCode>,
     pub class: TicketClass,
     pub attachments: Vec<pb::Attachment>,
+    /// The forwarding system's reference number.
+    pub external_ref: Option<String>,
+}
+
+/// The other districts a request spans: known, distinct, not its own
+/// district, and only with a district of its own.
+fn other_districts(
+    f: &mut Fields,
+    l: &pb::Location,
+    district: Option<&AreaCode>,
+    known: &KnownCodes,
+) -> Vec<AreaCode> {
+    let given = &l.other_district_codes;
+    if given.is_empty() {
+        return Vec::new();
+    }
+    if given.len() > MAX_OTHER_DISTRICTS {
+        f.add(
+            "location.other_district_codes",
+            format!("at most {MAX_OTHER_DISTRICTS}, got {}", given.len()),
+        );
+        return Vec::new();
+    }
+    if l.district_code.trim().is_empty() {
+        f.add(
+            "location.other_district_codes",
+            "name the lead district (district_code) first",
+        );
+    }
+    let mut out: Vec<AreaCode> = Vec::new();
+    for (i, raw) in given.iter().enumerate() {
+        let field = format!("location.other_district_codes[{i}]");
+        let Some(code) = f.id::<AreaCode>(&field, raw) else {
+            continue;
+        };
+        if !known.districts.contains(code.as_str()) {
+            f.add(&field, format!("unknown district {:?}", code.as_str()));
+        } else if Some(&code) == district || out.contains(&code) {
+            f.add(&field, format!("district {:?} named twice", code.as_str()));
+        } else {
+            out.push(code);
+        }
+    }
+    out
 }
 
 fn is_phone(p: &str) -> bool {
@@ -169,15 +220,17 @@ pub fn parse_submit(req: &SubmitRequest, known: &KnownCodes) -> Result<NewTicket
                 }
             }
             let address = f.optional_text("location.address", &l.address, MAX_ADDRESS_CHARS);
+            let other_districts = other_districts(&mut f, l, district.as_ref(), known);
             Some(Location {
                 district_code: district,
                 street_code: street,
                 address,
+                other_districts,
             })
         }
     };
 
-    let category_code = f.id::<CategoryCode>("category_code", &req.category_code);
+    let category_code = f.optional_id::<CategoryCode>("category_code", &req.category_code);
     if let Some(c) = &category_code
         && !known.categories.contains(c.as_str())
     {
@@ -196,6 +249,22 @@ pub fn parse_submit(req: &SubmitRequest, known: &KnownCodes) -> Result<NewTicket
             None
         }
     };
+    let kind = match request_type_from_proto(req.request_type, "request_type") {
+        Ok(k) => k,
+        Err(e) => {
+            for (field, p) in e.fields {
+                f.add(&field, p);
+            }
+            RequestType::Unrecorded
+        }
+    };
+    let external_ref = f.optional_text("external_ref", &req.external_ref, MAX_EXTERNAL_REF);
+    if !external_ref.is_empty() && channel == pb::Channel::Phone {
+        f.add(
+            "external_ref",
+            "only a request forwarded from another channel has one",
+        );
+    }
     if req.complex && tier.is_some_and(|t| t != Tier::General) {
         f.add("complex", "only general requests can be complex");
     }
@@ -226,9 +295,7 @@ pub fn parse_submit(req: &SubmitRequest, known: &KnownCodes) -> Result<NewTicket
     }
 
     f.finish()?;
-    let (Some(requester), Some(location), Some(category_code), Some(tier)) =
-        (requester, location, category_code, tier)
-    else {
+    let (Some(requester), Some(location), Some(tier)) = (requester, location, tier) else {
         return Err(ApiError::internal("a checked field is missing"));
     };
     Ok(NewTicket {
@@ -241,9 +308,27 @@ pub fn parse_submit(req: &SubmitRequest, known: &KnownCodes) -> Result<NewTicket
         class: TicketClass {
             tier,
             complex: req.complex,
+            kind,
         },
         attachments: req.attachments.clone(),
+        external_ref: Some(external_ref).filter(|r| !r.is_empty()),
     })
+}
+
+/// Checks a FindTickets request: the reference, and the channel if named.
+pub fn parse_find(req: &FindTicketsRequest) -> Result<(String, Option<pb::Channel>), ApiError> {
+    let mut f = Fields::new();
+    let external_ref = f.text("external_ref", &req.external_ref, MAX_EXTERNAL_REF);
+    let channel = match pb::Channel::try_from(req.channel) {
+        Ok(pb::Channel::Unspecified) => None,
+        Ok(c) => Some(c),
+        Err(_) => {
+            f.add("channel", format!("unknown channel {}", req.channel));
+            None
+        }
+    };
+    f.finish()?;
+    Ok((external_ref, channel))
 }
 
 /// What makes two submissions the same request: everything but the key.
@@ -367,11 +452,13 @@ mod tests {
                 district_code: "110105".into(),
                 street_code: "110105001".into(),
                 address: "某小区1号楼".into(),
+                ..Default::default()
             }),
             category_code: "heating".into(),
             tier: pb::UrgencyTier::BasicLivelihood as i32,
             complex: false,
             attachments: vec![],
+            ..Default::default()
         }
     }
 
@@ -383,7 +470,53 @@ mod tests {
             t.location.street_code.as_ref().map(|s| s.as_str()),
             Some("110105001")
         );
-        assert_eq!(t.category_code.as_str(), "heating");
+        assert_eq!(
+            t.category_code.as_ref().map(|c| c.as_str()),
+            Some("heating")
+        );
+    }
+
+    #[test]
+    fn a_category_left_open_and_a_request_type_are_kept() {
+        let mut r = good();
+        r.category_code = String::new();
+        r.request_type = pb::RequestType::Consultation as i32;
+        let t = parse_submit(&r, &known()).unwrap();
+        assert_eq!(t.category_code, None);
+        assert_eq!(t.class.kind, RequestType::Consultation);
+        r.request_type = 99;
+        assert!(problems(&r).contains("request_type: unknown request type 99"));
+    }
+
+    #[test]
+    fn a_reference_comes_only_from_forwarding_channels() {
+        let mut r = good();
+        r.external_ref = "GOV-2026-1".into();
+        assert!(problems(&r).contains("external_ref: only a request forwarded"));
+        r.channel = pb::Channel::GovernmentSystem as i32;
+        let t = parse_submit(&r, &known()).unwrap();
+        assert_eq!(t.external_ref.as_deref(), Some("GOV-2026-1"));
+        r.external_ref = "x".repeat(65);
+        assert!(problems(&r).contains("external_ref: too long"));
+    }
+
+    #[test]
+    fn other_districts_are_known_distinct_and_follow_a_lead_district() {
+        let mut r = good();
+        let loc = r.location.as_mut().unwrap();
+        loc.other_district_codes = vec!["110105".into()];
+        assert!(problems(&r).contains("other_district_codes[0]: district \"110105\" named twice"));
+        let loc = r.location.as_mut().unwrap();
+        loc.other_district_codes = vec!["999999".into()];
+        assert!(problems(&r).contains("other_district_codes[0]: unknown district"));
+        let loc = r.location.as_mut().unwrap();
+        loc.district_code = String::new();
+        loc.street_code = String::new();
+        loc.other_district_codes = vec!["110105".into()];
+        assert!(problems(&r).contains("name the lead district"));
+        let loc = r.location.as_mut().unwrap();
+        loc.other_district_codes = vec!["110105".into(); 5];
+        assert!(problems(&r).contains("at most 4"));
     }
 
     #[test]

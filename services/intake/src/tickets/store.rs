@@ -6,7 +6,7 @@ use hotline_common::ApiError;
 use hotline_common::audit::{self, Entry};
 use hotline_common::auth::Identity;
 use hotline_common::clock::{self, CENTRE_UNIT, ClockSpec};
-use hotline_common::convert::tier_to_proto;
+use hotline_common::convert::{request_type_to_proto, tier_to_proto};
 use hotline_common::error::violated_constraint;
 use hotline_common::events;
 use hotline_common::ids::TicketNo;
@@ -57,7 +57,8 @@ pub struct Tickets {
 
 const TICKET_COLUMNS: &str = "ticket_no, request_hash, channel, tier, complex, category_code, content, \
      district_code, street_code, address, requester_anonymous, requester_name, requester_phone, \
-     return_visit_consent, requester_confidential, attachments, accepted_at, dispatch_deadline";
+     return_visit_consent, requester_confidential, attachments, accepted_at, dispatch_deadline, \
+     request_type, external_ref, other_district_codes";
 
 fn ticket_from_row(row: &sqlx::postgres::PgRow) -> Result<StoredTicket, ApiError> {
     let tier: String = row.get("tier");
@@ -82,6 +83,7 @@ fn ticket_from_row(row: &sqlx::postgres::PgRow) -> Result<StoredTicket, ApiError
                 .get::<Option<String>, _>("street_code")
                 .unwrap_or_default(),
             address: row.get("address"),
+            other_district_codes: row.get("other_district_codes"),
         }),
         requester: Some(pb::Requester {
             anonymous: row.get("requester_anonymous"),
@@ -98,6 +100,10 @@ fn ticket_from_row(row: &sqlx::postgres::PgRow) -> Result<StoredTicket, ApiError
         accepted_at: Some(hotline_common::time::to_proto(accepted_at)),
         // Never stored: derived when the ticket is read (`tickets::standing`).
         status: pb::TicketStatus::Unspecified as i32,
+        request_type: row.get("request_type"),
+        external_ref: row
+            .get::<Option<String>, _>("external_ref")
+            .unwrap_or_default(),
     };
     Ok(StoredTicket {
         summary,
@@ -161,8 +167,10 @@ impl Tickets {
             "INSERT INTO tickets (ticket_no, idempotency_key, request_hash, channel, tier, complex, \
              category_code, content, district_code, street_code, address, requester_anonymous, \
              requester_name, requester_phone, return_visit_consent, attachments, accepted_at, \
-             dispatch_deadline, surge, requester_confidential) \
-             VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19,$20)",
+             dispatch_deadline, surge, requester_confidential, request_type, external_ref, \
+             other_district_codes) \
+             VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19,$20,$21,$22,\
+             $23)",
         )
         .bind(&ticket_no)
         .bind(&t.idempotency_key)
@@ -170,7 +178,7 @@ impl Tickets {
         .bind(t.channel as i32)
         .bind(t.class.tier.as_str())
         .bind(t.class.complex)
-        .bind(&t.category_code)
+        .bind(t.category_code.as_ref().map_or("", |c| c.as_str()))
         .bind(&t.content)
         .bind(t.location.district_code.as_ref().map_or("", |d| d.as_str()))
         .bind(&t.location.street_code)
@@ -184,6 +192,15 @@ impl Tickets {
         .bind(dispatch_deadline)
         .bind(surge)
         .bind(r.confidential)
+        .bind(request_type_to_proto(t.class.kind) as i32)
+        .bind(&t.external_ref)
+        .bind(
+            t.location
+                .other_districts
+                .iter()
+                .map(|d| d.to_string())
+                .collect::<Vec<_>>(),
+        )
         .execute(&mut *tx)
         .await;
         match inserted {
@@ -225,10 +242,11 @@ impl Tickets {
             .await?
             .ok_or_else(|| ApiError::internal("inserted ticket vanished"))?;
         let detail = format!(
-            "tier={} complex={} category={} district={}",
+            "tier={} complex={} type={} category={} district={}",
             t.class.tier,
             t.class.complex,
-            t.category_code,
+            t.class.kind.as_str(),
+            t.category_code.as_ref().map_or("(open)", |c| c.as_str()),
             t.location.district_code.as_ref().map_or("", |d| d.as_str())
         );
         audit::append(
@@ -240,7 +258,11 @@ impl Tickets {
             channel: t.channel as i32,
             tier: tier_to_proto(t.class.tier) as i32,
             complex: t.class.complex,
-            category_code: t.category_code.to_string(),
+            category_code: t
+                .category_code
+                .as_ref()
+                .map_or_else(String::new, |c| c.to_string()),
+            request_type: request_type_to_proto(t.class.kind) as i32,
             district_code: t
                 .location
                 .district_code
@@ -258,6 +280,26 @@ impl Tickets {
         events::record_fact(&mut tx, Source::Intake, &ticket_no, accepted_at, fact).await?;
         tx.commit().await?;
         Ok(Inserted::New(stored))
+    }
+
+    /// The tickets filed under a forwarding system's reference, newest
+    /// first, at most `limit`.
+    pub async fn find_by_ref(
+        &self,
+        external_ref: &str,
+        channel: Option<i32>,
+        limit: i64,
+    ) -> Result<Vec<(String, i32, i32, DateTime<Utc>)>, ApiError> {
+        Ok(sqlx::query_as(
+            "SELECT ticket_no, channel, request_type, accepted_at FROM tickets \
+             WHERE external_ref = $1 AND ($2::INTEGER IS NULL OR channel = $2) \
+             ORDER BY accepted_at DESC, ticket_no DESC LIMIT $3",
+        )
+        .bind(external_ref)
+        .bind(channel)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?)
     }
 
     pub async fn get(&self, ticket_no: &TicketNo) -> Result<Option<StoredTicket>, ApiError> {

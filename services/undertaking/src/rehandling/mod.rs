@@ -38,7 +38,7 @@ use chrono::{DateTime, Utc};
 use hotline_common::ApiError;
 use hotline_common::audit::{self, Entry};
 use hotline_common::auth::Identity;
-use hotline_common::convert::tier_from_proto;
+use hotline_common::convert::{request_type_from_proto, tier_from_proto};
 use hotline_common::events::consume;
 use hotline_common::outbox::Tx;
 use hotline_common::time::{now, to_proto};
@@ -205,6 +205,7 @@ async fn reopen(
     let class = TicketClass {
         tier: tier_from_proto(answer.ticket.tier, "ticket.tier")?,
         complex: answer.ticket.complex,
+        kind: request_type_from_proto(answer.ticket.request_type, "ticket.request_type")?,
     };
     let new = NewAssignment {
         unit_id: answer.unit_id.clone(),
