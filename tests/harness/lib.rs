@@ -27,6 +27,7 @@ use hotline_proto::common::v1::clock_service_client::ClockServiceClient;
 use hotline_proto::common::v1::{AuditSeal, GetAuditSealRequest};
 use hotline_proto::dispatch::v1::dispatch_service_client::DispatchServiceClient;
 use hotline_proto::intake::v1::intake_service_client::IntakeServiceClient;
+use hotline_proto::intake::v1::knowledge_service_client::KnowledgeServiceClient;
 use hotline_proto::supervision::v1::supervision_service_client::SupervisionServiceClient;
 use hotline_proto::undertaking::v1::undertaking_service_client::UndertakingServiceClient;
 use std::sync::Arc;
@@ -514,6 +515,14 @@ impl System {
             self.channel_with("supervision", self.token(roles, unit))
                 .await,
         )
+    }
+    /// The knowledge base with these roles (and unit).
+    pub async fn knowledge_as(
+        &self,
+        roles: &[Role],
+        unit: Option<&str>,
+    ) -> KnowledgeServiceClient<Authed> {
+        KnowledgeServiceClient::new(self.channel_with("intake", self.token(roles, unit)).await)
     }
     /// Undertaking as the staff of one handling unit.
     pub async fn undertaking_as(&self, unit: &str) -> UndertakingServiceClient<Authed> {

@@ -32,6 +32,7 @@ pub mod clock;
 pub mod config;
 pub mod convert;
 pub mod db;
+pub mod enums;
 pub mod error;
 pub mod events;
 pub mod feed;

@@ -162,6 +162,14 @@ reasons! {
     MeetingAlreadyRecorded = "MEETING_ALREADY_RECORDED",
     /// The meeting action is reported done already.
     MeetingActionDone = "MEETING_ACTION_DONE",
+    /// The knowledge-base article belongs to another unit.
+    ArticleOfAnotherUnit = "ARTICLE_OF_ANOTHER_UNIT",
+    /// The article version is not a draft (approved, superseded, expired,
+    /// or rewritten as a newer draft).
+    ArticleNotDraft = "ARTICLE_NOT_DRAFT",
+    /// The article has no version offered now (none approved, or it is
+    /// withdrawn or past its validity), or not the version named.
+    ArticleNotOffered = "ARTICLE_NOT_OFFERED",
 }
 
 impl Reason {

@@ -5,11 +5,12 @@ use std::sync::Arc;
 
 use hotline_common::grpc::unary;
 use hotline_proto::intake::v1::intake_service_server::IntakeService;
+use hotline_proto::intake::v1::knowledge_service_server::KnowledgeService;
 use hotline_proto::intake::v1::*;
 use tonic::{Request, Response, Status};
 
 use crate::app::App;
-use crate::{ratings, surge, tickets, timeline, visits};
+use crate::{knowledge, ratings, surge, tickets, timeline, visits};
 
 pub struct Grpc {
     pub app: Arc<App>,
@@ -111,5 +112,54 @@ impl IntakeService for Grpc {
         req: Request<ListReturnVisitsRequest>,
     ) -> Reply<ListReturnVisitsResponse> {
         unary(req, |who, m| visits::list(&self.app, who, m)).await
+    }
+}
+
+#[tonic::async_trait]
+impl KnowledgeService for Grpc {
+    async fn propose_article(
+        &self,
+        req: Request<ProposeArticleRequest>,
+    ) -> Reply<ProposeArticleResponse> {
+        unary(req, |who, m| knowledge::propose(&self.app, who, m)).await
+    }
+
+    async fn approve_article(
+        &self,
+        req: Request<ApproveArticleRequest>,
+    ) -> Reply<ApproveArticleResponse> {
+        unary(req, |who, m| knowledge::approve(&self.app, who, m)).await
+    }
+
+    async fn expire_article(
+        &self,
+        req: Request<ExpireArticleRequest>,
+    ) -> Reply<ExpireArticleResponse> {
+        unary(req, |who, m| knowledge::expire(&self.app, who, m)).await
+    }
+
+    async fn get_article(&self, req: Request<GetArticleRequest>) -> Reply<GetArticleResponse> {
+        unary(req, |who, m| knowledge::get(&self.app, who, m)).await
+    }
+
+    async fn list_articles(
+        &self,
+        req: Request<ListArticlesRequest>,
+    ) -> Reply<ListArticlesResponse> {
+        unary(req, |who, m| knowledge::list(&self.app, who, m)).await
+    }
+
+    async fn search_articles(
+        &self,
+        req: Request<SearchArticlesRequest>,
+    ) -> Reply<SearchArticlesResponse> {
+        unary(req, |who, m| knowledge::search(&self.app, who, m)).await
+    }
+
+    async fn get_direct_answer_share(
+        &self,
+        req: Request<GetDirectAnswerShareRequest>,
+    ) -> Reply<GetDirectAnswerShareResponse> {
+        unary(req, |who, m| knowledge::share(&self.app, who, m)).await
     }
 }

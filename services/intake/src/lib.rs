@@ -7,6 +7,7 @@
 //!   catalogue codes requests are checked against
 //! - `timeline`: a ticket's stages, records, returns and whistles
 //! - `surge`: surge mode (话务量大量集中)
+//! - `knowledge`: the knowledge base (知识库), its search and direct answers
 //! - `ratings`: service contacts and their ratings (好差评), check-backs of
 //!   bad ratings, units' appeals
 //! - `visits`: return visits (回访) of answered tickets: the queue (consent,
@@ -20,6 +21,7 @@ pub mod app;
 pub mod config;
 pub mod dispatch;
 pub mod grpc;
+pub mod knowledge;
 pub mod ratings;
 pub mod relay;
 pub mod rules;

@@ -7,12 +7,46 @@ use hotline_common::auth::{Rule, Served};
 
 /// What intake's port answers.
 pub const SERVED: Served = Served {
-    services: &["hotline.intake.v1.IntakeService"],
+    services: &[
+        "hotline.intake.v1.IntakeService",
+        "hotline.intake.v1.KnowledgeService",
+    ],
     rules: RULES,
     clocks: true,
 };
 
 pub const RULES: &[Rule] = &[
+    // The knowledge base: units propose their articles (their own unit's,
+    // checked in `knowledge::rules::proposing_unit`), the centre approves
+    // and withdraws, operators search.
+    (
+        "/hotline.intake.v1.KnowledgeService/ProposeArticle",
+        &[UnitStaff, Supervisor],
+    ),
+    (
+        "/hotline.intake.v1.KnowledgeService/ApproveArticle",
+        &[Supervisor],
+    ),
+    (
+        "/hotline.intake.v1.KnowledgeService/ExpireArticle",
+        &[Supervisor],
+    ),
+    (
+        "/hotline.intake.v1.KnowledgeService/GetArticle",
+        &[Operator, UnitStaff, Supervisor, Leader, Auditor, Service],
+    ),
+    (
+        "/hotline.intake.v1.KnowledgeService/ListArticles",
+        &[Operator, UnitStaff, Supervisor, Leader, Auditor],
+    ),
+    (
+        "/hotline.intake.v1.KnowledgeService/SearchArticles",
+        &[Operator, UnitStaff, Supervisor, Service],
+    ),
+    (
+        "/hotline.intake.v1.KnowledgeService/GetDirectAnswerShare",
+        &[Supervisor, Leader, Auditor],
+    ),
     (
         "/hotline.intake.v1.IntakeService/Submit",
         &[Operator, Service],

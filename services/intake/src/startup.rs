@@ -8,6 +8,7 @@ use hotline_common::startup::{grpc_router, peer_channel, serve};
 use hotline_proto::common::v1::clock_service_server::ClockServiceServer;
 use hotline_proto::dispatch::v1::dispatch_service_client::DispatchServiceClient;
 use hotline_proto::intake::v1::intake_service_server::IntakeServiceServer;
+use hotline_proto::intake::v1::knowledge_service_server::KnowledgeServiceServer;
 use hotline_proto::undertaking::v1::undertaking_service_client::UndertakingServiceClient;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
@@ -128,8 +129,10 @@ pub async fn run(cfg: Config, token: CancellationToken) -> anyhow::Result<()> {
         keys,
     };
     let (router, health) = grpc_router(&cfg.common, &pool, &crate::rules::SERVED)?;
+    let app = Arc::new(app);
     let router = router
-        .add_service(IntakeServiceServer::new(Grpc { app: Arc::new(app) }))
+        .add_service(IntakeServiceServer::new(Grpc { app: app.clone() }))
+        .add_service(KnowledgeServiceServer::new(Grpc { app }))
         .add_service(ClockServiceServer::new(clocks));
     // Serving once the codes requests are checked against are known: at
     // once after the first run, or when dispatch first answers.
@@ -146,6 +149,7 @@ pub async fn run(cfg: Config, token: CancellationToken) -> anyhow::Result<()> {
                 }
             }
             health.set_serving::<IntakeServiceServer<Grpc>>().await;
+            health.set_serving::<KnowledgeServiceServer<Grpc>>().await;
             health
                 .set_service_status("", tonic_health::ServingStatus::Serving)
                 .await;

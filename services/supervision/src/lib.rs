@@ -25,9 +25,6 @@
 //! (supervision's identifiers), `scope` (who sees which unit's records),
 //! `config` and `startup` (wiring).
 
-#[macro_use]
-mod enums;
-
 pub mod config;
 pub mod deadlines;
 pub mod evaluation;

@@ -42,6 +42,14 @@ pub async fn submit(
             parse_submit(&req, &fresh)?
         }
     };
+    let direct = match &req.direct_answer {
+        Some(d) => Some(crate::knowledge::rules::parse_direct(
+            d,
+            ticket.class.kind == hotline_sla::RequestType::Consultation,
+            ticket.category_code.is_some(),
+        )?),
+        None => None,
+    };
     let hash = request_hash(&req);
     let accepted_at = now();
     let surge = app.surge.get().await?.on;
@@ -55,9 +63,17 @@ pub async fn submit(
     };
     match app
         .tickets
-        .insert(&ticket, &hash, &when, &app.policy, &who)
+        .insert(&ticket, &hash, &when, &app.policy, &who, direct.as_ref())
         .await?
     {
+        Inserted::New(t) if direct.is_some() => {
+            tracing::info!(
+                ticket_no = %t.summary.ticket_no,
+                article_id = direct.as_ref().map_or("", |d| d.article_id.as_str()),
+                "consultation answered directly"
+            );
+            Ok(response(&t, false, (pb::TicketStatus::Closed, None)))
+        }
         // The reply comes before dispatch routes it: accepted.
         Inserted::New(t) => {
             app.relay_wake.notify_one();
@@ -224,9 +240,17 @@ pub async fn get_ticket(
         }
         t.summary.requester = Some(privacy::requester_for(&who, holds_open, &r));
     }
+    let direct_answer = crate::knowledge::store::direct_answer_of(app.tickets.pool(), no.as_str())
+        .await?
+        .map(|(article_id, article_version)| DirectAnswer {
+            article_id,
+            article_version,
+            note: String::new(),
+        });
     Ok(GetTicketResponse {
         dispatch_deadline: Some(to_proto(t.dispatch_deadline)),
         ticket: Some(t.summary),
         routing,
+        direct_answer,
     })
 }

@@ -20,6 +20,8 @@ use prost::Message;
 use sqlx::{PgPool, Postgres, Row, Transaction};
 
 use super::rules::{self, NewTicket};
+use crate::knowledge::rules::Direct;
+use crate::knowledge::store as knowledge;
 
 /// Tickets accepted and not yet handed to dispatch.
 pub const DISPATCH_OUTBOX: Outbox = Outbox::new("dispatch_outbox");
@@ -142,6 +144,7 @@ impl Tickets {
         when: &Acceptance,
         policy: &Policy,
         who: &Identity,
+        direct: Option<&Direct>,
     ) -> Result<Inserted, ApiError> {
         let Acceptance {
             accepted_at,
@@ -224,20 +227,26 @@ impl Tickets {
             accepted_at,
         )
         .await?;
-        DISPATCH_OUTBOX.push(&mut tx, &ticket_no).await?;
-        clock::start(
-            &mut tx,
-            policy,
-            &ClockSpec {
-                ticket_no: &ticket_no,
-                stage: Stage::Dispatch,
-                unit_id: CENTRE_UNIT,
-                instance: None,
-                started_at: accepted_at,
-                deadline: dispatch_deadline,
-            },
-        )
-        .await?;
+        if let Some(d) = direct {
+            // Answered at once from the knowledge base: closed, never
+            // handed to dispatch, no dispatch clock.
+            knowledge::answer_directly(&mut tx, &ticket_no, d, who, accepted_at).await?;
+        } else {
+            DISPATCH_OUTBOX.push(&mut tx, &ticket_no).await?;
+            clock::start(
+                &mut tx,
+                policy,
+                &ClockSpec {
+                    ticket_no: &ticket_no,
+                    stage: Stage::Dispatch,
+                    unit_id: CENTRE_UNIT,
+                    instance: None,
+                    started_at: accepted_at,
+                    deadline: dispatch_deadline,
+                },
+            )
+            .await?;
+        }
         let stored = get_in(&mut tx, &ticket_no)
             .await?
             .ok_or_else(|| ApiError::internal("inserted ticket vanished"))?;
@@ -278,6 +287,21 @@ impl Tickets {
             surge,
         });
         events::record_fact(&mut tx, Source::Intake, &ticket_no, accepted_at, fact).await?;
+        if let Some(d) = direct {
+            let entry = Entry::by(
+                who,
+                "ticket.answered_directly",
+                &ticket_no,
+                format!("article={} version={}", d.article_id, d.version),
+            );
+            audit::append(&mut tx, &[entry]).await?;
+            let closed = Fact::Closed(ev::Closed {
+                cause: ev::ClosureCause::DirectAnswer as i32,
+                closed_at: Some(to_proto(accepted_at)),
+                ..Default::default()
+            });
+            events::record_fact(&mut tx, Source::Intake, &ticket_no, accepted_at, closed).await?;
+        }
         tx.commit().await?;
         Ok(Inserted::New(stored))
     }

@@ -20,7 +20,7 @@ pub const MAX_FINDINGS: usize = 10_000;
 pub const MAX_TEXT: usize = 5000;
 pub const MAX_RESULT: usize = 2000;
 
-sql_enum!(
+hotline_common::sql_enum!(
     /// Why a unit is offered.
     Basis, pb::InspectionBasis, "inspection basis", {
         BottomOfEvaluation = "bottom_of_evaluation",
@@ -28,7 +28,7 @@ sql_enum!(
     }
 );
 
-sql_enum!(
+hotline_common::sql_enum!(
     /// Where an inspection stands.
     InspectionState, pb::InspectionState, "inspection state", {
         Open = "open",

@@ -25,7 +25,7 @@ pub const MAX_RESOLUTIONS: usize = 20;
 pub const MAX_TEXT: usize = 2000;
 pub const MAX_MINUTES: usize = 10_000;
 
-sql_enum!(
+hotline_common::sql_enum!(
     /// Where a meeting stands.
     MeetingState, pb::MeetingState, "meeting state", {
         Convened = "convened",

@@ -22,7 +22,7 @@ use hotline_sla::Stage;
 pub const MAX_TITLE: usize = 200;
 pub const MAX_NOTE: usize = 2000;
 
-sql_enum!(
+hotline_common::sql_enum!(
     /// Where a notice stands.
     NoticeState, pb::NoticeState, "notice state", {
         Draft = "draft",
@@ -32,7 +32,7 @@ sql_enum!(
     }
 );
 
-sql_enum!(
+hotline_common::sql_enum!(
     /// What a line counts.
     NoticeCause, pb::NoticeCause, "notice cause", {
         Late = "late",

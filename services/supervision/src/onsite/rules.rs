@@ -22,7 +22,7 @@ pub const LIMITS: Limits = Limits {
 pub const MAX_PLACE: usize = 500;
 pub const MAX_TEXT: usize = 2000;
 
-sql_enum!(
+hotline_common::sql_enum!(
     /// Where a division stands.
     DivisionState, pb::DivisionState, "division state", {
         Summoned = "summoned",
@@ -30,7 +30,7 @@ sql_enum!(
     }
 );
 
-sql_enum!(
+hotline_common::sql_enum!(
     /// Why a summoned unit is recorded as not cooperating.
     NonCooperation, pb::NonCooperation, "non-cooperation", {
         None = "none",

@@ -33,7 +33,7 @@ pub fn max_ahead() -> Duration {
     Duration::days(366)
 }
 
-sql_enum!(
+hotline_common::sql_enum!(
     /// Where a report stands.
     ReportState, pb::ReportState, "report state", {
         Draft = "draft",
@@ -44,7 +44,7 @@ sql_enum!(
     }
 );
 
-sql_enum!(
+hotline_common::sql_enum!(
     /// Where one unit's written feedback stands.
     FeedbackState, pb::ReportFeedbackState, "feedback state", {
         NotIssued = "not_issued",

@@ -3,6 +3,7 @@
 //! filter that names unknown values.
 
 /// Declares the enum, `as_sql`/`from_sql`, `to_proto` and `filter_field`.
+#[macro_export]
 macro_rules! sql_enum {
     ($(#[$m:meta])* $name:ident, $pb:ty, $what:literal, { $($v:ident = $sql:literal,)* }) => {
         $(#[$m])*
@@ -14,10 +15,10 @@ macro_rules! sql_enum {
                 match self { $($name::$v => $sql,)* }
             }
 
-            pub fn from_sql(s: &str) -> Result<$name, hotline_common::ApiError> {
+            pub fn from_sql(s: &str) -> Result<$name, $crate::ApiError> {
                 match s {
                     $($sql => Ok($name::$v),)*
-                    other => Err(hotline_common::ApiError::internal(format!(concat!("stored ", $what, " {:?}"), other))),
+                    other => Err($crate::ApiError::internal(format!(concat!("stored ", $what, " {:?}"), other))),
                 }
             }
 
@@ -26,7 +27,7 @@ macro_rules! sql_enum {
             }
 
             /// A list filter: unset is any.
-            pub fn filter_field(f: &mut hotline_common::validate::Fields, field: &str, value: i32) -> Option<$name> {
+            pub fn filter_field(f: &mut $crate::validate::Fields, field: &str, value: i32) -> Option<$name> {
                 match <$pb>::try_from(value) {
                     Ok(<$pb>::Unspecified) => None,
                     $(Ok(<$pb>::$v) => Some($name::$v),)*
