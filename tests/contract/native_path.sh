@@ -4,7 +4,8 @@
 # already made), a Python client generated from proto/ drives a request
 # through it (tests/contract/outside_client.py), closes the loop with
 # visits and ratings (tests/contract/outside_loop.py), drives supervision's
-# workflows (tests/contract/outside_supervision.py), and deploy/local/down.sh
+# workflows (tests/contract/outside_supervision.py), request types and the
+# knowledge base (tests/contract/outside_intake.py), and deploy/local/down.sh
 # stops it. A database of its own, dropped afterwards.
 set -euo pipefail
 
@@ -41,5 +42,7 @@ PYTHONPATH="$OUT" HOTLINE_KEYS="$keys" HOTLINE_TOKEN_TOOL=target/debug/hotline-t
   "$PY" tests/contract/outside_loop.py || die "the outside loop failed (logs in .run/logs/)"
 PYTHONPATH="$OUT" HOTLINE_KEYS="$keys" HOTLINE_TOKEN_TOOL=target/debug/hotline-token \
   "$PY" tests/contract/outside_supervision.py || die "the outside supervision client failed (logs in .run/logs/)"
+PYTHONPATH="$OUT" HOTLINE_KEYS="$keys" HOTLINE_TOKEN_TOOL=target/debug/hotline-token \
+  "$PY" tests/contract/outside_intake.py || die "the outside intake client failed (logs in .run/logs/)"
 deploy/local/down.sh
 echo "native path: ok"

@@ -76,6 +76,9 @@ async fn reflection_lists_exactly_what_each_port_serves_in_both_versions() {
         if clocks {
             expected.insert("hotline.common.v1.ClockService".into());
         }
+        if name == "intake" {
+            expected.insert("hotline.intake.v1.KnowledgeService".into());
+        }
         assert_eq!(listed_v1(&sys, name).await, expected, "{name} over v1");
         assert_eq!(
             listed_v1alpha(&sys, name).await,

@@ -1,0 +1,176 @@
+"""An outside client drives intake's request types and knowledge base on a
+running system.
+
+Generated Python stubs from proto/ on PYTHONPATH; the four services at their
+default addresses (deploy/local/up.sh, Beijing's policy). A complaint
+forwarded by another government system is found again by its reference; a
+request the operator cannot classify waits in the manual queue; a matter
+across two districts has the other district's government as co-unit.
+Then 40 articles of tests/data/knowledge.toml are proposed by their units
+and approved by the centre, searched with callers' questions, and a
+consultation is answered from one and closed without dispatch; a withdrawn
+article is no longer offered. Wrong roles and bad input are tried on the
+way. Exits non-zero on any surprise.
+"""
+
+import datetime
+import pathlib
+import tomllib
+import uuid
+
+import grpc
+from google.protobuf import timestamp_pb2
+
+from hotline.common.v1 import common_pb2 as c
+from hotline.dispatch.v1 import dispatch_pb2 as d, dispatch_pb2_grpc as dg
+from hotline.intake.v1 import intake_pb2 as i, intake_pb2_grpc as ig
+from hotline.intake.v1 import knowledge_pb2 as k, knowledge_pb2_grpc as kg
+from hotline.undertaking.v1 import undertaking_pb2 as u, undertaking_pb2_grpc as ug
+from hotline_client import bearer, error_info, refused, stub, wait_for
+
+desk = bearer("in-operator", "operator")
+gov = bearer("in-forwarder", "service")
+sup = bearer("in-supervisor", "supervisor")
+dispatcher = bearer("in-dispatcher", "dispatcher")
+intake = stub(ig.IntakeServiceStub, "intake")
+kb = stub(kg.KnowledgeServiceStub, "intake")
+dispatch = stub(dg.DispatchServiceStub, "dispatch")
+units = stub(ug.UndertakingServiceStub, "undertaking")
+started = datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(seconds=1)
+
+
+def key():
+    return f"in-{uuid.uuid4()}"
+
+
+def ts(t):
+    out = timestamp_pb2.Timestamp()
+    out.FromDatetime(t)
+    return out
+
+
+def request(**kw):
+    base = dict(
+        idempotency_key=key(), channel=c.CHANNEL_PHONE,
+        requester=c.Requester(name="赵女士", phone="13811112222", return_visit_consent=False),
+        content="小区门口路灯坏了一周了。",
+        location=c.Location(district_code="110105", address="某小区"),
+        category_code="street-lighting", tier=c.URGENCY_TIER_GENERAL,
+        request_type=c.REQUEST_TYPE_HELP,
+    )
+    base.update(kw)
+    return i.SubmitRequest(**base)
+
+
+def routing_of(no):
+    def probe():
+        try:
+            return dispatch.GetRouting(d.GetRoutingRequest(ticket_no=no), metadata=dispatcher).routing
+        except grpc.RpcError as e:
+            if e.code() == grpc.StatusCode.NOT_FOUND:
+                return None
+            raise
+    return wait_for(f"{no} routed", probe)
+
+
+def reason(e):
+    info = error_info(e)
+    return info.reason if info else None
+
+
+# A complaint forwarded by another system, found by its reference.
+ref = f"GOV-{uuid.uuid4().hex[:10]}"
+fwd = intake.Submit(request(channel=c.CHANNEL_GOVERNMENT_SYSTEM, request_type=c.REQUEST_TYPE_COMPLAINT,
+                            external_ref=ref, content="投诉某单位路灯报修一个月未处理。"),
+                    metadata=gov).ticket_no
+found = intake.FindTickets(i.FindTicketsRequest(external_ref=ref), metadata=desk).tickets
+assert [f.ticket_no for f in found] == [fwd], found
+assert found[0].request_type == c.REQUEST_TYPE_COMPLAINT
+got = intake.GetTicket(i.GetTicketRequest(ticket_no=fwd), metadata=desk).ticket
+assert got.external_ref == ref and got.request_type == c.REQUEST_TYPE_COMPLAINT, got
+routing = routing_of(fwd)
+assert [x.unit_id for x in routing.units][:1] == ["bj-lighting"], routing
+e = refused(lambda: intake.Submit(request(request_type=99, external_ref="X-1"), metadata=desk),
+            grpc.StatusCode.INVALID_ARGUMENT, "request type 99 and a reference on a phone call")
+assert "request_type" in e.details() and "external_ref" in e.details(), e.details()
+refused(lambda: intake.FindTickets(i.FindTicketsRequest(external_ref=ref),
+                                   metadata=bearer("in-unit", "unit_staff", "bj-lighting")),
+        grpc.StatusCode.PERMISSION_DENIED, "unit staff searching references")
+
+# A request the operator cannot classify: the manual queue.
+open_no = intake.Submit(request(category_code="", content="来电人反映的问题不清楚属于哪一类。"), metadata=desk).ticket_no
+r = routing_of(open_no)
+assert r.basis == d.ROUTING_BASIS_MANUAL_QUEUE and "category open" in r.reason, r
+
+# Across two districts: the other district's government is a co-unit.
+across = intake.Submit(request(category_code="noise", content="两区交界处夜间施工噪声扰民。",
+                               location=c.Location(district_code="110105", street_code="110105001",
+                                                   other_district_codes=["110108"])),
+                       metadata=desk).ticket_no
+r = routing_of(across)
+assert "district-gov-110108" in [x.unit_id for x in r.units], r
+
+# The knowledge base: 40 articles proposed by their units, approved.
+data = tomllib.loads((pathlib.Path(__file__).parents[1] / "data" / "knowledge.toml").read_text())
+articles = data["articles"][:40]
+keys = {a["key"] for a in articles}
+ids = {}
+for a in articles:
+    staff = bearer("in-kb-desk", "unit_staff", a["owning_unit"])
+    art = kb.ProposeArticle(k.ProposeArticleRequest(question=a["question"], answer=a["answer"],
+                                                    category_code=a["category_code"],
+                                                    idempotency_key=key()), metadata=staff).article
+    assert art.versions[0].state == k.ARTICLE_STATE_DRAFT, art
+    kb.ApproveArticle(k.ApproveArticleRequest(article_id=art.article_id, version=1), metadata=sup)
+    ids[art.article_id] = a["key"]
+refused(lambda: kb.ApproveArticle(k.ApproveArticleRequest(article_id=next(iter(ids)), version=1),
+                                  metadata=bearer("in-kb-desk", "unit_staff", "bj-heating-group")),
+        grpc.StatusCode.PERMISSION_DENIED, "a unit approving")
+e = refused(lambda: kb.ApproveArticle(k.ApproveArticleRequest(article_id=next(iter(ids)), version=1),
+                                      metadata=sup),
+            grpc.StatusCode.FAILED_PRECONDITION, "approving an approved version")
+assert reason(e) == "ARTICLE_NOT_DRAFT", reason(e)
+
+questions = [q for q in data["questions"] if q["expects"] in keys]
+top3 = 0
+for q in questions:
+    hits = kb.SearchArticles(k.SearchArticlesRequest(query=q["text"]), metadata=desk).hits
+    if q["expects"] in [ids.get(h.article_id) for h in hits[:3]]:
+        top3 += 1
+share = top3 / len(questions)
+print(f"outside search: {top3}/{len(questions)} questions found in the top 3 ({share:.0%})")
+assert len(questions) >= 10 and share >= 0.8, share
+
+# A consultation answered from the best hit: closed, never dispatched.
+q = questions[0]
+best = kb.SearchArticles(k.SearchArticlesRequest(query=q["text"]), metadata=desk).hits[0]
+consult = intake.Submit(request(request_type=c.REQUEST_TYPE_CONSULTATION, content=q["text"],
+                                category_code=best.category_code,
+                                direct_answer=i.DirectAnswer(article_id=best.article_id,
+                                                             article_version=best.version)),
+                        metadata=desk)
+assert consult.status == c.TICKET_STATUS_CLOSED, consult
+sentinel = intake.Submit(request(), metadata=desk).ticket_no
+routing_of(sentinel)
+refused(lambda: dispatch.GetRouting(d.GetRoutingRequest(ticket_no=consult.ticket_no), metadata=dispatcher),
+        grpc.StatusCode.NOT_FOUND, "routing of a ticket answered directly")
+t = intake.GetTicket(i.GetTicketRequest(ticket_no=consult.ticket_no), metadata=desk)
+assert t.direct_answer.article_id == best.article_id and t.ticket.status == c.TICKET_STATUS_CLOSED, t
+period = {"from": ts(started), "to": ts(datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(seconds=1))}
+s = kb.GetDirectAnswerShare(k.GetDirectAnswerShareRequest(**period), metadata=sup)
+assert s.directly_answered >= 1 and s.accepted >= 5 and 0 < s.share < 1, s
+assert any(r.request_type == c.REQUEST_TYPE_CONSULTATION and r.directly_answered >= 1
+           for r in s.by_request_type), s
+
+# Withdrawn: never offered again, and no longer answers.
+kb.ExpireArticle(k.ExpireArticleRequest(article_id=best.article_id, reason="政策调整"), metadata=sup)
+hits = kb.SearchArticles(k.SearchArticlesRequest(query=q["text"]), metadata=desk).hits
+assert best.article_id not in [h.article_id for h in hits], hits
+e = refused(lambda: intake.Submit(request(request_type=c.REQUEST_TYPE_CONSULTATION, content=q["text"],
+                                          category_code=best.category_code,
+                                          direct_answer=i.DirectAnswer(article_id=best.article_id,
+                                                                       article_version=best.version)),
+                                  metadata=desk),
+            grpc.StatusCode.FAILED_PRECONDITION, "answering from a withdrawn article")
+assert reason(e) == "ARTICLE_NOT_OFFERED", reason(e)
+print("outside intake: ok")
