@@ -167,9 +167,29 @@ fn with_characters(words: Vec<String>) -> Vec<String> {
     words.into_iter().chain(singles).collect()
 }
 
-/// The distinct words of a text and its characters, as indexed.
+/// Each pair of adjacent Chinese characters of the text (character
+/// bigrams), so that a word the segmenter cut differently in the caller's
+/// words and in the article's ("水管子", "水管") still meets, and
+/// a pair across two of the caller's words too.
+fn bigrams(text: &str) -> Vec<String> {
+    let chars: Vec<char> = text.chars().collect();
+    chars
+        .windows(2)
+        .filter(|w| is_han(w[0]) && is_han(w[1]))
+        .map(|w| w.iter().collect())
+        .collect()
+}
+
+/// The distinct words of a text, its character bigrams and its
+/// characters, as indexed.
 pub fn words(text: &str) -> Vec<String> {
-    with_characters(segments(text))
+    let segmented = segments(text);
+    let mut seen: HashSet<String> = segmented.iter().cloned().collect();
+    let pairs: Vec<String> = bigrams(text)
+        .into_iter()
+        .filter(|b| seen.insert(b.clone()))
+        .collect();
+    with_characters(segmented.into_iter().chain(pairs).collect())
 }
 
 /// The built-in synonym table (`synonyms.txt`): a caller's word → the
@@ -222,7 +242,8 @@ pub fn query_terms(text: &str) -> Vec<String> {
         .flat_map(|w| segments(w))
         .filter(|w| seen.insert(w.clone()))
         .collect();
-    let own = with_characters(kept);
+    let pairs: Vec<String> = bigrams(&lowered);
+    let own = with_characters(kept.into_iter().chain(pairs).collect());
     let mut taken = HashSet::new();
     let (words, characters): (Vec<String>, Vec<String>) = own
         .into_iter()
