@@ -3,7 +3,8 @@ running system.
 
 Generated Python stubs from proto/ on PYTHONPATH; the four services at their
 default addresses (deploy/local/up.sh, Beijing's policy). A complaint
-forwarded by another government system is found again by its reference; a
+forwarded by another government system is found again by its reference
+and read by its requester with the number and phone (not with another); a
 request the operator cannot classify waits in the manual queue; a matter
 across two districts has the other district's government as co-unit.
 Then 40 articles of tests/data/knowledge.toml are proposed by their units
@@ -96,6 +97,14 @@ assert "request_type" in e.details() and "external_ref" in e.details(), e.detail
 refused(lambda: intake.FindTickets(i.FindTicketsRequest(external_ref=ref),
                                    metadata=bearer("in-unit", "unit_staff", "bj-lighting")),
         grpc.StatusCode.PERMISSION_DENIED, "unit staff searching references")
+
+# The requester reads it through a channel system, with the number and
+# phone; a wrong phone is NOT_FOUND, as a ticket that does not exist.
+own = intake.ViewOwnTicket(i.ViewOwnTicketRequest(ticket_no=fwd, phone="+86 138-1111-2222"), metadata=gov)
+assert own.ticket_no == fwd and [s.stage for s in own.stages][:1] == [c.STAGE_DISPATCH], own
+assert own.stages[0].HasField("expected_by"), own
+refused(lambda: intake.ViewOwnTicket(i.ViewOwnTicketRequest(ticket_no=fwd, phone="13900000000"), metadata=gov),
+        grpc.StatusCode.NOT_FOUND, "another phone")
 
 # A request the operator cannot classify: the manual queue.
 open_no = intake.Submit(request(category_code="", content="来电人反映的问题不清楚属于哪一类。"), metadata=desk).ticket_no

@@ -170,6 +170,9 @@ reasons! {
     /// The article has no version offered now (none approved, or it is
     /// withdrawn or past its validity), or not the version named.
     ArticleNotOffered = "ARTICLE_NOT_OFFERED",
+    /// Too many wrong tries of a ticket number and phone: the requester's
+    /// own view is closed to that number or phone for a while.
+    GuessesExhausted = "GUESSES_EXHAUSTED",
 }
 
 impl Reason {

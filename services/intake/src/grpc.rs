@@ -10,7 +10,7 @@ use hotline_proto::intake::v1::*;
 use tonic::{Request, Response, Status};
 
 use crate::app::App;
-use crate::{knowledge, ratings, surge, tickets, timeline, visits};
+use crate::{knowledge, own_view, ratings, surge, tickets, timeline, visits};
 
 pub struct Grpc {
     pub app: Arc<App>,
@@ -26,6 +26,13 @@ impl IntakeService for Grpc {
 
     async fn find_tickets(&self, req: Request<FindTicketsRequest>) -> Reply<FindTicketsResponse> {
         unary(req, |who, m| tickets::find_tickets(&self.app, who, m)).await
+    }
+
+    async fn view_own_ticket(
+        &self,
+        req: Request<ViewOwnTicketRequest>,
+    ) -> Reply<ViewOwnTicketResponse> {
+        unary(req, |who, m| own_view::view(&self.app, who, m)).await
     }
 
     async fn get_ticket(&self, req: Request<GetTicketRequest>) -> Reply<GetTicketResponse> {

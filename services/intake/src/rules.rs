@@ -51,6 +51,12 @@ pub const RULES: &[Rule] = &[
         "/hotline.intake.v1.IntakeService/Submit",
         &[Operator, Service],
     ),
+    // The channel systems a requester reads their own ticket through,
+    // and the operator desk on the requester's behalf.
+    (
+        "/hotline.intake.v1.IntakeService/ViewOwnTicket",
+        &[Service, Operator],
+    ),
     (
         "/hotline.intake.v1.IntakeService/FindTickets",
         &[Operator, Service, Dispatcher, Supervisor, Auditor],

@@ -438,6 +438,20 @@ pub async fn direct_answer_of(
     .await?)
 }
 
+/// The answer text of the article a ticket was answered from directly.
+pub async fn direct_answer_text(
+    pool: &PgPool,
+    ticket_no: &str,
+) -> Result<Option<String>, ApiError> {
+    Ok(sqlx::query_scalar(
+        "SELECT v.answer FROM direct_answers d JOIN article_versions v \
+         ON v.article_id = d.article_id AND v.version = d.article_version WHERE d.ticket_no = $1",
+    )
+    .bind(ticket_no)
+    .fetch_optional(pool)
+    .await?)
+}
+
 /// Per request type: tickets accepted in [from, to), and those answered
 /// directly.
 pub async fn share(

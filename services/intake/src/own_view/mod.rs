@@ -1,0 +1,78 @@
+//! The requester's own view (诉求人查询): a requester, through a channel
+//! system, reads their own ticket with its number and the phone it was
+//! filed with; wrong tries are limited per number and per phone.
+
+pub mod rules;
+pub mod store;
+
+use hotline_common::auth::Identity;
+use hotline_common::time::{now, to_proto};
+use hotline_common::{ApiError, ErrorCode, Reason};
+use hotline_proto::intake::v1::*;
+
+use crate::app::App;
+
+/// ViewOwnTicket.
+pub async fn view(
+    app: &App,
+    _who: Identity,
+    req: ViewOwnTicketRequest,
+) -> Result<ViewOwnTicketResponse, ApiError> {
+    let (no, phone) = rules::parse(&req)?;
+    let pool = app.tickets.pool();
+    let at = now();
+    let since = at - chrono::Duration::from_std(rules::WINDOW).unwrap_or_default();
+    let (by_ticket, by_phone, oldest) =
+        store::wrong_tries(pool, no.as_str(), &phone, since).await?;
+    if by_ticket >= rules::MAX_WRONG_TRIES || by_phone >= rules::MAX_WRONG_TRIES {
+        let reopens = oldest.map_or(at, |o| {
+            o + chrono::Duration::from_std(rules::WINDOW).unwrap_or_default()
+        });
+        let wait = (reopens - at).num_seconds().max(1);
+        tracing::warn!(ticket_no = %no, by_ticket, by_phone, "own view closed after wrong tries");
+        return Err(ApiError::new(
+            ErrorCode::ResourceExhausted,
+            format!("too many wrong tries of this ticket number or phone; retry in {wait} s"),
+        )
+        .because(Reason::GuessesExhausted)
+        .with("retry_after_seconds", wait));
+    }
+    let missing = || ApiError::not_found(format!("no ticket {no} filed with that phone"));
+    let ticket = app.tickets.get(&no).await?;
+    let filed = ticket.as_ref().and_then(|t| t.summary.requester.as_ref());
+    let ok = filed.is_some_and(|r| rules::matches(Some(&r.phone), r.anonymous, &phone));
+    let Some(ticket) = ticket.filter(|_| ok) else {
+        store::record_wrong_try(pool, no.as_str(), &phone, at, since).await?;
+        return Err(missing());
+    };
+    let assignments = app.undertaking.assignments(&no).await?;
+    let (status, routing) = crate::tickets::standing(app, &no, Some(&assignments)).await?;
+    let lead = routing
+        .as_ref()
+        .and_then(|r| rules::lead_in_force(&assignments, r.hop));
+    let direct = crate::knowledge::store::direct_answer_text(pool, no.as_str()).await?;
+    let (answer, answered_at) = match (direct, lead) {
+        (Some(text), _) => (text, Some(to_proto(ticket.accepted_at))),
+        (None, Some(a)) => (
+            a.feedback
+                .as_ref()
+                .map(|f| f.summary.clone())
+                .unwrap_or_default(),
+            a.fed_back_at,
+        ),
+        (None, None) => (String::new(), None),
+    };
+    Ok(ViewOwnTicketResponse {
+        ticket_no: no.to_string(),
+        status: status as i32,
+        accepted_at: Some(to_proto(ticket.accepted_at)),
+        request_type: ticket.summary.request_type,
+        stages: rules::stages(
+            to_proto(ticket.dispatch_deadline),
+            routing.as_ref().and_then(|r| r.dispatched_at),
+            lead,
+        ),
+        answer,
+        answered_at,
+    })
+}

@@ -1,0 +1,112 @@
+//! The rules of the requester's own view: whose phone matches, how many
+//! wrong tries are allowed, and what the requester is shown. Pure.
+
+use std::time::Duration;
+
+use hotline_common::ApiError;
+use hotline_common::ids::TicketNo;
+use hotline_common::validate::Fields;
+use hotline_proto::common::v1::{AssignmentRole, Stage};
+use hotline_proto::intake::v1::{OwnStage, ViewOwnTicketRequest};
+use hotline_proto::undertaking::v1::Assignment;
+
+/// Wrong tries allowed per ticket number, and per phone, in a window.
+pub const MAX_WRONG_TRIES: i64 = 5;
+/// The window wrong tries are counted in.
+pub const WINDOW: Duration = Duration::from_secs(15 * 60);
+
+/// A phone as digits alone: spaces, dashes and a leading "+86" (or "86"
+/// before an 11-digit mobile) dropped.
+pub fn phone_digits(raw: &str) -> String {
+    let digits: String = raw.chars().filter(char::is_ascii_digit).collect();
+    match digits.strip_prefix("86") {
+        Some(rest) if raw.trim_start().starts_with('+') || rest.len() == 11 => rest.to_string(),
+        _ => digits,
+    }
+}
+
+/// Checks the request: a ticket number and a phone of 3–20 digits.
+pub fn parse(req: &ViewOwnTicketRequest) -> Result<(TicketNo, String), ApiError> {
+    let mut f = Fields::new();
+    let no = f.id::<TicketNo>("ticket_no", &req.ticket_no);
+    let phone = phone_digits(&req.phone);
+    if req.phone.trim().is_empty() {
+        f.add("phone", "required");
+    } else if !(3..=20).contains(&phone.len()) || req.phone.chars().count() > 40 {
+        f.add(
+            "phone",
+            "3–20 digits, optionally a leading '+', spaces and dashes",
+        );
+    }
+    f.finish()?;
+    let Some(no) = no else {
+        return Err(ApiError::internal("a checked field is missing"));
+    };
+    Ok((no, phone))
+}
+
+/// Whether the phone given is the one the ticket was filed with (never for
+/// an anonymous ticket).
+pub fn matches(filed_with: Option<&str>, anonymous: bool, given_digits: &str) -> bool {
+    !anonymous && filed_with.is_some_and(|p| phone_digits(p) == given_digits)
+}
+
+/// The lead unit's assignment in force: of the routing's hop, the latest
+/// handling round.
+pub fn lead_in_force(assignments: &[Assignment], hop: i32) -> Option<&Assignment> {
+    assignments
+        .iter()
+        .filter(|a| a.hop == hop && a.role == AssignmentRole::Lead as i32)
+        .max_by_key(|a| a.round)
+}
+
+/// The stages shown: dispatch, then the lead's sign-off and feedback.
+pub fn stages(
+    dispatch_deadline: prost_types::Timestamp,
+    dispatched_at: Option<prost_types::Timestamp>,
+    lead: Option<&Assignment>,
+) -> Vec<OwnStage> {
+    let mut out = vec![OwnStage {
+        stage: Stage::Dispatch as i32,
+        expected_by: Some(dispatch_deadline),
+        done_at: dispatched_at,
+    }];
+    out.push(OwnStage {
+        stage: Stage::SignOff as i32,
+        expected_by: lead.and_then(|a| a.sign_deadline),
+        done_at: lead.and_then(|a| a.signed_at),
+    });
+    out.push(OwnStage {
+        stage: Stage::Feedback as i32,
+        expected_by: lead.and_then(|a| a.feedback_deadline),
+        done_at: lead.and_then(|a| a.fed_back_at),
+    });
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn phones_compare_by_their_digits() {
+        assert_eq!(phone_digits("+86 138-0013-8000"), "13800138000");
+        assert_eq!(phone_digits("8613800138000"), "13800138000");
+        assert_eq!(phone_digits("010-6512 3456"), "01065123456");
+        assert!(matches(Some("138 0013 8000"), false, "13800138000"));
+        assert!(!matches(Some("138 0013 8000"), true, "13800138000"));
+        assert!(!matches(Some("138 0013 8001"), false, "13800138000"));
+        assert!(!matches(None, false, "13800138000"));
+    }
+
+    #[test]
+    fn bad_input_is_named() {
+        let e = parse(&ViewOwnTicketRequest {
+            ticket_no: "x".into(),
+            phone: "12".into(),
+        })
+        .unwrap_err()
+        .message;
+        assert!(e.contains("ticket_no") && e.contains("phone"), "{e}");
+    }
+}
