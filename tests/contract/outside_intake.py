@@ -6,7 +6,9 @@ default addresses (deploy/local/up.sh, Beijing's policy). A complaint
 forwarded by another government system is found again by its reference
 and read by its requester with the number and phone (not with another); a
 request the operator cannot classify waits in the manual queue; a matter
-across two districts has the other district's government as co-unit.
+across two districts has the other district's government as co-unit; a
+fire is referred to 119 and closed at once; a phone the centre marked as a
+malicious caller is shown on the next call.
 Then 40 articles of tests/data/knowledge.toml are proposed by their units
 and approved by the centre, searched with callers' questions, and a
 consultation is answered from one and closed without dispatch; a withdrawn
@@ -105,6 +107,29 @@ assert own.ticket_no == fwd and [s.stage for s in own.stages][:1] == [c.STAGE_DI
 assert own.stages[0].HasField("expected_by"), own
 refused(lambda: intake.ViewOwnTicket(i.ViewOwnTicketRequest(ticket_no=fwd, phone="13900000000"), metadata=gov),
         grpc.StatusCode.NOT_FOUND, "another phone")
+
+# A fire reported to 12345: referred to 119, closed at once, never routed.
+sent = intake.Submit(request(category_code="", content="楼道里有烟，好像着火了。",
+                             referral=i.Referral(line=i.EMERGENCY_LINE_FIRE_119, note="三方通话转接119")),
+                     metadata=desk)
+got = intake.GetTicket(i.GetTicketRequest(ticket_no=sent.ticket_no), metadata=desk)
+assert got.ticket.status == c.TICKET_STATUS_CLOSED and got.referral.line == i.EMERGENCY_LINE_FIRE_119, got
+refused(lambda: dispatch.GetRouting(d.GetRoutingRequest(ticket_no=sent.ticket_no), metadata=dispatcher),
+        grpc.StatusCode.NOT_FOUND, "a routing of a referred request")
+e = refused(lambda: intake.Submit(request(referral=i.Referral(line=99)), metadata=desk),
+            grpc.StatusCode.INVALID_ARGUMENT, "emergency line 99")
+assert "referral.line" in e.details(), e.details()
+
+# A phone the centre marked as a malicious caller: shown on the next call.
+caller = f"139{uuid.uuid4().int % 10**8:08d}"
+intake.MarkCaller(i.MarkCallerRequest(phone=caller, malicious=True, reason="多次辱骂话务员",
+                                      idempotency_key=key()), metadata=sup)
+marked = intake.Submit(request(requester=c.Requester(name="某先生", phone=caller)), metadata=desk)
+assert marked.caller_marked_malicious, marked
+assert intake.GetCaller(i.GetCallerRequest(phone=caller), metadata=desk).mark.malicious
+refused(lambda: intake.MarkCaller(i.MarkCallerRequest(phone=caller, malicious=False, reason="x",
+                                                      idempotency_key=key()), metadata=desk),
+        grpc.StatusCode.PERMISSION_DENIED, "an operator marking a caller")
 
 # A request the operator cannot classify: the manual queue.
 open_no = intake.Submit(request(category_code="", content="来电人反映的问题不清楚属于哪一类。"), metadata=desk).ticket_no

@@ -184,3 +184,126 @@ async fn an_open_category_waits_for_a_dispatcher_and_a_matter_across_districts_h
         "the other district's government joins as co-unit"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn referrals_close_at_acceptance_and_marked_callers_are_shown() {
+    use hotline_proto::intake::v1::{
+        DirectAnswer, EmergencyLine, GetCallerRequest, MarkCallerRequest, Referral,
+    };
+    let sys = System::start(Options::default())
+        .await
+        .expect("system starts");
+    let supervisor = sys
+        .channel_with("intake", sys.token(&[Role::Supervisor], None))
+        .await;
+    let mut centre =
+        hotline_proto::intake::v1::intake_service_client::IntakeServiceClient::new(supervisor);
+    let mark = centre
+        .mark_caller(MarkCallerRequest {
+            phone: "+86 138 0013 8000".into(),
+            malicious: true,
+            reason: "多次辱骂话务员，经中心研究决定".into(),
+            idempotency_key: "mark-1".into(),
+        })
+        .await
+        .expect("marked")
+        .into_inner()
+        .mark
+        .expect("a mark");
+    assert_eq!(mark.phone_digits, "13800138000");
+    let operator = sys
+        .channel_with("intake", sys.token(&[Role::Operator], None))
+        .await;
+    let mut desk =
+        hotline_proto::intake::v1::intake_service_client::IntakeServiceClient::new(operator);
+    let e = desk
+        .mark_caller(MarkCallerRequest {
+            phone: "13800138000".into(),
+            malicious: false,
+            reason: "x".into(),
+            idempotency_key: String::new(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), Code::PermissionDenied, "only the centre marks");
+    let seen = desk
+        .get_caller(GetCallerRequest {
+            phone: "138-0013-8000".into(),
+        })
+        .await
+        .expect("read")
+        .into_inner()
+        .mark
+        .expect("marked");
+    assert!(seen.malicious);
+
+    // The marked caller's request is accepted, and the operator told.
+    let reply = desk
+        .submit(request("marked-1", "heating", "110105", ""))
+        .await
+        .expect("accepted")
+        .into_inner();
+    assert!(reply.caller_marked_malicious);
+    let mut other = request("unmarked-1", "heating", "110105", "");
+    other.requester.as_mut().unwrap().phone = "13900001111".into();
+    let reply = desk.submit(other).await.expect("accepted").into_inner();
+    assert!(!reply.caller_marked_malicious);
+    let actions = sys.audit_actions("intake", "").await;
+    assert!(actions.iter().any(|a| a == "caller.marked"), "{actions:?}");
+
+    // A fire reported to 12345: referred to 119, closed, never dispatched.
+    let mut fire = request("fire-1", "fire-hazard", "110105", "");
+    fire.referral = Some(Referral {
+        line: EmergencyLine::Fire119 as i32,
+        note: "三方通话转接119".into(),
+    });
+    let referred = desk
+        .submit(fire.clone())
+        .await
+        .expect("referred")
+        .into_inner();
+    assert_eq!(referred.status, TicketStatus::Closed as i32);
+    let sentinel = submit(&sys, request("after-fire", "heating", "110105", "")).await;
+    routing_of(&sys, &sentinel).await;
+    let e = sys
+        .dispatch()
+        .await
+        .get_routing(hotline_proto::dispatch::v1::GetRoutingRequest {
+            ticket_no: referred.ticket_no.clone(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), Code::NotFound, "never dispatched");
+    let t = desk
+        .get_ticket(GetTicketRequest {
+            ticket_no: referred.ticket_no.clone(),
+        })
+        .await
+        .expect("read")
+        .into_inner();
+    assert_eq!(
+        t.referral.map(|r| r.line),
+        Some(EmergencyLine::Fire119 as i32)
+    );
+    let actions = sys.audit_actions("intake", &referred.ticket_no).await;
+    assert!(
+        actions.iter().any(|a| a == "ticket.referred"),
+        "{actions:?}"
+    );
+
+    // Not referred and answered directly at once; an unknown line named.
+    fire.idempotency_key = "fire-2".into();
+    fire.direct_answer = Some(DirectAnswer {
+        article_id: "KB000001".into(),
+        article_version: 1,
+        note: String::new(),
+    });
+    fire.referral.as_mut().unwrap().line = 99;
+    let e = desk.submit(fire).await.unwrap_err();
+    assert_eq!(e.code(), Code::InvalidArgument);
+    assert!(
+        e.message().contains("referral.line") && e.message().contains("not both"),
+        "{}",
+        e.message()
+    );
+}

@@ -10,7 +10,7 @@ use hotline_proto::intake::v1::*;
 use tonic::{Request, Response, Status};
 
 use crate::app::App;
-use crate::{knowledge, own_view, ratings, surge, tickets, timeline, visits};
+use crate::{diversion, knowledge, own_view, ratings, surge, tickets, timeline, visits};
 
 pub struct Grpc {
     pub app: Arc<App>,
@@ -33,6 +33,14 @@ impl IntakeService for Grpc {
         req: Request<ViewOwnTicketRequest>,
     ) -> Reply<ViewOwnTicketResponse> {
         unary(req, |who, m| own_view::view(&self.app, who, m)).await
+    }
+
+    async fn mark_caller(&self, req: Request<MarkCallerRequest>) -> Reply<MarkCallerResponse> {
+        unary(req, |who, m| diversion::mark(&self.app, who, m)).await
+    }
+
+    async fn get_caller(&self, req: Request<GetCallerRequest>) -> Reply<GetCallerResponse> {
+        unary(req, |who, m| diversion::get(&self.app, who, m)).await
     }
 
     async fn get_ticket(&self, req: Request<GetTicketRequest>) -> Reply<GetTicketResponse> {

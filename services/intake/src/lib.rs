@@ -8,6 +8,7 @@
 //! - `timeline`: a ticket's stages, records, returns and whistles
 //! - `surge`: surge mode (话务量大量集中)
 //! - `knowledge`: the knowledge base (知识库), its search and direct answers
+//! - `diversion`: referrals to emergency lines, malicious callers
 //! - `own_view`: the requester's own view of a ticket (诉求人查询)
 //! - `ratings`: service contacts and their ratings (好差评), check-backs of
 //!   bad ratings, units' appeals
@@ -21,6 +22,7 @@
 pub mod app;
 pub mod config;
 pub mod dispatch;
+pub mod diversion;
 pub mod grpc;
 pub mod knowledge;
 pub mod own_view;

@@ -57,6 +57,11 @@ pub const RULES: &[Rule] = &[
         "/hotline.intake.v1.IntakeService/ViewOwnTicket",
         &[Service, Operator],
     ),
+    ("/hotline.intake.v1.IntakeService/MarkCaller", &[Supervisor]),
+    (
+        "/hotline.intake.v1.IntakeService/GetCaller",
+        &[Operator, Supervisor, Auditor],
+    ),
     (
         "/hotline.intake.v1.IntakeService/FindTickets",
         &[Operator, Service, Dispatcher, Supervisor, Auditor],

@@ -414,15 +414,7 @@ pub async fn answer_directly(
     .bind(at)
     .execute(&mut **tx)
     .await?;
-    sqlx::query(
-        "UPDATE tickets SET closed_at = $2, closure_cause = 'direct_answer', closed_hop = 0, \
-         closed_round = 0 WHERE ticket_no = $1",
-    )
-    .bind(ticket_no)
-    .bind(at)
-    .execute(&mut **tx)
-    .await?;
-    Ok(())
+    crate::tickets::store::close_at_acceptance(tx, ticket_no, "direct_answer", at).await
 }
 
 /// The article a ticket was answered from directly, if it was.

@@ -10,20 +10,12 @@ use hotline_proto::common::v1::{AssignmentRole, Stage};
 use hotline_proto::intake::v1::{OwnStage, ViewOwnTicketRequest};
 use hotline_proto::undertaking::v1::Assignment;
 
+pub use crate::tickets::rules::phone_digits;
+
 /// Wrong tries allowed per ticket number, and per phone, in a window.
 pub const MAX_WRONG_TRIES: i64 = 5;
 /// The window wrong tries are counted in.
 pub const WINDOW: Duration = Duration::from_secs(15 * 60);
-
-/// A phone as digits alone: spaces, dashes and a leading "+86" (or "86"
-/// before an 11-digit mobile) dropped.
-pub fn phone_digits(raw: &str) -> String {
-    let digits: String = raw.chars().filter(char::is_ascii_digit).collect();
-    match digits.strip_prefix("86") {
-        Some(rest) if raw.trim_start().starts_with('+') || rest.len() == 11 => rest.to_string(),
-        _ => digits,
-    }
-}
 
 /// Checks the request: a ticket number and a phone of 3–20 digits.
 pub fn parse(req: &ViewOwnTicketRequest) -> Result<(TicketNo, String), ApiError> {
@@ -102,7 +94,7 @@ mod tests {
     #[test]
     fn bad_input_is_named() {
         let e = parse(&ViewOwnTicketRequest {
-            ticket_no: "x".into(),
+            ticket_no: "no such".into(),
             phone: "12".into(),
         })
         .unwrap_err()

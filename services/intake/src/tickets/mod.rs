@@ -20,7 +20,7 @@ use hotline_proto::intake::v1::*;
 use hotline_proto::undertaking::v1::Assignment;
 
 use crate::app::App;
-use rules::{Holding, holding, parse_submit, request_hash};
+use rules::{AtOnce, Holding, holding, parse_submit, request_hash};
 use store::{Acceptance, Inserted, StoredTicket};
 
 /// Submit: checked, stored with its outbox row and dispatch clock, then
@@ -42,14 +42,27 @@ pub async fn submit(
             parse_submit(&req, &fresh)?
         }
     };
-    let direct = match &req.direct_answer {
-        Some(d) => Some(crate::knowledge::rules::parse_direct(
+    let at_once = match (&req.direct_answer, &req.referral) {
+        (Some(d), None) => Some(AtOnce::Direct(crate::knowledge::rules::parse_direct(
             d,
             ticket.class.kind == hotline_sla::RequestType::Consultation,
             ticket.category_code.is_some(),
-        )?),
-        None => None,
+        )?)),
+        (direct, Some(r)) => Some(AtOnce::Referred(crate::diversion::rules::parse_referral(
+            r,
+            direct.is_some(),
+        )?)),
+        (None, None) => None,
     };
+    let marked = crate::diversion::is_marked(
+        app,
+        ticket
+            .requester
+            .phone
+            .as_deref()
+            .filter(|_| !ticket.requester.anonymous),
+    )
+    .await?;
     let hash = request_hash(&req);
     let accepted_at = now();
     let surge = app.surge.get().await?.on;
@@ -63,16 +76,24 @@ pub async fn submit(
     };
     match app
         .tickets
-        .insert(&ticket, &hash, &when, &app.policy, &who, direct.as_ref())
+        .insert(&ticket, &hash, &when, &app.policy, &who, at_once.as_ref())
         .await?
     {
-        Inserted::New(t) if direct.is_some() => {
+        Inserted::New(t) if at_once.is_some() => {
             tracing::info!(
                 ticket_no = %t.summary.ticket_no,
-                article_id = direct.as_ref().map_or("", |d| d.article_id.as_str()),
-                "consultation answered directly"
+                closed_as = match &at_once {
+                    Some(AtOnce::Direct(_)) => "direct_answer",
+                    _ => "referred",
+                },
+                "request closed at acceptance"
             );
-            Ok(response(&t, false, (pb::TicketStatus::Closed, None)))
+            Ok(response(
+                &t,
+                false,
+                (pb::TicketStatus::Closed, None),
+                marked,
+            ))
         }
         // The reply comes before dispatch routes it: accepted.
         Inserted::New(t) => {
@@ -85,12 +106,17 @@ pub async fn submit(
                 surge,
                 "request accepted"
             );
-            Ok(response(&t, false, (pb::TicketStatus::Accepted, None)))
+            Ok(response(
+                &t,
+                false,
+                (pb::TicketStatus::Accepted, None),
+                marked,
+            ))
         }
         Inserted::Existing(t) if t.request_hash == hash => {
             let no = TicketNo::parse_field("ticket_no", &t.summary.ticket_no)?;
             let now = standing(app, &no, None).await?;
-            Ok(response(&t, true, now))
+            Ok(response(&t, true, now, marked))
         }
         Inserted::Existing(t) => Err(ApiError::invalid(
             "idempotency_key",
@@ -106,6 +132,7 @@ fn response(
     t: &StoredTicket,
     replayed: bool,
     (status, routing): (pb::TicketStatus, Option<TicketRouting>),
+    caller_marked_malicious: bool,
 ) -> SubmitResponse {
     SubmitResponse {
         ticket_no: t.summary.ticket_no.clone(),
@@ -114,6 +141,7 @@ fn response(
         dispatch_deadline: Some(to_proto(t.dispatch_deadline)),
         status: status as i32,
         routing,
+        caller_marked_malicious,
     }
 }
 
@@ -247,10 +275,17 @@ pub async fn get_ticket(
             article_version,
             note: String::new(),
         });
+    let referral = crate::diversion::store::referral_of(app.tickets.pool(), no.as_str())
+        .await?
+        .map(|r| Referral {
+            line: r.line.to_proto() as i32,
+            note: r.note,
+        });
     Ok(GetTicketResponse {
         dispatch_deadline: Some(to_proto(t.dispatch_deadline)),
         ticket: Some(t.summary),
         routing,
         direct_answer,
+        referral,
     })
 }

@@ -116,7 +116,32 @@ fn other_districts(
     out
 }
 
-fn is_phone(p: &str) -> bool {
+/// A phone as digits alone: spaces, dashes and a leading "+86" (or "86"
+/// before an 11-digit mobile) dropped.
+pub fn phone_digits(raw: &str) -> String {
+    let digits: String = raw.chars().filter(char::is_ascii_digit).collect();
+    match digits.strip_prefix("86") {
+        Some(rest) if raw.trim_start().starts_with('+') || rest.len() == 11 => rest.to_string(),
+        _ => digits,
+    }
+}
+
+/// The last four digits of a phone, as the audit trail shows it.
+pub fn last_digits(phone: &str) -> String {
+    let d = phone_digits(phone);
+    d[d.len().saturating_sub(4)..].to_string()
+}
+
+/// A closing at acceptance: the request is never dispatched.
+#[derive(Debug, Clone, PartialEq)]
+pub enum AtOnce {
+    /// 直接答复 from a knowledge-base article.
+    Direct(crate::knowledge::rules::Direct),
+    /// 转接 to an emergency line.
+    Referred(crate::diversion::rules::Referral),
+}
+
+pub fn is_phone(p: &str) -> bool {
     let digits = p.chars().filter(|c| c.is_ascii_digit()).count();
     let body = p.strip_prefix('+').unwrap_or(p);
     (3..=20).contains(&digits)

@@ -19,8 +19,9 @@ use hotline_sla::{Policy, Stage};
 use prost::Message;
 use sqlx::{PgPool, Postgres, Row, Transaction};
 
+use super::rules::AtOnce;
 use super::rules::{self, NewTicket};
-use crate::knowledge::rules::Direct;
+use crate::diversion::store as diversion;
 use crate::knowledge::store as knowledge;
 
 /// Tickets accepted and not yet handed to dispatch.
@@ -144,7 +145,7 @@ impl Tickets {
         when: &Acceptance,
         policy: &Policy,
         who: &Identity,
-        direct: Option<&Direct>,
+        at_once: Option<&AtOnce>,
     ) -> Result<Inserted, ApiError> {
         let Acceptance {
             accepted_at,
@@ -227,10 +228,12 @@ impl Tickets {
             accepted_at,
         )
         .await?;
-        if let Some(d) = direct {
-            // Answered at once from the knowledge base: closed, never
-            // handed to dispatch, no dispatch clock.
+        // Closed at once (answered from the knowledge base, referred to an
+        // emergency line): never handed to dispatch, no dispatch clock.
+        if let Some(AtOnce::Direct(d)) = at_once {
             knowledge::answer_directly(&mut tx, &ticket_no, d, who, accepted_at).await?;
+        } else if let Some(AtOnce::Referred(r)) = at_once {
+            diversion::refer(&mut tx, &ticket_no, r, who, accepted_at).await?;
         } else {
             DISPATCH_OUTBOX.push(&mut tx, &ticket_no).await?;
             clock::start(
@@ -287,16 +290,23 @@ impl Tickets {
             surge,
         });
         events::record_fact(&mut tx, Source::Intake, &ticket_no, accepted_at, fact).await?;
-        if let Some(d) = direct {
-            let entry = Entry::by(
-                who,
-                "ticket.answered_directly",
-                &ticket_no,
-                format!("article={} version={}", d.article_id, d.version),
-            );
+        if let Some(how) = at_once {
+            let (action, detail, cause) = match how {
+                AtOnce::Direct(d) => (
+                    "ticket.answered_directly",
+                    format!("article={} version={}", d.article_id, d.version),
+                    ev::ClosureCause::DirectAnswer,
+                ),
+                AtOnce::Referred(r) => (
+                    "ticket.referred",
+                    format!("line={}", r.line),
+                    ev::ClosureCause::Referred,
+                ),
+            };
+            let entry = Entry::by(who, action, &ticket_no, detail);
             audit::append(&mut tx, &[entry]).await?;
             let closed = Fact::Closed(ev::Closed {
-                cause: ev::ClosureCause::DirectAnswer as i32,
+                cause: cause as i32,
                 closed_at: Some(to_proto(accepted_at)),
                 ..Default::default()
             });
@@ -395,6 +405,26 @@ impl Tickets {
         .await?;
         Ok(())
     }
+}
+
+/// Marks a ticket closed at its acceptance (hop and round 0: it was never
+/// dispatched), with the cause as stored ('direct_answer', 'referred').
+pub async fn close_at_acceptance(
+    tx: &mut Transaction<'_, Postgres>,
+    ticket_no: &str,
+    cause: &str,
+    at: DateTime<Utc>,
+) -> Result<(), ApiError> {
+    sqlx::query(
+        "UPDATE tickets SET closed_at = $2, closure_cause = $3, closed_hop = 0, \
+         closed_round = 0 WHERE ticket_no = $1",
+    )
+    .bind(ticket_no)
+    .bind(at)
+    .bind(cause)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
 }
 
 async fn by_key(
