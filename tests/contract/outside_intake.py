@@ -8,7 +8,9 @@ and read by its requester with the number and phone (not with another); a
 request the operator cannot classify waits in the manual queue; a matter
 across two districts has the other district's government as co-unit; a
 fire is referred to 119 and closed at once; a phone the centre marked as a
-malicious caller is shown on the next call.
+malicious caller is shown on the next call; a broken street light reported
+three times is offered, linked as repeats, reaches supervision and is closed
+with its repeats by one answer.
 Then 40 articles of tests/data/knowledge.toml are proposed by their units
 and approved by the centre, searched with callers' questions, and a
 consultation is answered from one and closed without dispatch; a withdrawn
@@ -28,6 +30,7 @@ from hotline.common.v1 import common_pb2 as c
 from hotline.dispatch.v1 import dispatch_pb2 as d, dispatch_pb2_grpc as dg
 from hotline.intake.v1 import intake_pb2 as i, intake_pb2_grpc as ig
 from hotline.intake.v1 import knowledge_pb2 as k, knowledge_pb2_grpc as kg
+from hotline.supervision.v1 import supervision_pb2 as sv, supervision_pb2_grpc as svg
 from hotline.undertaking.v1 import undertaking_pb2 as u, undertaking_pb2_grpc as ug
 from hotline_client import bearer, error_info, refused, stub, wait_for
 
@@ -39,6 +42,7 @@ intake = stub(ig.IntakeServiceStub, "intake")
 kb = stub(kg.KnowledgeServiceStub, "intake")
 dispatch = stub(dg.DispatchServiceStub, "dispatch")
 units = stub(ug.UndertakingServiceStub, "undertaking")
+supervision = stub(svg.SupervisionServiceStub, "supervision")
 started = datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(seconds=1)
 
 
@@ -130,6 +134,72 @@ assert intake.GetCaller(i.GetCallerRequest(phone=caller), metadata=desk).mark.ma
 refused(lambda: intake.MarkCaller(i.MarkCallerRequest(phone=caller, malicious=False, reason="x",
                                                       idempotency_key=key()), metadata=desk),
         grpc.StatusCode.PERMISSION_DENIED, "an operator marking a caller")
+
+# Repeats: a broken street light reported, then a neighbour says the same
+# and the first caller calls back; both linked, the light raised three
+# times is a meeting candidate, and the unit's answer closes all three.
+light_phone = f"136{uuid.uuid4().int % 10**8:08d}"
+street = c.Location(district_code="110105", street_code="110105001", address="光华路南侧")
+light = intake.Submit(request(requester=c.Requester(name="孙先生", phone=light_phone, return_visit_consent=False),
+                              content="建外街道光华路南侧人行道的路灯连续一周不亮，晚上走路很不安全。",
+                              location=street), metadata=desk).ticket_no
+neighbour_words = "光华路南边人行道的路灯一直不亮，已经一个星期了，晚上很黑。"
+offered = intake.FindRepeats(i.FindRepeatsRequest(phone="13500000000", location=street, category_code="street-lighting",
+                                                  content=neighbour_words), metadata=desk).candidates
+assert light in [o.ticket_no for o in offered], offered
+assert i.REPEAT_BASIS_SAME_PLACE in next(o for o in offered if o.ticket_no == light).bases, offered
+again = intake.FindRepeats(i.FindRepeatsRequest(phone=light_phone, content="我上周反映的事情怎么样了？"),
+                           metadata=desk).candidates
+assert [o.ticket_no for o in again] == [light] and list(again[0].bases) == [i.REPEAT_BASIS_SAME_REQUESTER], again
+e = refused(lambda: intake.FindRepeats(i.FindRepeatsRequest(phone="abc", content=""), metadata=desk),
+            grpc.StatusCode.INVALID_ARGUMENT, "a probe with a bad phone and no text")
+assert "phone" in e.details() and "content" in e.details(), e.details()
+repeats = [
+    intake.Submit(request(requester=c.Requester(name="周女士", phone="13500000000", return_visit_consent=False),
+                          content=neighbour_words, location=street, repeat_of=light), metadata=desk).ticket_no,
+    intake.Submit(request(requester=c.Requester(name="孙先生", phone=light_phone, return_visit_consent=False),
+                          content="光华路的路灯还是不亮，第二次打电话了。", location=street, repeat_of=light),
+                  metadata=desk).ticket_no,
+]
+assert intake.GetTicket(i.GetTicketRequest(ticket_no=light), metadata=desk).times_raised == 3
+
+
+def raised_candidate():
+    found = [x for x in supervision.ListMeetingCandidates(sv.ListMeetingCandidatesRequest(page_size=500),
+                                                          metadata=sup).candidates if x.ticket_no == light]
+    return found[0] if found else None
+
+
+cand = wait_for("the light a meeting candidate", raised_candidate)
+assert sv.MEETING_CANDIDATE_BASIS_RAISED_AGAIN in cand.bases and cand.times_raised == 3, cand
+routing_of(light)
+
+
+def light_assignments():
+    got = units.ListTicketAssignments(u.ListTicketAssignmentsRequest(ticket_no=light), metadata=dispatcher).assignments
+    return got or None
+
+
+held = wait_for("the light's assignments", light_assignments)
+# Co-units sign and give their parts first; then the lead signs and answers.
+for a in sorted(held, key=lambda a: a.role != c.ASSIGNMENT_ROLE_CO):
+    md = bearer(f"in-{a.unit_id}", "unit_staff", a.unit_id)
+    units.SignAssignment(u.SignAssignmentRequest(assignment_id=a.assignment_id, unit_id=a.unit_id), metadata=md)
+    if a.role == c.ASSIGNMENT_ROLE_CO:
+        units.SubmitPart(u.SubmitPartRequest(assignment_id=a.assignment_id, unit_id=a.unit_id, part="已配合核查"),
+                         metadata=md)
+units.SubmitFeedback(u.SubmitFeedbackRequest(assignment_id=a.assignment_id, unit_id=a.unit_id,
+                                             feedback=c.Feedback(outcome=c.FEEDBACK_OUTCOME_RESOLVED,
+                                                                 summary="已更换光华路南侧路灯灯泡，恢复照明。")),
+                     metadata=md)
+for no in [light] + repeats:
+    wait_for(f"{no} closed", lambda no=no: intake.GetTicket(i.GetTicketRequest(ticket_no=no), metadata=desk)
+             .ticket.status == c.TICKET_STATUS_CLOSED or None)
+own = intake.ViewOwnTicket(i.ViewOwnTicketRequest(ticket_no=repeats[0], phone="13500000000"), metadata=gov)
+assert own.repeat_of == light and own.answer == "已更换光华路南侧路灯灯泡，恢复照明。", own
+e = refused(lambda: intake.Submit(request(repeat_of=light), metadata=desk),
+            grpc.StatusCode.FAILED_PRECONDITION, "a repeat of a closed ticket")
+assert reason(e) == "TICKET_CLOSED", reason(e)
 
 # A request the operator cannot classify: the manual queue.
 open_no = intake.Submit(request(category_code="", content="来电人反映的问题不清楚属于哪一类。"), metadata=desk).ticket_no

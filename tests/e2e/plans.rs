@@ -284,10 +284,30 @@ SELECT 'R' || lpad(i::text, 7, '0'), '\x', '\x', now() - (i * interval '1 minute
        CASE WHEN i % 67 = 0 THEN 1 + i % 6 ELSE 0 END,
        now() + (i * interval '1 minute')
 FROM generate_series(1, 200000) i;
+
+SET search_path TO intake;
+-- 200,000 tickets over 139 days, one a minute; one in twenty still open;
+-- 50,000 phones, four tickets each; four categories in four districts; a
+-- forwarding system's reference on one in three.
+INSERT INTO tickets (ticket_no, request_hash, channel, tier, complex, category_code, content,
+                     district_code, street_code, address, requester_anonymous, requester_phone,
+                     phone_digits, return_visit_consent, attachments, accepted_at,
+                     dispatch_deadline, surge, external_ref, closed_at, closure_cause,
+                     closed_hop, closed_round)
+SELECT 'BJ' || lpad(i::text, 12, '0'), '\x', 1, 'general', false,
+       (ARRAY['heating', 'noise', 'water', 'street-lighting'])[1 + i % 4], '暖气不热，室温低',
+       (ARRAY['110101', '110102', '110105', '110108'])[1 + (i / 4) % 4], NULL, '',
+       false, '139' || lpad((i % 50000)::text, 8, '0'), '139' || lpad((i % 50000)::text, 8, '0'),
+       false, '\x', now() - i * interval '1 minute', now(), false,
+       CASE WHEN i % 3 = 0 THEN 'GOV-' || (i % 100000) END,
+       CASE WHEN i % 20 <> 0 THEN now() END, CASE WHEN i % 20 <> 0 THEN 'visited' END,
+       CASE WHEN i % 20 <> 0 THEN 1 END, CASE WHEN i % 20 <> 0 THEN 1 END
+FROM generate_series(1, 200000) i;
 SET search_path TO public;
 "#;
 
-const VACUUM: [&str; 21] = [
+const VACUUM: [&str; 22] = [
+    "intake.tickets",
     "undertaking.assignments",
     "undertaking.handling_records",
     "undertaking.extensions",
@@ -407,6 +427,30 @@ fn cases() -> Vec<Case> {
     // A cursor deep in the polled unit's history (a year back).
     let deep = "now() - interval '365 days', 'ffffffff-ffff-ffff-ffff-ffffffffffff'";
     let mut v = vec![
+        case(
+            "intake FindRepeats: a requester's open tickets",
+            "intake",
+            hotline_intake::repeats::store::BY_PHONE_SQL,
+            "'13900000020', 20",
+            20 + SLACK,
+        ),
+        case(
+            "intake FindRepeats: the open tickets of a category at a place",
+            "intake",
+            hotline_intake::repeats::store::BY_PLACE_SQL,
+            &format!(
+                "'heating', '110105', {}",
+                hotline_intake::repeats::rules::PLACE_SCAN
+            ),
+            hotline_intake::repeats::rules::PLACE_SCAN + SLACK,
+        ),
+        case(
+            "intake FindTickets: a forwarding system's reference",
+            "intake",
+            hotline_intake::tickets::store::BY_REF_SQL,
+            "'GOV-300', NULL, 50",
+            50 + SLACK,
+        ),
         case(
             "undertaking ListAssignments: a unit's pending work",
             "undertaking",
@@ -776,6 +820,18 @@ async fn hot_lists_read_what_they_return() {
             &hotline_dispatch::MIGRATOR,
             &clock::MIGRATOR,
             &hotline_common::audit::MIGRATOR,
+        ],
+    )
+    .await;
+    migrate(
+        &db.pool,
+        "intake",
+        &[
+            &hotline_intake::MIGRATOR,
+            &clock::MIGRATOR,
+            &hotline_common::audit::MIGRATOR,
+            &hotline_common::idempotency::MIGRATOR,
+            &hotline_common::events::MIGRATOR,
         ],
     )
     .await;

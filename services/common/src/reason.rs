@@ -173,6 +173,9 @@ reasons! {
     /// Too many wrong tries of a ticket number and phone: the requester's
     /// own view is closed to that number or phone for a while.
     GuessesExhausted = "GUESSES_EXHAUSTED",
+    /// The ticket is closed (办结): a request can no longer be linked to it
+    /// as a repeat.
+    TicketClosed = "TICKET_CLOSED",
 }
 
 impl Reason {

@@ -10,7 +10,7 @@ use hotline_proto::intake::v1::*;
 use tonic::{Request, Response, Status};
 
 use crate::app::App;
-use crate::{diversion, knowledge, own_view, ratings, surge, tickets, timeline, visits};
+use crate::{diversion, knowledge, own_view, ratings, repeats, surge, tickets, timeline, visits};
 
 pub struct Grpc {
     pub app: Arc<App>,
@@ -41,6 +41,10 @@ impl IntakeService for Grpc {
 
     async fn get_caller(&self, req: Request<GetCallerRequest>) -> Reply<GetCallerResponse> {
         unary(req, |who, m| diversion::get(&self.app, who, m)).await
+    }
+
+    async fn find_repeats(&self, req: Request<FindRepeatsRequest>) -> Reply<FindRepeatsResponse> {
+        unary(req, |who, m| repeats::find(&self.app, who, m)).await
     }
 
     async fn get_ticket(&self, req: Request<GetTicketRequest>) -> Reply<GetTicketResponse> {

@@ -9,6 +9,7 @@
 //! - `surge`: surge mode (话务量大量集中)
 //! - `knowledge`: the knowledge base (知识库), its search and direct answers
 //! - `diversion`: referrals to emergency lines, malicious callers
+//! - `repeats`: repeats (重复件) offered and linked, repeated raising
 //! - `own_view`: the requester's own view of a ticket (诉求人查询)
 //! - `ratings`: service contacts and their ratings (好差评), check-backs of
 //!   bad ratings, units' appeals
@@ -28,6 +29,7 @@ pub mod knowledge;
 pub mod own_view;
 pub mod ratings;
 pub mod relay;
+pub mod repeats;
 pub mod rules;
 pub mod startup;
 pub mod surge;

@@ -58,6 +58,12 @@ pub const RULES: &[Rule] = &[
         &[Service, Operator],
     ),
     ("/hotline.intake.v1.IntakeService/MarkCaller", &[Supervisor]),
+    // The operator desk while taking a request; a channel system offering
+    // its user their open tickets.
+    (
+        "/hotline.intake.v1.IntakeService/FindRepeats",
+        &[Operator, Service],
+    ),
     (
         "/hotline.intake.v1.IntakeService/GetCaller",
         &[Operator, Supervisor, Auditor],

@@ -16,6 +16,7 @@ mod evaluation;
 mod inspections;
 mod ratings;
 mod rehandling;
+mod repeats;
 mod request_types;
 mod return_visits;
 
@@ -28,6 +29,7 @@ use ratings::RawRatings;
 pub use ratings::{DefaultRating, LEVEL_NAMES, Ratings};
 use rehandling::RawRehandling;
 pub use rehandling::{MAX_ROUNDS_CEILING, Rehandling};
+pub use repeats::Repeats;
 pub use request_types::RequestType;
 use return_visits::RawReturnVisits;
 pub use return_visits::{DEFAULT_QUESTIONS, ReturnVisits, Sampling};
@@ -200,6 +202,8 @@ pub struct Policy {
     pub evaluation: Evaluation,
     /// Which units special inspections (专项督查) are offered for.
     pub inspections: Inspections,
+    /// Repeats (重复件) and repeated raising (多次反映).
+    pub repeats: Repeats,
     emergency: Limits,
     basic_livelihood: Limits,
     general: Limits,
@@ -225,6 +229,7 @@ struct RawPolicy {
     ratings: Option<RawRatings>,
     evaluation: Option<RawEvaluation>,
     inspections: Option<inspections::RawInspections>,
+    repeats: Option<repeats::RawRepeats>,
     tiers: Option<RawTiers>,
     request_types: Option<request_types::RawRequestTypes>,
 }
@@ -384,6 +389,7 @@ impl Policy {
         let rehandling = rehandling::parse(&mut errors, raw.rehandling.unwrap_or_default());
         let ratings = ratings::parse(&mut errors, raw.ratings.unwrap_or_default());
         let inspections = inspections::parse(&mut errors, raw.inspections.unwrap_or_default());
+        let repeats = repeats::parse(&mut errors, raw.repeats.unwrap_or_default());
         let raw_evaluation = match raw.evaluation {
             Some(e) => e,
             None => toml::from_str::<OnlyEvaluation>(BEIJING_POLICY_TOML)
@@ -432,6 +438,7 @@ impl Policy {
                     ratings,
                     evaluation,
                     inspections,
+                    repeats,
                     emergency,
                     basic_livelihood,
                     general,

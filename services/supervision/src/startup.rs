@@ -92,7 +92,7 @@ pub async fn run(cfg: Config, token: CancellationToken) -> anyhow::Result<()> {
         cfg.common.amqp_url.clone(),
         pool.clone(),
         crate::meetings::consume::subscription(),
-        crate::meetings::consume::handler(policy.many_transfers),
+        crate::meetings::consume::handler(crate::meetings::rules::Thresholds::of(&policy)),
         token.clone(),
     ));
     let keys =

@@ -61,6 +61,7 @@ pub fn fact_name(fact: &Fact) -> &'static str {
         Fact::RatingAppealDecided(_) => "rating_appeal_decided",
         Fact::RatingDefaulted(_) => "rating_defaulted",
         Fact::WorkflowStep(_) => "workflow_step",
+        Fact::RaisedAgain(_) => "raised_again",
     }
 }
 

@@ -6,6 +6,7 @@ pub mod rules;
 pub mod store;
 
 use hotline_common::auth::Identity;
+use hotline_common::ids::{Id, TicketNo};
 use hotline_common::time::{now, to_proto};
 use hotline_common::{ApiError, ErrorCode, Reason};
 use hotline_proto::intake::v1::*;
@@ -45,8 +46,13 @@ pub async fn view(
         store::record_wrong_try(pool, no.as_str(), &phone, at, since).await?;
         return Err(missing());
     };
-    let assignments = app.undertaking.assignments(&no).await?;
-    let (status, routing) = crate::tickets::standing(app, &no, Some(&assignments)).await?;
+    // A repeat is handled as the ticket it repeats.
+    let handled = match &ticket.repeat_of {
+        Some(p) => TicketNo::parse(p).map_err(ApiError::internal)?,
+        None => no.clone(),
+    };
+    let assignments = app.undertaking.assignments(&handled).await?;
+    let (status, routing) = crate::tickets::standing(app, &handled, Some(&assignments)).await?;
     let lead = routing
         .as_ref()
         .and_then(|r| rules::lead_in_force(&assignments, r.hop));
@@ -74,5 +80,6 @@ pub async fn view(
         ),
         answer,
         answered_at,
+        repeat_of: ticket.repeat_of.unwrap_or_default(),
     })
 }

@@ -43,6 +43,10 @@ pub async fn submit(
         }
     };
     let at_once = match (&req.direct_answer, &req.referral) {
+        _ if !req.repeat_of.is_empty() => Some(AtOnce::Repeat(crate::repeats::rules::parse_link(
+            &req.repeat_of,
+            req.direct_answer.is_some() || req.referral.is_some(),
+        )?)),
         (Some(d), None) => Some(AtOnce::Direct(crate::knowledge::rules::parse_direct(
             d,
             ticket.class.kind == hotline_sla::RequestType::Consultation,
@@ -79,6 +83,15 @@ pub async fn submit(
         .insert(&ticket, &hash, &when, &app.policy, &who, at_once.as_ref())
         .await?
     {
+        Inserted::New(t) if at_once.as_ref().is_some_and(|a| !a.closes()) => {
+            tracing::info!(ticket_no = %t.summary.ticket_no, repeat_of = %req.repeat_of, "request linked as a repeat");
+            Ok(response(
+                &t,
+                false,
+                (pb::TicketStatus::Accepted, None),
+                marked,
+            ))
+        }
         Inserted::New(t) if at_once.is_some() => {
             tracing::info!(
                 ticket_no = %t.summary.ticket_no,
@@ -156,7 +169,12 @@ pub async fn standing(
     no: &TicketNo,
     assignments: Option<&[Assignment]>,
 ) -> Result<(pb::TicketStatus, Option<TicketRouting>), ApiError> {
-    let (handed, closed) = app.tickets.own_standing(no).await?;
+    let (handed, closed, repeat_of) = app.tickets.own_standing(no).await?;
+    if let Some(parent) = repeat_of {
+        let parent = TicketNo::parse(&parent).map_err(ApiError::internal)?;
+        let (status, routing) = Box::pin(standing(app, &parent, None)).await?;
+        return Ok((hotline_common::status::closed_or(closed, status), routing));
+    }
     if !handed {
         return Ok(rules::standing(false, None, &[]));
     }
@@ -282,6 +300,8 @@ pub async fn get_ticket(
             note: r.note,
         });
     Ok(GetTicketResponse {
+        repeat_of: t.repeat_of.unwrap_or_default(),
+        times_raised: t.times_raised,
         dispatch_deadline: Some(to_proto(t.dispatch_deadline)),
         ticket: Some(t.summary),
         routing,

@@ -132,13 +132,23 @@ pub fn last_digits(phone: &str) -> String {
     d[d.len().saturating_sub(4)..].to_string()
 }
 
-/// A closing at acceptance: the request is never dispatched.
+/// What becomes of a request at acceptance instead of dispatch: closed at
+/// once, or held as a repeat of an open ticket.
 #[derive(Debug, Clone, PartialEq)]
 pub enum AtOnce {
     /// 直接答复 from a knowledge-base article.
     Direct(crate::knowledge::rules::Direct),
     /// 转接 to an emergency line.
     Referred(crate::diversion::rules::Referral),
+    /// 重复件 of an open ticket, closed when it is.
+    Repeat(hotline_common::ids::TicketNo),
+}
+
+impl AtOnce {
+    /// Whether the request is closed at acceptance.
+    pub fn closes(&self) -> bool {
+        !matches!(self, AtOnce::Repeat(_))
+    }
 }
 
 pub fn is_phone(p: &str) -> bool {

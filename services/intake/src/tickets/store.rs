@@ -34,6 +34,10 @@ pub struct StoredTicket {
     pub accepted_at: DateTime<Utc>,
     pub dispatch_deadline: DateTime<Utc>,
     pub request_hash: Vec<u8>,
+    /// The ticket it repeats (重复件).
+    pub repeat_of: Option<String>,
+    /// It and its repeats (多次反映).
+    pub times_raised: i32,
 }
 
 /// When a ticket was accepted and the dispatch deadline that follows.
@@ -61,7 +65,7 @@ pub struct Tickets {
 const TICKET_COLUMNS: &str = "ticket_no, request_hash, channel, tier, complex, category_code, content, \
      district_code, street_code, address, requester_anonymous, requester_name, requester_phone, \
      return_visit_consent, requester_confidential, attachments, accepted_at, dispatch_deadline, \
-     request_type, external_ref, other_district_codes";
+     request_type, external_ref, other_district_codes, repeat_of, times_raised";
 
 fn ticket_from_row(row: &sqlx::postgres::PgRow) -> Result<StoredTicket, ApiError> {
     let tier: String = row.get("tier");
@@ -113,6 +117,8 @@ fn ticket_from_row(row: &sqlx::postgres::PgRow) -> Result<StoredTicket, ApiError
         accepted_at,
         dispatch_deadline: row.get("dispatch_deadline"),
         request_hash: row.get("request_hash"),
+        repeat_of: row.get("repeat_of"),
+        times_raised: row.get("times_raised"),
     })
 }
 
@@ -172,9 +178,9 @@ impl Tickets {
              category_code, content, district_code, street_code, address, requester_anonymous, \
              requester_name, requester_phone, return_visit_consent, attachments, accepted_at, \
              dispatch_deadline, surge, requester_confidential, request_type, external_ref, \
-             other_district_codes) \
+             other_district_codes, phone_digits) \
              VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19,$20,$21,$22,\
-             $23)",
+             $23,$24)",
         )
         .bind(&ticket_no)
         .bind(&t.idempotency_key)
@@ -205,6 +211,12 @@ impl Tickets {
                 .map(|d| d.to_string())
                 .collect::<Vec<_>>(),
         )
+        .bind(
+            r.phone
+                .as_deref()
+                .filter(|_| !r.anonymous)
+                .map(rules::phone_digits),
+        )
         .execute(&mut *tx)
         .await;
         match inserted {
@@ -234,6 +246,9 @@ impl Tickets {
             knowledge::answer_directly(&mut tx, &ticket_no, d, who, accepted_at).await?;
         } else if let Some(AtOnce::Referred(r)) = at_once {
             diversion::refer(&mut tx, &ticket_no, r, who, accepted_at).await?;
+        } else if let Some(AtOnce::Repeat(parent)) = at_once {
+            crate::repeats::store::link(&mut tx, &ticket_no, parent.as_str(), who, accepted_at)
+                .await?;
         } else {
             DISPATCH_OUTBOX.push(&mut tx, &ticket_no).await?;
             clock::start(
@@ -290,7 +305,7 @@ impl Tickets {
             surge,
         });
         events::record_fact(&mut tx, Source::Intake, &ticket_no, accepted_at, fact).await?;
-        if let Some(how) = at_once {
+        if let Some(how) = at_once.filter(|a| a.closes()) {
             let (action, detail, cause) = match how {
                 AtOnce::Direct(d) => (
                     "ticket.answered_directly",
@@ -302,6 +317,7 @@ impl Tickets {
                     format!("line={}", r.line),
                     ev::ClosureCause::Referred,
                 ),
+                AtOnce::Repeat(_) => return Err(ApiError::internal("a repeat is not closed")),
             };
             let entry = Entry::by(who, action, &ticket_no, detail);
             audit::append(&mut tx, &[entry]).await?;
@@ -324,16 +340,12 @@ impl Tickets {
         channel: Option<i32>,
         limit: i64,
     ) -> Result<Vec<(String, i32, i32, DateTime<Utc>)>, ApiError> {
-        Ok(sqlx::query_as(
-            "SELECT ticket_no, channel, request_type, accepted_at FROM tickets \
-             WHERE external_ref = $1 AND ($2::INTEGER IS NULL OR channel = $2) \
-             ORDER BY accepted_at DESC, ticket_no DESC LIMIT $3",
-        )
-        .bind(external_ref)
-        .bind(channel)
-        .bind(limit)
-        .fetch_all(&self.pool)
-        .await?)
+        Ok(sqlx::query_as(BY_REF_SQL)
+            .bind(external_ref)
+            .bind(channel)
+            .bind(limit)
+            .fetch_all(&self.pool)
+            .await?)
     }
 
     pub async fn get(&self, ticket_no: &TicketNo) -> Result<Option<StoredTicket>, ApiError> {
@@ -351,10 +363,16 @@ impl Tickets {
     /// handed to dispatch (its outbox row is gone, deleted in the
     /// transaction that saw dispatch accept it), and whether intake closed
     /// it (办结).
-    pub async fn own_standing(&self, ticket_no: &TicketNo) -> Result<(bool, bool), ApiError> {
+    /// And the ticket it repeats, when it is a repeat (never handed to
+    /// dispatch: it stands as its parent does).
+    pub async fn own_standing(
+        &self,
+        ticket_no: &TicketNo,
+    ) -> Result<(bool, bool, Option<String>), ApiError> {
         Ok(sqlx::query_as(
             "SELECT NOT EXISTS (SELECT 1 FROM dispatch_outbox WHERE ticket_no = $1), \
-             EXISTS (SELECT 1 FROM tickets WHERE ticket_no = $1 AND closed_at IS NOT NULL)",
+             EXISTS (SELECT 1 FROM tickets WHERE ticket_no = $1 AND closed_at IS NOT NULL), \
+             (SELECT repeat_of FROM tickets WHERE ticket_no = $1)",
         )
         .bind(ticket_no)
         .fetch_one(&self.pool)
@@ -426,6 +444,12 @@ pub async fn close_at_acceptance(
     .await?;
     Ok(())
 }
+
+/// FindTickets: the tickets filed under a reference ($1), of a channel ($2,
+/// any when NULL), newest first, at most $3.
+pub const BY_REF_SQL: &str = "SELECT ticket_no, channel, request_type, accepted_at FROM tickets \
+     WHERE external_ref = $1 AND ($2::INTEGER IS NULL OR channel = $2) \
+     ORDER BY accepted_at DESC, ticket_no DESC LIMIT $3";
 
 async fn by_key(
     tx: &mut Transaction<'static, Postgres>,

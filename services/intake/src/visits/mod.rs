@@ -200,8 +200,10 @@ async fn close_if_settled(tx: &mut Tx, v: &Visit, at: DateTime<Utc>) -> Result<(
         visit_id: v.id.to_string(),
         not_queued_reason: v.not_queued.map_or(0, |n| n.to_proto() as i32),
         closed_at: Some(to_proto(at)),
+        parent_ticket_no: String::new(),
     });
     events::record_fact(tx, Source::Intake, &v.ticket_no, at, fact).await?;
+    let repeats = crate::repeats::store::close_with_parent(tx, &v.ticket_no, at).await?;
     let detail = format!(
         "cause={} visit={} hop={} round={}",
         cause.as_sql(),
@@ -219,7 +221,7 @@ async fn close_if_settled(tx: &mut Tx, v: &Visit, at: DateTime<Utc>) -> Result<(
         )],
     )
     .await?;
-    tracing::info!(ticket_no = %v.ticket_no, cause = cause.as_sql(), hop = v.hop, round = v.round, "ticket closed");
+    tracing::info!(ticket_no = %v.ticket_no, cause = cause.as_sql(), hop = v.hop, round = v.round, repeats, "ticket closed");
     Ok(())
 }
 

@@ -1,6 +1,7 @@
 //! The tickets that may call for a consultation meeting, kept from the
 //! lifecycle events (own queue, each event once): intake's `accepted`
-//! (the tier) and `closed`, dispatch's `routed` (the transfers).
+//! (the tier), `raised_again` (the count) and `closed`, dispatch's
+//! `routed` (the transfers).
 
 use std::sync::Arc;
 
@@ -13,6 +14,7 @@ use hotline_proto::common::v1::UrgencyTier;
 use hotline_proto::events::v1::{LifecycleEvent, lifecycle_event::Fact};
 use hotline_sla::Tier;
 
+use super::rules::Thresholds;
 use super::store::{self, Seen};
 
 pub const CONSUMER: &str = "supervision-meeting-candidates";
@@ -26,6 +28,7 @@ pub fn subscription() -> consume::Subscription {
         bindings: vec![
             b("hotline.intake.events", "intake.accepted"),
             b("hotline.intake.events", "intake.closed"),
+            b("hotline.intake.events", "intake.raised_again"),
             b("hotline.dispatch.events", "dispatch.routed"),
         ],
         prefetch: 64,
@@ -41,12 +44,12 @@ pub fn tier_from_name(name: &str) -> UrgencyTier {
         .unwrap_or(UrgencyTier::Unspecified)
 }
 
-/// `many`: the policy's transfers that make a ticket a candidate.
-pub fn handler(many: u32) -> consume::Handler {
-    Arc::new(move |tx, e| Box::pin(on_event(tx, e, many)))
+/// `t`: the policy's counts that make a ticket a candidate.
+pub fn handler(t: Thresholds) -> consume::Handler {
+    Arc::new(move |tx, e| Box::pin(on_event(tx, e, t)))
 }
 
-async fn on_event(tx: &mut Tx, e: &LifecycleEvent, many: u32) -> Result<(), ApiError> {
+async fn on_event(tx: &mut Tx, e: &LifecycleEvent, t: Thresholds) -> Result<(), ApiError> {
     let seen = match &e.fact {
         Some(Fact::Accepted(a)) => Seen::Accepted {
             tier: tier_from_proto(a.tier, "tier")?.as_str(),
@@ -64,7 +67,10 @@ async fn on_event(tx: &mut Tx, e: &LifecycleEvent, many: u32) -> Result<(), ApiE
                 None => return Err(ApiError::invalid("closed_at", "missing")),
             },
         },
+        Some(Fact::RaisedAgain(r)) => Seen::RaisedAgain {
+            times: r.times_raised,
+        },
         _ => return Ok(()),
     };
-    store::note_seen(tx, &e.ticket_no, seen, many).await
+    store::note_seen(tx, &e.ticket_no, seen, t).await
 }

@@ -90,18 +90,19 @@ pub async fn list_candidates(
     let next_page_token = page.cut(&mut rows, |s| {
         Cursor::new(s.accepted_at.unwrap_or_default(), s.ticket_no.clone())
     });
-    let many = app.policy.many_transfers;
+    let t = rules::Thresholds::of(&app.policy);
     Ok(pb::ListMeetingCandidatesResponse {
         candidates: rows
             .iter()
             .map(|s| pb::MeetingCandidate {
                 ticket_no: s.ticket_no.clone(),
-                bases: rules::bases(&s.tier, s.transfers, many)
+                bases: rules::bases(&s.tier, s.transfers, s.times_raised, t)
                     .into_iter()
                     .map(|b| b as i32)
                     .collect(),
                 tier: consume::tier_from_name(&s.tier) as i32,
                 transfers: s.transfers,
+                times_raised: s.times_raised,
                 accepted_at: s.accepted_at.map(to_proto),
             })
             .collect(),

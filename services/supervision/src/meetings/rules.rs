@@ -33,15 +33,42 @@ hotline_common::sql_enum!(
     }
 );
 
-/// Whether a ticket calls for a meeting: emergency tier, or transferred
-/// `many` times or more; never once closed.
-pub fn bases(tier: &str, transfers: i32, many: u32) -> Vec<pb::MeetingCandidateBasis> {
+/// The policy's counts that make a ticket a candidate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Thresholds {
+    /// Transferred this many times (`transfers.many`, 多次流转).
+    pub many_transfers: u32,
+    /// Raised this many times, itself and its repeats
+    /// (`repeats.raised_again`, 多次反映).
+    pub raised_again: u32,
+}
+
+impl Thresholds {
+    pub fn of(policy: &hotline_sla::Policy) -> Thresholds {
+        Thresholds {
+            many_transfers: policy.many_transfers,
+            raised_again: policy.repeats.raised_again,
+        }
+    }
+}
+
+/// Whether a ticket calls for a meeting: emergency tier, transferred many
+/// times, or raised again and again; never once closed.
+pub fn bases(
+    tier: &str,
+    transfers: i32,
+    times_raised: i32,
+    t: Thresholds,
+) -> Vec<pb::MeetingCandidateBasis> {
     let mut out = Vec::new();
     if tier == "emergency" {
         out.push(pb::MeetingCandidateBasis::Emergency);
     }
-    if i64::from(transfers) >= i64::from(many) {
+    if i64::from(transfers) >= i64::from(t.many_transfers) {
         out.push(pb::MeetingCandidateBasis::ManyTransfers);
+    }
+    if i64::from(times_raised) >= i64::from(t.raised_again) {
+        out.push(pb::MeetingCandidateBasis::RaisedAgain);
     }
     out
 }
@@ -176,17 +203,25 @@ mod tests {
     }
 
     #[test]
-    fn candidates_are_emergencies_and_tickets_transferred_many_times() {
+    fn candidates_are_emergencies_and_tickets_transferred_or_raised_many_times() {
+        let t = Thresholds {
+            many_transfers: 3,
+            raised_again: 3,
+        };
         assert_eq!(
-            bases("emergency", 0, 3),
+            bases("emergency", 0, 1, t),
             [pb::MeetingCandidateBasis::Emergency]
         );
         assert_eq!(
-            bases("general", 3, 3),
+            bases("general", 3, 1, t),
             [pb::MeetingCandidateBasis::ManyTransfers]
         );
-        assert!(bases("general", 2, 3).is_empty());
-        assert_eq!(bases("emergency", 5, 3).len(), 2);
+        assert_eq!(
+            bases("general", 0, 3, t),
+            [pb::MeetingCandidateBasis::RaisedAgain]
+        );
+        assert!(bases("general", 2, 2, t).is_empty());
+        assert_eq!(bases("emergency", 5, 4, t).len(), 3);
     }
 
     #[test]

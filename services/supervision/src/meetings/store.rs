@@ -1,6 +1,7 @@
 //! The SQL of consultation meetings (`migrations/0009_meetings.sql`), and
 //! of the tickets seen that may call for one.
 
+use crate::meetings::rules::Thresholds;
 use chrono::{DateTime, Utc};
 use hotline_common::ApiError;
 use hotline_common::ids::{TicketNo, UnitId};
@@ -154,6 +155,7 @@ pub enum Seen<'a> {
     Accepted { tier: &'a str, at: DateTime<Utc> },
     Routed { transfers: i32 },
     Closed { at: DateTime<Utc> },
+    RaisedAgain { times: i32 },
 }
 
 /// Keeps what an event tells, and whether the ticket is a candidate now.
@@ -161,7 +163,7 @@ pub async fn note_seen(
     tx: &mut Tx,
     ticket: &str,
     seen: Seen<'_>,
-    many: u32,
+    t: Thresholds,
 ) -> Result<(), ApiError> {
     match seen {
         Seen::Accepted { tier, at } => sqlx::query(
@@ -184,15 +186,24 @@ pub async fn note_seen(
         )
         .bind(ticket)
         .bind(at),
+        Seen::RaisedAgain { times } => sqlx::query(
+            "INSERT INTO meeting_tickets_seen (ticket_no, times_raised) VALUES ($1, $2) \
+             ON CONFLICT (ticket_no) DO UPDATE \
+             SET times_raised = GREATEST(meeting_tickets_seen.times_raised, EXCLUDED.times_raised)",
+        )
+        .bind(ticket)
+        .bind(times),
     }
     .execute(&mut **tx)
     .await?;
     sqlx::query(
-        "UPDATE meeting_tickets_seen SET candidate = (tier = 'emergency' OR transfers >= $2) \
+        "UPDATE meeting_tickets_seen \
+         SET candidate = (tier = 'emergency' OR transfers >= $2 OR times_raised >= $3) \
          WHERE ticket_no = $1",
     )
     .bind(ticket)
-    .bind(i32::try_from(many).unwrap_or(i32::MAX))
+    .bind(i32::try_from(t.many_transfers).unwrap_or(i32::MAX))
+    .bind(i32::try_from(t.raised_again).unwrap_or(i32::MAX))
     .execute(&mut **tx)
     .await?;
     Ok(())
@@ -203,6 +214,7 @@ pub struct SeenRow {
     pub ticket_no: String,
     pub tier: String,
     pub transfers: i32,
+    pub times_raised: i32,
     pub accepted_at: Option<DateTime<Utc>>,
 }
 
@@ -223,11 +235,13 @@ pub async fn candidates(
 }
 
 /// The candidates' first page, on the partial index `meeting_candidates`.
-pub const CANDIDATES_FIRST: &str = "SELECT ticket_no, tier, transfers, accepted_at FROM meeting_tickets_seen \
+pub const CANDIDATES_FIRST: &str = "SELECT ticket_no, tier, transfers, times_raised, accepted_at \
+     FROM meeting_tickets_seen \
      WHERE candidate AND closed_at IS NULL AND accepted_at IS NOT NULL \
      ORDER BY accepted_at DESC, ticket_no DESC LIMIT $1";
 /// The pages after the first, after the cursor ($2, $3).
-pub const CANDIDATES_AFTER: &str = "SELECT ticket_no, tier, transfers, accepted_at FROM meeting_tickets_seen \
+pub const CANDIDATES_AFTER: &str = "SELECT ticket_no, tier, transfers, times_raised, accepted_at \
+     FROM meeting_tickets_seen \
      WHERE candidate AND closed_at IS NULL AND accepted_at IS NOT NULL \
      AND (accepted_at, ticket_no) < ($2, $3) \
      ORDER BY accepted_at DESC, ticket_no DESC LIMIT $1";

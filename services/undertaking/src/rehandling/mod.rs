@@ -82,6 +82,9 @@ fn on_event<'t>(policy: Arc<Policy>, tx: &'t mut Tx, e: &'t LifecycleEvent) -> A
     Box::pin(async move {
         match &e.fact {
             Some(Fact::Visited(v)) => act(&policy, tx, &e.ticket_no, v, now()).await,
+            // Closed at acceptance, or with the ticket it repeats: never
+            // dispatched, so undertaking holds nothing of it.
+            Some(Fact::Closed(c)) if never_dispatched(c.cause) => Ok(()),
             Some(Fact::Closed(c)) => {
                 let at = c
                     .closed_at
@@ -96,6 +99,13 @@ fn on_event<'t>(policy: Arc<Policy>, tx: &'t mut Tx, e: &'t LifecycleEvent) -> A
             _ => Ok(()),
         }
     })
+}
+
+fn never_dispatched(cause: i32) -> bool {
+    use ev::ClosureCause as C;
+    [C::DirectAnswer, C::Referred, C::WithParent]
+        .iter()
+        .any(|c| *c as i32 == cause)
 }
 
 /// Decides on one visit, in the caller's transaction.
