@@ -10,7 +10,8 @@ across two districts has the other district's government as co-unit; a
 fire is referred to 119 and closed at once; a phone the centre marked as a
 malicious caller is shown on the next call; a broken street light reported
 three times is offered, linked as repeats, reaches supervision and is closed
-with its repeats by one answer.
+with its repeats by one answer; five neighbours reporting a flooded crossing
+form a cluster that four did not, offered to supervision.
 Then 40 articles of tests/data/knowledge.toml are proposed by their units
 and approved by the centre, searched with callers' questions, and a
 consultation is answered from one and closed without dispatch; a withdrawn
@@ -19,6 +20,7 @@ way. Exits non-zero on any surprise.
 """
 
 import datetime
+import math
 import pathlib
 import tomllib
 import uuid
@@ -200,6 +202,60 @@ assert own.repeat_of == light and own.answer == "已更换光华路南侧路灯�
 e = refused(lambda: intake.Submit(request(repeat_of=light), metadata=desk),
             grpc.StatusCode.FAILED_PRECONDITION, "a repeat of a closed ticket")
 assert reason(e) == "TICKET_CLOSED", reason(e)
+
+# A flooded crossing: five neighbours call within minutes (one of them
+# twice); four form no cluster, the fifth forms it, and its tickets are
+# offered to supervision for a consultation meeting. The app's points are
+# within 300 m of each other.
+centre = (39.9087 + (uuid.uuid4().int % 1000) / 10**5, 116.4605)
+
+
+def near(metres):
+    return c.Coordinates(latitude=centre[0],
+                         longitude=centre[1] + metres / (111_320 * math.cos(math.radians(centre[0]))))
+
+
+def flood(phone, metres, words):
+    return intake.Submit(request(requester=c.Requester(name="居民", phone=phone, return_visit_consent=False),
+                                 channel=c.CHANNEL_APP, category_code="drainage", content=words,
+                                 location=c.Location(district_code="110105", address="光华路与东三环交叉口",
+                                                     coordinates=near(metres))),
+                         metadata=gov).ticket_no
+
+
+phones = [f"135{uuid.uuid4().int % 10**8:08d}" for _ in range(5)]
+words = ["路口积水已经没过脚踝，车都开不过去。", "东三环辅路积水严重，下水道好像堵了。", "小区门口的路口全是水，老人没法出门。",
+         "积水太深了，公交车都绕行了。", "路口积水好几个小时了还没退。"]
+flooded = [flood(phones[n], m, words[n]) for n, m in enumerate([0, 60, 140, 210])]
+flooded.append(flood(phones[1], 70, "我再反映一下，积水还没退。"))
+
+
+def mine():
+    listed = intake.ListClusters(i.ListClustersRequest(active_only=True, page_size=500), metadata=sup).clusters
+    return [x for x in listed if x.category_code == "drainage" and x.basis == i.CLUSTER_BASIS_DISTANCE
+            and abs(x.centre.latitude - centre[0]) < 1e-9]
+
+
+assert mine() == [], mine()
+flooded.append(flood(phones[4], 120, words[4]))
+formed = mine()
+assert len(formed) == 1 and formed[0].requesters == 5 and formed[0].tickets == 6, formed
+got = intake.GetCluster(i.GetClusterRequest(cluster_id=formed[0].cluster_id), metadata=sup)
+assert sorted(got.ticket_nos) == sorted(flooded), (got.ticket_nos, flooded)
+
+
+def offered():
+    cands = supervision.ListMeetingCandidates(sv.ListMeetingCandidatesRequest(page_size=500), metadata=sup).candidates
+    ours = [x for x in cands if x.cluster_id == formed[0].cluster_id]
+    return ours if len(ours) == 6 else None
+
+
+assert all(sv.MEETING_CANDIDATE_BASIS_CLUSTERED in x.bases for x in wait_for("the flood's meeting candidates", offered))
+e = refused(lambda: intake.Submit(request(location=c.Location(district_code="110105",
+                                                              coordinates=c.Coordinates(latitude=95, longitude=0))),
+                                  metadata=desk),
+            grpc.StatusCode.INVALID_ARGUMENT, "a latitude of 95")
+assert "location.coordinates.latitude" in e.details(), e.details()
 
 # A request the operator cannot classify: the manual queue.
 open_no = intake.Submit(request(category_code="", content="来电人反映的问题不清楚属于哪一类。"), metadata=desk).ticket_no

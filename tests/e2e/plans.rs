@@ -296,18 +296,28 @@ INSERT INTO tickets (ticket_no, request_hash, channel, tier, complex, category_c
                      closed_hop, closed_round)
 SELECT 'BJ' || lpad(i::text, 12, '0'), '\x', 1, 'general', false,
        (ARRAY['heating', 'noise', 'water', 'street-lighting'])[1 + i % 4], '暖气不热，室温低',
-       (ARRAY['110101', '110102', '110105', '110108'])[1 + (i / 4) % 4], NULL, '',
+       (ARRAY['110101', '110102', '110105', '110108'])[1 + (i / 4) % 4],
+       (ARRAY['110101', '110102', '110105', '110108'])[1 + (i / 4) % 4]
+           || lpad(((i / 16) % 20)::text, 3, '0'), '',
        false, '139' || lpad((i % 50000)::text, 8, '0'), '139' || lpad((i % 50000)::text, 8, '0'),
        false, '\x', now() - i * interval '1 minute', now(), false,
        CASE WHEN i % 3 = 0 THEN 'GOV-' || (i % 100000) END,
        CASE WHEN i % 20 <> 0 THEN now() END, CASE WHEN i % 20 <> 0 THEN 'visited' END,
        CASE WHEN i % 20 <> 0 THEN 1 END, CASE WHEN i % 20 <> 0 THEN 1 END
 FROM generate_series(1, 200000) i;
+-- 5,000 clusters over 139 days, one formed every 40 minutes, each active
+-- for a day after its last request.
+INSERT INTO clusters (cluster_id, basis, category_code, district_code, street_code, requesters,
+                      tickets, formed_at, last_at)
+SELECT gen_random_uuid(), 'street', 'heating', '110105', '110105' || lpad((i % 20)::text, 3, '0'),
+       5, 5, now() - i * interval '40 minutes', now() - i * interval '40 minutes' + interval '2 hours'
+FROM generate_series(1, 5000) i;
 SET search_path TO public;
 "#;
 
-const VACUUM: [&str; 22] = [
+const VACUUM: [&str; 23] = [
     "intake.tickets",
+    "intake.clusters",
     "undertaking.assignments",
     "undertaking.handling_records",
     "undertaking.extensions",
@@ -443,6 +453,39 @@ fn cases() -> Vec<Case> {
                 hotline_intake::repeats::rules::PLACE_SCAN
             ),
             hotline_intake::repeats::rules::PLACE_SCAN + SLACK,
+        ),
+        case(
+            "intake clusters: the requests of a category at a street in the window",
+            "intake",
+            hotline_intake::clusters::store::GATHER_AT_STREET_SQL,
+            &format!(
+                "'heating', '110105008', now() - interval '24 hours', {}",
+                hotline_intake::clusters::store::GATHER_LIMIT
+            ),
+            40,
+        ),
+        case(
+            "intake clusters: the active cluster at a street",
+            "intake",
+            hotline_intake::clusters::store::ACTIVE_AT_STREET_SQL,
+            "'heating', '110105001', now() - interval '24 hours'",
+            5,
+        ),
+        case(
+            "intake ListClusters",
+            "intake",
+            hotline_intake::clusters::store::LIST_ALL_SQL,
+            &format!("NULL, NULL, {p}"),
+            p + SLACK,
+        ),
+        case(
+            "intake ListClusters: active only",
+            "intake",
+            hotline_intake::clusters::store::LIST_ACTIVE_SQL,
+            &format!("NULL, NULL, {p}, now() - interval '24 hours'"),
+            // A day's clusters (38 still active), each counted twice: read
+            // on the index, then from the materialized CTE to be sorted.
+            80,
         ),
         case(
             "intake FindTickets: a forwarding system's reference",

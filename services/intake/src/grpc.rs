@@ -10,7 +10,9 @@ use hotline_proto::intake::v1::*;
 use tonic::{Request, Response, Status};
 
 use crate::app::App;
-use crate::{diversion, knowledge, own_view, ratings, repeats, surge, tickets, timeline, visits};
+use crate::{
+    clusters, diversion, knowledge, own_view, ratings, repeats, surge, tickets, timeline, visits,
+};
 
 pub struct Grpc {
     pub app: Arc<App>,
@@ -45,6 +47,17 @@ impl IntakeService for Grpc {
 
     async fn find_repeats(&self, req: Request<FindRepeatsRequest>) -> Reply<FindRepeatsResponse> {
         unary(req, |who, m| repeats::find(&self.app, who, m)).await
+    }
+
+    async fn list_clusters(
+        &self,
+        req: Request<ListClustersRequest>,
+    ) -> Reply<ListClustersResponse> {
+        unary(req, |who, m| clusters::list(&self.app, who, m)).await
+    }
+
+    async fn get_cluster(&self, req: Request<GetClusterRequest>) -> Reply<GetClusterResponse> {
+        unary(req, |who, m| clusters::get(&self.app, who, m)).await
     }
 
     async fn get_ticket(&self, req: Request<GetTicketRequest>) -> Reply<GetTicketResponse> {

@@ -9,6 +9,7 @@
 //! - `surge`: surge mode (话务量大量集中)
 //! - `knowledge`: the knowledge base (知识库), its search and direct answers
 //! - `diversion`: referrals to emergency lines, malicious callers
+//! - `clusters`: concentrated requests (集中反映)
 //! - `repeats`: repeats (重复件) offered and linked, repeated raising
 //! - `own_view`: the requester's own view of a ticket (诉求人查询)
 //! - `ratings`: service contacts and their ratings (好差评), check-backs of
@@ -21,6 +22,7 @@
 //! - `undertaking`, `dispatch`: what intake reads from its peers
 
 pub mod app;
+pub mod clusters;
 pub mod config;
 pub mod dispatch;
 pub mod diversion;

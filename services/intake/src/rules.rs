@@ -64,6 +64,16 @@ pub const RULES: &[Rule] = &[
         "/hotline.intake.v1.IntakeService/FindRepeats",
         &[Operator, Service],
     ),
+    // The centre: supervisors act on them, operators and dispatchers see
+    // what is gathering.
+    (
+        "/hotline.intake.v1.IntakeService/ListClusters",
+        &[Supervisor, Leader, Auditor, Operator, Dispatcher],
+    ),
+    (
+        "/hotline.intake.v1.IntakeService/GetCluster",
+        &[Supervisor, Leader, Auditor, Operator, Dispatcher],
+    ),
     (
         "/hotline.intake.v1.IntakeService/GetCaller",
         &[Operator, Supervisor, Auditor],

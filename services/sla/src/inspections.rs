@@ -53,19 +53,13 @@ mod tests {
 
     #[test]
     fn defaults_and_bad_values() {
-        let mut errors = Vec::new();
-        assert_eq!(
-            parse(&mut errors, RawInspections::default()),
-            Inspections::default()
-        );
-        assert!(errors.is_empty());
-        parse(
-            &mut errors,
+        crate::check_section(
+            parse,
             RawInspections {
                 bottom: Some(0),
                 cases_per_hundred: Some(f64::NAN),
             },
+            2,
         );
-        assert_eq!(errors.len(), 2, "{errors:?}");
     }
 }

@@ -12,6 +12,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 
+mod clusters;
 mod evaluation;
 mod inspections;
 mod ratings;
@@ -20,6 +21,7 @@ mod repeats;
 mod request_types;
 mod return_visits;
 
+pub use clusters::{Clusters, MAX_RADIUS_M};
 use evaluation::RawEvaluation;
 pub use evaluation::{
     DEFAULT_EXCLUSION_REASONS, Evaluation, Month, UnitClass, Version as EvaluationVersion, Weights,
@@ -204,6 +206,8 @@ pub struct Policy {
     pub inspections: Inspections,
     /// Repeats (重复件) and repeated raising (多次反映).
     pub repeats: Repeats,
+    /// Concentrated requests (集中反映).
+    pub clusters: Clusters,
     emergency: Limits,
     basic_livelihood: Limits,
     general: Limits,
@@ -230,6 +234,7 @@ struct RawPolicy {
     evaluation: Option<RawEvaluation>,
     inspections: Option<inspections::RawInspections>,
     repeats: Option<repeats::RawRepeats>,
+    clusters: Option<clusters::RawClusters>,
     tiers: Option<RawTiers>,
     request_types: Option<request_types::RawRequestTypes>,
 }
@@ -390,6 +395,7 @@ impl Policy {
         let ratings = ratings::parse(&mut errors, raw.ratings.unwrap_or_default());
         let inspections = inspections::parse(&mut errors, raw.inspections.unwrap_or_default());
         let repeats = repeats::parse(&mut errors, raw.repeats.unwrap_or_default());
+        let clusters = clusters::parse(&mut errors, raw.clusters.unwrap_or_default());
         let raw_evaluation = match raw.evaluation {
             Some(e) => e,
             None => toml::from_str::<OnlyEvaluation>(BEIJING_POLICY_TOML)
@@ -439,6 +445,7 @@ impl Policy {
                     evaluation,
                     inspections,
                     repeats,
+                    clusters,
                     emergency,
                     basic_livelihood,
                     general,
@@ -509,6 +516,21 @@ impl Policy {
 
 fn add(t: DateTime<Utc>, d: Duration) -> DateTime<Utc> {
     t + chrono::Duration::from_std(d).expect("policy durations fit in chrono")
+}
+
+/// A policy section's parser: no section gives its defaults without a
+/// problem, and `bad` gives `problems` problems, each reported.
+#[cfg(test)]
+pub(crate) fn check_section<R: Default, T: PartialEq + std::fmt::Debug + Default>(
+    parse: fn(&mut Vec<String>, R) -> T,
+    bad: R,
+    problems: usize,
+) {
+    let mut errors = Vec::new();
+    assert_eq!(parse(&mut errors, R::default()), T::default());
+    assert!(errors.is_empty(), "{errors:?}");
+    parse(&mut errors, bad);
+    assert_eq!(errors.len(), problems, "{errors:?}");
 }
 
 #[cfg(test)]

@@ -68,20 +68,14 @@ mod tests {
 
     #[test]
     fn defaults_and_bad_values() {
-        let mut errors = Vec::new();
-        assert_eq!(
-            parse(&mut errors, RawRepeats::default()),
-            Repeats::default()
-        );
-        assert!(errors.is_empty());
-        parse(
-            &mut errors,
+        crate::check_section(
+            parse,
             RawRepeats {
                 window: Some("0s".into()),
                 min_similarity: Some(f64::NAN),
                 raised_again: Some(1),
             },
+            3,
         );
-        assert_eq!(errors.len(), 3, "{errors:?}");
     }
 }

@@ -62,6 +62,7 @@ pub fn fact_name(fact: &Fact) -> &'static str {
         Fact::RatingDefaulted(_) => "rating_defaulted",
         Fact::WorkflowStep(_) => "workflow_step",
         Fact::RaisedAgain(_) => "raised_again",
+        Fact::Clustered(_) => "clustered",
     }
 }
 

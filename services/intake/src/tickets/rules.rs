@@ -55,6 +55,8 @@ pub struct Location {
     /// Other districts the matter spans (跨区), each known, none the
     /// district itself.
     pub other_districts: Vec<AreaCode>,
+    /// Where exactly, when the channel knows.
+    pub point: Option<crate::clusters::rules::Point>,
 }
 
 /// A request that passed every check.
@@ -256,11 +258,13 @@ pub fn parse_submit(req: &SubmitRequest, known: &KnownCodes) -> Result<NewTicket
             }
             let address = f.optional_text("location.address", &l.address, MAX_ADDRESS_CHARS);
             let other_districts = other_districts(&mut f, l, district.as_ref(), known);
+            let point = crate::clusters::rules::parse_point(&mut f, l.coordinates.as_ref());
             Some(Location {
                 district_code: district,
                 street_code: street,
                 address,
                 other_districts,
+                point,
             })
         }
     };

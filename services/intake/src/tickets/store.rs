@@ -65,7 +65,7 @@ pub struct Tickets {
 const TICKET_COLUMNS: &str = "ticket_no, request_hash, channel, tier, complex, category_code, content, \
      district_code, street_code, address, requester_anonymous, requester_name, requester_phone, \
      return_visit_consent, requester_confidential, attachments, accepted_at, dispatch_deadline, \
-     request_type, external_ref, other_district_codes, repeat_of, times_raised";
+     request_type, external_ref, other_district_codes, repeat_of, times_raised, latitude, longitude";
 
 fn ticket_from_row(row: &sqlx::postgres::PgRow) -> Result<StoredTicket, ApiError> {
     let tier: String = row.get("tier");
@@ -91,6 +91,16 @@ fn ticket_from_row(row: &sqlx::postgres::PgRow) -> Result<StoredTicket, ApiError
                 .unwrap_or_default(),
             address: row.get("address"),
             other_district_codes: row.get("other_district_codes"),
+            coordinates: match (
+                row.get::<Option<f64>, _>("latitude"),
+                row.get::<Option<f64>, _>("longitude"),
+            ) {
+                (Some(latitude), Some(longitude)) => Some(pb::Coordinates {
+                    latitude,
+                    longitude,
+                }),
+                _ => None,
+            },
         }),
         requester: Some(pb::Requester {
             anonymous: row.get("requester_anonymous"),
@@ -178,9 +188,9 @@ impl Tickets {
              category_code, content, district_code, street_code, address, requester_anonymous, \
              requester_name, requester_phone, return_visit_consent, attachments, accepted_at, \
              dispatch_deadline, surge, requester_confidential, request_type, external_ref, \
-             other_district_codes, phone_digits) \
+             other_district_codes, phone_digits, latitude, longitude, geo_cell) \
              VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19,$20,$21,$22,\
-             $23,$24)",
+             $23,$24,$25,$26,$27)",
         )
         .bind(&ticket_no)
         .bind(&t.idempotency_key)
@@ -217,6 +227,9 @@ impl Tickets {
                 .filter(|_| !r.anonymous)
                 .map(rules::phone_digits),
         )
+        .bind(t.location.point.map(|p| p.latitude))
+        .bind(t.location.point.map(|p| p.longitude))
+        .bind(t.location.point.map(crate::clusters::rules::cell_of))
         .execute(&mut *tx)
         .await;
         match inserted {
@@ -264,6 +277,27 @@ impl Tickets {
                 },
             )
             .await?;
+        }
+        // A request the hotline still handles may be concentrated (集中反映).
+        if let (None | Some(AtOnce::Repeat(_)), Some(category), Some(district)) = (
+            at_once,
+            t.category_code.as_ref(),
+            t.location.district_code.as_ref(),
+        ) {
+            let digits = r
+                .phone
+                .as_deref()
+                .filter(|_| !r.anonymous)
+                .map(rules::phone_digits);
+            let joining = crate::clusters::store::Joining {
+                ticket_no: &ticket_no,
+                category: category.as_str(),
+                district: district.as_str(),
+                street: t.location.street_code.as_ref().map(|s| s.as_str()),
+                point: t.location.point,
+                phone_digits: digits.as_deref(),
+            };
+            crate::clusters::store::note(&mut tx, &joining, &policy.clusters, accepted_at).await?;
         }
         let stored = get_in(&mut tx, &ticket_no)
             .await?

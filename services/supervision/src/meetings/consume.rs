@@ -1,6 +1,6 @@
 //! The tickets that may call for a consultation meeting, kept from the
 //! lifecycle events (own queue, each event once): intake's `accepted`
-//! (the tier), `raised_again` (the count) and `closed`, dispatch's
+//! (the tier), `raised_again` (the count), `clustered` and `closed`, dispatch's
 //! `routed` (the transfers).
 
 use std::sync::Arc;
@@ -29,6 +29,7 @@ pub fn subscription() -> consume::Subscription {
             b("hotline.intake.events", "intake.accepted"),
             b("hotline.intake.events", "intake.closed"),
             b("hotline.intake.events", "intake.raised_again"),
+            b("hotline.intake.events", "intake.clustered"),
             b("hotline.dispatch.events", "dispatch.routed"),
         ],
         prefetch: 64,
@@ -69,6 +70,9 @@ async fn on_event(tx: &mut Tx, e: &LifecycleEvent, t: Thresholds) -> Result<(), 
         },
         Some(Fact::RaisedAgain(r)) => Seen::RaisedAgain {
             times: r.times_raised,
+        },
+        Some(Fact::Clustered(c)) => Seen::Clustered {
+            cluster_id: &c.cluster_id,
         },
         _ => return Ok(()),
     };

@@ -96,13 +96,22 @@ pub async fn list_candidates(
             .iter()
             .map(|s| pb::MeetingCandidate {
                 ticket_no: s.ticket_no.clone(),
-                bases: rules::bases(&s.tier, s.transfers, s.times_raised, t)
-                    .into_iter()
-                    .map(|b| b as i32)
-                    .collect(),
+                bases: rules::bases(
+                    rules::Told {
+                        tier: &s.tier,
+                        transfers: s.transfers,
+                        times_raised: s.times_raised,
+                        cluster_id: &s.cluster_id,
+                    },
+                    t,
+                )
+                .into_iter()
+                .map(|b| b as i32)
+                .collect(),
                 tier: consume::tier_from_name(&s.tier) as i32,
                 transfers: s.transfers,
                 times_raised: s.times_raised,
+                cluster_id: s.cluster_id.clone(),
                 accepted_at: s.accepted_at.map(to_proto),
             })
             .collect(),

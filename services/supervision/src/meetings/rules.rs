@@ -52,14 +52,26 @@ impl Thresholds {
     }
 }
 
+/// What the events told of a ticket that may call for a meeting.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Told<'a> {
+    pub tier: &'a str,
+    pub transfers: i32,
+    pub times_raised: i32,
+    /// Empty unless it is part of a concentrated request.
+    pub cluster_id: &'a str,
+}
+
 /// Whether a ticket calls for a meeting: emergency tier, transferred many
-/// times, or raised again and again; never once closed.
-pub fn bases(
-    tier: &str,
-    transfers: i32,
-    times_raised: i32,
-    t: Thresholds,
-) -> Vec<pb::MeetingCandidateBasis> {
+/// times, raised again and again, or part of a concentrated request;
+/// never once closed.
+pub fn bases(s: Told<'_>, t: Thresholds) -> Vec<pb::MeetingCandidateBasis> {
+    let Told {
+        tier,
+        transfers,
+        times_raised,
+        cluster_id,
+    } = s;
     let mut out = Vec::new();
     if tier == "emergency" {
         out.push(pb::MeetingCandidateBasis::Emergency);
@@ -69,6 +81,9 @@ pub fn bases(
     }
     if i64::from(times_raised) >= i64::from(t.raised_again) {
         out.push(pb::MeetingCandidateBasis::RaisedAgain);
+    }
+    if !cluster_id.is_empty() {
+        out.push(pb::MeetingCandidateBasis::Clustered);
     }
     out
 }
@@ -203,25 +218,35 @@ mod tests {
     }
 
     #[test]
-    fn candidates_are_emergencies_and_tickets_transferred_or_raised_many_times() {
+    fn candidates_are_emergencies_tickets_transferred_or_raised_many_times_and_clusters() {
         let t = Thresholds {
             many_transfers: 3,
             raised_again: 3,
         };
+        let s = |tier, transfers, times_raised, cluster_id| Told {
+            tier,
+            transfers,
+            times_raised,
+            cluster_id,
+        };
         assert_eq!(
-            bases("emergency", 0, 1, t),
+            bases(s("emergency", 0, 1, ""), t),
             [pb::MeetingCandidateBasis::Emergency]
         );
         assert_eq!(
-            bases("general", 3, 1, t),
+            bases(s("general", 3, 1, ""), t),
             [pb::MeetingCandidateBasis::ManyTransfers]
         );
         assert_eq!(
-            bases("general", 0, 3, t),
+            bases(s("general", 0, 3, ""), t),
             [pb::MeetingCandidateBasis::RaisedAgain]
         );
-        assert!(bases("general", 2, 2, t).is_empty());
-        assert_eq!(bases("emergency", 5, 4, t).len(), 3);
+        assert_eq!(
+            bases(s("general", 0, 1, "c-1"), t),
+            [pb::MeetingCandidateBasis::Clustered]
+        );
+        assert!(bases(s("general", 2, 2, ""), t).is_empty());
+        assert_eq!(bases(s("emergency", 5, 4, "c-1"), t).len(), 4);
     }
 
     #[test]

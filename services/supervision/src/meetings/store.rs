@@ -156,6 +156,7 @@ pub enum Seen<'a> {
     Routed { transfers: i32 },
     Closed { at: DateTime<Utc> },
     RaisedAgain { times: i32 },
+    Clustered { cluster_id: &'a str },
 }
 
 /// Keeps what an event tells, and whether the ticket is a candidate now.
@@ -193,12 +194,19 @@ pub async fn note_seen(
         )
         .bind(ticket)
         .bind(times),
+        Seen::Clustered { cluster_id } => sqlx::query(
+            "INSERT INTO meeting_tickets_seen (ticket_no, cluster_id) VALUES ($1, $2) \
+             ON CONFLICT (ticket_no) DO UPDATE SET cluster_id = EXCLUDED.cluster_id",
+        )
+        .bind(ticket)
+        .bind(cluster_id),
     }
     .execute(&mut **tx)
     .await?;
     sqlx::query(
         "UPDATE meeting_tickets_seen \
-         SET candidate = (tier = 'emergency' OR transfers >= $2 OR times_raised >= $3) \
+         SET candidate = (tier = 'emergency' OR transfers >= $2 OR times_raised >= $3 \
+             OR cluster_id <> '') \
          WHERE ticket_no = $1",
     )
     .bind(ticket)
@@ -215,6 +223,7 @@ pub struct SeenRow {
     pub tier: String,
     pub transfers: i32,
     pub times_raised: i32,
+    pub cluster_id: String,
     pub accepted_at: Option<DateTime<Utc>>,
 }
 
@@ -235,12 +244,12 @@ pub async fn candidates(
 }
 
 /// The candidates' first page, on the partial index `meeting_candidates`.
-pub const CANDIDATES_FIRST: &str = "SELECT ticket_no, tier, transfers, times_raised, accepted_at \
+pub const CANDIDATES_FIRST: &str = "SELECT ticket_no, tier, transfers, times_raised, cluster_id, accepted_at \
      FROM meeting_tickets_seen \
      WHERE candidate AND closed_at IS NULL AND accepted_at IS NOT NULL \
      ORDER BY accepted_at DESC, ticket_no DESC LIMIT $1";
 /// The pages after the first, after the cursor ($2, $3).
-pub const CANDIDATES_AFTER: &str = "SELECT ticket_no, tier, transfers, times_raised, accepted_at \
+pub const CANDIDATES_AFTER: &str = "SELECT ticket_no, tier, transfers, times_raised, cluster_id, accepted_at \
      FROM meeting_tickets_seen \
      WHERE candidate AND closed_at IS NULL AND accepted_at IS NOT NULL \
      AND (accepted_at, ticket_no) < ($2, $3) \
