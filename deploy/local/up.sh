@@ -97,6 +97,9 @@ mkdir -p "$LOG_DIR" "$PID_DIR"
 # Identities: without a key file of its own, a local system gets a
 # development key (created once, kept in .run/) and a token for the centre's
 # staff is printed at the end.
+# Media bytes: a directory of the run unless another store is named.
+export HOTLINE_MEDIA_STORE_URL="${HOTLINE_MEDIA_STORE_URL:-file://$RUN_DIR/media}"
+
 if [[ -z "${HOTLINE_AUTH_KEYS_FILE:-}" ]]; then
   export HOTLINE_AUTH_KEYS_FILE="$RUN_DIR/dev-keys.toml"
   if [[ ! -s "$HOTLINE_AUTH_KEYS_FILE" ]]; then

@@ -9,6 +9,7 @@ const FILES: &[&str] = &[
     "hotline/common/v1/audit.proto",
     "hotline/intake/v1/intake.proto",
     "hotline/intake/v1/knowledge.proto",
+    "hotline/intake/v1/media.proto",
     "hotline/dispatch/v1/dispatch.proto",
     "hotline/undertaking/v1/undertaking.proto",
     "hotline/supervision/v1/supervision.proto",

@@ -172,6 +172,7 @@ for name, port in PORTS.items():
     own = [f"hotline.{name}.v1.{name.capitalize()}Service"]
     if name == "intake":
         own.append("hotline.intake.v1.KnowledgeService")
+        own.append("hotline.intake.v1.MediaService")
     assert hotline == own, (name, listed)
     print("reflection v1alpha", name, listed)
 

@@ -78,6 +78,7 @@ async fn reflection_lists_exactly_what_each_port_serves_in_both_versions() {
         }
         if name == "intake" {
             expected.insert("hotline.intake.v1.KnowledgeService".into());
+            expected.insert("hotline.intake.v1.MediaService".into());
         }
         assert_eq!(listed_v1(&sys, name).await, expected, "{name} over v1");
         assert_eq!(

@@ -34,17 +34,7 @@ async fn a_forwarded_complaint_keeps_its_type_and_reference() {
     other.external_ref = "GOV-2026-0009999".into();
     submit(&sys, other).await;
 
-    let t = sys
-        .intake()
-        .await
-        .get_ticket(GetTicketRequest {
-            ticket_no: no.clone(),
-        })
-        .await
-        .expect("ticket read")
-        .into_inner()
-        .ticket
-        .expect("a ticket");
+    let t = support::ticket_of(&sys, &no).await;
     assert_eq!(t.request_type, RequestType::Complaint as i32);
     assert_eq!(t.external_ref, "GOV-2026-0001234");
 

@@ -228,6 +228,10 @@ impl System {
                 "100000".to_string(),
             ),
             ("HOTLINE_RATE_LIMIT_BURST".to_string(), "100000".to_string()),
+            (
+                "HOTLINE_MEDIA_STORE_URL".to_string(),
+                format!("file://{}", dir.join("media").display()),
+            ),
         ];
         if let Some(policy) = &opts.policy {
             let path = dir.join("policy.toml");

@@ -176,6 +176,10 @@ reasons! {
     /// The ticket is closed (办结): a request can no longer be linked to it
     /// as a repeat.
     TicketClosed = "TICKET_CLOSED",
+    /// A resumed upload did not start where the bytes held end.
+    UploadOffsetMismatch = "UPLOAD_OFFSET_MISMATCH",
+    /// An attachment names media the hotline does not hold.
+    MediaNotHeld = "MEDIA_NOT_HELD",
 }
 
 impl Reason {

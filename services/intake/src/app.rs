@@ -25,4 +25,6 @@ pub struct App {
     pub relay_wake: Arc<Notify>,
     /// The idempotency keys of ops' changes.
     pub keys: Keys,
+    /// Where media bytes are kept.
+    pub media: Arc<dyn object_store::ObjectStore>,
 }

@@ -18,7 +18,14 @@ pub struct Config {
     /// `HOTLINE_CATALOGUE_REFRESH_SECONDS`: how often the category and area
     /// codes are re-read from dispatch (default 60).
     pub catalogue_refresh: Duration,
+    /// `HOTLINE_MEDIA_STORE_URL`: where media bytes are kept: `file:///dir`
+    /// (default `file:///var/lib/hotline/media`) or `s3://bucket/prefix`
+    /// (with the `AWS_*` variables of credentials, region and endpoint).
+    pub media_store_url: String,
 }
+
+pub const ENV_MEDIA_STORE_URL: &str = "HOTLINE_MEDIA_STORE_URL";
+pub const DEFAULT_MEDIA_STORE_URL: &str = "file:///var/lib/hotline/media";
 
 impl ServiceConfig for Config {
     const SERVICE: ServiceName = ServiceName::Intake;
@@ -31,7 +38,15 @@ impl ServiceConfig for Config {
                 "HOTLINE_TICKET_PREFIX={ticket_prefix:?}: up to 8 uppercase ASCII letters"
             ));
         }
+        let media_store_url = env.string(ENV_MEDIA_STORE_URL, DEFAULT_MEDIA_STORE_URL);
+        match url::Url::parse(&media_store_url) {
+            Ok(u) if ["file", "s3"].contains(&u.scheme()) => {}
+            _ => env.error(format!(
+                "{ENV_MEDIA_STORE_URL}={media_store_url:?}: a file:/// or s3:// URL"
+            )),
+        }
         Config {
+            media_store_url,
             dispatch_url: CommonConfig::peer_url(env, ServiceName::Dispatch),
             undertaking_url: CommonConfig::peer_url(env, ServiceName::Undertaking),
             ticket_prefix,

@@ -3,15 +3,17 @@
 
 use std::sync::Arc;
 
-use hotline_common::grpc::unary;
+use hotline_common::grpc::{Streamed, server_stream, unary};
 use hotline_proto::intake::v1::intake_service_server::IntakeService;
 use hotline_proto::intake::v1::knowledge_service_server::KnowledgeService;
+use hotline_proto::intake::v1::media_service_server::MediaService;
 use hotline_proto::intake::v1::*;
-use tonic::{Request, Response, Status};
+use tonic::{Request, Response, Status, Streaming};
 
 use crate::app::App;
 use crate::{
-    clusters, diversion, knowledge, own_view, ratings, repeats, surge, tickets, timeline, visits,
+    clusters, diversion, knowledge, media, own_view, ratings, repeats, surge, tickets, timeline,
+    visits,
 };
 
 pub struct Grpc {
@@ -193,5 +195,25 @@ impl KnowledgeService for Grpc {
         req: Request<GetDirectAnswerShareRequest>,
     ) -> Reply<GetDirectAnswerShareResponse> {
         unary(req, |who, m| knowledge::share(&self.app, who, m)).await
+    }
+}
+
+#[tonic::async_trait]
+impl MediaService for Grpc {
+    async fn upload(&self, req: Request<Streaming<UploadRequest>>) -> Reply<UploadResponse> {
+        unary(req, |who, m| media::upload(&self.app, who, m)).await
+    }
+
+    async fn get_upload(&self, req: Request<GetUploadRequest>) -> Reply<GetUploadResponse> {
+        unary(req, |who, m| media::get_upload(&self.app, who, m)).await
+    }
+
+    type DownloadStream = Streamed<DownloadResponse>;
+
+    async fn download(
+        &self,
+        req: Request<DownloadRequest>,
+    ) -> Result<Response<Self::DownloadStream>, Status> {
+        server_stream(req, |who, m| media::download(&self.app, who, m)).await
     }
 }

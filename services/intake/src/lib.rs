@@ -10,6 +10,7 @@
 //! - `knowledge`: the knowledge base (知识库), its search and direct answers
 //! - `diversion`: referrals to emergency lines, malicious callers
 //! - `clusters`: concentrated requests (集中反映)
+//! - `media`: media uploaded, held by SHA-256, downloaded (audited)
 //! - `repeats`: repeats (重复件) offered and linked, repeated raising
 //! - `own_view`: the requester's own view of a ticket (诉求人查询)
 //! - `ratings`: service contacts and their ratings (好差评), check-backs of
@@ -28,6 +29,7 @@ pub mod dispatch;
 pub mod diversion;
 pub mod grpc;
 pub mod knowledge;
+pub mod media;
 pub mod own_view;
 pub mod ratings;
 pub mod relay;

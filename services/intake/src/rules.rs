@@ -10,12 +10,37 @@ pub const SERVED: Served = Served {
     services: &[
         "hotline.intake.v1.IntakeService",
         "hotline.intake.v1.KnowledgeService",
+        "hotline.intake.v1.MediaService",
     ],
     rules: RULES,
     clocks: true,
 };
 
+/// Those who read tickets (unit staff: of a unit a ticket was sent to), and
+/// so their media.
+const READS_TICKETS: &[hotline_common::auth::Role] = &[
+    Operator,
+    Dispatcher,
+    Supervisor,
+    Leader,
+    Auditor,
+    UnitStaff,
+    ReturnVisit,
+];
+
 pub const RULES: &[Rule] = &[
+    // Media: uploaded by the operator desk, the channel systems and units
+    // (photos of their handling); downloaded by those who may read the
+    // ticket (unit staff: a unit it was sent to, `tickets::visible`).
+    (
+        "/hotline.intake.v1.MediaService/Upload",
+        &[Operator, Service, UnitStaff],
+    ),
+    (
+        "/hotline.intake.v1.MediaService/GetUpload",
+        &[Operator, Service, UnitStaff],
+    ),
+    ("/hotline.intake.v1.MediaService/Download", READS_TICKETS),
     // The knowledge base: units propose their articles (their own unit's,
     // checked in `knowledge::rules::proposing_unit`), the centre approves
     // and withdraws, operators search.
@@ -82,18 +107,7 @@ pub const RULES: &[Rule] = &[
         "/hotline.intake.v1.IntakeService/FindTickets",
         &[Operator, Service, Dispatcher, Supervisor, Auditor],
     ),
-    (
-        "/hotline.intake.v1.IntakeService/GetTicket",
-        &[
-            Operator,
-            Dispatcher,
-            Supervisor,
-            Leader,
-            Auditor,
-            UnitStaff,
-            ReturnVisit,
-        ],
-    ),
+    ("/hotline.intake.v1.IntakeService/GetTicket", READS_TICKETS),
     (
         "/hotline.intake.v1.IntakeService/GetTimeline",
         &[Operator, Dispatcher, Supervisor, Leader, Auditor, UnitStaff],

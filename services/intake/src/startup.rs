@@ -9,6 +9,7 @@ use hotline_proto::common::v1::clock_service_server::ClockServiceServer;
 use hotline_proto::dispatch::v1::dispatch_service_client::DispatchServiceClient;
 use hotline_proto::intake::v1::intake_service_server::IntakeServiceServer;
 use hotline_proto::intake::v1::knowledge_service_server::KnowledgeServiceServer;
+use hotline_proto::intake::v1::media_service_server::MediaServiceServer;
 use hotline_proto::undertaking::v1::undertaking_service_client::UndertakingServiceClient;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
@@ -116,7 +117,10 @@ pub async fn run(cfg: Config, token: CancellationToken) -> anyhow::Result<()> {
         pool: store.pool().clone(),
     };
     let codes_probe = codes.clone();
+    let media = crate::media::objects::open(&cfg.media_store_url)
+        .map_err(|e| anyhow::anyhow!("{}: {e}", crate::config::ENV_MEDIA_STORE_URL))?;
     let app = App {
+        media,
         tickets: store,
         surge: SurgeStore::new(pool.clone()),
         policy: Arc::new(cfg.common.policy.clone()),
@@ -132,7 +136,8 @@ pub async fn run(cfg: Config, token: CancellationToken) -> anyhow::Result<()> {
     let app = Arc::new(app);
     let router = router
         .add_service(IntakeServiceServer::new(Grpc { app: app.clone() }))
-        .add_service(KnowledgeServiceServer::new(Grpc { app }))
+        .add_service(KnowledgeServiceServer::new(Grpc { app: app.clone() }))
+        .add_service(MediaServiceServer::new(Grpc { app }))
         .add_service(ClockServiceServer::new(clocks));
     // Serving once the codes requests are checked against are known: at
     // once after the first run, or when dispatch first answers.
@@ -150,6 +155,7 @@ pub async fn run(cfg: Config, token: CancellationToken) -> anyhow::Result<()> {
             }
             health.set_serving::<IntakeServiceServer<Grpc>>().await;
             health.set_serving::<KnowledgeServiceServer<Grpc>>().await;
+            health.set_serving::<MediaServiceServer<Grpc>>().await;
             health
                 .set_service_status("", tonic_health::ServingStatus::Serving)
                 .await;

@@ -15,6 +15,7 @@ use serde::Deserialize;
 mod clusters;
 mod evaluation;
 mod inspections;
+mod media;
 mod ratings;
 mod rehandling;
 mod repeats;
@@ -27,6 +28,7 @@ pub use evaluation::{
     DEFAULT_EXCLUSION_REASONS, Evaluation, Month, UnitClass, Version as EvaluationVersion, Weights,
 };
 pub use inspections::Inspections;
+pub use media::{MediaLimit, MediaLimits};
 use ratings::RawRatings;
 pub use ratings::{DefaultRating, LEVEL_NAMES, Ratings};
 use rehandling::RawRehandling;
@@ -208,6 +210,8 @@ pub struct Policy {
     pub repeats: Repeats,
     /// Concentrated requests (集中反映).
     pub clusters: Clusters,
+    /// Media taken at intake: types and sizes per kind.
+    pub media: MediaLimits,
     emergency: Limits,
     basic_livelihood: Limits,
     general: Limits,
@@ -235,6 +239,7 @@ struct RawPolicy {
     inspections: Option<inspections::RawInspections>,
     repeats: Option<repeats::RawRepeats>,
     clusters: Option<clusters::RawClusters>,
+    media: Option<media::RawMedia>,
     tiers: Option<RawTiers>,
     request_types: Option<request_types::RawRequestTypes>,
 }
@@ -396,6 +401,7 @@ impl Policy {
         let inspections = inspections::parse(&mut errors, raw.inspections.unwrap_or_default());
         let repeats = repeats::parse(&mut errors, raw.repeats.unwrap_or_default());
         let clusters = clusters::parse(&mut errors, raw.clusters.unwrap_or_default());
+        let media = media::parse(&mut errors, raw.media.unwrap_or_default());
         let raw_evaluation = match raw.evaluation {
             Some(e) => e,
             None => toml::from_str::<OnlyEvaluation>(BEIJING_POLICY_TOML)
@@ -446,6 +452,7 @@ impl Policy {
                     inspections,
                     repeats,
                     clusters,
+                    media,
                     emergency,
                     basic_livelihood,
                     general,

@@ -131,3 +131,18 @@ pub async fn requester_seen(
         .unwrap_or_default();
     Ok((r.name, r.phone))
 }
+
+/// The ticket as the centre reads it (GetTicket).
+#[allow(dead_code)]
+pub async fn ticket_of(sys: &System, no: &str) -> hotline_proto::common::v1::TicketSummary {
+    sys.intake()
+        .await
+        .get_ticket(hotline_proto::intake::v1::GetTicketRequest {
+            ticket_no: no.to_string(),
+        })
+        .await
+        .expect("ticket read")
+        .into_inner()
+        .ticket
+        .expect("a ticket")
+}

@@ -31,7 +31,7 @@ pub async fn submit(
     req: SubmitRequest,
 ) -> Result<SubmitResponse, ApiError> {
     let known = app.codes.get(true).await?;
-    let ticket = match parse_submit(&req, &known) {
+    let mut ticket = match parse_submit(&req, &known) {
         Ok(t) => t,
         Err(first) => {
             // The codes may have changed since they were read.
@@ -58,6 +58,7 @@ pub async fn submit(
         )?)),
         (None, None) => None,
     };
+    ticket.held_media = crate::media::resolve(app, &mut ticket.attachments).await?;
     let marked = crate::diversion::is_marked(
         app,
         ticket

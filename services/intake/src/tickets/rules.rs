@@ -74,6 +74,8 @@ pub struct NewTicket {
     pub attachments: Vec<pb::Attachment>,
     /// The forwarding system's reference number.
     pub external_ref: Option<String>,
+    /// The SHA-256 of each attachment held by the hotline (`media`).
+    pub held_media: Vec<String>,
 }
 
 /// The other districts a request spans: known, distinct, not its own
@@ -316,13 +318,19 @@ pub fn parse_submit(req: &SubmitRequest, known: &KnownCodes) -> Result<NewTicket
     }
     for (i, a) in req.attachments.iter().enumerate().take(MAX_ATTACHMENTS) {
         let field = |name: &str| format!("attachments[{i}].{name}");
-        if matches!(
-            pb::MediaKind::try_from(a.kind),
-            Err(_) | Ok(pb::MediaKind::Unspecified)
-        ) {
-            f.add(&field("kind"), "required: voice, text, image or video");
+        // Media held by the hotline is named by its SHA-256 alone: its kind,
+        // type and size are as stored.
+        let held = a.uri.is_empty() && crate::media::rules::is_sha256(&a.sha256);
+        match pb::MediaKind::try_from(a.kind) {
+            Err(_) => f.add(&field("kind"), "voice, text, image or video"),
+            Ok(pb::MediaKind::Unspecified) if !held => {
+                f.add(&field("kind"), "required: voice, text, image or video")
+            }
+            Ok(_) => {}
         }
-        f.text(&field("uri"), &a.uri, MAX_URI_CHARS);
+        if !held {
+            f.text(&field("uri"), &a.uri, MAX_URI_CHARS);
+        }
         f.optional_text(&field("content_type"), &a.content_type, 255);
         if a.size_bytes < 0 {
             f.add(&field("size_bytes"), "must not be negative");
@@ -351,6 +359,7 @@ pub fn parse_submit(req: &SubmitRequest, known: &KnownCodes) -> Result<NewTicket
         },
         attachments: req.attachments.clone(),
         external_ref: Some(external_ref).filter(|r| !r.is_empty()),
+        held_media: Vec::new(),
     })
 }
 

@@ -246,6 +246,7 @@ impl Tickets {
             }
             Err(e) => return Err(e.into()),
         }
+        crate::media::store::attach(&mut tx, &ticket_no, &t.held_media).await?;
         crate::ratings::store::insert_intake_contact(
             &mut tx,
             &ticket_no,

@@ -1,0 +1,263 @@
+//! Media through gRPC: a voice message and two photos uploaded in chunks,
+//! one photo interrupted and resumed where it stopped; a duplicate stored
+//! once; a content that does not match its SHA-256 dropped; the media
+//! attached at Submit, downloaded by the unit the ticket was sent to (on the
+//! audit trail) and refused to another unit.
+
+mod support;
+
+use hotline_common::auth::Role;
+use hotline_proto::common::v1::{Attachment, MediaKind};
+use hotline_proto::intake::v1::media_service_client::MediaServiceClient;
+use hotline_proto::intake::v1::upload_request::Part;
+use hotline_proto::intake::v1::*;
+use hotline_tests::{Authed, Options, System, heating_request, reason_of};
+use sha2::{Digest, Sha256};
+use support::{hop_assignments, submit};
+use tonic::Code;
+
+const CHUNK: usize = 64 * 1024;
+
+fn hex(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+/// Bytes that look like nothing in particular, `n` of them.
+fn content(seed: u8, n: usize) -> Vec<u8> {
+    (0..n)
+        .map(|i| (i as u32).wrapping_mul(2_654_435_761).to_be_bytes()[0] ^ seed)
+        .collect()
+}
+
+fn start(kind: MediaKind, content_type: &str, bytes: &[u8]) -> UploadStart {
+    UploadStart {
+        kind: kind as i32,
+        content_type: content_type.into(),
+        size_bytes: bytes.len() as i64,
+        sha256: hex(&Sha256::digest(bytes)),
+        file_name: "现场.jpg".into(),
+        ..Default::default()
+    }
+}
+
+fn messages(start: UploadStart, bytes: &[u8]) -> Vec<UploadRequest> {
+    std::iter::once(UploadRequest {
+        part: Some(Part::Start(start)),
+    })
+    .chain(bytes.chunks(CHUNK).map(|c| UploadRequest {
+        part: Some(Part::Chunk(c.to_vec())),
+    }))
+    .collect()
+}
+
+async fn media_as(sys: &System, role: Role, unit: Option<&str>) -> MediaServiceClient<Authed> {
+    MediaServiceClient::new(sys.channel_with("intake", sys.token(&[role], unit)).await)
+}
+
+async fn send(
+    client: &mut MediaServiceClient<Authed>,
+    msgs: Vec<UploadRequest>,
+) -> Result<UploadProgress, tonic::Status> {
+    client
+        .upload(tokio_stream::iter(msgs))
+        .await
+        .map(|r| r.into_inner().progress.expect("progress"))
+}
+
+async fn download(
+    client: &mut MediaServiceClient<Authed>,
+    ticket_no: &str,
+    sha256: &str,
+) -> Result<(Media, Vec<u8>), tonic::Status> {
+    use tokio_stream::StreamExt;
+    let mut stream = client
+        .download(DownloadRequest {
+            ticket_no: ticket_no.into(),
+            sha256: sha256.into(),
+        })
+        .await?
+        .into_inner();
+    let mut media = None;
+    let mut bytes = Vec::new();
+    while let Some(m) = stream.next().await {
+        match m?.part {
+            Some(download_response::Part::Media(x)) => media = Some(x),
+            Some(download_response::Part::Chunk(c)) => bytes.extend(c),
+            None => {}
+        }
+    }
+    Ok((media.expect("the media first"), bytes))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn media_is_uploaded_resumed_stored_once_and_downloaded_by_the_holding_unit() {
+    let sys = System::start(Options::default())
+        .await
+        .expect("system starts");
+    let mut desk = media_as(&sys, Role::Operator, None).await;
+    let voice = content(1, 150_000);
+    let photo = content(2, 300_000);
+    let second = content(3, 200_000);
+
+    let v = send(
+        &mut desk,
+        messages(start(MediaKind::Voice, "audio/amr", &voice), &voice),
+    )
+    .await
+    .expect("voice");
+    assert!(
+        v.complete && v.received_bytes == voice.len() as i64,
+        "{v:?}"
+    );
+    let p = send(
+        &mut desk,
+        messages(start(MediaKind::Image, "image/jpeg", &photo), &photo),
+    )
+    .await
+    .expect("photo");
+    assert!(p.complete);
+
+    // The second photo stops after two chunks; it resumes where it stopped.
+    let all = messages(start(MediaKind::Image, "image/jpeg", &second), &second);
+    let cut = send(&mut desk, all[..3].to_vec())
+        .await
+        .expect("part of it");
+    assert!(!cut.complete);
+    assert_eq!(cut.received_bytes, 2 * CHUNK as i64);
+    let held = desk
+        .get_upload(GetUploadRequest {
+            upload_id: cut.upload_id.clone(),
+        })
+        .await
+        .expect("where it stands")
+        .into_inner()
+        .progress
+        .expect("progress");
+    assert_eq!(held.received_bytes, 2 * CHUNK as i64);
+    let resume = |offset: i64| UploadRequest {
+        part: Some(Part::Start(UploadStart {
+            upload_id: cut.upload_id.clone(),
+            offset,
+            ..Default::default()
+        })),
+    };
+    let e = send(&mut desk, vec![resume(0)]).await.unwrap_err();
+    let meta = reason_of(&e, Code::FailedPrecondition, "UPLOAD_OFFSET_MISMATCH");
+    assert_eq!(
+        meta.get("received_bytes").map(String::as_str),
+        Some("131072")
+    );
+    let mut rest = vec![resume(2 * CHUNK as i64)];
+    rest.extend(all[3..].iter().cloned());
+    let done = send(&mut desk, rest).await.expect("resumed");
+    assert!(done.complete, "{done:?}");
+    assert_eq!(
+        done.media.as_ref().unwrap().sha256,
+        hex(&Sha256::digest(&second))
+    );
+    // Another caller cannot see or resume it.
+    let stranger = sys.auth.mint(
+        "another-desk",
+        None,
+        &[Role::Operator],
+        std::time::Duration::from_secs(60),
+    );
+    let e = MediaServiceClient::new(sys.channel_with("intake", stranger).await)
+        .get_upload(GetUploadRequest {
+            upload_id: cut.upload_id.clone(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), Code::NotFound);
+
+    // The same photo again: held already, stored once.
+    let again = send(
+        &mut desk,
+        messages(start(MediaKind::Image, "image/jpeg", &photo), &photo),
+    )
+    .await
+    .expect("again");
+    assert!(again.complete && again.upload_id.is_empty(), "{again:?}");
+    let stored: Vec<_> = walk(&sys.dir.join("media").join("media"));
+    assert_eq!(stored.len(), 3, "{stored:?}");
+
+    // Bytes that are not what was declared: dropped.
+    let mut lie = start(MediaKind::Image, "image/png", &photo);
+    lie.sha256 = hex(&Sha256::digest(b"something else"));
+    let e = send(&mut desk, messages(lie, &photo)).await.unwrap_err();
+    assert_eq!(e.code(), Code::InvalidArgument);
+    assert!(e.message().contains("start.sha256"), "{}", e.message());
+    // Limits: a video as an image, too large for an image.
+    let e = send(
+        &mut desk,
+        vec![UploadRequest {
+            part: Some(Part::Start(UploadStart {
+                size_bytes: 11 << 20,
+                ..start(MediaKind::Image, "video/mp4", &photo)
+            })),
+        }],
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(e.code(), Code::InvalidArgument);
+    assert!(
+        e.message().contains("start.content_type") && e.message().contains("start.size_bytes"),
+        "{}",
+        e.message()
+    );
+
+    // Attached at Submit by SHA-256; unknown media is refused.
+    let held_att = |bytes: &[u8]| Attachment {
+        sha256: hex(&Sha256::digest(bytes)),
+        ..Default::default()
+    };
+    let mut req = heating_request("media-1");
+    req.attachments = vec![held_att(&voice), held_att(&photo), held_att(&second)];
+    let no = submit(&sys, req).await;
+    let mut unknown = heating_request("media-2");
+    unknown.attachments = vec![held_att(b"never uploaded")];
+    let e = sys.intake().await.submit(unknown).await.unwrap_err();
+    reason_of(&e, Code::FailedPrecondition, "MEDIA_NOT_HELD");
+
+    // The unit it was sent to downloads it; another unit learns nothing.
+    let lead = hop_assignments(&sys, &no, 1).await[0].unit_id.clone();
+    let mut unit = media_as(&sys, Role::UnitStaff, Some(&lead)).await;
+    let (m, bytes) = download(&mut unit, &no, &hex(&Sha256::digest(&voice)))
+        .await
+        .expect("the holding unit downloads");
+    assert_eq!(bytes, voice);
+    assert_eq!(m.kind, MediaKind::Voice as i32);
+    assert_eq!(m.content_type, "audio/amr");
+    let (_, bytes) = download(&mut unit, &no, &hex(&Sha256::digest(&second)))
+        .await
+        .expect("the resumed photo");
+    assert_eq!(bytes, second);
+    let mut other = media_as(&sys, Role::UnitStaff, Some("bj-water-group")).await;
+    let e = download(&mut other, &no, &hex(&Sha256::digest(&voice)))
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), Code::NotFound, "{}", e.message());
+    let t = support::ticket_of(&sys, &no).await;
+    assert_eq!(t.attachments[1].kind, MediaKind::Image as i32);
+    assert_eq!(t.attachments[1].size_bytes, photo.len() as i64);
+    let reads = sys
+        .audit_actions("intake", &no)
+        .await
+        .into_iter()
+        .filter(|a| a == "media.read")
+        .count();
+    assert_eq!(reads, 2, "each download on the record, the refused one not");
+}
+
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            out.extend(walk(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
+}
