@@ -59,8 +59,14 @@ req = i.SubmitRequest(
 first = intake.Submit(req, metadata=md)
 again = intake.Submit(req, metadata=md)
 assert again.ticket_no == first.ticket_no and again.replayed, "retry gave another ticket"
-assert first.status == c.TICKET_STATUS_ACCEPTED, c.TicketStatus.Name(first.status)
-print("accepted", first.ticket_no, "status", c.TicketStatus.Name(first.status))
+# From the web it waits for an operator to accept it (受理, Beijing: 2 hours).
+assert first.status == c.TICKET_STATUS_AWAITING_ACCEPTANCE, c.TicketStatus.Name(first.status)
+queue = intake.ListAwaitingAcceptance(i.ListAwaitingAcceptanceRequest(), metadata=md).requests
+assert first.ticket_no in [q.ticket.ticket_no for q in queue], queue
+took = intake.AcceptRequest(i.AcceptRequestRequest(ticket_no=first.ticket_no, idempotency_key=f"{key}-accept"),
+                            metadata=md)
+assert took.ticket.status == c.TICKET_STATUS_ACCEPTED, took
+print("received and accepted", first.ticket_no, "dispatch by", took.dispatch_deadline.ToJsonString())
 
 
 def status_now():

@@ -94,11 +94,18 @@ def reason(e):
     return info.reason if info else None
 
 
+def accepted(no):
+    """A request from another channel, accepted by the operator desk (受理)."""
+    intake.AcceptRequest(i.AcceptRequestRequest(ticket_no=no, idempotency_key=key()), metadata=desk)
+    return no
+
+
 # A complaint forwarded by another system, found by its reference.
 ref = f"GOV-{uuid.uuid4().hex[:10]}"
 fwd = intake.Submit(request(channel=c.CHANNEL_GOVERNMENT_SYSTEM, request_type=c.REQUEST_TYPE_COMPLAINT,
                             external_ref=ref, content="投诉某单位路灯报修一个月未处理。"),
                     metadata=gov).ticket_no
+accepted(fwd)
 found = intake.FindTickets(i.FindTicketsRequest(external_ref=ref), metadata=desk).tickets
 assert [f.ticket_no for f in found] == [fwd], found
 assert found[0].request_type == c.REQUEST_TYPE_COMPLAINT
@@ -249,6 +256,9 @@ formed = mine()
 assert len(formed) == 1 and formed[0].requesters == 5 and formed[0].tickets == 6, formed
 got = intake.GetCluster(i.GetClusterRequest(cluster_id=formed[0].cluster_id), metadata=sup)
 assert sorted(got.ticket_nos) == sorted(flooded), (got.ticket_nos, flooded)
+# The app's reports are accepted by the desk; then supervision is offered them.
+for no in flooded:
+    accepted(no)
 
 
 def offered():
@@ -294,8 +304,9 @@ assert resumed.complete and resumed.media.sha256 == hashlib.sha256(cut_bytes).he
 again = media.Upload(upload_msgs(declared(c.MEDIA_KIND_IMAGE, "image/jpeg", photo_bytes), photo_bytes), metadata=gov).progress
 assert again.complete and again.upload_id == "", again
 shots = [c.Attachment(sha256=hashlib.sha256(b).hexdigest()) for b in (voice_bytes, photo_bytes, cut_bytes)]
-with_media = intake.Submit(request(channel=c.CHANNEL_APP, attachments=shots,
-                                   content="光华路路灯杆被撞歪了，随时可能倒，附照片和语音。"), metadata=gov).ticket_no
+with_media = accepted(intake.Submit(request(channel=c.CHANNEL_APP, attachments=shots,
+                                            content="光华路路灯杆被撞歪了，随时可能倒，附照片和语音。"),
+                                    metadata=gov).ticket_no)
 routing_of(with_media)
 
 

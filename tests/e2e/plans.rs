@@ -288,12 +288,13 @@ FROM generate_series(1, 200000) i;
 SET search_path TO intake;
 -- 200,000 tickets over 139 days, one a minute; one in twenty still open;
 -- 50,000 phones, four tickets each; four categories in four districts; a
--- forwarding system's reference on one in three.
+-- forwarding system's reference on one in three; 99 of the open ones of
+-- the last day and a half still wait for acceptance.
 INSERT INTO tickets (ticket_no, request_hash, channel, tier, complex, category_code, content,
                      district_code, street_code, address, requester_anonymous, requester_phone,
                      phone_digits, return_visit_consent, attachments, accepted_at,
                      dispatch_deadline, surge, external_ref, closed_at, closure_cause,
-                     closed_hop, closed_round)
+                     closed_hop, closed_round, received_at, awaiting_acceptance)
 SELECT 'BJ' || lpad(i::text, 12, '0'), '\x', 1, 'general', false,
        (ARRAY['heating', 'noise', 'water', 'street-lighting'])[1 + i % 4], '暖气不热，室温低',
        (ARRAY['110101', '110102', '110105', '110108'])[1 + (i / 4) % 4],
@@ -303,7 +304,8 @@ SELECT 'BJ' || lpad(i::text, 12, '0'), '\x', 1, 'general', false,
        false, '\x', now() - i * interval '1 minute', now(), false,
        CASE WHEN i % 3 = 0 THEN 'GOV-' || (i % 100000) END,
        CASE WHEN i % 20 <> 0 THEN now() END, CASE WHEN i % 20 <> 0 THEN 'visited' END,
-       CASE WHEN i % 20 <> 0 THEN 1 END, CASE WHEN i % 20 <> 0 THEN 1 END
+       CASE WHEN i % 20 <> 0 THEN 1 END, CASE WHEN i % 20 <> 0 THEN 1 END,
+       now() - i * interval '1 minute', i % 20 = 0 AND i < 2000
 FROM generate_series(1, 200000) i;
 -- 5,000 clusters over 139 days, one formed every 40 minutes, each active
 -- for a day after its last request.
@@ -486,6 +488,13 @@ fn cases() -> Vec<Case> {
             // A day's clusters (38 still active), each counted twice: read
             // on the index, then from the materialized CTE to be sorted.
             80,
+        ),
+        case(
+            "intake ListAwaitingAcceptance",
+            "intake",
+            &hotline_intake::acceptance::store::awaiting_sql(),
+            &format!("NULL, NULL, {p}"),
+            p + SLACK,
         ),
         case(
             "intake FindTickets: a forwarding system's reference",

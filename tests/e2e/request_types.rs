@@ -10,7 +10,7 @@ use hotline_common::auth::Role;
 use hotline_common::time::from_proto;
 use hotline_proto::common::v1::{Channel, RequestType, TicketStatus};
 use hotline_proto::dispatch::v1::RoutingBasis;
-use hotline_proto::intake::v1::{FindTicketsRequest, GetTicketRequest};
+use hotline_proto::intake::v1::{AcceptRequestRequest, FindTicketsRequest, GetTicketRequest};
 use hotline_tests::{FAST_POLICY, Options, System, ticket_status};
 use support::{hop_assignments, lead, request, routing_of, submit};
 use tonic::Code;
@@ -37,6 +37,16 @@ async fn a_forwarded_complaint_keeps_its_type_and_reference() {
     let t = support::ticket_of(&sys, &no).await;
     assert_eq!(t.request_type, RequestType::Complaint as i32);
     assert_eq!(t.external_ref, "GOV-2026-0001234");
+    // Another system's request waits for an operator (Beijing's policy).
+    assert_eq!(t.status, TicketStatus::AwaitingAcceptance as i32);
+    sys.intake()
+        .await
+        .accept_request(AcceptRequestRequest {
+            ticket_no: no.clone(),
+            idempotency_key: "fwd-accept".into(),
+        })
+        .await
+        .expect("accepted");
 
     let found = sys
         .intake()

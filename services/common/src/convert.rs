@@ -74,6 +74,7 @@ pub fn stage_to_proto(s: Stage) -> pb::Stage {
         Stage::Rectification => pb::Stage::Rectification,
         Stage::MeetingArrival => pb::Stage::MeetingArrival,
         Stage::MeetingAction => pb::Stage::MeetingAction,
+        Stage::Acceptance => pb::Stage::Acceptance,
     }
 }
 
@@ -90,6 +91,7 @@ pub fn stage_from_proto(value: i32) -> Option<Stage> {
         Ok(pb::Stage::Rectification) => Some(Stage::Rectification),
         Ok(pb::Stage::MeetingArrival) => Some(Stage::MeetingArrival),
         Ok(pb::Stage::MeetingAction) => Some(Stage::MeetingAction),
+        Ok(pb::Stage::Acceptance) => Some(Stage::Acceptance),
         _ => None,
     }
 }

@@ -121,6 +121,7 @@ keyed! {
     dispatch::ActivateCatalogueRequest => "/hotline.dispatch.v1.DispatchService/ActivateCatalogue",
     intake::SetSurgeModeRequest => "/hotline.intake.v1.IntakeService/SetSurgeMode",
     intake::MarkCallerRequest => "/hotline.intake.v1.IntakeService/MarkCaller",
+    intake::AcceptRequestRequest => "/hotline.intake.v1.IntakeService/AcceptRequest",
     intake::ProposeArticleRequest => "/hotline.intake.v1.KnowledgeService/ProposeArticle",
     intake::ApproveArticleRequest => "/hotline.intake.v1.KnowledgeService/ApproveArticle",
     intake::ExpireArticleRequest => "/hotline.intake.v1.KnowledgeService/ExpireArticle",

@@ -180,6 +180,9 @@ reasons! {
     UploadOffsetMismatch = "UPLOAD_OFFSET_MISMATCH",
     /// An attachment names media the hotline does not hold.
     MediaNotHeld = "MEDIA_NOT_HELD",
+    /// The request is not awaiting acceptance: it was accepted already, or
+    /// never waited (a phone call).
+    NotAwaitingAcceptance = "NOT_AWAITING_ACCEPTANCE",
 }
 
 impl Reason {

@@ -12,8 +12,8 @@ use tonic::{Request, Response, Status, Streaming};
 
 use crate::app::App;
 use crate::{
-    clusters, diversion, knowledge, media, own_view, ratings, repeats, surge, tickets, timeline,
-    visits,
+    acceptance, clusters, diversion, knowledge, media, own_view, ratings, repeats, surge, tickets,
+    timeline, visits,
 };
 
 pub struct Grpc {
@@ -49,6 +49,20 @@ impl IntakeService for Grpc {
 
     async fn find_repeats(&self, req: Request<FindRepeatsRequest>) -> Reply<FindRepeatsResponse> {
         unary(req, |who, m| repeats::find(&self.app, who, m)).await
+    }
+
+    async fn accept_request(
+        &self,
+        req: Request<AcceptRequestRequest>,
+    ) -> Reply<AcceptRequestResponse> {
+        unary(req, |who, m| acceptance::accept(&self.app, who, m)).await
+    }
+
+    async fn list_awaiting_acceptance(
+        &self,
+        req: Request<ListAwaitingAcceptanceRequest>,
+    ) -> Reply<ListAwaitingAcceptanceResponse> {
+        unary(req, |who, m| acceptance::list(&self.app, who, m)).await
     }
 
     async fn list_clusters(

@@ -3,6 +3,8 @@
 //! ticket's timeline.
 //!
 //! Features, each with its handlers (`mod.rs`), pure rules and SQL:
+//! - `acceptance`: requests from other channels accepted (受理) by an
+//!   operator within the policy's limit
 //! - `tickets`: submit and read a ticket; the request rules; the
 //!   catalogue codes requests are checked against
 //! - `timeline`: a ticket's stages, records, returns and whistles
@@ -22,6 +24,7 @@
 //! - `relay`: outbox → dispatch
 //! - `undertaking`, `dispatch`: what intake reads from its peers
 
+pub mod acceptance;
 pub mod app;
 pub mod clusters;
 pub mod config;

@@ -85,6 +85,16 @@ pub const RULES: &[Rule] = &[
     ("/hotline.intake.v1.IntakeService/MarkCaller", &[Supervisor]),
     // The operator desk while taking a request; a channel system offering
     // its user their open tickets.
+    // The operator desk accepts what came by other channels; supervisors
+    // watch the queue.
+    (
+        "/hotline.intake.v1.IntakeService/AcceptRequest",
+        &[Operator],
+    ),
+    (
+        "/hotline.intake.v1.IntakeService/ListAwaitingAcceptance",
+        &[Operator, Supervisor, Auditor],
+    ),
     (
         "/hotline.intake.v1.IntakeService/FindRepeats",
         &[Operator, Service],

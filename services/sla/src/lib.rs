@@ -12,6 +12,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 
+mod acceptance;
 mod clusters;
 mod evaluation;
 mod inspections;
@@ -22,6 +23,12 @@ mod repeats;
 mod request_types;
 mod return_visits;
 
+pub use acceptance::Acceptance;
+
+/// The channels an `[acceptance]` section may name.
+pub fn acceptance_channels() -> &'static [&'static str] {
+    &acceptance::CHANNELS
+}
 pub use clusters::{Clusters, MAX_RADIUS_M};
 use evaluation::RawEvaluation;
 pub use evaluation::{
@@ -118,6 +125,9 @@ pub enum Stage {
     MeetingArrival,
     /// 会商议定事项: an action a consultation meeting set for a unit.
     MeetingAction,
+    /// 受理: a request that did not come by phone, waiting for an operator
+    /// to accept it, from its arrival.
+    Acceptance,
 }
 
 impl Stage {
@@ -134,6 +144,7 @@ impl Stage {
             Stage::Rectification => "rectification",
             Stage::MeetingArrival => "meeting_arrival",
             Stage::MeetingAction => "meeting_action",
+            Stage::Acceptance => "acceptance",
         }
     }
 }
@@ -153,6 +164,7 @@ impl FromStr for Stage {
             Stage::Rectification,
             Stage::MeetingArrival,
             Stage::MeetingAction,
+            Stage::Acceptance,
         ]
         .into_iter()
         .find(|t| t.as_str() == s)
@@ -212,6 +224,9 @@ pub struct Policy {
     pub clusters: Clusters,
     /// Media taken at intake: types and sizes per kind.
     pub media: MediaLimits,
+    /// Requests from channels other than the phone: reviewed, and accepted
+    /// within a limit.
+    pub acceptance: Acceptance,
     emergency: Limits,
     basic_livelihood: Limits,
     general: Limits,
@@ -240,6 +255,7 @@ struct RawPolicy {
     repeats: Option<repeats::RawRepeats>,
     clusters: Option<clusters::RawClusters>,
     media: Option<media::RawMedia>,
+    acceptance: Option<acceptance::RawAcceptance>,
     tiers: Option<RawTiers>,
     request_types: Option<request_types::RawRequestTypes>,
 }
@@ -402,6 +418,7 @@ impl Policy {
         let repeats = repeats::parse(&mut errors, raw.repeats.unwrap_or_default());
         let clusters = clusters::parse(&mut errors, raw.clusters.unwrap_or_default());
         let media = media::parse(&mut errors, raw.media.unwrap_or_default());
+        let acceptance = acceptance::parse(&mut errors, raw.acceptance.unwrap_or_default());
         let raw_evaluation = match raw.evaluation {
             Some(e) => e,
             None => toml::from_str::<OnlyEvaluation>(BEIJING_POLICY_TOML)
@@ -453,6 +470,7 @@ impl Policy {
                     repeats,
                     clusters,
                     media,
+                    acceptance,
                     emergency,
                     basic_livelihood,
                     general,

@@ -74,10 +74,17 @@ pub async fn submit(
     let dispatch_deadline = app
         .policy
         .dispatch_deadline(ticket.class, accepted_at, surge);
+    let review_until = crate::acceptance::rules::review_until(
+        &app.policy.acceptance,
+        ticket.channel,
+        at_once.is_some(),
+        accepted_at,
+    );
     let when = Acceptance {
         accepted_at,
         dispatch_deadline,
         surge,
+        review_until,
     };
     match app
         .tickets
@@ -106,6 +113,15 @@ pub async fn submit(
                 &t,
                 false,
                 (pb::TicketStatus::Closed, None),
+                marked,
+            ))
+        }
+        Inserted::New(t) if review_until.is_some() => {
+            tracing::info!(ticket_no = %t.summary.ticket_no, channel = crate::acceptance::rules::channel_name(ticket.channel), "request received, awaiting acceptance");
+            Ok(response(
+                &t,
+                false,
+                (pb::TicketStatus::AwaitingAcceptance, None),
                 marked,
             ))
         }
@@ -170,7 +186,10 @@ pub async fn standing(
     no: &TicketNo,
     assignments: Option<&[Assignment]>,
 ) -> Result<(pb::TicketStatus, Option<TicketRouting>), ApiError> {
-    let (handed, closed, repeat_of) = app.tickets.own_standing(no).await?;
+    let (handed, closed, repeat_of, awaiting) = app.tickets.own_standing(no).await?;
+    if awaiting {
+        return Ok((pb::TicketStatus::AwaitingAcceptance, None));
+    }
     if let Some(parent) = repeat_of {
         let parent = TicketNo::parse(&parent).map_err(ApiError::internal)?;
         let (status, routing) = Box::pin(standing(app, &parent, None)).await?;

@@ -6,7 +6,7 @@ use hotline_common::ApiError;
 use hotline_common::audit::{self, Entry};
 use hotline_common::auth::Identity;
 use hotline_common::clock::{self, CENTRE_UNIT, ClockSpec};
-use hotline_common::convert::{request_type_to_proto, tier_to_proto};
+use hotline_common::convert::request_type_to_proto;
 use hotline_common::error::violated_constraint;
 use hotline_common::events;
 use hotline_common::ids::TicketNo;
@@ -47,6 +47,31 @@ pub struct Acceptance {
     pub dispatch_deadline: DateTime<Utc>,
     /// Surge mode was on.
     pub surge: bool,
+    /// The request waits for an operator to accept it (`[acceptance]`)
+    /// until this deadline: not handed to dispatch yet.
+    pub review_until: Option<DateTime<Utc>>,
+}
+
+/// The `accepted` fact of a ticket as stored.
+pub fn accepted_fact(
+    s: &pb::TicketSummary,
+    accepted_at: DateTime<Utc>,
+    dispatch_deadline: DateTime<Utc>,
+    surge: bool,
+) -> Fact {
+    let location = s.location.clone().unwrap_or_default();
+    Fact::Accepted(ev::Accepted {
+        channel: s.channel,
+        tier: s.tier,
+        complex: s.complex,
+        category_code: s.category_code.clone(),
+        request_type: s.request_type,
+        district_code: location.district_code,
+        street_code: location.street_code,
+        accepted_at: Some(to_proto(accepted_at)),
+        dispatch_deadline: Some(to_proto(dispatch_deadline)),
+        surge,
+    })
 }
 
 /// What `insert` did.
@@ -62,12 +87,12 @@ pub struct Tickets {
     ticket_prefix: String,
 }
 
-const TICKET_COLUMNS: &str = "ticket_no, request_hash, channel, tier, complex, category_code, content, \
+pub(crate) const TICKET_COLUMNS: &str = "ticket_no, request_hash, channel, tier, complex, category_code, content, \
      district_code, street_code, address, requester_anonymous, requester_name, requester_phone, \
      return_visit_consent, requester_confidential, attachments, accepted_at, dispatch_deadline, \
      request_type, external_ref, other_district_codes, repeat_of, times_raised, latitude, longitude";
 
-fn ticket_from_row(row: &sqlx::postgres::PgRow) -> Result<StoredTicket, ApiError> {
+pub(crate) fn ticket_from_row(row: &sqlx::postgres::PgRow) -> Result<StoredTicket, ApiError> {
     let tier: String = row.get("tier");
     let tier: hotline_sla::Tier = tier
         .parse()
@@ -167,6 +192,7 @@ impl Tickets {
             accepted_at,
             dispatch_deadline,
             surge,
+            review_until,
         } = *when;
         let mut tx = self.pool.begin().await?;
         if let Some(key) = &t.idempotency_key
@@ -188,9 +214,10 @@ impl Tickets {
              category_code, content, district_code, street_code, address, requester_anonymous, \
              requester_name, requester_phone, return_visit_consent, attachments, accepted_at, \
              dispatch_deadline, surge, requester_confidential, request_type, external_ref, \
-             other_district_codes, phone_digits, latitude, longitude, geo_cell) \
+             other_district_codes, phone_digits, latitude, longitude, geo_cell, \
+             awaiting_acceptance, received_at) \
              VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19,$20,$21,$22,\
-             $23,$24,$25,$26,$27)",
+             $23,$24,$25,$26,$27,$28,$17)",
         )
         .bind(&ticket_no)
         .bind(&t.idempotency_key)
@@ -230,6 +257,7 @@ impl Tickets {
         .bind(t.location.point.map(|p| p.latitude))
         .bind(t.location.point.map(|p| p.longitude))
         .bind(t.location.point.map(crate::clusters::rules::cell_of))
+        .bind(review_until.is_some())
         .execute(&mut *tx)
         .await;
         match inserted {
@@ -263,6 +291,21 @@ impl Tickets {
         } else if let Some(AtOnce::Repeat(parent)) = at_once {
             crate::repeats::store::link(&mut tx, &ticket_no, parent.as_str(), who, accepted_at)
                 .await?;
+        } else if let Some(deadline) = review_until {
+            // Waits for an operator: the acceptance clock runs from arrival.
+            clock::start(
+                &mut tx,
+                policy,
+                &ClockSpec {
+                    ticket_no: &ticket_no,
+                    stage: Stage::Acceptance,
+                    unit_id: CENTRE_UNIT,
+                    instance: None,
+                    started_at: accepted_at,
+                    deadline,
+                },
+            )
+            .await?;
         } else {
             DISPATCH_OUTBOX.push(&mut tx, &ticket_no).await?;
             clock::start(
@@ -311,35 +354,17 @@ impl Tickets {
             t.category_code.as_ref().map_or("(open)", |c| c.as_str()),
             t.location.district_code.as_ref().map_or("", |d| d.as_str())
         );
-        audit::append(
-            &mut tx,
-            &[Entry::by(who, "ticket.accepted", &ticket_no, detail)],
-        )
-        .await?;
-        let fact = Fact::Accepted(ev::Accepted {
-            channel: t.channel as i32,
-            tier: tier_to_proto(t.class.tier) as i32,
-            complex: t.class.complex,
-            category_code: t
-                .category_code
-                .as_ref()
-                .map_or_else(String::new, |c| c.to_string()),
-            request_type: request_type_to_proto(t.class.kind) as i32,
-            district_code: t
-                .location
-                .district_code
-                .as_ref()
-                .map_or_else(String::new, |d| d.to_string()),
-            street_code: t
-                .location
-                .street_code
-                .as_ref()
-                .map_or_else(String::new, |d| d.to_string()),
-            accepted_at: Some(to_proto(accepted_at)),
-            dispatch_deadline: Some(to_proto(dispatch_deadline)),
-            surge,
-        });
-        events::record_fact(&mut tx, Source::Intake, &ticket_no, accepted_at, fact).await?;
+        let action = if review_until.is_some() {
+            "ticket.received"
+        } else {
+            "ticket.accepted"
+        };
+        audit::append(&mut tx, &[Entry::by(who, action, &ticket_no, detail)]).await?;
+        // Accepted (受理) now, or once an operator accepts it.
+        if review_until.is_none() {
+            let fact = accepted_fact(&stored.summary, accepted_at, dispatch_deadline, surge);
+            events::record_fact(&mut tx, Source::Intake, &ticket_no, accepted_at, fact).await?;
+        }
         if let Some(how) = at_once.filter(|a| a.closes()) {
             let (action, detail, cause) = match how {
                 AtOnce::Direct(d) => (
@@ -399,15 +424,17 @@ impl Tickets {
     /// transaction that saw dispatch accept it), and whether intake closed
     /// it (办结).
     /// And the ticket it repeats, when it is a repeat (never handed to
-    /// dispatch: it stands as its parent does).
+    /// dispatch: it stands as its parent does); and whether it waits for
+    /// an operator to accept it.
     pub async fn own_standing(
         &self,
         ticket_no: &TicketNo,
-    ) -> Result<(bool, bool, Option<String>), ApiError> {
+    ) -> Result<(bool, bool, Option<String>, bool), ApiError> {
         Ok(sqlx::query_as(
             "SELECT NOT EXISTS (SELECT 1 FROM dispatch_outbox WHERE ticket_no = $1), \
              EXISTS (SELECT 1 FROM tickets WHERE ticket_no = $1 AND closed_at IS NOT NULL), \
-             (SELECT repeat_of FROM tickets WHERE ticket_no = $1)",
+             (SELECT repeat_of FROM tickets WHERE ticket_no = $1), \
+             EXISTS (SELECT 1 FROM tickets WHERE ticket_no = $1 AND awaiting_acceptance)",
         )
         .bind(ticket_no)
         .fetch_one(&self.pool)
@@ -499,7 +526,7 @@ async fn by_key(
     row.as_ref().map(ticket_from_row).transpose()
 }
 
-async fn get_in(
+pub(crate) async fn get_in(
     tx: &mut Transaction<'static, Postgres>,
     ticket_no: &TicketNo,
 ) -> Result<Option<StoredTicket>, ApiError> {

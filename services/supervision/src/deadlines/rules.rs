@@ -47,7 +47,7 @@ impl Owner {
 
 pub fn owner(stage: Stage) -> Owner {
     match stage {
-        Stage::Dispatch | Stage::ReturnVisit => Owner::Intake,
+        Stage::Dispatch | Stage::ReturnVisit | Stage::Acceptance => Owner::Intake,
         Stage::ManualDispatch => Owner::Dispatch,
         Stage::SignOff | Stage::Feedback | Stage::ReportIn => Owner::Undertaking,
         Stage::WrittenFeedback

@@ -44,6 +44,7 @@ hotline_common::sql_enum!(
 /// The stages whose deadline cases count as late.
 pub const LATE_STAGES: &[Stage] = &[
     Stage::MeetingAction,
+    Stage::Acceptance,
     Stage::Dispatch,
     Stage::ManualDispatch,
     Stage::SignOff,

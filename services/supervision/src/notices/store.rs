@@ -287,7 +287,7 @@ mod tests {
     #[test]
     fn the_lines_count_each_cause_from_its_facts() {
         let sql = generate_sql();
-        assert!(sql.contains("stage IN ('meeting_action', 'dispatch', 'manual_dispatch', 'sign_off', 'feedback', 'return_visit', 'written_feedback')"), "{sql}");
+        assert!(sql.contains("stage IN ('meeting_action', 'acceptance', 'dispatch', 'manual_dispatch', 'sign_off', 'feedback', 'return_visit', 'written_feedback')"), "{sql}");
         assert!(
             sql.contains("stage IN ('report_in', 'meeting_arrival')"),
             "{sql}"

@@ -210,7 +210,8 @@ impl Assignment {
             | Stage::OnSiteArrival
             | Stage::Rectification
             | Stage::MeetingArrival
-            | Stage::MeetingAction => None,
+            | Stage::MeetingAction
+            | Stage::Acceptance => None,
         }
     }
 

@@ -51,7 +51,8 @@ pub fn check_extension(
         | Stage::OnSiteArrival
         | Stage::Rectification
         | Stage::MeetingArrival
-        | Stage::MeetingAction => {
+        | Stage::MeetingAction
+        | Stage::Acceptance => {
             return Err(ApiError::invalid(
                 "stage",
                 "only sign_off or feedback can be extended",

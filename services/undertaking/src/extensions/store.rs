@@ -135,7 +135,8 @@ pub async fn move_deadline(
         | Stage::OnSiteArrival
         | Stage::Rectification
         | Stage::MeetingArrival
-        | Stage::MeetingAction => {
+        | Stage::MeetingAction
+        | Stage::Acceptance => {
             return Err(ApiError::internal("only assignment stages are extended"));
         }
     };
