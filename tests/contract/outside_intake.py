@@ -304,9 +304,17 @@ assert resumed.complete and resumed.media.sha256 == hashlib.sha256(cut_bytes).he
 again = media.Upload(upload_msgs(declared(c.MEDIA_KIND_IMAGE, "image/jpeg", photo_bytes), photo_bytes), metadata=gov).progress
 assert again.complete and again.upload_id == "", again
 shots = [c.Attachment(sha256=hashlib.sha256(b).hexdigest()) for b in (voice_bytes, photo_bytes, cut_bytes)]
-with_media = accepted(intake.Submit(request(channel=c.CHANNEL_APP, attachments=shots,
+with_media = accepted(intake.Submit(request(channel=c.CHANNEL_APP, attachments=shots, requester_account="app-user-7",
                                             content="光华路路灯杆被撞歪了，随时可能倒，附照片和语音。"),
                                     metadata=gov).ticket_no)
+# The app reads it for its logged-in user by the account it gave; another
+# account is NOT_FOUND, as a ticket that does not exist.
+mine_seen = intake.ViewOwnTicket(i.ViewOwnTicketRequest(ticket_no=with_media, requester_account="app-user-7"),
+                                 metadata=gov)
+assert mine_seen.ticket_no == with_media, mine_seen
+refused(lambda: intake.ViewOwnTicket(i.ViewOwnTicketRequest(ticket_no=with_media, requester_account="app-user-8"),
+                                     metadata=gov),
+        grpc.StatusCode.NOT_FOUND, "another account")
 routing_of(with_media)
 
 

@@ -26,6 +26,7 @@ async fn view(sys: &System, no: &str, phone: &str) -> Result<ViewOwnTicketRespon
         .view_own_ticket(ViewOwnTicketRequest {
             ticket_no: no.into(),
             phone: phone.into(),
+            ..Default::default()
         })
         .await
         .map(|r| r.into_inner())
@@ -90,6 +91,7 @@ async fn a_requester_reads_their_own_ticket_and_nothing_else() {
         .view_own_ticket(ViewOwnTicketRequest {
             ticket_no: mine.clone(),
             phone: "13800138000".into(),
+            ..Default::default()
         })
         .await
         .unwrap_err();
@@ -120,4 +122,60 @@ async fn wrong_tries_close_the_view_to_that_number() {
     let e = view(&sys, "BJ1", "").await.unwrap_err();
     assert_eq!(e.code(), Code::InvalidArgument);
     assert!(e.message().contains("phone"), "{}", e.message());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_app_reads_its_user_s_ticket_by_the_account_it_gave() {
+    let sys = System::start(Options::default())
+        .await
+        .expect("system starts");
+    let app = |subject: &str| {
+        sys.auth.mint(
+            subject,
+            None,
+            &[Role::Service],
+            std::time::Duration::from_secs(600),
+        )
+    };
+    let mut from_app = heating_request("acct-1");
+    from_app.channel = hotline_proto::common::v1::Channel::App as i32;
+    from_app.requester_account = "app-user-42".into();
+    let mut ours = IntakeServiceClient::new(sys.channel_with("intake", app("beijing-app")).await);
+    let no = ours
+        .submit(from_app.clone())
+        .await
+        .expect("submitted by the app")
+        .into_inner()
+        .ticket_no;
+    let by_account = |account: &str| ViewOwnTicketRequest {
+        ticket_no: no.clone(),
+        phone: String::new(),
+        requester_account: account.into(),
+    };
+    let seen = ours
+        .view_own_ticket(by_account("app-user-42"))
+        .await
+        .expect("its user's ticket")
+        .into_inner();
+    assert_eq!(seen.status, TicketStatus::AwaitingAcceptance as i32);
+    // Another account, or the same account asked by another system: as a
+    // ticket that does not exist.
+    let e = ours
+        .view_own_ticket(by_account("app-user-43"))
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), Code::NotFound);
+    let mut theirs =
+        IntakeServiceClient::new(sys.channel_with("intake", app("other-portal")).await);
+    let e = theirs
+        .view_own_ticket(by_account("app-user-42"))
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), Code::NotFound);
+    // A phone call has no account.
+    let mut phoned = heating_request("acct-2");
+    phoned.requester_account = "app-user-42".into();
+    let e = ours.submit(phoned).await.unwrap_err();
+    assert_eq!(e.code(), Code::InvalidArgument);
+    assert!(e.message().contains("requester_account"), "{}", e.message());
 }

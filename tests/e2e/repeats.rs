@@ -185,6 +185,7 @@ async fn a_repeat_goes_to_no_unit_and_closes_with_its_parent() {
     .view_own_ticket(ViewOwnTicketRequest {
         ticket_no: second.clone(),
         phone: "13922220002".into(),
+        ..Default::default()
     })
     .await
     .expect("own view of a repeat")

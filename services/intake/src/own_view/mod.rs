@@ -16,10 +16,11 @@ use crate::app::App;
 /// ViewOwnTicket.
 pub async fn view(
     app: &App,
-    _who: Identity,
+    who: Identity,
     req: ViewOwnTicketRequest,
 ) -> Result<ViewOwnTicketResponse, ApiError> {
-    let (no, phone) = rules::parse(&req)?;
+    let (no, proof) = rules::parse(&req, &who.subject)?;
+    let phone = proof.key();
     let pool = app.tickets.pool();
     let at = now();
     let since = at - chrono::Duration::from_std(rules::WINDOW).unwrap_or_default();
@@ -38,10 +39,19 @@ pub async fn view(
         .because(Reason::GuessesExhausted)
         .with("retry_after_seconds", wait));
     }
-    let missing = || ApiError::not_found(format!("no ticket {no} filed with that phone"));
+    let missing =
+        || ApiError::not_found(format!("no ticket {no} filed with that phone or account"));
     let ticket = app.tickets.get(&no).await?;
     let filed = ticket.as_ref().and_then(|t| t.summary.requester.as_ref());
-    let ok = filed.is_some_and(|r| rules::matches(Some(&r.phone), r.anonymous, &phone));
+    let account = store::account_of(pool, no.as_str()).await?;
+    let ok = filed.is_some_and(|r| {
+        rules::proves(
+            &proof,
+            Some(&r.phone),
+            r.anonymous,
+            account.as_ref().map(|(by, a)| (by.as_str(), a.as_str())),
+        )
+    });
     let Some(ticket) = ticket.filter(|_| ok) else {
         store::record_wrong_try(pool, no.as_str(), &phone, at, since).await?;
         return Err(missing());

@@ -17,24 +17,78 @@ pub const MAX_WRONG_TRIES: i64 = 5;
 /// The window wrong tries are counted in.
 pub const WINDOW: Duration = Duration::from_secs(15 * 60);
 
-/// Checks the request: a ticket number and a phone of 3–20 digits.
-pub fn parse(req: &ViewOwnTicketRequest) -> Result<(TicketNo, String), ApiError> {
+/// How the requester proves the ticket is theirs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Proof {
+    /// The phone's digits.
+    Phone(String),
+    /// Their account with the channel system asking (its identity, the
+    /// account).
+    Account { channel: String, account: String },
+}
+
+impl Proof {
+    /// What wrong tries are counted under.
+    pub fn key(&self) -> String {
+        match self {
+            Proof::Phone(d) => d.clone(),
+            Proof::Account { channel, account } => format!("account:{channel}:{account}"),
+        }
+    }
+}
+
+/// Checks the request: a ticket number, and a phone of 3–20 digits or
+/// the requester's account (not both); `caller` is the asking identity.
+pub fn parse(req: &ViewOwnTicketRequest, caller: &str) -> Result<(TicketNo, Proof), ApiError> {
     let mut f = Fields::new();
     let no = f.id::<TicketNo>("ticket_no", &req.ticket_no);
+    let account = f.optional_text("requester_account", &req.requester_account, 128);
     let phone = phone_digits(&req.phone);
-    if req.phone.trim().is_empty() {
-        f.add("phone", "required");
-    } else if !(3..=20).contains(&phone.len()) || req.phone.chars().count() > 40 {
-        f.add(
-            "phone",
-            "3–20 digits, optionally a leading '+', spaces and dashes",
-        );
-    }
+    let proof = match (req.phone.trim().is_empty(), account.is_empty()) {
+        (true, true) => {
+            f.add("phone", "required, or requester_account");
+            None
+        }
+        (false, false) => {
+            f.add("requester_account", "the phone or the account, not both");
+            None
+        }
+        (true, false) => Some(Proof::Account {
+            channel: caller.to_string(),
+            account,
+        }),
+        (false, true) => {
+            if !(3..=20).contains(&phone.len()) || req.phone.chars().count() > 40 {
+                f.add(
+                    "phone",
+                    "3–20 digits, optionally a leading '+', spaces and dashes",
+                );
+            }
+            Some(Proof::Phone(phone))
+        }
+    };
     f.finish()?;
-    let Some(no) = no else {
+    let (Some(no), Some(proof)) = (no, proof) else {
         return Err(ApiError::internal("a checked field is missing"));
     };
-    Ok((no, phone))
+    Ok((no, proof))
+}
+
+/// Whether the proof is the ticket's: the phone it was filed with (never
+/// for an anonymous ticket), or the account the same channel system gave.
+pub fn proves(
+    proof: &Proof,
+    filed_with: Option<&str>,
+    anonymous: bool,
+    account: Option<(&str, &str)>,
+) -> bool {
+    match proof {
+        Proof::Phone(d) => matches(filed_with, anonymous, d),
+        Proof::Account {
+            channel,
+            account: a,
+        } => account.is_some_and(|(by, acct)| by == channel && acct == a),
+    }
 }
 
 /// Whether the phone given is the one the ticket was filed with (never for
@@ -93,12 +147,35 @@ mod tests {
 
     #[test]
     fn bad_input_is_named() {
-        let e = parse(&ViewOwnTicketRequest {
-            ticket_no: "no such".into(),
-            phone: "12".into(),
-        })
-        .unwrap_err()
-        .message;
+        let ask = |phone: &str, account: &str| {
+            parse(
+                &ViewOwnTicketRequest {
+                    ticket_no: "no such".into(),
+                    phone: phone.into(),
+                    requester_account: account.into(),
+                },
+                "app",
+            )
+            .unwrap_err()
+            .message
+        };
+        let e = ask("12", "");
         assert!(e.contains("ticket_no") && e.contains("phone"), "{e}");
+        assert!(ask("13800138000", "u-1").contains("requester_account"));
+        assert!(ask("", "").contains("phone"));
+    }
+
+    #[test]
+    fn an_account_proves_a_ticket_only_to_the_channel_that_gave_it() {
+        let by = |channel: &str| Proof::Account {
+            channel: channel.into(),
+            account: "u-1".into(),
+        };
+        let filed = Some(("app", "u-1"));
+        assert!(proves(&by("app"), None, true, filed));
+        assert!(!proves(&by("portal"), None, true, filed));
+        assert!(!proves(&by("app"), None, true, Some(("app", "u-2"))));
+        assert!(!proves(&by("app"), None, false, None));
+        assert_ne!(by("app").key(), Proof::Phone("u-1".into()).key());
     }
 }

@@ -46,3 +46,20 @@ pub async fn record_wrong_try(
     .await?;
     Ok(())
 }
+
+/// Who submitted the ticket and the requester's account they gave, when
+/// they gave one.
+pub async fn account_of(
+    pool: &PgPool,
+    ticket_no: &str,
+) -> Result<Option<(String, String)>, ApiError> {
+    let row: Option<(Option<String>, Option<String>)> =
+        sqlx::query_as("SELECT submitted_by, requester_account FROM tickets WHERE ticket_no = $1")
+            .bind(ticket_no)
+            .fetch_optional(pool)
+            .await?;
+    Ok(match row {
+        Some((Some(by), Some(account))) => Some((by, account)),
+        _ => None,
+    })
+}

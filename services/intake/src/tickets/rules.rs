@@ -76,6 +76,8 @@ pub struct NewTicket {
     pub external_ref: Option<String>,
     /// The SHA-256 of each attachment held by the hotline (`media`).
     pub held_media: Vec<String>,
+    /// The requester's account with the submitting channel system.
+    pub requester_account: Option<String>,
 }
 
 /// The other districts a request spans: known, distinct, not its own
@@ -300,6 +302,17 @@ pub fn parse_submit(req: &SubmitRequest, known: &KnownCodes) -> Result<NewTicket
         }
     };
     let external_ref = f.optional_text("external_ref", &req.external_ref, MAX_EXTERNAL_REF);
+    let requester_account = f.optional_text(
+        "requester_account",
+        &req.requester_account,
+        MAX_EXTERNAL_REF * 2,
+    );
+    if !requester_account.is_empty() && channel == pb::Channel::Phone {
+        f.add(
+            "requester_account",
+            "only a channel system with its own login has one",
+        );
+    }
     if !external_ref.is_empty() && channel == pb::Channel::Phone {
         f.add(
             "external_ref",
@@ -359,6 +372,7 @@ pub fn parse_submit(req: &SubmitRequest, known: &KnownCodes) -> Result<NewTicket
         },
         attachments: req.attachments.clone(),
         external_ref: Some(external_ref).filter(|r| !r.is_empty()),
+        requester_account: Some(requester_account).filter(|r| !r.is_empty()),
         held_media: Vec::new(),
     })
 }

@@ -215,9 +215,9 @@ impl Tickets {
              requester_name, requester_phone, return_visit_consent, attachments, accepted_at, \
              dispatch_deadline, surge, requester_confidential, request_type, external_ref, \
              other_district_codes, phone_digits, latitude, longitude, geo_cell, \
-             awaiting_acceptance, received_at) \
+             awaiting_acceptance, received_at, requester_account, submitted_by) \
              VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19,$20,$21,$22,\
-             $23,$24,$25,$26,$27,$28,$17)",
+             $23,$24,$25,$26,$27,$28,$17,$29,$30)",
         )
         .bind(&ticket_no)
         .bind(&t.idempotency_key)
@@ -258,6 +258,8 @@ impl Tickets {
         .bind(t.location.point.map(|p| p.longitude))
         .bind(t.location.point.map(crate::clusters::rules::cell_of))
         .bind(review_until.is_some())
+        .bind(&t.requester_account)
+        .bind(&who.subject)
         .execute(&mut *tx)
         .await;
         match inserted {
