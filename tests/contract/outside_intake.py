@@ -330,6 +330,23 @@ fetched = media.Download(mpb.DownloadRequest(ticket_no=with_media, sha256=shots[
 first = next(fetched)
 assert first.WhichOneof("part") == "media" and first.media.size_bytes == len(cut_bytes), first
 assert b"".join(x.chunk for x in fetched) == cut_bytes
+# The unit visits the site and records it with its own photo; the centre
+# downloads that photo from intake.
+holder_md = bearer("in-holder", "unit_staff", holder)
+held_a = next(a for a in units.ListTicketAssignments(u.ListTicketAssignmentsRequest(ticket_no=with_media),
+                                                     metadata=dispatcher).assignments if a.unit_id == holder)
+units.SignAssignment(u.SignAssignmentRequest(assignment_id=held_a.assignment_id, unit_id=holder), metadata=holder_md)
+site_photo = os.urandom(90_000)
+assert media.Upload(upload_msgs(declared(c.MEDIA_KIND_IMAGE, "image/jpeg", site_photo), site_photo),
+                    metadata=holder_md).progress.complete
+site_sha = hashlib.sha256(site_photo).hexdigest()
+rec = units.AddHandlingRecord(u.AddHandlingRecordRequest(
+    assignment_id=held_a.assignment_id, unit_id=holder, kind=u.HANDLING_RECORD_KIND_SITE_VISIT,
+    way="光华路南侧", note="已扶正灯杆并加固。", media_sha256=[site_sha]), metadata=holder_md).record
+assert list(rec.media_sha256) == [site_sha], rec
+got_back = b"".join(x.chunk for x in media.Download(mpb.DownloadRequest(ticket_no=with_media, sha256=site_sha),
+                                                    metadata=sup) if x.WhichOneof("part") == "chunk")
+assert got_back == site_photo
 refused(lambda: list(media.Download(mpb.DownloadRequest(ticket_no=with_media, sha256=shots[0].sha256),
                                     metadata=bearer("in-other", "unit_staff", "bj-water-group"))),
         grpc.StatusCode.NOT_FOUND, "another unit's download")

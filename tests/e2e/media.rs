@@ -261,3 +261,66 @@ fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     }
     out
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_site_visit_s_photos_are_attached_to_its_ticket_for_those_who_read_it() {
+    use hotline_proto::undertaking::v1::{AddHandlingRecordRequest, HandlingRecordKind};
+    let sys = System::start(Options::default())
+        .await
+        .expect("system starts");
+    let no = submit(&sys, heating_request("visit-1")).await;
+    hop_assignments(&sys, &no, 1).await;
+    let lead = hotline_tests::sign_as_lead(&sys, &no).await;
+    let mut unit_media = media_as(&sys, Role::UnitStaff, Some(&lead.unit_id)).await;
+    let photo = content(9, 180_000);
+    let sha = hex(&Sha256::digest(&photo));
+    let up = send(
+        &mut unit_media,
+        messages(start(MediaKind::Image, "image/jpeg", &photo), &photo),
+    )
+    .await
+    .expect("the unit uploads its photo");
+    assert!(up.complete);
+    let record = |media: Vec<String>, key: &str| AddHandlingRecordRequest {
+        assignment_id: lead.assignment_id.clone(),
+        unit_id: lead.unit_id.clone(),
+        kind: HandlingRecordKind::SiteVisit as i32,
+        way: "3号楼供热管井".into(),
+        note: "现场检查阀门，已调节。".into(),
+        media_sha256: media,
+        idempotency_key: key.into(),
+        ..Default::default()
+    };
+    let saved = sys
+        .undertaking_as(&lead.unit_id)
+        .await
+        .add_handling_record(record(vec![sha.clone()], "visit-rec-1"))
+        .await
+        .expect("recorded with its photo")
+        .into_inner()
+        .record
+        .unwrap();
+    assert_eq!(saved.media_sha256, std::slice::from_ref(&sha));
+    let e = sys
+        .undertaking_as(&lead.unit_id)
+        .await
+        .add_handling_record(record(vec!["1".repeat(64)], "visit-rec-2"))
+        .await
+        .unwrap_err();
+    reason_of(&e, Code::FailedPrecondition, "MEDIA_NOT_HELD");
+
+    // The centre downloads it from intake; a unit never sent the ticket
+    // learns nothing.
+    let (_, bytes) = download(&mut media_as(&sys, Role::Supervisor, None).await, &no, &sha)
+        .await
+        .expect("the supervisor downloads the photo");
+    assert_eq!(bytes, photo);
+    let e = download(
+        &mut media_as(&sys, Role::UnitStaff, Some("bj-water-group")).await,
+        &no,
+        &sha,
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(e.code(), Code::NotFound);
+}

@@ -222,6 +222,10 @@ impl MediaService for Grpc {
         unary(req, |who, m| media::get_upload(&self.app, who, m)).await
     }
 
+    async fn attach_media(&self, req: Request<AttachMediaRequest>) -> Reply<AttachMediaResponse> {
+        unary(req, |who, m| media::attach(&self.app, who, m)).await
+    }
+
     type DownloadStream = Streamed<DownloadResponse>;
 
     async fn download(

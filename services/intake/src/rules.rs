@@ -41,6 +41,8 @@ pub const RULES: &[Rule] = &[
         &[Operator, Service, UnitStaff],
     ),
     ("/hotline.intake.v1.MediaService/Download", READS_TICKETS),
+    // Undertaking, for the photos of a unit's handling record.
+    ("/hotline.intake.v1.MediaService/AttachMedia", &[Service]),
     // The knowledge base: units propose their articles (their own unit's,
     // checked in `knowledge::rules::proposing_unit`), the centre approves
     // and withdraws, operators search.

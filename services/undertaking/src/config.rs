@@ -13,6 +13,9 @@ pub struct Config {
     /// `HOTLINE_DISPATCH_URL`: where dispatch is reached (to check the
     /// departments a whistle summons against the catalogue).
     pub dispatch_url: String,
+    /// `HOTLINE_INTAKE_URL`: where intake is reached (to attach the media
+    /// of handling records to their tickets).
+    pub intake_url: String,
     /// The feed units watch: retention, watchers, poll, heartbeat
     /// (`HOTLINE_FEED_RETENTION_SECONDS`, `HOTLINE_WATCH_*`).
     pub feed: FeedConfig,
@@ -26,6 +29,7 @@ impl ServiceConfig for Config {
             common: CommonConfig::from_env(env, Self::SERVICE),
             supervision_url: CommonConfig::peer_url(env, ServiceName::Supervision),
             dispatch_url: CommonConfig::peer_url(env, ServiceName::Dispatch),
+            intake_url: CommonConfig::peer_url(env, ServiceName::Intake),
             feed: FeedConfig::from_env(env),
         }
     }

@@ -7,6 +7,7 @@ use hotline_common::feed::Hub;
 use hotline_common::idempotency::Keys;
 use hotline_common::startup::Peer;
 use hotline_proto::dispatch::v1::dispatch_service_client::DispatchServiceClient;
+use hotline_proto::intake::v1::media_service_client::MediaServiceClient;
 use hotline_proto::supervision::v1::supervision_service_client::SupervisionServiceClient;
 use hotline_sla::Policy;
 use sqlx::PgPool;
@@ -22,6 +23,8 @@ pub struct Ctx {
     pub supervision: SupervisionServiceClient<Peer>,
     /// To read the catalogue in force (the units a whistle summons).
     pub dispatch: DispatchServiceClient<Peer>,
+    /// To attach a record's media to its ticket.
+    pub media: MediaServiceClient<Peer>,
     /// The process's watchers: notifications fanned out, places bounded.
     pub hub: Hub,
     /// Cancelled at shutdown: streams end.

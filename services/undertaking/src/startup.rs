@@ -10,6 +10,7 @@ use hotline_common::idempotency::Keys;
 use hotline_common::startup::{grpc_router, peer_channel, serve};
 use hotline_proto::common::v1::clock_service_server::ClockServiceServer;
 use hotline_proto::dispatch::v1::dispatch_service_client::DispatchServiceClient;
+use hotline_proto::intake::v1::media_service_client::MediaServiceClient;
 use hotline_proto::supervision::v1::supervision_service_client::SupervisionServiceClient;
 use hotline_proto::undertaking::v1::undertaking_service_server::UndertakingServiceServer;
 use tokio_util::sync::CancellationToken;
@@ -56,6 +57,7 @@ pub async fn run(cfg: Config, token: CancellationToken) -> anyhow::Result<()> {
             &cfg.dispatch_url,
             &cfg.common,
         )?),
+        media: MediaServiceClient::new(peer_channel("intake", &cfg.intake_url, &cfg.common)?),
         hub: feed::Hub::start(
             pool.clone(),
             feed::channel(&cfg.common.database_schema),

@@ -236,3 +236,48 @@ pub async fn resolve(
     }
     Ok(named)
 }
+
+/// At most this many media attached by one call.
+pub const MAX_ATTACHED: usize = 20;
+
+/// AttachMedia: held media linked to a ticket, by a hotline service.
+pub async fn attach(
+    app: &App,
+    _who: Identity,
+    req: AttachMediaRequest,
+) -> Result<AttachMediaResponse, ApiError> {
+    let mut f = hotline_common::validate::Fields::new();
+    let no = f.id::<TicketNo>("ticket_no", &req.ticket_no);
+    if req.sha256.is_empty() || req.sha256.len() > MAX_ATTACHED {
+        f.add("sha256", format!("1 to {MAX_ATTACHED}"));
+    }
+    for (i, s) in req.sha256.iter().enumerate().take(MAX_ATTACHED) {
+        if !rules::is_sha256(s) {
+            f.add(&format!("sha256[{i}]"), "64 lowercase hexadecimal digits");
+        }
+    }
+    f.finish()?;
+    let no = no.ok_or_else(|| ApiError::internal("a checked field is missing"))?;
+    if app.tickets.get(&no).await?.is_none() {
+        return Err(ApiError::not_found(format!("no ticket {no}")));
+    }
+    let pool = app.tickets.pool();
+    let held = store::held_of(pool, &req.sha256).await?;
+    if let Some(missing) = req
+        .sha256
+        .iter()
+        .find(|s| !held.iter().any(|h| &h.sha256 == *s))
+    {
+        return Err(ApiError::precondition(
+            hotline_common::Reason::MediaNotHeld,
+            format!("no media {missing} is held: upload it first"),
+        )
+        .with("sha256", missing));
+    }
+    let mut tx = pool.begin().await?;
+    store::attach(&mut tx, no.as_str(), &req.sha256).await?;
+    tx.commit().await?;
+    Ok(AttachMediaResponse {
+        media: held.iter().map(store::Held::to_proto).collect(),
+    })
+}

@@ -37,6 +37,36 @@ pub struct NewRecord {
     pub way: String,
     pub result: String,
     pub note: String,
+    /// Its media, by SHA-256 (held by intake).
+    pub media: Vec<String>,
+}
+
+/// At most this many media on one record.
+pub const MAX_MEDIA: usize = 9;
+
+/// Checks a record's media: at most [`MAX_MEDIA`] SHA-256s (lowercase hex),
+/// each once.
+pub fn parse_media(f: &mut Fields, raw: &[String]) -> Vec<String> {
+    if raw.len() > MAX_MEDIA {
+        f.add("media_sha256", format!("at most {MAX_MEDIA}"));
+    }
+    let mut out: Vec<String> = Vec::new();
+    for (i, s) in raw.iter().enumerate().take(MAX_MEDIA) {
+        let hex = s.len() == 64
+            && s.bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
+        if !hex {
+            f.add(
+                &format!("media_sha256[{i}]"),
+                "64 lowercase hexadecimal digits",
+            );
+        } else if out.contains(s) {
+            f.add(&format!("media_sha256[{i}]"), "named twice");
+        } else {
+            out.push(s.clone());
+        }
+    }
+    out
 }
 
 /// A record as the unit gave it, its time already read.
@@ -96,6 +126,7 @@ pub fn parse_record(
         way,
         result,
         note,
+        media: Vec::new(),
     })
 }
 
@@ -112,6 +143,7 @@ pub struct Record {
     pub result: String,
     pub note: String,
     pub recorded_at: DateTime<Utc>,
+    pub media: Vec<String>,
 }
 
 impl Record {
@@ -127,6 +159,7 @@ impl Record {
             result: self.result.clone(),
             note: self.note.clone(),
             recorded_at: Some(to_proto(self.recorded_at)),
+            media_sha256: self.media.clone(),
         }
     }
 }

@@ -2,7 +2,7 @@
 
 use chrono::{DateTime, Utc};
 use hotline_common::ApiError;
-use hotline_common::ids::TicketNo;
+use hotline_common::ids::{AssignmentId, TicketNo};
 use hotline_common::outbox::Tx;
 use hotline_common::paging::Cursor;
 use sqlx::postgres::PgRow;
@@ -23,6 +23,7 @@ fn from_row(row: &PgRow) -> Result<Record, ApiError> {
         result: row.get("result"),
         note: row.get("note"),
         recorded_at: row.get("recorded_at"),
+        media: row.get("media"),
     })
 }
 
@@ -35,8 +36,8 @@ pub async fn insert(
 ) -> Result<Record, ApiError> {
     let row = sqlx::query(
         "INSERT INTO handling_records (record_id, assignment_id, ticket_no, unit_id, kind, \
-         occurred_at, way, result, note, recorded_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING *",
+         occurred_at, way, result, note, recorded_at, media) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING *",
     )
     .bind(RecordId::new())
     .bind(a.id)
@@ -48,6 +49,7 @@ pub async fn insert(
     .bind(&r.result)
     .bind(&r.note)
     .bind(at)
+    .bind(&r.media)
     .fetch_one(&mut **tx)
     .await?;
     from_row(&row)
@@ -81,4 +83,20 @@ pub async fn page(
         .fetch_all(pool)
         .await?;
     rows.iter().map(from_row).collect()
+}
+
+/// The ticket of an assignment a unit holds (its media are attached to
+/// that ticket before the record is written).
+pub async fn ticket_of(
+    pool: &PgPool,
+    id: AssignmentId,
+    unit: &str,
+) -> Result<Option<String>, ApiError> {
+    Ok(sqlx::query_scalar(
+        "SELECT ticket_no FROM assignments WHERE assignment_id = $1 AND unit_id = $2",
+    )
+    .bind(id)
+    .bind(unit)
+    .fetch_optional(pool)
+    .await?)
 }

@@ -89,7 +89,13 @@ impl TestDb {
                 nowhere.clone(),
                 token.clone(),
             )),
-            dispatch: DispatchServiceClient::new(InterceptedService::new(nowhere, token)),
+            dispatch: DispatchServiceClient::new(InterceptedService::new(
+                nowhere.clone(),
+                token.clone(),
+            )),
+            media: hotline_proto::intake::v1::media_service_client::MediaServiceClient::new(
+                InterceptedService::new(nowhere, token),
+            ),
             hub: hotline_common::feed::Hub::start(
                 self.pool.clone(),
                 hotline_common::feed::channel("undertaking"),
