@@ -52,10 +52,7 @@ fn bind(filters: &[&str]) -> String {
         h.update((f.len() as u64).to_le_bytes());
         h.update(f.as_bytes());
     }
-    h.finalize()[..8]
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    crate::validate::hex(&h.finalize()[..8])
 }
 
 impl Page {

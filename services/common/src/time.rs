@@ -5,6 +5,24 @@ use prost_types::Timestamp;
 
 use crate::error::ApiError;
 
+/// `t` moved on by a policy's duration, at the end of time if it would
+/// overflow.
+pub fn plus(t: DateTime<Utc>, d: std::time::Duration) -> DateTime<Utc> {
+    chrono::Duration::from_std(d)
+        .ok()
+        .and_then(|d| t.checked_add_signed(d))
+        .unwrap_or(DateTime::<Utc>::MAX_UTC)
+}
+
+/// `t` moved back by a policy's duration, at the start of time if it would
+/// overflow.
+pub fn minus(t: DateTime<Utc>, d: std::time::Duration) -> DateTime<Utc> {
+    chrono::Duration::from_std(d)
+        .ok()
+        .and_then(|d| t.checked_sub_signed(d))
+        .unwrap_or(DateTime::<Utc>::MIN_UTC)
+}
+
 /// Now, at the precision PostgreSQL keeps (microseconds), so that a time
 /// read back equals the time written.
 pub fn now() -> DateTime<Utc> {

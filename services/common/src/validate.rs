@@ -121,6 +121,18 @@ impl Fields {
     }
 }
 
+/// Whether a text is a lowercase hex SHA-256 (how media is named).
+pub fn is_sha256(s: &str) -> bool {
+    s.len() == 64
+        && s.bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+}
+
+/// Lowercase hex of bytes (a digest).
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
 /// Characters that change the direction text is shown in (bidi embeddings,
 /// overrides, isolates and marks): they can make a text read otherwise
 /// than it is stored, so no field accepts them.

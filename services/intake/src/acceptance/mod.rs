@@ -14,7 +14,7 @@ use hotline_common::clock::{self, CENTRE_UNIT, ClockSpec};
 use hotline_common::events;
 use hotline_common::ids::{Id, TicketNo};
 use hotline_common::paging::{Cursor, Page};
-use hotline_common::time::{now, to_proto};
+use hotline_common::time::{now, plus, to_proto};
 use hotline_common::validate::Fields;
 use hotline_proto::events::v1::Source;
 use hotline_proto::intake::v1::*;
@@ -61,10 +61,7 @@ pub async fn accept(
                 },
             )
             .await?;
-            let late = t
-                .accepted_at
-                .checked_add_signed(wait_limit(app))
-                .is_some_and(|by| at > by);
+            let late = at > plus(t.accepted_at, app.policy.acceptance.limit);
             audit::append(
                 tx,
                 &[Entry::by(
@@ -92,10 +89,6 @@ pub async fn accept(
     Ok(answer)
 }
 
-fn wait_limit(app: &App) -> chrono::Duration {
-    chrono::Duration::from_std(app.policy.acceptance.limit).unwrap_or(chrono::Duration::MAX)
-}
-
 /// ListAwaitingAcceptance.
 pub async fn list(
     app: &App,
@@ -109,7 +102,7 @@ pub async fn list(
     let next_page_token = page.cut(&mut rows, |(t, at)| {
         Cursor::new(*at, t.summary.ticket_no.clone())
     });
-    let limit = wait_limit(app);
+    let limit = app.policy.acceptance.limit;
     Ok(ListAwaitingAcceptanceResponse {
         requests: rows
             .into_iter()
@@ -120,7 +113,7 @@ pub async fn list(
                 AwaitingAcceptance {
                     ticket: Some(ticket),
                     received_at: Some(to_proto(at)),
-                    accept_by: Some(to_proto(at.checked_add_signed(limit).unwrap_or(at))),
+                    accept_by: Some(to_proto(plus(at, limit))),
                 }
             })
             .collect(),

@@ -33,12 +33,7 @@ pub fn review_until(
     if acted_on || !policy.reviews(channel_name(channel)) {
         return None;
     }
-    let limit = chrono::Duration::from_std(policy.limit).unwrap_or(chrono::Duration::MAX);
-    Some(
-        received_at
-            .checked_add_signed(limit)
-            .unwrap_or(DateTime::<Utc>::MAX_UTC),
-    )
+    Some(hotline_common::time::plus(received_at, policy.limit))
 }
 
 /// Only a request waiting for acceptance is accepted, once.

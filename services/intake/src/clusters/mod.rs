@@ -41,9 +41,7 @@ fn to_pb(s: &store::Stored, active_since: chrono::DateTime<chrono::Utc>) -> Clus
 }
 
 fn active_since(app: &App) -> chrono::DateTime<chrono::Utc> {
-    let window =
-        chrono::Duration::from_std(app.policy.clusters.window).unwrap_or(chrono::Duration::MAX);
-    now().checked_sub_signed(window).unwrap_or_default()
+    hotline_common::time::minus(now(), app.policy.clusters.window)
 }
 
 /// ListClusters.

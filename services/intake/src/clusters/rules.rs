@@ -158,8 +158,16 @@ pub fn forming(place: &Place, gathered: Vec<Gathered>, min: u32) -> Option<Vec<G
             Place::Near(p, r) => g.point.is_some_and(|q| distance_m(*p, q) <= f64::from(*r)),
         })
         .collect();
-    let distinct: HashSet<&str> = members.iter().map(|g| g.requester.as_str()).collect();
-    (distinct.len() as u64 >= u64::from(min)).then_some(members)
+    (distinct_requesters(&members) as u64 >= u64::from(min)).then_some(members)
+}
+
+/// How many distinct requesters the requests come from.
+pub fn distinct_requesters(members: &[Gathered]) -> usize {
+    members
+        .iter()
+        .map(|g| g.requester.as_str())
+        .collect::<HashSet<&str>>()
+        .len()
 }
 
 /// A cluster as read to be joined.

@@ -88,8 +88,7 @@ pub async fn note(
     let Some(place) = rules::place_of(j.point, j.street, policy.radius_m) else {
         return Ok(None);
     };
-    let window = chrono::Duration::from_std(policy.window).unwrap_or(chrono::Duration::MAX);
-    let since = at.checked_sub_signed(window).unwrap_or_default();
+    let since = hotline_common::time::minus(at, policy.window);
     if let Found::Nothing = look(tx, j, &place, policy, since).await? {
         return Ok(None);
     }
@@ -190,7 +189,7 @@ async fn form(
         Place::Street(_) => (Basis::Street, None, None),
         Place::Near(p, r) => (Basis::Distance, Some(*p), i32::try_from(*r).ok()),
     };
-    let requesters = distinct(members);
+    let requesters = i32::try_from(rules::distinct_requesters(members)).unwrap_or(i32::MAX);
     sqlx::query(
         "INSERT INTO clusters (cluster_id, basis, category_code, district_code, street_code, \
          centre_latitude, centre_longitude, centre_cell, radius_m, requesters, tickets, formed_at, \
@@ -227,12 +226,6 @@ async fn form(
     }
     tracing::info!(cluster_id = %id, basis = basis.as_sql(), category = j.category, requesters, tickets = nos.len(), "cluster formed");
     Ok(())
-}
-
-fn distinct(members: &[Gathered]) -> i32 {
-    let set: std::collections::HashSet<&str> =
-        members.iter().map(|m| m.requester.as_str()).collect();
-    i32::try_from(set.len()).unwrap_or(i32::MAX)
 }
 
 async fn join(

@@ -64,16 +64,10 @@ pub fn parse_get(req: &pb::GetCallerRequest) -> Result<String, ApiError> {
 }
 
 fn phone(f: &mut Fields, raw: &str) -> String {
-    let digits = crate::tickets::rules::phone_digits(raw);
     if raw.trim().is_empty() {
         f.add("phone", "required");
-    } else if !crate::tickets::rules::is_phone(raw.trim()) {
-        f.add(
-            "phone",
-            "3–20 digits, optionally a leading '+', spaces and dashes",
-        );
     }
-    digits
+    crate::tickets::rules::check_phone(f, "phone", raw)
 }
 
 #[cfg(test)]

@@ -39,12 +39,7 @@ pub struct Declared {
     pub file_name: String,
 }
 
-/// Whether a text is a lowercase hex SHA-256.
-pub fn is_sha256(s: &str) -> bool {
-    s.len() == 64
-        && s.bytes()
-            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
-}
+pub use hotline_common::validate::{hex, is_sha256};
 
 /// Checks a beginning upload's `start`.
 pub fn parse_start(s: &pb::UploadStart, limits: &MediaLimits) -> Result<Declared, ApiError> {
@@ -132,11 +127,6 @@ pub fn part_path(id: UploadId, part: i32) -> String {
 /// Where a piece of media is kept: by its SHA-256, two levels of fan-out.
 pub fn media_path(sha256: &str) -> String {
     format!("media/{}/{}/{sha256}", &sha256[..2], &sha256[2..4])
-}
-
-/// Lowercase hex of a digest.
-pub fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 #[cfg(test)]

@@ -23,13 +23,11 @@ pub async fn view(
     let phone = proof.key();
     let pool = app.tickets.pool();
     let at = now();
-    let since = at - chrono::Duration::from_std(rules::WINDOW).unwrap_or_default();
+    let since = hotline_common::time::minus(at, rules::WINDOW);
     let (by_ticket, by_phone, oldest) =
         store::wrong_tries(pool, no.as_str(), &phone, since).await?;
     if by_ticket >= rules::MAX_WRONG_TRIES || by_phone >= rules::MAX_WRONG_TRIES {
-        let reopens = oldest.map_or(at, |o| {
-            o + chrono::Duration::from_std(rules::WINDOW).unwrap_or_default()
-        });
+        let reopens = oldest.map_or(at, |o| hotline_common::time::plus(o, rules::WINDOW));
         let wait = (reopens - at).num_seconds().max(1);
         tracing::warn!(ticket_no = %no, by_ticket, by_phone, "own view closed after wrong tries");
         return Err(ApiError::new(

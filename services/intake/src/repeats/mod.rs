@@ -22,8 +22,7 @@ pub async fn find(
 ) -> Result<FindRepeatsResponse, ApiError> {
     let probe = rules::parse_find(&req)?;
     let policy = &app.policy.repeats;
-    let window = chrono::Duration::from_std(policy.window).unwrap_or(chrono::Duration::MAX);
-    let since = now().checked_sub_signed(window).unwrap_or_default();
+    let since = hotline_common::time::minus(now(), policy.window);
     let read = store::open_near(app.tickets.pool(), &probe).await?;
     Ok(FindRepeatsResponse {
         candidates: rules::candidates(&probe, read, policy.min_similarity, since),

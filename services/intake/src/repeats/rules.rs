@@ -11,7 +11,7 @@ use hotline_common::validate::Fields;
 use hotline_proto::intake::v1 as pb;
 
 use crate::knowledge::segment;
-use crate::tickets::rules::{MAX_CONTENT_CHARS, is_phone, phone_digits};
+use crate::tickets::rules::{MAX_CONTENT_CHARS, check_phone};
 
 /// Candidates offered at most.
 pub const MAX_CANDIDATES: usize = 20;
@@ -32,12 +32,7 @@ pub struct Probe {
 pub fn parse_find(req: &pb::FindRepeatsRequest) -> Result<Probe, ApiError> {
     let mut f = Fields::new();
     let phone = req.phone.trim();
-    if !phone.is_empty() && !is_phone(phone) {
-        f.add(
-            "phone",
-            "3–20 digits, optionally a leading '+', spaces and dashes",
-        );
-    }
+    let digits = check_phone(&mut f, "phone", phone);
     let (district, street) = match &req.location {
         None => (None, None),
         Some(l) => {
@@ -54,7 +49,7 @@ pub fn parse_find(req: &pb::FindRepeatsRequest) -> Result<Probe, ApiError> {
     let content = f.text("content", &req.content, MAX_CONTENT_CHARS);
     f.finish()?;
     Ok(Probe {
-        phone: (!phone.is_empty()).then(|| phone_digits(phone)),
+        phone: (!phone.is_empty()).then_some(digits),
         district,
         street,
         category,

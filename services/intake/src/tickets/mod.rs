@@ -2,6 +2,7 @@
 //! before the reply, handed to dispatch, and read back by those who may.
 
 pub mod codes;
+pub mod holding;
 #[cfg(test)]
 mod hostile_input;
 pub mod rules;

@@ -432,15 +432,15 @@ impl Tickets {
         &self,
         ticket_no: &TicketNo,
     ) -> Result<(bool, bool, Option<String>, bool), ApiError> {
-        Ok(sqlx::query_as(
+        let row = sqlx::query_as(
             "SELECT NOT EXISTS (SELECT 1 FROM dispatch_outbox WHERE ticket_no = $1), \
-             EXISTS (SELECT 1 FROM tickets WHERE ticket_no = $1 AND closed_at IS NOT NULL), \
-             (SELECT repeat_of FROM tickets WHERE ticket_no = $1), \
-             EXISTS (SELECT 1 FROM tickets WHERE ticket_no = $1 AND awaiting_acceptance)",
+             closed_at IS NOT NULL, repeat_of, awaiting_acceptance FROM tickets \
+             WHERE ticket_no = $1",
         )
         .bind(ticket_no)
-        .fetch_one(&self.pool)
-        .await?)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.unwrap_or((true, false, None, false)))
     }
 
     /// When and how intake closed the ticket (办结), if it did.

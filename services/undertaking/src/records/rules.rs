@@ -52,10 +52,7 @@ pub fn parse_media(f: &mut Fields, raw: &[String]) -> Vec<String> {
     }
     let mut out: Vec<String> = Vec::new();
     for (i, s) in raw.iter().enumerate().take(MAX_MEDIA) {
-        let hex = s.len() == 64
-            && s.bytes()
-                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
-        if !hex {
+        if !hotline_common::validate::is_sha256(s) {
             f.add(
                 &format!("media_sha256[{i}]"),
                 "64 lowercase hexadecimal digits",
