@@ -4,7 +4,8 @@ running system.
 Generated Python stubs from proto/ on PYTHONPATH; the four services at their
 default addresses (deploy/local/up.sh, Beijing's policy). A complaint
 forwarded by another government system is found again by its reference
-and read by its requester with the number and phone (not with another); a
+and read by its requester with the number and phone (not with another); an
+e-mail about a matter before a court is refused and its requester told; a
 request the operator cannot classify waits in the manual queue; a matter
 across two districts has the other district's government as co-unit; a
 fire is referred to 119 and closed at once; a phone the centre marked as a
@@ -127,6 +128,30 @@ assert own.ticket_no == fwd and [s.stage for s in own.stages][:1] == [c.STAGE_DI
 assert own.stages[0].HasField("expected_by"), own
 refused(lambda: intake.ViewOwnTicket(i.ViewOwnTicketRequest(ticket_no=fwd, phone="13900000000"), metadata=gov),
         grpc.StatusCode.NOT_FOUND, "another phone")
+
+# An e-mail about a matter already before a court is refused (不予受理):
+# closed, never dispatched, the requester told why; decided only once.
+mail = intake.Submit(request(channel=c.CHANNEL_EMAIL, request_type=c.REQUEST_TYPE_COMPLAINT,
+                             content="我与邻居的房屋买卖纠纷法院已经立案，请热线督促法院尽快判决。"),
+                     metadata=gov)
+assert mail.status == c.TICKET_STATUS_AWAITING_ACCEPTANCE, mail
+told = "该纠纷已由人民法院立案审理，请通过诉讼程序依法主张权利。"
+r = intake.RefuseRequest(i.RefuseRequestRequest(ticket_no=mail.ticket_no, ground=i.REFUSAL_GROUND_LAWFUL_CHANNEL,
+                                                explanation=told, idempotency_key=key()), metadata=desk)
+assert r.ticket.status == c.TICKET_STATUS_REFUSED and r.refusal.explanation == told, r
+e = refused(lambda: intake.AcceptRequest(i.AcceptRequestRequest(ticket_no=mail.ticket_no, idempotency_key=key()),
+                                         metadata=desk),
+            grpc.StatusCode.FAILED_PRECONDITION, "accepting a refused request")
+assert reason(e) == "NOT_AWAITING_ACCEPTANCE" and "refused" in e.details(), e.details()
+e = refused(lambda: intake.RefuseRequest(i.RefuseRequestRequest(ticket_no=mail.ticket_no, ground=99,
+                                                                explanation="", idempotency_key=key()), metadata=desk),
+            grpc.StatusCode.INVALID_ARGUMENT, "ground 99, no explanation")
+assert "ground" in e.details() and "explanation" in e.details(), e.details()
+own = intake.ViewOwnTicket(i.ViewOwnTicketRequest(ticket_no=mail.ticket_no, phone="13811112222"), metadata=gov)
+assert own.status == c.TICKET_STATUS_REFUSED and own.answer == told, own
+assert own.refusal_ground == i.REFUSAL_GROUND_LAWFUL_CHANNEL, own
+got = intake.GetTicket(i.GetTicketRequest(ticket_no=mail.ticket_no), metadata=desk)
+assert got.ticket.status == c.TICKET_STATUS_REFUSED and got.refusal.ground == i.REFUSAL_GROUND_LAWFUL_CHANNEL, got
 
 # A fire reported to 12345: referred to 119, closed at once, never routed.
 sent = intake.Submit(request(category_code="", content="楼道里有烟，好像着火了。",

@@ -122,6 +122,7 @@ keyed! {
     intake::SetSurgeModeRequest => "/hotline.intake.v1.IntakeService/SetSurgeMode",
     intake::MarkCallerRequest => "/hotline.intake.v1.IntakeService/MarkCaller",
     intake::AcceptRequestRequest => "/hotline.intake.v1.IntakeService/AcceptRequest",
+    intake::RefuseRequestRequest => "/hotline.intake.v1.IntakeService/RefuseRequest",
     intake::ProposeArticleRequest => "/hotline.intake.v1.KnowledgeService/ProposeArticle",
     intake::ApproveArticleRequest => "/hotline.intake.v1.KnowledgeService/ApproveArticle",
     intake::ExpireArticleRequest => "/hotline.intake.v1.KnowledgeService/ExpireArticle",

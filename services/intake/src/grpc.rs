@@ -58,6 +58,13 @@ impl IntakeService for Grpc {
         unary(req, |who, m| acceptance::accept(&self.app, who, m)).await
     }
 
+    async fn refuse_request(
+        &self,
+        req: Request<RefuseRequestRequest>,
+    ) -> Reply<RefuseRequestResponse> {
+        unary(req, |who, m| acceptance::refuse(&self.app, who, m)).await
+    }
+
     async fn list_awaiting_acceptance(
         &self,
         req: Request<ListAwaitingAcceptanceRequest>,

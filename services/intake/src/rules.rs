@@ -94,6 +94,10 @@ pub const RULES: &[Rule] = &[
         &[Operator],
     ),
     (
+        "/hotline.intake.v1.IntakeService/RefuseRequest",
+        &[Operator],
+    ),
+    (
         "/hotline.intake.v1.IntakeService/ListAwaitingAcceptance",
         &[Operator, Supervisor, Auditor],
     ),

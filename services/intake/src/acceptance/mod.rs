@@ -16,7 +16,7 @@ use hotline_common::ids::{Id, TicketNo};
 use hotline_common::paging::{Cursor, Page};
 use hotline_common::time::{now, plus, to_proto};
 use hotline_common::validate::Fields;
-use hotline_proto::events::v1::Source;
+use hotline_proto::events::v1::{self as ev, Source, lifecycle_event::Fact};
 use hotline_proto::intake::v1::*;
 use hotline_sla::Stage;
 
@@ -34,10 +34,10 @@ pub async fn accept(
     let answer = app
         .keys
         .once(&who, &req, async |tx| {
-            let Some(awaiting) = store::lock(tx, no.as_str()).await? else {
+            let Some(waiting) = store::lock(tx, no.as_str()).await? else {
                 return Err(ApiError::not_found(format!("no ticket {no}")));
             };
-            rules::may_accept(no.as_str(), awaiting)?;
+            rules::may_decide(no.as_str(), waiting)?;
             let at = now();
             let t = get_in(tx, &no)
                 .await?
@@ -87,6 +87,55 @@ pub async fn accept(
         .await?;
     app.relay_wake.notify_one();
     Ok(answer)
+}
+
+/// RefuseRequest: a waiting request is not accepted (不予受理); its
+/// acceptance clock stops and it is closed, never dispatched.
+pub async fn refuse(
+    app: &App,
+    who: Identity,
+    req: RefuseRequestRequest,
+) -> Result<RefuseRequestResponse, ApiError> {
+    let r = rules::parse_refusal(&req)?;
+    let no = &r.ticket_no;
+    app.keys
+        .once(&who, &req, async |tx| {
+            let Some(waiting) = store::lock(tx, no.as_str()).await? else {
+                return Err(ApiError::not_found(format!("no ticket {no}")));
+            };
+            rules::may_decide(no.as_str(), waiting)?;
+            let at = now();
+            store::mark_refused(tx, &r, at).await?;
+            let waited = clock::clock_id(no.as_str(), Stage::Acceptance, CENTRE_UNIT);
+            clock::stop(tx, &waited, at).await?;
+            audit::append(
+                tx,
+                &[Entry::by(
+                    &who,
+                    "ticket.refused",
+                    no.as_str(),
+                    format!("ground={}", r.ground.as_sql()),
+                )],
+            )
+            .await?;
+            let closed = Fact::Closed(ev::Closed {
+                cause: ev::ClosureCause::Refused as i32,
+                closed_at: Some(to_proto(at)),
+                ..Default::default()
+            });
+            events::record_fact(tx, Source::Intake, no.as_str(), at, closed).await?;
+            let t = get_in(tx, no)
+                .await?
+                .ok_or_else(|| ApiError::not_found(format!("no ticket {no}")))?;
+            let mut ticket = t.summary;
+            ticket.status = hotline_proto::common::v1::TicketStatus::Refused as i32;
+            tracing::info!(ticket_no = %no, ground = r.ground.as_sql(), "request refused");
+            Ok(RefuseRequestResponse {
+                ticket: Some(ticket),
+                refusal: t.refusal,
+            })
+        })
+        .await
 }
 
 /// ListAwaitingAcceptance.

@@ -7,17 +7,35 @@ use hotline_common::outbox::Tx;
 use hotline_common::paging::Cursor;
 use sqlx::{PgPool, Row};
 
+use super::rules::{Refusing, Waiting};
 use crate::tickets::store::{StoredTicket, TICKET_COLUMNS, ticket_from_row};
 
-/// Whether the ticket waits for acceptance, read under its row lock
+/// Where the ticket stands towards acceptance, read under its row lock
 /// (`None`: no such ticket).
-pub async fn lock(tx: &mut Tx, ticket_no: &str) -> Result<Option<bool>, ApiError> {
-    Ok(sqlx::query_scalar(
-        "SELECT awaiting_acceptance FROM tickets WHERE ticket_no = $1 FOR UPDATE",
+pub async fn lock(tx: &mut Tx, ticket_no: &str) -> Result<Option<Waiting>, ApiError> {
+    let row: Option<(bool, Option<String>)> = sqlx::query_as(
+        "SELECT awaiting_acceptance, closure_cause FROM tickets WHERE ticket_no = $1 FOR UPDATE",
     )
     .bind(ticket_no)
     .fetch_optional(&mut **tx)
-    .await?)
+    .await?;
+    Ok(row.map(|(awaiting, cause)| Waiting::of(awaiting, cause.as_deref())))
+}
+
+/// Marks it refused (不予受理) and closed now, never dispatched.
+pub async fn mark_refused(tx: &mut Tx, r: &Refusing, at: DateTime<Utc>) -> Result<(), ApiError> {
+    sqlx::query(
+        "UPDATE tickets SET awaiting_acceptance = false, refusal_ground = $2, \
+         refusal_explanation = $3, refused_at = $4, closed_at = $4, closure_cause = 'refused', \
+         closed_hop = 0, closed_round = 0 WHERE ticket_no = $1",
+    )
+    .bind(r.ticket_no.as_str())
+    .bind(r.ground.as_sql())
+    .bind(&r.explanation)
+    .bind(at)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
 }
 
 /// Marks it accepted now, with its dispatch deadline.

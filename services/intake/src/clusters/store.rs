@@ -42,12 +42,12 @@ pub const ACTIVE_NEAR_SQL: &str = "SELECT cluster_id, centre_latitude, centre_lo
 /// acceptance, newest first (the index holds every column read).
 pub const GATHER_AT_STREET_SQL: &str = "SELECT ticket_no, phone_digits, latitude, longitude \
      FROM tickets WHERE category_code = $1 AND street_code = $2 AND accepted_at >= $3 \
-     AND (closure_cause IS NULL OR closure_cause NOT IN ('direct_answer', 'referred')) \
+     AND (closure_cause IS NULL OR closure_cause NOT IN ('direct_answer', 'referred', 'refused')) \
      ORDER BY accepted_at DESC LIMIT $4";
 /// The requests of a category in the cells ($2) near a point since $3.
 pub const GATHER_NEAR_SQL: &str = "SELECT ticket_no, phone_digits, latitude, longitude \
      FROM tickets WHERE category_code = $1 AND geo_cell = ANY($2) AND accepted_at >= $3 \
-     AND (closure_cause IS NULL OR closure_cause NOT IN ('direct_answer', 'referred')) \
+     AND (closure_cause IS NULL OR closure_cause NOT IN ('direct_answer', 'referred', 'refused')) \
      ORDER BY accepted_at DESC LIMIT $4";
 
 fn point_of(row: &PgRow, lat: &str, lon: &str) -> Option<Point> {

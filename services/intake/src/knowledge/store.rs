@@ -445,7 +445,7 @@ pub async fn direct_answer_text(
 }
 
 /// Per request type: tickets accepted in [from, to), and those answered
-/// directly.
+/// directly; requests refused (不予受理) were never accepted.
 pub async fn share(
     pool: &PgPool,
     from: DateTime<Utc>,
@@ -454,7 +454,7 @@ pub async fn share(
     Ok(sqlx::query_as(
         "SELECT request_type, count(*), count(*) FILTER (WHERE closure_cause = 'direct_answer') \
          FROM tickets WHERE accepted_at >= $1 AND accepted_at < $2 \
-         GROUP BY request_type ORDER BY request_type",
+         AND closure_cause IS DISTINCT FROM 'refused' GROUP BY request_type ORDER BY request_type",
     )
     .bind(from)
     .bind(to)

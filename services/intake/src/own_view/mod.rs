@@ -64,17 +64,23 @@ pub async fn view(
     let lead = routing
         .as_ref()
         .and_then(|r| rules::lead_in_force(&assignments, r.hop));
-    let direct = crate::knowledge::store::direct_answer_text(pool, no.as_str()).await?;
-    let (answer, answered_at) = match (direct, lead) {
-        (Some(text), _) => (text, Some(to_proto(ticket.accepted_at))),
-        (None, Some(a)) => (
+    let direct = match ticket.closure_cause.as_deref() {
+        Some("direct_answer") => {
+            crate::knowledge::store::direct_answer_text(pool, no.as_str()).await?
+        }
+        _ => None,
+    };
+    let (answer, answered_at) = match (direct, lead, &ticket.refusal) {
+        (_, _, Some(r)) => (r.explanation.clone(), r.refused_at),
+        (Some(text), _, None) => (text, Some(to_proto(ticket.accepted_at))),
+        (None, Some(a), None) => (
             a.feedback
                 .as_ref()
                 .map(|f| f.summary.clone())
                 .unwrap_or_default(),
             a.fed_back_at,
         ),
-        (None, None) => (String::new(), None),
+        (None, None, None) => (String::new(), None),
     };
     Ok(ViewOwnTicketResponse {
         ticket_no: no.to_string(),
@@ -89,5 +95,6 @@ pub async fn view(
         answer,
         answered_at,
         repeat_of: ticket.repeat_of.unwrap_or_default(),
+        refusal_ground: ticket.refusal.as_ref().map_or(0, |r| r.ground),
     })
 }

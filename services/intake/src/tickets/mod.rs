@@ -187,9 +187,18 @@ pub async fn standing(
     no: &TicketNo,
     assignments: Option<&[Assignment]>,
 ) -> Result<(pb::TicketStatus, Option<TicketRouting>), ApiError> {
-    let (handed, closed, repeat_of, awaiting) = app.tickets.own_standing(no).await?;
+    let store::OwnStanding {
+        handed_over: handed,
+        closed,
+        repeat_of,
+        awaiting,
+        refused,
+    } = app.tickets.own_standing(no).await?;
     if awaiting {
         return Ok((pb::TicketStatus::AwaitingAcceptance, None));
+    }
+    if refused {
+        return Ok((pb::TicketStatus::Refused, None));
     }
     if let Some(parent) = repeat_of {
         let parent = TicketNo::parse(&parent).map_err(ApiError::internal)?;
@@ -307,20 +316,31 @@ pub async fn get_ticket(
         }
         t.summary.requester = Some(privacy::requester_for(&who, holds_open, &r));
     }
-    let direct_answer = crate::knowledge::store::direct_answer_of(app.tickets.pool(), no.as_str())
-        .await?
-        .map(|(article_id, article_version)| DirectAnswer {
-            article_id,
-            article_version,
-            note: String::new(),
-        });
-    let referral = crate::diversion::store::referral_of(app.tickets.pool(), no.as_str())
-        .await?
-        .map(|r| Referral {
-            line: r.line.to_proto() as i32,
-            note: r.note,
-        });
+    // Read only for the tickets closed that way at acceptance.
+    let closed_as = t.closure_cause.as_deref();
+    let direct_answer = match closed_as {
+        Some("direct_answer") => {
+            crate::knowledge::store::direct_answer_of(app.tickets.pool(), no.as_str()).await?
+        }
+        _ => None,
+    }
+    .map(|(article_id, article_version)| DirectAnswer {
+        article_id,
+        article_version,
+        note: String::new(),
+    });
+    let referral = match closed_as {
+        Some("referred") => {
+            crate::diversion::store::referral_of(app.tickets.pool(), no.as_str()).await?
+        }
+        _ => None,
+    }
+    .map(|r| Referral {
+        line: r.line.to_proto() as i32,
+        note: r.note,
+    });
     Ok(GetTicketResponse {
+        refusal: t.refusal,
         repeat_of: t.repeat_of.unwrap_or_default(),
         times_raised: t.times_raised,
         dispatch_deadline: Some(to_proto(t.dispatch_deadline)),

@@ -38,6 +38,26 @@ pub struct StoredTicket {
     pub repeat_of: Option<String>,
     /// It and its repeats (多次反映).
     pub times_raised: i32,
+    /// Why it was not accepted (不予受理), if it was refused.
+    pub refusal: Option<hotline_proto::intake::v1::Refusal>,
+    /// Why intake closed it, as stored ('direct_answer', 'referred', …);
+    /// `None` while open.
+    pub closure_cause: Option<String>,
+}
+
+/// Intake's own facts of where a ticket stands (`Tickets::own_standing`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OwnStanding {
+    /// Handed to dispatch (its outbox row is gone).
+    pub handed_over: bool,
+    /// Closed by intake (办结).
+    pub closed: bool,
+    /// The ticket it repeats.
+    pub repeat_of: Option<String>,
+    /// Waiting for an operator to accept it.
+    pub awaiting: bool,
+    /// Not accepted (不予受理).
+    pub refused: bool,
 }
 
 /// When a ticket was accepted and the dispatch deadline that follows.
@@ -90,7 +110,8 @@ pub struct Tickets {
 pub(crate) const TICKET_COLUMNS: &str = "ticket_no, request_hash, channel, tier, complex, category_code, content, \
      district_code, street_code, address, requester_anonymous, requester_name, requester_phone, \
      return_visit_consent, requester_confidential, attachments, accepted_at, dispatch_deadline, \
-     request_type, external_ref, other_district_codes, repeat_of, times_raised, latitude, longitude";
+     request_type, external_ref, other_district_codes, repeat_of, times_raised, latitude, longitude, \
+     refusal_ground, refusal_explanation, refused_at, closure_cause";
 
 pub(crate) fn ticket_from_row(row: &sqlx::postgres::PgRow) -> Result<StoredTicket, ApiError> {
     let tier: String = row.get("tier");
@@ -154,7 +175,25 @@ pub(crate) fn ticket_from_row(row: &sqlx::postgres::PgRow) -> Result<StoredTicke
         request_hash: row.get("request_hash"),
         repeat_of: row.get("repeat_of"),
         times_raised: row.get("times_raised"),
+        refusal: refusal_from_row(row)?,
+        closure_cause: row.get("closure_cause"),
     })
+}
+
+fn refusal_from_row(
+    row: &sqlx::postgres::PgRow,
+) -> Result<Option<hotline_proto::intake::v1::Refusal>, ApiError> {
+    use crate::acceptance::rules::RefusalGround;
+    let Some(ground) = row.get::<Option<String>, _>("refusal_ground") else {
+        return Ok(None);
+    };
+    Ok(Some(hotline_proto::intake::v1::Refusal {
+        ground: RefusalGround::from_sql(&ground)?.to_proto() as i32,
+        explanation: row.get("refusal_explanation"),
+        refused_at: row
+            .get::<Option<DateTime<Utc>>, _>("refused_at")
+            .map(hotline_common::time::to_proto),
+    }))
 }
 
 /// Attachments are kept as one protobuf blob: they are metadata only.
@@ -427,20 +466,25 @@ impl Tickets {
     /// it (办结).
     /// And the ticket it repeats, when it is a repeat (never handed to
     /// dispatch: it stands as its parent does); and whether it waits for
-    /// an operator to accept it.
-    pub async fn own_standing(
-        &self,
-        ticket_no: &TicketNo,
-    ) -> Result<(bool, bool, Option<String>, bool), ApiError> {
-        let row = sqlx::query_as(
+    /// an operator to accept it, or was refused (不予受理).
+    pub async fn own_standing(&self, ticket_no: &TicketNo) -> Result<OwnStanding, ApiError> {
+        let row: Option<(bool, bool, Option<String>, bool, bool)> = sqlx::query_as(
             "SELECT NOT EXISTS (SELECT 1 FROM dispatch_outbox WHERE ticket_no = $1), \
-             closed_at IS NOT NULL, repeat_of, awaiting_acceptance FROM tickets \
-             WHERE ticket_no = $1",
+             closed_at IS NOT NULL, repeat_of, awaiting_acceptance, refused_at IS NOT NULL \
+             FROM tickets WHERE ticket_no = $1",
         )
         .bind(ticket_no)
         .fetch_optional(&self.pool)
         .await?;
-        Ok(row.unwrap_or((true, false, None, false)))
+        let (handed_over, closed, repeat_of, awaiting, refused) =
+            row.unwrap_or((true, false, None, false, false));
+        Ok(OwnStanding {
+            handed_over,
+            closed,
+            repeat_of,
+            awaiting,
+            refused,
+        })
     }
 
     /// When and how intake closed the ticket (办结), if it did.

@@ -103,7 +103,7 @@ fn on_event<'t>(policy: Arc<Policy>, tx: &'t mut Tx, e: &'t LifecycleEvent) -> A
 
 fn never_dispatched(cause: i32) -> bool {
     use ev::ClosureCause as C;
-    [C::DirectAnswer, C::Referred, C::WithParent]
+    [C::DirectAnswer, C::Referred, C::WithParent, C::Refused]
         .iter()
         .any(|c| *c as i32 == cause)
 }
