@@ -5,7 +5,8 @@ default addresses (deploy/local/up.sh, Beijing's policy). A heating request
 is signed and answered by its units, then: a special report (专报) drafted,
 sent back, revised, approved, answered in writing by each unit and
 accepted; a shirking case (推诿扯皮) opened and closed; an on-site division
-(现场核分) where one unit never arrives, re-dispatching the ticket; an
+(现场核分) where one unit never arrives, recorded with a photo of the site
+the new lead downloads, re-dispatching the ticket; an
 emergency request convened to a consultation meeting (会议协商) from the
 candidates, with a resolution that sets an action; a public notice (通报)
 for the minutes of the run, compared with the cases and divisions listed;
@@ -15,6 +16,8 @@ the tickets' timelines. Exits non-zero on any surprise.
 """
 
 import datetime
+import hashlib
+import os
 import uuid
 
 import grpc
@@ -22,6 +25,7 @@ from google.protobuf import timestamp_pb2
 
 from hotline.common.v1 import common_pb2 as c
 from hotline.intake.v1 import intake_pb2 as i, intake_pb2_grpc as ig
+from hotline.intake.v1 import media_pb2 as mpb, media_pb2_grpc as mg
 from hotline.supervision.v1 import supervision_pb2 as sv, supervision_pb2_grpc as svg
 from hotline.undertaking.v1 import undertaking_pb2 as u, undertaking_pb2_grpc as ug
 from hotline_client import bearer, error_info, refused, stub, wait_for
@@ -30,6 +34,7 @@ centre = bearer("sup-operator", "operator,dispatcher")
 sup = bearer("sup-supervisor", "supervisor")
 leader = bearer("sup-leader", "leader")
 intake = stub(ig.IntakeServiceStub, "intake")
+media = stub(mg.MediaServiceStub, "intake")
 units = stub(ug.UndertakingServiceStub, "undertaking")
 supervision = stub(svg.SupervisionServiceStub, "supervision")
 started = datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(seconds=1)
@@ -176,14 +181,35 @@ division = supervision.StartOnSiteDivision(sv.StartOnSiteDivisionRequest(
     arrive_by=soon(hours=2), idempotency_key=key()), metadata=sup).division
 supervision.ArriveOnSite(sv.ArriveOnSiteRequest(division_id=division.division_id, idempotency_key=key()),
                          metadata=staff(other))
+# The supervisor photographs the site and records the division with it.
+site = os.urandom(80_000)
+site_sha = hashlib.sha256(site).hexdigest()
+
+
+def site_upload():
+    yield mpb.UploadRequest(start=mpb.UploadStart(kind=c.MEDIA_KIND_IMAGE, content_type="image/jpeg",
+                                                  size_bytes=len(site), sha256=site_sha, file_name="现场.jpg"))
+    for at in range(0, len(site), 32 * 1024):
+        yield mpb.UploadRequest(chunk=site[at:at + 32 * 1024])
+
+
+assert media.Upload(site_upload(), metadata=sup).progress.complete
+e = refused(lambda: supervision.RecordDivision(sv.RecordDivisionRequest(
+    division_id=division.division_id, lead_unit_id=other, result="由配合单位牵头", media_sha256=["e" * 64],
+    idempotency_key=key()), metadata=sup), grpc.StatusCode.FAILED_PRECONDITION, "a photo never uploaded")
+assert reason(e) == "MEDIA_NOT_HELD", reason(e)
 divided = supervision.RecordDivision(sv.RecordDivisionRequest(
-    division_id=division.division_id, lead_unit_id=other, result="由配合单位牵头",
+    division_id=division.division_id, lead_unit_id=other, result="由配合单位牵头", media_sha256=[site_sha],
     idempotency_key=key()), metadata=sup).division
 assert divided.state == sv.DIVISION_STATE_DIVIDED and divided.hop == 2, divided
+assert list(divided.media_sha256) == [site_sha], divided
 absent = {x.unit_id: x.non_cooperation for x in divided.units}
 assert absent == {lead: sv.NON_COOPERATION_DID_NOT_ARRIVE, other: sv.NON_COOPERATION_NONE}, absent
 hop2 = wait_for("hop 2", lambda: [a for a in assignments_of(ticket) if a.hop == 2] or None)
 assert [a.unit_id for a in hop2] == [other], hop2
+got = b"".join(x.chunk for x in media.Download(mpb.DownloadRequest(ticket_no=ticket, sha256=site_sha),
+                                               metadata=staff(other)) if x.WhichOneof("part") == "chunk")
+assert got == site, "the division's lead downloads the site photo"
 print("on-site division", division.division_id, "hop", divided.hop, "lead", other)
 
 # --- consultation meeting -------------------------------------------------

@@ -2,7 +2,8 @@
 //! one photo interrupted and resumed where it stopped; a duplicate stored
 //! once; a content that does not match its SHA-256 dropped; the media
 //! attached at Submit, downloaded by the unit the ticket was sent to (on the
-//! audit trail) and refused to another unit.
+//! audit trail) and refused to another unit; the photos of a site visit
+//! and of an on-site division attached to their ticket the same way.
 
 mod support;
 
@@ -323,4 +324,125 @@ async fn a_site_visit_s_photos_are_attached_to_its_ticket_for_those_who_read_it(
     .await
     .unwrap_err();
     assert_eq!(e.code(), Code::NotFound);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_on_site_division_s_photos_are_attached_for_the_unit_it_names() {
+    use hotline_proto::supervision::v1::{
+        ArriveOnSiteRequest, GetOnSiteDivisionRequest, RecordDivisionRequest,
+        StartOnSiteDivisionRequest,
+    };
+    let sys = System::start(Options::default())
+        .await
+        .expect("system starts");
+    let no = submit(&sys, heating_request("division-1")).await;
+    let first = hop_assignments(&sys, &no, 1).await[0].unit_id.clone();
+    let named = "bj-water-group";
+    assert_ne!(first, named);
+    // A water request makes the water group known to supervision.
+    let mut water = heating_request("division-water");
+    water.category_code = "water-supply".into();
+    let water = submit(&sys, water).await;
+    assert!(
+        hop_assignments(&sys, &water, 1)
+            .await
+            .iter()
+            .any(|a| a.unit_id == named)
+    );
+    let mut sup = sys.supervision_as(&[Role::Supervisor], None).await;
+    let start_req = StartOnSiteDivisionRequest {
+        ticket_no: no.clone(),
+        unit_ids: vec![first.clone(), named.into()],
+        place: "3号楼供热管井".into(),
+        reason: "权属不清：供热管线还是供水管线".into(),
+        arrive_by: Some(prost_types::Timestamp {
+            seconds: chrono::Utc::now().timestamp() + 3600,
+            nanos: 0,
+        }),
+        idempotency_key: "division-start-1".into(),
+    };
+    let division = hotline_tests::supervision::start_division_when_known(&sys, start_req).await;
+    for unit in [first.as_str(), named] {
+        sys.supervision_as(&[Role::UnitStaff], Some(unit))
+            .await
+            .arrive_on_site(ArriveOnSiteRequest {
+                division_id: division.division_id.clone(),
+                idempotency_key: format!("arrive-{unit}"),
+            })
+            .await
+            .expect("arrived");
+    }
+
+    // The supervisor on site uploads a photo and records the division
+    // with it; a photo intake does not hold is refused first.
+    let photo = content(11, 120_000);
+    let sha = hex(&Sha256::digest(&photo));
+    let up = send(
+        &mut media_as(&sys, Role::Supervisor, None).await,
+        messages(start(MediaKind::Image, "image/jpeg", &photo), &photo),
+    )
+    .await
+    .expect("the supervisor uploads the photo");
+    assert!(up.complete);
+    let record = |media: Vec<String>, key: &str| RecordDivisionRequest {
+        division_id: division.division_id.clone(),
+        lead_unit_id: named.into(),
+        result: "现场确认为供水管线渗漏，由自来水集团处置".into(),
+        media_sha256: media,
+        idempotency_key: key.into(),
+        ..Default::default()
+    };
+    let e = sup
+        .record_division(record(vec!["2".repeat(64)], "divide-x"))
+        .await
+        .unwrap_err();
+    reason_of(&e, Code::FailedPrecondition, "MEDIA_NOT_HELD");
+    let e = sup
+        .record_division(record(vec![sha.clone(), sha.clone()], "divide-y"))
+        .await
+        .unwrap_err();
+    assert!(
+        e.code() == Code::InvalidArgument && e.message().contains("media_sha256[1]"),
+        "{e:?}"
+    );
+    let d = sup
+        .record_division(record(vec![sha.clone()], "divide-1"))
+        .await
+        .expect("divided with its photo")
+        .into_inner()
+        .division
+        .unwrap();
+    assert_eq!(d.media_sha256, std::slice::from_ref(&sha));
+    let read = sup
+        .get_on_site_division(GetOnSiteDivisionRequest {
+            division_id: d.division_id.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .division
+        .unwrap();
+    assert_eq!(read.media_sha256, d.media_sha256);
+
+    // The unit the division named holds the ticket now and downloads the
+    // photo; a unit never sent it learns nothing.
+    assert_eq!(hop_assignments(&sys, &no, 2).await[0].unit_id, named);
+    let (_, bytes) = download(
+        &mut media_as(&sys, Role::UnitStaff, Some(named)).await,
+        &no,
+        &sha,
+    )
+    .await
+    .expect("the named unit downloads the photo");
+    assert_eq!(bytes, photo);
+    let e = download(
+        &mut media_as(&sys, Role::UnitStaff, Some("bj-lighting")).await,
+        &no,
+        &sha,
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(e.code(), Code::NotFound);
+    let trail = sys.audit_actions("intake", &no).await;
+    assert!(trail.iter().any(|a| a == "media.read"), "{trail:?}");
 }

@@ -858,24 +858,7 @@ async fn an_on_site_division_with_a_unit_that_never_arrives() {
     for field in ["unit_ids[2]", "arrive_by"] {
         assert!(e.message().contains(field), "{field}: {}", e.message());
     }
-    let d = eventually(PATIENCE, "the division, once the ticket is known", || {
-        let mut sup = sup.clone();
-        let req = start_req.clone();
-        async move {
-            match sup.start_on_site_division(req).await {
-                Ok(r) => r.into_inner().division,
-                Err(e) if e.code() == Code::NotFound => None,
-                Err(e)
-                    if e.code() == Code::InvalidArgument
-                        && e.message().contains("unknown to the evaluation") =>
-                {
-                    None
-                }
-                Err(e) => panic!("start: {e:?}"),
-            }
-        }
-    })
-    .await;
+    let d = hotline_tests::supervision::start_division_when_known(&sys, start_req.clone()).await;
     assert_eq!(d.state, DivisionState::Summoned as i32);
     assert_eq!(d.units.len(), 2);
     let id = d.division_id.clone();
@@ -937,6 +920,7 @@ async fn an_on_site_division_with_a_unit_that_never_arrives() {
         refused_unit_ids: vec![],
         result: "由朝阳区牵头处置，海淀区未到场".into(),
         idempotency_key: "divide-1".into(),
+        media_sha256: vec![],
     };
     let mut refusing = record.clone();
     refusing.idempotency_key.clear();

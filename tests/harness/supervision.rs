@@ -190,3 +190,36 @@ pub async fn submit_request(sys: &System, req: SubmitRequest) -> String {
         .into_inner()
         .ticket_no
 }
+
+/// Starts an on-site division as a supervisor once supervision knows its
+/// ticket and units (their events may still be on their way): NOT_FOUND
+/// and "unknown to the evaluation" are waited out, anything else fails.
+pub async fn start_division_when_known(
+    sys: &System,
+    req: hotline_proto::supervision::v1::StartOnSiteDivisionRequest,
+) -> hotline_proto::supervision::v1::OnSiteDivision {
+    let sup = sys
+        .supervision_as(&[hotline_common::auth::Role::Supervisor], None)
+        .await;
+    eventually(
+        Duration::from_secs(30),
+        "the division, once supervision knows the ticket and units",
+        || {
+            let (mut sup, req) = (sup.clone(), req.clone());
+            async move {
+                match sup.start_on_site_division(req).await {
+                    Ok(r) => r.into_inner().division,
+                    Err(e) if e.code() == tonic::Code::NotFound => None,
+                    Err(e)
+                        if e.code() == tonic::Code::InvalidArgument
+                            && e.message().contains("unknown to the evaluation") =>
+                    {
+                        None
+                    }
+                    Err(e) => panic!("start: {e:?}"),
+                }
+            }
+        },
+    )
+    .await
+}

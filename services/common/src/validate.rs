@@ -128,6 +128,25 @@ pub fn is_sha256(s: &str) -> bool {
             .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
 }
 
+/// A list of media named by SHA-256 (held by intake) under `field`: at
+/// most `max`, each lowercase hex, each once. Returns those that are.
+pub fn media_list(f: &mut Fields, field: &str, raw: &[String], max: usize) -> Vec<String> {
+    if raw.len() > max {
+        f.add(field, format!("at most {max}"));
+    }
+    let mut out: Vec<String> = Vec::new();
+    for (i, s) in raw.iter().enumerate().take(max) {
+        if !is_sha256(s) {
+            f.add(&format!("{field}[{i}]"), "64 lowercase hexadecimal digits");
+        } else if out.contains(s) {
+            f.add(&format!("{field}[{i}]"), "named twice");
+        } else {
+            out.push(s.clone());
+        }
+    }
+    out
+}
+
 /// Lowercase hex of bytes (a digest).
 pub fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()

@@ -30,18 +30,20 @@ const READS_TICKETS: &[hotline_common::auth::Role] = &[
 
 pub const RULES: &[Rule] = &[
     // Media: uploaded by the operator desk, the channel systems and units
-    // (photos of their handling); downloaded by those who may read the
-    // ticket (unit staff: a unit it was sent to, `tickets::visible`).
+    // (photos of their handling), supervisors (photos of a site); downloaded
+    // by those who may read the ticket (unit staff: a unit it was sent to,
+    // `tickets::visible`).
     (
         "/hotline.intake.v1.MediaService/Upload",
-        &[Operator, Service, UnitStaff],
+        &[Operator, Service, UnitStaff, Supervisor],
     ),
     (
         "/hotline.intake.v1.MediaService/GetUpload",
-        &[Operator, Service, UnitStaff],
+        &[Operator, Service, UnitStaff, Supervisor],
     ),
     ("/hotline.intake.v1.MediaService/Download", READS_TICKETS),
-    // Undertaking, for the photos of a unit's handling record.
+    // Undertaking, for the photos of a unit's handling record; supervision,
+    // for those of an on-site division.
     ("/hotline.intake.v1.MediaService/AttachMedia", &[Service]),
     // The knowledge base: units propose their articles (their own unit's,
     // checked in `knowledge::rules::proposing_unit`), the centre approves

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use hotline_common::startup::{grpc_router, peer_channel, serve};
 use hotline_proto::common::v1::clock_service_client::ClockServiceClient;
 use hotline_proto::dispatch::v1::dispatch_service_client::DispatchServiceClient;
+use hotline_proto::intake::v1::media_service_client::MediaServiceClient;
 use hotline_proto::supervision::v1::supervision_service_server::SupervisionServiceServer;
 use tokio_util::sync::CancellationToken;
 
@@ -31,8 +32,9 @@ pub async fn run(cfg: Config, token: CancellationToken) -> anyhow::Result<()> {
     .await?;
     let store = Store::new(pool.clone());
     let dispatch_peer = peer_channel("dispatch", &cfg.dispatch_url, &cfg.common)?;
+    let intake_peer = peer_channel("intake", &cfg.intake_url, &cfg.common)?;
     let owners = Owners {
-        intake: ClockServiceClient::new(peer_channel("intake", &cfg.intake_url, &cfg.common)?),
+        intake: ClockServiceClient::new(intake_peer.clone()),
         dispatch: ClockServiceClient::new(dispatch_peer.clone()),
         undertaking: ClockServiceClient::new(peer_channel(
             "undertaking",
@@ -108,6 +110,7 @@ pub async fn run(cfg: Config, token: CancellationToken) -> anyhow::Result<()> {
         keys: eval.keys.clone(),
         policy: eval.policy.clone(),
         dispatch: DispatchServiceClient::new(dispatch_peer),
+        media: MediaServiceClient::new(intake_peer),
     };
     let (router, health) = grpc_router(&cfg.common, &pool, &crate::rules::SERVED)?;
     let router = router.add_service(SupervisionServiceServer::new(Grpc {

@@ -15,6 +15,8 @@ use hotline_proto::dispatch::v1::dispatch_service_client::DispatchServiceClient;
 use hotline_proto::dispatch::v1::{
     GetRoutingRequest, RedispatchTicketRequest, UnitChoice, redispatch_ticket_request::Target,
 };
+use hotline_proto::intake::v1::AttachMediaRequest;
+use hotline_proto::intake::v1::media_service_client::MediaServiceClient;
 use hotline_sla::Policy;
 use sqlx::PgPool;
 
@@ -27,6 +29,8 @@ pub struct Workflows {
     pub policy: Arc<Policy>,
     /// Dispatch, which re-dispatches a ticket as a division decided.
     pub dispatch: DispatchServiceClient<Peer>,
+    /// Intake's media, to which a division's photos are attached.
+    pub media: MediaServiceClient<Peer>,
 }
 
 /// Where a re-dispatch sends a ticket, and why.
@@ -41,6 +45,23 @@ pub struct Redispatch<'a> {
 }
 
 impl Workflows {
+    /// Attaches media intake holds to a ticket (idempotent), before any
+    /// transaction of the caller's: nothing when there are none.
+    pub async fn attach_media(&self, ticket: &TicketNo, media: &[String]) -> Result<(), ApiError> {
+        if media.is_empty() {
+            return Ok(());
+        }
+        self.media
+            .clone()
+            .attach_media(AttachMediaRequest {
+                ticket_no: ticket.to_string(),
+                sha256: media.to_vec(),
+            })
+            .await
+            .map_err(|s| from_peer("intake", s))?;
+        Ok(())
+    }
+
     /// NOT_FOUND naming the first of `tickets` no event of which reached
     /// supervision.
     pub async fn check_tickets(&self, tickets: &[String]) -> Result<(), ApiError> {

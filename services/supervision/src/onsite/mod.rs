@@ -212,6 +212,12 @@ pub async fn record(
     let id = f.id::<DivisionId>("division_id", &r.division_id);
     let division = rules::division(&mut f, &r.lead_unit_id, &r.co_unit_ids, &r.refused_unit_ids);
     let result = f.text("result", &r.result, rules::MAX_TEXT);
+    let media = hotline_common::validate::media_list(
+        &mut f,
+        "media_sha256",
+        &r.media_sha256,
+        rules::MAX_MEDIA,
+    );
     f.finish()?;
     let (id, division) = (id.expect("checked"), division.expect("checked"));
     let prepare = async || {
@@ -219,6 +225,8 @@ pub async fn record(
             .await?
             .ok_or_else(|| not_found(id))?;
         rules::may_change(id, d.state()?)?;
+        // Its photos go to the ticket first (attaching is idempotent).
+        app.attach_media(&d.ticket_no, &media).await?;
         let units = store::units(&app.pool, &[id]).await?;
         let summoned: Vec<_> = units.iter().map(store::UnitRow::summoned).collect();
         // Checked before dispatch is asked (a refusing unit must have come);
@@ -259,6 +267,7 @@ pub async fn record(
                     by: &who.subject,
                     at,
                     cooperation: &cooperation,
+                    media: &media,
                 },
             )
             .await?;
@@ -287,10 +296,11 @@ pub async fn record(
                 "onsite.divided",
                 d.ticket_no.as_str(),
                 format!(
-                    "division={id} lead={} co={} hop={}",
+                    "division={id} lead={} co={} hop={} media={}",
                     division.lead,
                     co.join(","),
-                    planned.hop
+                    planned.hop,
+                    media.len()
                 ),
             )];
             for (unit, how) in &cooperation {

@@ -21,6 +21,8 @@ pub const LIMITS: Limits = Limits {
 };
 pub const MAX_PLACE: usize = 500;
 pub const MAX_TEXT: usize = 2000;
+/// At most this many photos of the site on a division.
+pub const MAX_MEDIA: usize = 9;
 
 hotline_common::sql_enum!(
     /// Where a division stands.

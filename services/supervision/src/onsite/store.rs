@@ -22,7 +22,7 @@ pub const SUMMONSES: Summonses = Summonses {
 };
 
 const DIVISION: &str = "division_id, ticket_no, state, place, reason, called_by, called_at, \
-     lead_unit_id, co_unit_ids, result, hop, divided_by, divided_at, planned_hop";
+     lead_unit_id, co_unit_ids, result, hop, divided_by, divided_at, planned_hop, media";
 const UNIT: &str = "division_id, unit_id, arrive_by, arrived_at, non_cooperation";
 
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -41,6 +41,8 @@ pub struct Division {
     pub divided_by: String,
     pub divided_at: Option<DateTime<Utc>>,
     pub planned_hop: Option<i32>,
+    /// Photos of the site, by SHA-256.
+    pub media: Vec<String>,
 }
 
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -101,6 +103,7 @@ impl Division {
             hop: self.hop,
             divided_by: self.divided_by.clone(),
             divided_at: opt_to_proto(self.divided_at),
+            media_sha256: self.media.clone(),
         })
     }
 }
@@ -198,13 +201,14 @@ pub struct Recorded<'a> {
     pub by: &'a str,
     pub at: DateTime<Utc>,
     pub cooperation: &'a [(UnitId, NonCooperation)],
+    pub media: &'a [String],
 }
 
 pub async fn record(tx: &mut Tx, id: DivisionId, r: &Recorded<'_>) -> Result<(), ApiError> {
     let co: Vec<&str> = r.co.iter().map(|u| u.as_str()).collect();
     sqlx::query(
         "UPDATE onsite_divisions SET state = 'divided', lead_unit_id = $2, co_unit_ids = $3, \
-         result = $4, hop = $5, divided_by = $6, divided_at = $7 WHERE division_id = $1",
+         result = $4, hop = $5, divided_by = $6, divided_at = $7, media = $8 WHERE division_id = $1",
     )
     .bind(id)
     .bind(r.lead)
@@ -213,6 +217,7 @@ pub async fn record(tx: &mut Tx, id: DivisionId, r: &Recorded<'_>) -> Result<(),
     .bind(r.hop)
     .bind(r.by)
     .bind(r.at)
+    .bind(r.media)
     .execute(&mut **tx)
     .await?;
     let units: Vec<&str> = r.cooperation.iter().map(|(u, _)| u.as_str()).collect();

@@ -47,23 +47,7 @@ pub const MAX_MEDIA: usize = 9;
 /// Checks a record's media: at most [`MAX_MEDIA`] SHA-256s (lowercase hex),
 /// each once.
 pub fn parse_media(f: &mut Fields, raw: &[String]) -> Vec<String> {
-    if raw.len() > MAX_MEDIA {
-        f.add("media_sha256", format!("at most {MAX_MEDIA}"));
-    }
-    let mut out: Vec<String> = Vec::new();
-    for (i, s) in raw.iter().enumerate().take(MAX_MEDIA) {
-        if !hotline_common::validate::is_sha256(s) {
-            f.add(
-                &format!("media_sha256[{i}]"),
-                "64 lowercase hexadecimal digits",
-            );
-        } else if out.contains(s) {
-            f.add(&format!("media_sha256[{i}]"), "named twice");
-        } else {
-            out.push(s.clone());
-        }
-    }
-    out
+    hotline_common::validate::media_list(f, "media_sha256", raw, MAX_MEDIA)
 }
 
 /// A record as the unit gave it, its time already read.
