@@ -1,6 +1,7 @@
 //! The knowledge base through gRPC: a unit's article reviewed by the
 //! centre, offered only while approved and valid, a consultation answered
-//! from it and never dispatched, and the search set's top-3 share.
+//! from it and never dispatched, the search set's top-3 share, and a
+//! city's own synonym table in place of Beijing's.
 
 mod support;
 
@@ -387,4 +388,72 @@ async fn the_search_set_finds_its_articles_in_the_top_three() {
         share >= TARGET_TOP3,
         "top-3 share {share:.3} below {TARGET_TOP3}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_city_s_synonym_table_replaces_beijing_s() {
+    let file = std::env::temp_dir().join(format!("hotline-synonyms-{}.txt", std::process::id()));
+    std::fs::write(&file, "# 另一城市的同义词表\n洋灰 = 水泥 路面\n")
+        .expect("the table is written");
+    let sys = System::start(Options {
+        env: vec![("HOTLINE_SYNONYMS_FILE".into(), file.display().to_string())],
+        ..Default::default()
+    })
+    .await
+    .expect("system starts");
+    let mut unit = sys
+        .knowledge_as(&[Role::UnitStaff], Some("bj-transport"))
+        .await;
+    let mut ids = Vec::new();
+    for (n, (question, answer, category)) in [
+        (
+            "水泥路面破损向哪里反映？",
+            "由所在街道乡镇负责修补，可拨打12345反映具体位置。",
+            "road-damage",
+        ),
+        (
+            "小客车指标如何申请？",
+            "在小客车指标调控管理信息系统提交申请，每两个月配置一次。",
+            "roads-traffic",
+        ),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let id = unit
+            .propose_article(ProposeArticleRequest {
+                question: question.into(),
+                answer: answer.into(),
+                category_code: category.into(),
+                idempotency_key: format!("city-kb-{n}"),
+                ..Default::default()
+            })
+            .await
+            .expect("proposed")
+            .into_inner()
+            .article
+            .expect("article")
+            .article_id;
+        centre(&sys)
+            .await
+            .approve_article(ApproveArticleRequest {
+                article_id: id.clone(),
+                version: 1,
+                idempotency_key: format!("city-kb-approve-{n}"),
+            })
+            .await
+            .expect("approved");
+        ids.push(id);
+    }
+    // The city's word finds the article that shares no character with it;
+    // Beijing's word (摇号 → 指标) is not in the city's table.
+    let hits = offered(&sys, "洋灰坏了").await;
+    assert_eq!(
+        hits.first().map(|h| h.article_id.as_str()),
+        Some(ids[0].as_str()),
+        "{hits:?}"
+    );
+    let hits = offered(&sys, "摇号").await;
+    assert!(hits.is_empty(), "{hits:?}");
+    std::fs::remove_file(&file).ok();
 }

@@ -27,4 +27,6 @@ pub struct App {
     pub keys: Keys,
     /// Where media bytes are kept.
     pub media: Arc<dyn object_store::ObjectStore>,
+    /// The knowledge search's synonym table (`HOTLINE_SYNONYMS_FILE`).
+    pub synonyms: Arc<crate::knowledge::segment::Synonyms>,
 }

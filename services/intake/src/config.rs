@@ -1,9 +1,12 @@
 //! Intake's settings. Shared ones are in `hotline_common::config`.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use hotline_common::config::{CommonConfig, Env, ServiceName};
 use hotline_common::startup::ServiceConfig;
+
+use crate::knowledge::segment::Synonyms;
 
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -22,10 +25,38 @@ pub struct Config {
     /// (default `file:///var/lib/hotline/media`) or `s3://bucket/prefix`
     /// (with the `AWS_*` variables of credentials, region and endpoint).
     pub media_store_url: String,
+    /// `HOTLINE_SYNONYMS_FILE`: the knowledge search's synonym table, one
+    /// `口语词 = 规范词 …` line per word (format of
+    /// `knowledge/synonyms.txt`); unset: Beijing's, built in.
+    pub synonyms: Arc<Synonyms>,
 }
 
 pub const ENV_MEDIA_STORE_URL: &str = "HOTLINE_MEDIA_STORE_URL";
 pub const DEFAULT_MEDIA_STORE_URL: &str = "file:///var/lib/hotline/media";
+pub const ENV_SYNONYMS_FILE: &str = "HOTLINE_SYNONYMS_FILE";
+/// Unset: Beijing's table, built in.
+pub const DEFAULT_SYNONYMS_FILE: &str = "";
+
+/// The synonym table a file gives (the built-in one for no file), every
+/// problem of it reported.
+fn read_synonyms(env: &mut Env) -> Arc<Synonyms> {
+    let path = env.string(ENV_SYNONYMS_FILE, DEFAULT_SYNONYMS_FILE);
+    if path.is_empty() {
+        return Arc::new(Synonyms::built_in().clone());
+    }
+    let parsed = std::fs::read_to_string(&path)
+        .map_err(|e| vec![e.to_string()])
+        .and_then(|text| Synonyms::parse(&text));
+    match parsed {
+        Ok(table) => Arc::new(table),
+        Err(problems) => {
+            for p in problems {
+                env.error(format!("{ENV_SYNONYMS_FILE}={path:?}: {p}"));
+            }
+            Arc::default()
+        }
+    }
+}
 
 impl ServiceConfig for Config {
     const SERVICE: ServiceName = ServiceName::Intake;
@@ -46,6 +77,7 @@ impl ServiceConfig for Config {
             )),
         }
         Config {
+            synonyms: read_synonyms(env),
             media_store_url,
             dispatch_url: CommonConfig::peer_url(env, ServiceName::Dispatch),
             undertaking_url: CommonConfig::peer_url(env, ServiceName::Undertaking),

@@ -121,6 +121,7 @@ pub async fn run(cfg: Config, token: CancellationToken) -> anyhow::Result<()> {
         .map_err(|e| anyhow::anyhow!("{}: {e}", crate::config::ENV_MEDIA_STORE_URL))?;
     let app = App {
         media,
+        synonyms: cfg.synonyms.clone(),
         tickets: store,
         surge: SurgeStore::new(pool.clone()),
         policy: Arc::new(cfg.common.policy.clone()),

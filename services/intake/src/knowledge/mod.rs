@@ -189,7 +189,7 @@ pub async fn search(
     _who: Identity,
     req: SearchArticlesRequest,
 ) -> Result<SearchArticlesResponse, ApiError> {
-    let s = rules::parse_search(&req)?;
+    let s = rules::parse_search(&req, &app.synonyms)?;
     let hits = store::search(
         app.tickets.pool(),
         &s.terms,

@@ -190,7 +190,10 @@ pub struct Search {
     pub limit: usize,
 }
 
-pub fn parse_search(req: &pb::SearchArticlesRequest) -> Result<Search, ApiError> {
+pub fn parse_search(
+    req: &pb::SearchArticlesRequest,
+    synonyms: &super::segment::Synonyms,
+) -> Result<Search, ApiError> {
     let mut f = Fields::new();
     let query = f.text("query", &req.query, MAX_QUERY_CHARS);
     let category = f.optional_id::<CategoryCode>("category_code", &req.category_code);
@@ -204,7 +207,7 @@ pub fn parse_search(req: &pb::SearchArticlesRequest) -> Result<Search, ApiError>
     };
     f.finish()?;
     Ok(Search {
-        terms: super::segment::query_terms(&query),
+        terms: super::segment::query_terms(&query, synonyms),
         category,
         limit,
     })
@@ -463,7 +466,7 @@ mod tests {
             limit: 21,
             ..Default::default()
         };
-        assert!(parse_search(&r).is_err());
+        assert!(parse_search(&r, &Default::default()).is_err());
         assert_eq!(term_queries("a'b").0, "'a''b'");
     }
 }

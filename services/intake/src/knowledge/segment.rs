@@ -192,35 +192,73 @@ pub fn words(text: &str) -> Vec<String> {
     with_characters(segmented.into_iter().chain(pairs).collect())
 }
 
-/// The built-in synonym table (`synonyms.txt`): a caller's word → the
-/// words articles use for it.
-const SYNONYMS: &str = include_str!("synonyms.txt");
+/// Beijing's synonym table (`synonyms.txt`), the default: a caller's word
+/// → the words articles use for it. A city gives its own with
+/// `HOTLINE_SYNONYMS_FILE` (`config.rs`).
+pub const BUILT_IN_SYNONYMS: &str = include_str!("synonyms.txt");
 
-fn synonyms() -> &'static HashMap<String, Vec<String>> {
-    static TABLE: OnceLock<HashMap<String, Vec<String>>> = OnceLock::new();
-    TABLE.get_or_init(|| parse_synonyms(SYNONYMS))
-}
+/// A synonym table: a caller's word (lowercase) → the words articles use
+/// for it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Synonyms(HashMap<String, Vec<String>>);
 
-/// Parses `word = official words …` lines; '#' starts a comment line.
-pub fn parse_synonyms(text: &str) -> HashMap<String, Vec<String>> {
-    text.lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty() && !l.starts_with('#'))
-        .filter_map(|l| l.split_once('='))
-        .map(|(from, to)| {
-            (
-                from.trim().to_lowercase(),
-                to.split_whitespace().map(str::to_lowercase).collect(),
-            )
-        })
-        .collect()
+impl Synonyms {
+    /// Parses `word = official words …` lines; '#' starts a comment line.
+    /// Every line that is neither is named (1-based), all at once.
+    pub fn parse(text: &str) -> Result<Synonyms, Vec<String>> {
+        let mut table = HashMap::new();
+        let mut problems = Vec::new();
+        for (n, line) in text.lines().enumerate().map(|(i, l)| (i + 1, l.trim())) {
+            if line.is_empty() || line.starts_with('#') {
+                continue;
+            }
+            let Some((from, to)) = line.split_once('=') else {
+                problems.push(format!("line {n}: `word = words …` expected"));
+                continue;
+            };
+            let from = from.trim().to_lowercase();
+            let to: Vec<String> = to.split_whitespace().map(str::to_lowercase).collect();
+            if from.is_empty() || to.is_empty() {
+                problems.push(format!("line {n}: a word on each side of '='"));
+            } else if table.insert(from.clone(), to).is_some() {
+                problems.push(format!("line {n}: {from} given twice"));
+            }
+        }
+        if problems.is_empty() {
+            Ok(Synonyms(table))
+        } else {
+            Err(problems)
+        }
+    }
+
+    /// Beijing's table, parsed once.
+    pub fn built_in() -> &'static Synonyms {
+        static TABLE: OnceLock<Synonyms> = OnceLock::new();
+        TABLE.get_or_init(|| Synonyms::parse(BUILT_IN_SYNONYMS).unwrap_or_default())
+    }
+
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    fn get(&self, word: &str) -> Option<&Vec<String>> {
+        self.0.get(word)
+    }
+
+    fn keys(&self) -> impl Iterator<Item = &String> {
+        self.0.keys()
+    }
 }
 
 /// The words of a query worth searching for: its words without stop
 /// words, then the words the synonym table gives for them or for longer
 /// words of the table found in the text (segmented as articles are), then the characters of its own words, at most
 /// [`MAX_QUERY_TERMS`].
-pub fn query_terms(text: &str) -> Vec<String> {
+pub fn query_terms(text: &str, synonyms: &Synonyms) -> Vec<String> {
     let kept: Vec<String> = segments(text)
         .into_iter()
         .filter(|w| !STOP_WORDS.contains(&w.as_str()))
@@ -229,13 +267,13 @@ pub fn query_terms(text: &str) -> Vec<String> {
     // A word of the table found by the segmenter, or (two characters or
     // more) anywhere in the text, however the segmenter cut it.
     let lowered = text.to_lowercase();
-    let mut found: Vec<&Vec<String>> = kept.iter().filter_map(|w| synonyms().get(w)).collect();
-    let mut keys: Vec<&String> = synonyms()
+    let mut found: Vec<&Vec<String>> = kept.iter().filter_map(|w| synonyms.get(w)).collect();
+    let mut keys: Vec<&String> = synonyms
         .keys()
         .filter(|k| k.chars().count() > 1 && lowered.contains(k.as_str()))
         .collect();
     keys.sort();
-    found.extend(keys.into_iter().filter_map(|k| synonyms().get(k)));
+    found.extend(keys.into_iter().filter_map(|k| synonyms.get(k)));
     let expanded: Vec<String> = found
         .into_iter()
         .flatten()
@@ -268,24 +306,36 @@ mod tests {
         assert!(w.contains(&"公积金".to_string()), "{w:?}");
         assert!(w.contains(&"提取".to_string()), "{w:?}");
         assert!(!w.iter().any(|x| x == "？"), "punctuation is no word");
-        let q = query_terms("我想问一下公积金提取需要什么材料？");
+        let q = query_terms("我想问一下公积金提取需要什么材料？", Synonyms::built_in());
         assert!(!q.contains(&"什么".to_string()), "{q:?}");
         assert!(q.contains(&"材料".to_string()), "{q:?}");
     }
 
     #[test]
     fn a_callers_word_also_searches_the_articles_words() {
-        let q = query_terms("厨房一股煤气味");
+        let q = query_terms("厨房一股煤气味", Synonyms::built_in());
         assert!(q.contains(&"燃气".to_string()), "{q:?}");
-        let table = parse_synonyms("# c\n狗证 = 养犬登记 犬只\n\nbad line\n");
+        assert!(Synonyms::built_in().len() > 50);
+        // Another city's table: its words, not Beijing's.
+        let table = Synonyms::parse("# c\n狗证 = 养犬登记 犬只\n\n").unwrap();
         assert_eq!(table.len(), 1);
-        assert_eq!(table["狗证"], ["养犬登记", "犬只"]);
+        assert_eq!(table.get("狗证").unwrap(), &["养犬登记", "犬只"]);
+        let q = query_terms("厨房一股煤气味", &table);
+        assert!(!q.contains(&"燃气".to_string()), "{q:?}");
+        let q = query_terms("怎么办狗证", &table);
+        assert!(q.contains(&"养犬".to_string()), "{q:?}");
+        let e = Synonyms::parse("a = b\nbad line\n = x\na = c\n").unwrap_err();
+        assert_eq!(e.len(), 3, "{e:?}");
+        assert!(
+            e[0].starts_with("line 2") && e[2].starts_with("line 4"),
+            "{e:?}"
+        );
     }
 
     #[test]
     fn words_are_distinct_and_latin_is_lowercased() {
         let w = words("APP 办理 app 办理");
         assert_eq!(w, ["app", "办理", "办", "理"]);
-        assert!(query_terms("？！。 ").is_empty());
+        assert!(query_terms("？！。 ", Synonyms::built_in()).is_empty());
     }
 }
