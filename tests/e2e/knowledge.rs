@@ -34,6 +34,23 @@ async fn offered(sys: &System, query: &str) -> Vec<ArticleHit> {
         .hits
 }
 
+/// The ids of the articles whose newest version reads as `state` now.
+async fn listed(sys: &System, state: ArticleState) -> Vec<String> {
+    centre(sys)
+        .await
+        .list_articles(ListArticlesRequest {
+            state: state as i32,
+            ..Default::default()
+        })
+        .await
+        .expect("listed")
+        .into_inner()
+        .articles
+        .into_iter()
+        .map(|a| a.article_id)
+        .collect()
+}
+
 fn consultation(key: &str, article_id: &str, version: i32) -> SubmitRequest {
     let mut r = request(key, "heating", "110105", "");
     r.request_type = RequestType::Consultation as i32;
@@ -104,6 +121,7 @@ async fn a_reviewed_article_answers_a_consultation_that_is_never_dispatched() {
         .article
         .expect("article");
     assert_eq!(approved.versions[0].state, ArticleState::Approved as i32);
+    assert_eq!(listed(&sys, ArticleState::Approved).await, [id.clone()]);
     let hits = offered(&sys, "暖气什么时候开始").await;
     assert_eq!(
         hits.first().map(|h| h.article_id.as_str()),
@@ -271,6 +289,14 @@ async fn a_reviewed_article_answers_a_consultation_that_is_never_dispatched() {
         .unwrap();
     assert_eq!(shown.versions[0].state, ArticleState::Expired as i32);
     assert!(offered(&sys, "延长供暖").await.is_empty());
+    // It lists as it reads: expired, not approved.
+    assert!(
+        listed(&sys, ArticleState::Expired)
+            .await
+            .contains(&lapsed.article_id)
+    );
+    let approved = listed(&sys, ArticleState::Approved).await;
+    assert!(!approved.contains(&lapsed.article_id), "{approved:?}");
 }
 
 #[derive(Deserialize)]

@@ -175,7 +175,7 @@ pub async fn list(
     req: ListArticlesRequest,
 ) -> Result<ListArticlesResponse, ApiError> {
     let (state, page) = rules::parse_list(&req)?;
-    let mut heads = store::list(app.tickets.pool(), state, who.unit_scope(), &page).await?;
+    let mut heads = store::list(app.tickets.pool(), state, who.unit_scope(), &page, now()).await?;
     let next_page_token = page.cut(&mut heads, store::cursor);
     Ok(ListArticlesResponse {
         articles: articles(app, heads).await?,

@@ -73,12 +73,16 @@ async fn set_head(
     version: i32,
     state: ArticleState,
 ) -> Result<(), ApiError> {
-    sqlx::query("UPDATE articles SET latest_version = $2, latest_state = $3 WHERE article_id = $1")
-        .bind(id)
-        .bind(version)
-        .bind(state.as_sql())
-        .execute(&mut **tx)
-        .await?;
+    sqlx::query(
+        "UPDATE articles SET latest_version = $2, latest_state = $3, latest_valid_until = \
+         (SELECT valid_until FROM article_versions WHERE article_id = $1 AND version = $2) \
+         WHERE article_id = $1",
+    )
+    .bind(id)
+    .bind(version)
+    .bind(state.as_sql())
+    .execute(&mut **tx)
+    .await?;
     Ok(())
 }
 
@@ -273,6 +277,7 @@ pub async fn list(
     state: Option<ArticleState>,
     unit: Option<&str>,
     page: &Page,
+    at: DateTime<Utc>,
 ) -> Result<Vec<Head>, ApiError> {
     let (after_at, after_id) = page
         .after
@@ -284,13 +289,22 @@ pub async fn list(
         .bind(after_at)
         .bind(after_id)
         .bind(page.fetch())
+        .bind(at)
         .fetch_all(pool)
         .await?)
 }
 
+/// ListArticles, by the state the newest version reads as at $6: an
+/// approved one past its validity is EXPIRED.
 pub const LIST_SQL: &str = "SELECT article_id, owning_unit_id, created_at, latest_version, \
      latest_state FROM articles \
-     WHERE ($1::TEXT IS NULL OR latest_state = $1) AND ($2::TEXT IS NULL OR owning_unit_id = $2) \
+     WHERE ($1::TEXT IS NULL \
+       OR ($1 = 'approved' AND latest_state = 'approved' \
+           AND (latest_valid_until IS NULL OR $6::TIMESTAMPTZ < latest_valid_until)) \
+       OR ($1 = 'expired' AND (latest_state = 'expired' \
+           OR (latest_state = 'approved' AND latest_valid_until <= $6))) \
+       OR ($1 NOT IN ('approved', 'expired') AND latest_state = $1)) \
+     AND ($2::TEXT IS NULL OR owning_unit_id = $2) \
      AND ($3::TIMESTAMPTZ IS NULL OR (created_at, article_id) > ($3, $4)) \
      ORDER BY created_at, article_id LIMIT $5";
 
