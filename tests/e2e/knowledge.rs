@@ -121,7 +121,10 @@ async fn a_reviewed_article_answers_a_consultation_that_is_never_dispatched() {
         .article
         .expect("article");
     assert_eq!(approved.versions[0].state, ArticleState::Approved as i32);
-    assert_eq!(listed(&sys, ArticleState::Approved).await, [id.clone()]);
+    assert_eq!(
+        listed(&sys, ArticleState::Approved).await,
+        std::slice::from_ref(&id)
+    );
     let hits = offered(&sys, "暖气什么时候开始").await;
     assert_eq!(
         hits.first().map(|h| h.article_id.as_str()),
