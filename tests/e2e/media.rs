@@ -3,7 +3,8 @@
 //! once; a content that does not match its SHA-256 dropped; the media
 //! attached at Submit, downloaded by the unit the ticket was sent to (on the
 //! audit trail) and refused to another unit; the photos of a site visit
-//! and of an on-site division attached to their ticket the same way.
+//! and of an on-site division attached to their ticket the same way; an
+//! upload left unfinished dropped with its parts, a finished one kept.
 
 mod support;
 
@@ -445,4 +446,68 @@ async fn an_on_site_division_s_photos_are_attached_for_the_unit_it_names() {
     assert_eq!(e.code(), Code::NotFound);
     let trail = sys.audit_actions("intake", &no).await;
     assert!(trail.iter().any(|a| a == "media.read"), "{trail:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_upload_left_unfinished_is_dropped_with_its_parts() {
+    let sys = System::start(Options {
+        env: vec![("HOTLINE_UPLOAD_ABANDONED_AFTER_SECONDS".into(), "2".into())],
+        ..Default::default()
+    })
+    .await
+    .expect("system starts");
+    let mut desk = media_as(&sys, Role::Operator, None).await;
+    // Finished first, so older than the one left unfinished.
+    let done = content(21, 100_000);
+    let finished = send(
+        &mut desk,
+        messages(start(MediaKind::Image, "image/jpeg", &done), &done),
+    )
+    .await
+    .expect("finished");
+    assert!(finished.complete);
+    let left = content(22, 300_000);
+    let all = messages(start(MediaKind::Image, "image/jpeg", &left), &left);
+    let cut = send(&mut desk, all[..3].to_vec())
+        .await
+        .expect("part of it");
+    assert!(!cut.complete);
+    let parts = sys.dir.join("media").join("uploads").join(&cut.upload_id);
+    assert_eq!(walk(&parts).len(), 2, "two parts stored");
+
+    let reader = desk.clone();
+    let get = |id: String| {
+        let mut reader = reader.clone();
+        async move { reader.get_upload(GetUploadRequest { upload_id: id }).await }
+    };
+    hotline_tests::eventually(
+        std::time::Duration::from_secs(20),
+        "the unfinished upload dropped",
+        || async {
+            match get(cut.upload_id.clone()).await {
+                Err(e) if e.code() == Code::NotFound => Some(()),
+                _ => None,
+            }
+        },
+    )
+    .await;
+    assert!(walk(&parts).is_empty(), "its parts are gone");
+    let e = send(
+        &mut desk,
+        vec![UploadRequest {
+            part: Some(Part::Start(UploadStart {
+                upload_id: cut.upload_id.clone(),
+                offset: cut.received_bytes,
+                ..Default::default()
+            })),
+        }],
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(e.code(), Code::NotFound, "it cannot be resumed");
+    let kept = get(finished.upload_id.clone())
+        .await
+        .expect("the finished upload is kept")
+        .into_inner();
+    assert!(kept.progress.unwrap().complete);
 }

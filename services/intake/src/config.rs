@@ -29,10 +29,15 @@ pub struct Config {
     /// `口语词 = 规范词 …` line per word (format of
     /// `knowledge/synonyms.txt`); unset: Beijing's, built in.
     pub synonyms: Arc<Synonyms>,
+    /// `HOTLINE_UPLOAD_ABANDONED_AFTER_SECONDS`: an upload unfinished and
+    /// untouched this long is dropped with its parts (default a day).
+    pub upload_abandoned_after: Duration,
 }
 
 pub const ENV_MEDIA_STORE_URL: &str = "HOTLINE_MEDIA_STORE_URL";
 pub const DEFAULT_MEDIA_STORE_URL: &str = "file:///var/lib/hotline/media";
+pub const ENV_UPLOAD_ABANDONED_AFTER: &str = "HOTLINE_UPLOAD_ABANDONED_AFTER_SECONDS";
+pub const DEFAULT_UPLOAD_ABANDONED_AFTER: Duration = Duration::from_secs(86_400);
 pub const ENV_SYNONYMS_FILE: &str = "HOTLINE_SYNONYMS_FILE";
 /// Unset: Beijing's table, built in.
 pub const DEFAULT_SYNONYMS_FILE: &str = "";
@@ -78,6 +83,8 @@ impl ServiceConfig for Config {
         }
         Config {
             synonyms: read_synonyms(env),
+            upload_abandoned_after: env
+                .seconds(ENV_UPLOAD_ABANDONED_AFTER, DEFAULT_UPLOAD_ABANDONED_AFTER),
             media_store_url,
             dispatch_url: CommonConfig::peer_url(env, ServiceName::Dispatch),
             undertaking_url: CommonConfig::peer_url(env, ServiceName::Undertaking),

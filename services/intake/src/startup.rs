@@ -119,6 +119,12 @@ pub async fn run(cfg: Config, token: CancellationToken) -> anyhow::Result<()> {
     let codes_probe = codes.clone();
     let media = crate::media::objects::open(&cfg.media_store_url)
         .map_err(|e| anyhow::anyhow!("{}: {e}", crate::config::ENV_MEDIA_STORE_URL))?;
+    tasks.spawn(crate::media::sweep::run(
+        pool.clone(),
+        media.clone(),
+        cfg.upload_abandoned_after,
+        token.clone(),
+    ));
     let app = App {
         media,
         synonyms: cfg.synonyms.clone(),

@@ -7,6 +7,7 @@
 pub mod objects;
 pub mod rules;
 pub mod store;
+pub mod sweep;
 
 use futures_util::{Stream, StreamExt};
 use hotline_common::audit::{self, Entry};
@@ -101,7 +102,7 @@ pub async fn upload(
             bytes.into(),
         )
         .await?;
-        if !store::advance(pool, u.id, u.received, len).await? {
+        if !store::advance(pool, u.id, u.received, len, now()).await? {
             let now_held = store::upload(pool, u.id).await?.map_or(0, |x| x.received);
             return Err(rules::check_offset(u.id, u.received, now_held)
                 .err()

@@ -92,11 +92,13 @@ pub async fn assemble(
     Ok(got)
 }
 
-/// Deletes parts no longer needed; a failure leaves them behind, logged.
+/// Deletes parts no longer needed (one never written is no error); a
+/// failure leaves them behind, logged.
 pub async fn delete(store: &dyn ObjectStore, paths: &[String]) {
     for p in paths {
-        if let Err(e) = store.delete(&Path::from(p.as_str())).await {
-            tracing::warn!(path = %p, error = %e, "media part not deleted");
+        match store.delete(&Path::from(p.as_str())).await {
+            Ok(()) | Err(object_store::Error::NotFound { .. }) => {}
+            Err(e) => tracing::warn!(path = %p, error = %e, "media part not deleted"),
         }
     }
 }

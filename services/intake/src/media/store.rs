@@ -99,7 +99,8 @@ pub async fn begin(
 ) -> Result<Upload, ApiError> {
     let row = sqlx::query(
         "INSERT INTO uploads (upload_id, sha256, kind, content_type, size_bytes, file_name, \
-         started_by, started_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING *",
+         started_by, started_at, touched_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8) \
+         RETURNING *",
     )
     .bind(UploadId::new())
     .bind(&d.sha256)
@@ -132,14 +133,16 @@ pub async fn advance(
     id: UploadId,
     received: i64,
     len: i64,
+    at: DateTime<Utc>,
 ) -> Result<bool, ApiError> {
     Ok(sqlx::query(
-        "UPDATE uploads SET received_bytes = received_bytes + $3, parts = parts + 1 \
-         WHERE upload_id = $1 AND received_bytes = $2 AND NOT complete",
+        "UPDATE uploads SET received_bytes = received_bytes + $3, parts = parts + 1, \
+         touched_at = $4 WHERE upload_id = $1 AND received_bytes = $2 AND NOT complete",
     )
     .bind(id)
     .bind(received)
     .bind(len)
+    .bind(at)
     .execute(pool)
     .await?
     .rows_affected()
@@ -180,6 +183,24 @@ pub async fn drop_upload(pool: &PgPool, id: UploadId) -> Result<(), ApiError> {
         .execute(pool)
         .await?;
     Ok(())
+}
+
+/// Drops at most `limit` unfinished uploads untouched since `before`
+/// (others' locked rows skipped): their ids and parts counted.
+pub async fn drop_abandoned(
+    pool: &PgPool,
+    before: DateTime<Utc>,
+    limit: i64,
+) -> Result<Vec<(UploadId, i32)>, ApiError> {
+    Ok(sqlx::query_as(
+        "DELETE FROM uploads WHERE upload_id IN (SELECT upload_id FROM uploads \
+         WHERE NOT complete AND touched_at < $1 ORDER BY touched_at LIMIT $2 \
+         FOR UPDATE SKIP LOCKED) RETURNING upload_id, parts",
+    )
+    .bind(before)
+    .bind(limit)
+    .fetch_all(pool)
+    .await?)
 }
 
 /// Attaches held media to a ticket, in its Submit transaction.
