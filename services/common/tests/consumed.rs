@@ -1,6 +1,6 @@
-//! A consumer acts on an event once, against a real PostgreSQL, and
-//! forgets the event ids it acted on only past the retention, and only its
-//! own.
+//! A consumer acts on an event once, against a real PostgreSQL, alone or
+//! in a batch (all or nothing), and forgets the event ids it acted on only
+//! past the retention, and only its own.
 
 mod support;
 
@@ -84,5 +84,64 @@ async fn an_event_is_acted_on_once_and_forgotten_only_past_the_retention() {
         .await
         .expect("sweep");
     assert_eq!(none, 0);
+    support::drop_database(&name, pool).await;
+}
+
+#[tokio::test]
+async fn a_batch_acts_on_each_event_once_and_commits_all_or_nothing() {
+    let (name, pool) = support::fresh_database("hotline_consumed_batch").await;
+    events::MIGRATOR.run(&pool).await.expect("migrate");
+    let acted = Arc::new(AtomicUsize::new(0));
+    let handler = counting(acted.clone());
+    let (a, b, c) = (event(), event(), event());
+    consume::once(&pool, "evaluation", &a, &handler)
+        .await
+        .expect("one on its own");
+    // `a` was consumed before, `b` comes twice in the batch.
+    let n = consume::once_all(
+        &pool,
+        "evaluation",
+        &[a.clone(), b.clone(), b.clone(), c.clone()],
+        &handler,
+    )
+    .await
+    .expect("the batch");
+    assert_eq!(n, 2, "b and c, once each");
+    assert_eq!(acted.load(Ordering::SeqCst), 3);
+
+    // A handler failing on the batch's second event: the first is not
+    // marked either, so both come again.
+    let (d, e) = (event(), event());
+    let fail_on = e.event_id.clone();
+    let failing: consume::Handler = Arc::new(move |_tx, ev| {
+        let fail = ev.event_id == fail_on;
+        Box::pin(async move {
+            if fail {
+                Err(hotline_common::ApiError::unavailable("down"))
+            } else {
+                Ok(())
+            }
+        })
+    });
+    assert!(
+        consume::once_all(&pool, "evaluation", &[d.clone(), e.clone()], &failing)
+            .await
+            .is_err()
+    );
+    let marked: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM consumed_events WHERE event_id = ANY($1::uuid[])")
+            .bind(vec![
+                uuid::Uuid::parse_str(&d.event_id).unwrap(),
+                uuid::Uuid::parse_str(&e.event_id).unwrap(),
+            ])
+            .fetch_one(&pool)
+            .await
+            .expect("count");
+    assert_eq!(marked, 0, "nothing of the failed batch was committed");
+    assert!(
+        consume::once(&pool, "evaluation", &d, &handler)
+            .await
+            .expect("d alone")
+    );
     support::drop_database(&name, pool).await;
 }

@@ -7,7 +7,11 @@
 //! already there means the event was acted on (a redelivery, or the same
 //! event published twice), and nothing else is done; otherwise the
 //! handler runs in that transaction. The delivery is acknowledged only
-//! after the commit.
+//! after the commit. Deliveries already waiting when one arrives (up to the
+//! prefetch) are acted on together, in order, in one transaction, and
+//! acknowledged together after its commit: under load a commit serves many
+//! events. If any of them fails, that transaction rolls back and each is
+//! retried on its own, so only the failing one is handed back.
 //!
 //! A message that does not decode as a well-formed event is dead-lettered
 //! at once (a copy to `hotline.events.dlx` with the header
@@ -25,8 +29,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures_util::StreamExt;
 use futures_util::future::BoxFuture;
+use futures_util::{FutureExt, StreamExt};
 use hotline_proto::events::v1::LifecycleEvent;
 use lapin::options::{
     BasicAckOptions, BasicConsumeOptions, BasicNackOptions, BasicQosOptions, ConfirmSelectOptions,
@@ -77,24 +81,46 @@ pub async fn once(
     event: &LifecycleEvent,
     handler: &Handler,
 ) -> Result<bool, ApiError> {
+    Ok(once_all(pool, consumer, std::slice::from_ref(event), handler).await? == 1)
+}
+
+/// Acts on each of `events` once, in order, in one transaction: marks each
+/// consumed and runs the handler for those not consumed before (an event
+/// twice in the batch is acted on once). Returns how many were acted on.
+/// On an error nothing is committed.
+pub async fn once_all(
+    pool: &PgPool,
+    consumer: &str,
+    events: &[LifecycleEvent],
+    handler: &Handler,
+) -> Result<usize, ApiError> {
+    let mut tx = pool.begin().await?;
+    let mut acted = 0;
+    for event in events {
+        if mark(&mut tx, consumer, event).await? {
+            handler(&mut tx, event).await?;
+            acted += 1;
+        }
+    }
+    if acted > 0 {
+        tx.commit().await?;
+    }
+    Ok(acted)
+}
+
+/// Marks an event consumed; false when it was already.
+async fn mark(tx: &mut Tx, consumer: &str, event: &LifecycleEvent) -> Result<bool, ApiError> {
     let id = uuid::Uuid::parse_str(&event.event_id)
         .map_err(|_| ApiError::invalid("event_id", "not a UUID"))?;
-    let mut tx = pool.begin().await?;
-    let fresh = sqlx::query(
+    Ok(sqlx::query(
         "INSERT INTO consumed_events (consumer, event_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
     )
     .bind(consumer)
     .bind(id)
-    .execute(&mut *tx)
+    .execute(&mut **tx)
     .await?
     .rows_affected()
-        == 1;
-    if !fresh {
-        return Ok(false);
-    }
-    handler(&mut tx, event).await?;
-    tx.commit().await?;
-    Ok(true)
+        == 1)
 }
 
 /// Deletes the consumer's `consumed_events` rows older than `retention`,
@@ -207,6 +233,7 @@ async fn consume(
     backoff.reset();
     tracing::info!(consumer = %sub.consumer, queue = %sub.queue, "consuming lifecycle events");
     let mut failing = Backoff::new();
+    let most = usize::from(sub.prefetch.max(1));
     loop {
         let next = tokio::select! {
             _ = token.cancelled() => {
@@ -218,45 +245,95 @@ async fn consume(
         let Some(d) = next else {
             anyhow::bail!("consumer cancelled by the broker");
         };
-        let d = d?;
-        let event = match rules::decode(&d.data) {
-            Ok(e) => e,
-            Err(reason) => {
-                tracing::warn!(
-                    consumer = %sub.consumer,
-                    message_id = message_id(&d),
-                    %reason,
-                    "invalid lifecycle event, dead-lettering it"
-                );
-                dead_letter(&ch, &d, DEAD_LETTER_EXCHANGE, &sub.queue, &reason).await?;
-                continue;
-            }
-        };
-        match once(pool, &sub.consumer, &event, handler).await {
-            Ok(acted) => {
-                failing.reset();
-                tracing::debug!(consumer = %sub.consumer, event_id = %event.event_id, acted, "lifecycle event consumed");
-                d.ack(BasicAckOptions::default()).await?;
-            }
-            Err(e) => {
-                let delay = failing.next_delay();
-                tracing::warn!(
-                    consumer = %sub.consumer,
-                    event_id = %event.event_id,
-                    error = %e.message,
-                    retry_in_ms = delay.as_millis() as u64,
-                    "lifecycle event not handled, handing it back"
-                );
-                tokio::select! {
-                    _ = token.cancelled() => {}
-                    _ = tokio::time::sleep(delay) => {}
+        // What else is waiting already, without waiting for more.
+        let mut waiting = vec![d?];
+        let mut ended = false;
+        while waiting.len() < most {
+            match consumer.next().now_or_never() {
+                Some(Some(d)) => waiting.push(d?),
+                Some(None) => {
+                    ended = true;
+                    break;
                 }
-                d.nack(BasicNackOptions {
-                    requeue: true,
-                    ..Default::default()
-                })
-                .await?;
+                None => break,
             }
         }
+        let mut batch = Vec::with_capacity(waiting.len());
+        for d in waiting {
+            match rules::decode(&d.data) {
+                Ok(e) => batch.push((d, e)),
+                Err(reason) => {
+                    tracing::warn!(
+                        consumer = %sub.consumer,
+                        message_id = message_id(&d),
+                        %reason,
+                        "invalid lifecycle event, dead-lettering it"
+                    );
+                    dead_letter(&ch, &d, DEAD_LETTER_EXCHANGE, &sub.queue, &reason).await?;
+                }
+            }
+        }
+        if batch.len() > 1 {
+            let events: Vec<LifecycleEvent> = batch.iter().map(|(_, e)| e.clone()).collect();
+            match once_all(pool, &sub.consumer, &events, handler).await {
+                Ok(acted) => {
+                    failing.reset();
+                    tracing::debug!(consumer = %sub.consumer, events = events.len(), acted, "lifecycle events consumed together");
+                    if let Some((last, _)) = batch.last() {
+                        last.ack(BasicAckOptions { multiple: true }).await?;
+                    }
+                    batch.clear();
+                }
+                Err(e) => {
+                    tracing::info!(consumer = %sub.consumer, events = events.len(), error = %e.message, "lifecycle events not handled together, each on its own");
+                }
+            }
+        }
+        for (d, event) in &batch {
+            one(pool, sub, handler, token, &mut failing, d, event).await?;
+        }
+        if ended {
+            anyhow::bail!("consumer cancelled by the broker");
+        }
     }
+}
+
+/// Acts on one delivery on its own: acknowledged once committed, handed
+/// back after a backoff when the handler fails.
+async fn one(
+    pool: &PgPool,
+    sub: &Subscription,
+    handler: &Handler,
+    token: &CancellationToken,
+    failing: &mut Backoff,
+    d: &lapin::message::Delivery,
+    event: &LifecycleEvent,
+) -> anyhow::Result<()> {
+    match once(pool, &sub.consumer, event, handler).await {
+        Ok(acted) => {
+            failing.reset();
+            tracing::debug!(consumer = %sub.consumer, event_id = %event.event_id, acted, "lifecycle event consumed");
+            d.ack(BasicAckOptions::default()).await?;
+        }
+        Err(e) => {
+            let delay = failing.next_delay();
+            tracing::warn!(
+                consumer = %sub.consumer,
+                event_id = %event.event_id,
+                error = %e.message,
+                retry_in_ms = delay.as_millis() as u64,
+                "lifecycle event not handled, handing it back"
+            );
+            tokio::select! {
+                _ = token.cancelled() => {}
+                _ = tokio::time::sleep(delay) => {}
+            }
+            d.nack(BasicNackOptions {
+                requeue: true,
+                ..Default::default()
+            })
+            .await?;
+        }
+    }
+    Ok(())
 }
