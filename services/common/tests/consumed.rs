@@ -97,17 +97,36 @@ async fn a_batch_acts_on_each_event_once_and_commits_all_or_nothing() {
     consume::once(&pool, "evaluation", &a, &handler)
         .await
         .expect("one on its own");
-    // `a` was consumed before, `b` comes twice in the batch.
+    // `a` was consumed before, `b` comes twice in the batch; what runs
+    // after the batch sees b and c, in order.
+    let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let after: consume::AfterBatch = {
+        let seen = seen.clone();
+        Arc::new(move |_tx, events| {
+            seen.lock()
+                .unwrap()
+                .extend(events.iter().map(|e| e.event_id.clone()));
+            Box::pin(async { Ok(()) })
+        })
+    };
+    let handling = consume::Handling {
+        each: handler.clone(),
+        after: Some(after),
+    };
     let n = consume::once_all(
         &pool,
         "evaluation",
         &[a.clone(), b.clone(), b.clone(), c.clone()],
-        &handler,
+        &handling,
     )
     .await
     .expect("the batch");
     assert_eq!(n, 2, "b and c, once each");
     assert_eq!(acted.load(Ordering::SeqCst), 3);
+    assert_eq!(
+        *seen.lock().unwrap(),
+        [b.event_id.clone(), c.event_id.clone()]
+    );
 
     // A handler failing on the batch's second event: the first is not
     // marked either, so both come again.
@@ -124,9 +143,14 @@ async fn a_batch_acts_on_each_event_once_and_commits_all_or_nothing() {
         })
     });
     assert!(
-        consume::once_all(&pool, "evaluation", &[d.clone(), e.clone()], &failing)
-            .await
-            .is_err()
+        consume::once_all(
+            &pool,
+            "evaluation",
+            &[d.clone(), e.clone()],
+            &failing.into()
+        )
+        .await
+        .is_err()
     );
     let marked: i64 =
         sqlx::query_scalar("SELECT count(*) FROM consumed_events WHERE event_id = ANY($1::uuid[])")

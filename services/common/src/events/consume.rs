@@ -60,6 +60,28 @@ pub type Handler = Arc<
         + Sync,
 >;
 
+/// What a consumer does after a batch's events, in the same transaction:
+/// given those acted on, in order (e.g. refold each ticket once).
+pub type AfterBatch = Arc<
+    dyn for<'t> Fn(&'t mut Tx, &'t [LifecycleEvent]) -> BoxFuture<'t, Result<(), ApiError>>
+        + Send
+        + Sync,
+>;
+
+/// A consumer's handling: what it does with each event, and what once for
+/// all the events of a transaction.
+#[derive(Clone)]
+pub struct Handling {
+    pub each: Handler,
+    pub after: Option<AfterBatch>,
+}
+
+impl From<Handler> for Handling {
+    fn from(each: Handler) -> Handling {
+        Handling { each, after: None }
+    }
+}
+
 /// A consumer: its name (the key of its rows in `consumed_events`), its
 /// queue, what the queue is bound to, and how many deliveries it holds.
 #[derive(Debug, Clone)]
@@ -81,46 +103,52 @@ pub async fn once(
     event: &LifecycleEvent,
     handler: &Handler,
 ) -> Result<bool, ApiError> {
-    Ok(once_all(pool, consumer, std::slice::from_ref(event), handler).await? == 1)
+    let handling = Handling::from(handler.clone());
+    Ok(once_all(pool, consumer, std::slice::from_ref(event), &handling).await? == 1)
 }
 
-/// Acts on each of `events` once, in order, in one transaction: marks each
-/// consumed and runs the handler for those not consumed before (an event
-/// twice in the batch is acted on once). Returns how many were acted on.
-/// On an error nothing is committed.
+/// Acts on each of `events` once, in order, in one transaction: marks them
+/// consumed (one statement) and runs the handler for each not consumed
+/// before (an event twice in the batch is acted on once), then the
+/// handling's `after` with those. Returns how many were acted on. On an
+/// error nothing is committed.
 pub async fn once_all(
     pool: &PgPool,
     consumer: &str,
     events: &[LifecycleEvent],
-    handler: &Handler,
+    handling: &Handling,
 ) -> Result<usize, ApiError> {
-    let mut tx = pool.begin().await?;
-    let mut acted = 0;
-    for event in events {
-        if mark(&mut tx, consumer, event).await? {
-            handler(&mut tx, event).await?;
-            acted += 1;
-        }
-    }
-    if acted > 0 {
-        tx.commit().await?;
-    }
-    Ok(acted)
-}
-
-/// Marks an event consumed; false when it was already.
-async fn mark(tx: &mut Tx, consumer: &str, event: &LifecycleEvent) -> Result<bool, ApiError> {
-    let id = uuid::Uuid::parse_str(&event.event_id)
+    let ids = events
+        .iter()
+        .map(|e| uuid::Uuid::parse_str(&e.event_id))
+        .collect::<Result<Vec<_>, _>>()
         .map_err(|_| ApiError::invalid("event_id", "not a UUID"))?;
-    Ok(sqlx::query(
-        "INSERT INTO consumed_events (consumer, event_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+    let mut tx = pool.begin().await?;
+    let fresh: Vec<uuid::Uuid> = sqlx::query_scalar(
+        "INSERT INTO consumed_events (consumer, event_id) SELECT $1, u FROM UNNEST($2::uuid[]) AS u \
+         ON CONFLICT DO NOTHING RETURNING event_id",
     )
     .bind(consumer)
-    .bind(id)
-    .execute(&mut **tx)
-    .await?
-    .rows_affected()
-        == 1)
+    .bind(&ids)
+    .fetch_all(&mut *tx)
+    .await?;
+    let mut fresh: std::collections::HashSet<uuid::Uuid> = fresh.into_iter().collect();
+    let mut acted = Vec::new();
+    for (event, id) in events.iter().zip(&ids) {
+        // Removed once acted on: a second copy in the batch is not.
+        if fresh.remove(id) {
+            (handling.each)(&mut tx, event).await?;
+            acted.push(event.clone());
+        }
+    }
+    if acted.is_empty() {
+        return Ok(0);
+    }
+    if let Some(after) = &handling.after {
+        after(&mut tx, &acted).await?;
+    }
+    tx.commit().await?;
+    Ok(acted.len())
 }
 
 /// Deletes the consumer's `consumed_events` rows older than `retention`,
@@ -170,9 +198,10 @@ pub async fn run(
     url: String,
     pool: PgPool,
     sub: Subscription,
-    handler: Handler,
+    handler: impl Into<Handling>,
     token: CancellationToken,
 ) {
+    let handler = handler.into();
     let sweeper = tokio::spawn(run_sweeper(
         pool.clone(),
         sub.consumer.clone(),
@@ -186,7 +215,7 @@ async fn consume_until_shutdown(
     url: String,
     pool: PgPool,
     sub: Subscription,
-    handler: Handler,
+    handler: Handling,
     token: CancellationToken,
 ) {
     let mut backoff = Backoff::new();
@@ -211,7 +240,7 @@ async fn consume(
     url: &str,
     pool: &PgPool,
     sub: &Subscription,
-    handler: &Handler,
+    handler: &Handling,
     token: &CancellationToken,
     backoff: &mut Backoff,
 ) -> anyhow::Result<()> {
@@ -303,14 +332,15 @@ async fn consume(
 async fn one(
     pool: &PgPool,
     sub: &Subscription,
-    handler: &Handler,
+    handler: &Handling,
     token: &CancellationToken,
     failing: &mut Backoff,
     d: &lapin::message::Delivery,
     event: &LifecycleEvent,
 ) -> anyhow::Result<()> {
-    match once(pool, &sub.consumer, event, handler).await {
+    match once_all(pool, &sub.consumer, std::slice::from_ref(event), handler).await {
         Ok(acted) => {
+            let acted = acted == 1;
             failing.reset();
             tracing::debug!(consumer = %sub.consumer, event_id = %event.event_id, acted, "lifecycle event consumed");
             d.ack(BasicAckOptions::default()).await?;

@@ -2,11 +2,13 @@
 //! (`hotline.supervision.evaluation`), each event acted on once
 //! (`hotline_common::events::consume`: its id in `consumed_events` in the
 //! transaction of the action). An event is kept (`eval_events`) and its
-//! ticket refolded in that transaction; a redelivery changes nothing.
+//! ticket refolded in that transaction (once per ticket for a batch of
+//! events); a redelivery changes nothing.
 
 use std::sync::Arc;
 
-use hotline_common::events::consume::{Handler, Subscription};
+use hotline_common::events::consume::{AfterBatch, Handler, Handling, Subscription};
+use hotline_proto::events::v1::LifecycleEvent;
 use hotline_sla::Evaluation;
 
 use super::store;
@@ -38,13 +40,45 @@ pub fn subscription() -> Subscription {
     }
 }
 
-/// Keeps the event and refolds its ticket.
-pub fn handler(policy: Arc<Evaluation>) -> Handler {
-    Arc::new(move |tx, e| {
+/// Keeps each event; once for all the events of a transaction (one, or a
+/// batch under load), refolds each of their tickets once, in ticket order
+/// (each refold takes its ticket's lock).
+pub fn handler(policy: Arc<Evaluation>) -> Handling {
+    let each: Handler = Arc::new(|tx, e| Box::pin(store::insert_event(tx, e)));
+    let after: AfterBatch = Arc::new(move |tx, events| {
         let policy = policy.clone();
         Box::pin(async move {
-            store::insert_event(tx, e).await?;
-            store::refresh(tx, &policy, &e.ticket_no).await
+            for ticket_no in tickets_of(events) {
+                store::refresh(tx, &policy, ticket_no).await?;
+            }
+            Ok(())
         })
-    })
+    });
+    Handling {
+        each,
+        after: Some(after),
+    }
+}
+
+/// The distinct tickets of some events, sorted.
+fn tickets_of(events: &[LifecycleEvent]) -> Vec<&str> {
+    let mut tickets: Vec<&str> = events.iter().map(|e| e.ticket_no.as_str()).collect();
+    tickets.sort_unstable();
+    tickets.dedup();
+    tickets
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_ticket_is_refolded_once_in_order() {
+        let e = |no: &str| LifecycleEvent {
+            ticket_no: no.into(),
+            ..Default::default()
+        };
+        let events = [e("BJ2"), e("BJ1"), e("BJ2"), e("BJ3"), e("BJ1")];
+        assert_eq!(tickets_of(&events), ["BJ1", "BJ2", "BJ3"]);
+    }
 }
