@@ -491,7 +491,13 @@ async fn an_upload_left_unfinished_is_dropped_with_its_parts() {
         },
     )
     .await;
-    assert!(walk(&parts).is_empty(), "its parts are gone");
+    // Its row goes first, then its parts.
+    hotline_tests::eventually(
+        std::time::Duration::from_secs(10),
+        "its parts deleted",
+        || async { walk(&parts).is_empty().then_some(()) },
+    )
+    .await;
     let e = send(
         &mut desk,
         vec![UploadRequest {

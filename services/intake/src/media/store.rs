@@ -205,6 +205,9 @@ pub async fn drop_abandoned(
 
 /// Attaches held media to a ticket, in its Submit transaction.
 pub async fn attach(tx: &mut Tx, ticket_no: &str, sha256s: &[String]) -> Result<(), ApiError> {
+    if sha256s.is_empty() {
+        return Ok(());
+    }
     sqlx::query(
         "INSERT INTO ticket_media (ticket_no, sha256) SELECT $1, s FROM UNNEST($2::TEXT[]) AS s \
          ON CONFLICT DO NOTHING",

@@ -248,7 +248,7 @@ impl Tickets {
         }
         .encode_to_vec();
         let r = &t.requester;
-        let inserted = sqlx::query(
+        let inserted = sqlx::query(sqlx::AssertSqlSafe(format!(
             "INSERT INTO tickets (ticket_no, idempotency_key, request_hash, channel, tier, complex, \
              category_code, content, district_code, street_code, address, requester_anonymous, \
              requester_name, requester_phone, return_visit_consent, attachments, accepted_at, \
@@ -256,8 +256,8 @@ impl Tickets {
              other_district_codes, phone_digits, latitude, longitude, geo_cell, \
              awaiting_acceptance, received_at, requester_account, submitted_by) \
              VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19,$20,$21,$22,\
-             $23,$24,$25,$26,$27,$28,$17,$29,$30)",
-        )
+             $23,$24,$25,$26,$27,$28,$17,$29,$30) RETURNING {TICKET_COLUMNS}"
+        )))
         .bind(&ticket_no)
         .bind(&t.idempotency_key)
         .bind(request_hash)
@@ -299,10 +299,10 @@ impl Tickets {
         .bind(review_until.is_some())
         .bind(&t.requester_account)
         .bind(&who.subject)
-        .execute(&mut *tx)
+        .fetch_one(&mut *tx)
         .await;
-        match inserted {
-            Ok(_) => {}
+        let as_inserted = match inserted {
+            Ok(row) => ticket_from_row(&row)?,
             Err(e) if violated_constraint(&e) == Some("tickets_idempotency_key_unique") => {
                 // A concurrent call with the same key won the race.
                 drop(tx);
@@ -314,7 +314,7 @@ impl Tickets {
                 };
             }
             Err(e) => return Err(e.into()),
-        }
+        };
         crate::media::store::attach(&mut tx, &ticket_no, &t.held_media).await?;
         crate::ratings::store::insert_intake_contact(
             &mut tx,
@@ -384,9 +384,13 @@ impl Tickets {
             };
             crate::clusters::store::note(&mut tx, &joining, &policy.clusters, accepted_at).await?;
         }
-        let stored = get_in(&mut tx, &ticket_no)
-            .await?
-            .ok_or_else(|| ApiError::internal("inserted ticket vanished"))?;
+        // As inserted, unless acting on it at once changed its row.
+        let stored = match at_once {
+            None => as_inserted,
+            Some(_) => get_in(&mut tx, &ticket_no)
+                .await?
+                .ok_or_else(|| ApiError::internal("inserted ticket vanished"))?,
+        };
         let detail = format!(
             "tier={} complex={} type={} category={} district={}",
             t.class.tier,
