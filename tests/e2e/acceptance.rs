@@ -10,12 +10,11 @@ mod support;
 
 use hotline_common::auth::Role;
 use hotline_proto::common::v1::{Channel, Stage, TicketStatus, UrgencyTier};
-use hotline_proto::dispatch::v1::GetRoutingRequest;
 use hotline_proto::intake::v1::intake_service_client::IntakeServiceClient;
 use hotline_proto::intake::v1::*;
 use hotline_tests::supervision::{cases, of_stage, urges};
 use hotline_tests::{Authed, FAST_POLICY, Options, System, eventually, heating_request, reason_of};
-use support::{routing_of, submit};
+use support::{never_routed, routing_of, submit};
 use tonic::Code;
 
 async fn desk(sys: &System, role: Role) -> IntakeServiceClient<Authed> {
@@ -72,15 +71,7 @@ async fn a_request_from_the_app_waits_for_an_operator_and_is_accepted_once() {
     // Not sent to dispatch: a phone request after it is routed, it is not.
     let phoned = submit(&sys, heating_request("phone-1")).await;
     routing_of(&sys, &phoned).await;
-    let e = sys
-        .dispatch()
-        .await
-        .get_routing(GetRoutingRequest {
-            ticket_no: no.clone(),
-        })
-        .await
-        .unwrap_err();
-    assert_eq!(e.code(), Code::NotFound);
+    never_routed(&sys, &no).await;
 
     // Accepted: sent on, once; a retry with the key answers the same.
     let mut op = desk(&sys, Role::Operator).await;
@@ -289,19 +280,7 @@ async fn a_refused_request_is_closed_never_dispatched_nor_urged_and_its_requeste
         cases(&sys, &no).await.is_empty(),
         "the refused request was supervised"
     );
-    let e = sys
-        .dispatch()
-        .await
-        .get_routing(GetRoutingRequest {
-            ticket_no: no.clone(),
-        })
-        .await
-        .unwrap_err();
-    assert_eq!(
-        e.code(),
-        Code::NotFound,
-        "the refused request reached dispatch"
-    );
+    never_routed(&sys, &no).await;
     let actions = sys.audit_actions("intake", &no).await;
     assert!(
         actions.contains(&"ticket.received".to_string())

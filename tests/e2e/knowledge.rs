@@ -8,7 +8,6 @@ mod support;
 use hotline_common::auth::Role;
 use hotline_common::time::to_proto;
 use hotline_proto::common::v1::{RequestType, TicketStatus};
-use hotline_proto::dispatch::v1::GetRoutingRequest;
 use hotline_proto::intake::v1::knowledge_service_client::KnowledgeServiceClient;
 use hotline_proto::intake::v1::*;
 use hotline_proto::undertaking::v1::ListTicketAssignmentsRequest;
@@ -145,20 +144,7 @@ async fn a_reviewed_article_answers_a_consultation_that_is_never_dispatched() {
     // direct answer would have been too, had it been handed in.
     let sentinel = submit(&sys, request("after-1", "heating", "110105", "")).await;
     routing_of(&sys, &sentinel).await;
-    let e = sys
-        .dispatch()
-        .await
-        .get_routing(GetRoutingRequest {
-            ticket_no: direct.clone(),
-        })
-        .await
-        .unwrap_err();
-    assert_eq!(
-        e.code(),
-        Code::NotFound,
-        "never dispatched: {}",
-        e.message()
-    );
+    support::never_routed(&sys, &direct).await;
     let held = sys
         .undertaking()
         .await

@@ -42,6 +42,25 @@ pub async fn submit(sys: &System, req: hotline_proto::intake::v1::SubmitRequest)
 }
 
 /// The routing in force, once dispatch has one.
+/// Asserts that dispatch never routed the ticket (NOT_FOUND): to be asked
+/// once a later ticket's routing was seen, the sentinel.
+pub async fn never_routed(sys: &System, no: &str) {
+    let e = sys
+        .dispatch()
+        .await
+        .get_routing(GetRoutingRequest {
+            ticket_no: no.to_string(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(
+        e.code(),
+        tonic::Code::NotFound,
+        "{no} was routed: {}",
+        e.message()
+    );
+}
+
 pub async fn routing_of(sys: &System, no: &str) -> Routing {
     let d = sys.dispatch().await;
     eventually(Duration::from_secs(30), "the ticket's routing", || {

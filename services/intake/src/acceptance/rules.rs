@@ -10,6 +10,7 @@ use hotline_proto::intake::v1 as pb;
 use hotline_sla::Acceptance;
 
 use crate::ratings::rules::stored;
+use crate::visits::closure::ClosureCause;
 
 stored!(
     /// Why a request is not accepted (不予受理).
@@ -95,11 +96,11 @@ pub enum Waiting {
 }
 
 impl Waiting {
-    /// From the row: waiting, and the closure cause as stored.
-    pub fn of(awaiting: bool, closure_cause: Option<&str>) -> Waiting {
+    /// From the row: waiting, and why it was closed.
+    pub fn of(awaiting: bool, closure_cause: Option<ClosureCause>) -> Waiting {
         match (awaiting, closure_cause) {
             (true, _) => Waiting::Awaiting,
-            (false, Some("refused")) => Waiting::Refused,
+            (false, Some(ClosureCause::Refused)) => Waiting::Refused,
             (false, _) => Waiting::Accepted,
         }
     }
@@ -107,17 +108,17 @@ impl Waiting {
 
 /// Only a request waiting for acceptance is accepted or refused, once.
 pub fn may_decide(ticket_no: &str, w: Waiting) -> Result<(), ApiError> {
-    let was = match w {
+    let (state, was) = match w {
         Waiting::Awaiting => return Ok(()),
-        Waiting::Accepted => "accepted",
-        Waiting::Refused => "refused (不予受理)",
+        Waiting::Accepted => ("accepted", "accepted"),
+        Waiting::Refused => ("refused", "refused (不予受理)"),
     };
     Err(ApiError::precondition(
         Reason::NotAwaitingAcceptance,
         format!("ticket {ticket_no} is not awaiting acceptance: it was {was} already"),
     )
     .with("ticket_no", ticket_no)
-    .with("state", was.split(' ').next().unwrap_or(was)))
+    .with("state", state))
 }
 
 #[cfg(test)]
@@ -148,8 +149,14 @@ mod tests {
             assert!(e.message.contains(says), "{}", e.message);
         }
         assert_eq!(Waiting::of(true, None), Waiting::Awaiting);
-        assert_eq!(Waiting::of(false, Some("refused")), Waiting::Refused);
-        assert_eq!(Waiting::of(false, Some("referred")), Waiting::Accepted);
+        assert_eq!(
+            Waiting::of(false, Some(ClosureCause::Refused)),
+            Waiting::Refused
+        );
+        assert_eq!(
+            Waiting::of(false, Some(ClosureCause::Referred)),
+            Waiting::Accepted
+        );
         assert_eq!(Waiting::of(false, None), Waiting::Accepted);
     }
 

@@ -9,6 +9,7 @@ use sqlx::{PgPool, Row};
 
 use super::rules::{Refusing, Waiting};
 use crate::tickets::store::{StoredTicket, TICKET_COLUMNS, ticket_from_row};
+use crate::visits::closure::ClosureCause;
 
 /// Where the ticket stands towards acceptance, read under its row lock
 /// (`None`: no such ticket).
@@ -19,7 +20,11 @@ pub async fn lock(tx: &mut Tx, ticket_no: &str) -> Result<Option<Waiting>, ApiEr
     .bind(ticket_no)
     .fetch_optional(&mut **tx)
     .await?;
-    Ok(row.map(|(awaiting, cause)| Waiting::of(awaiting, cause.as_deref())))
+    row.map(|(awaiting, cause)| {
+        let cause = cause.as_deref().map(ClosureCause::from_sql).transpose()?;
+        Ok(Waiting::of(awaiting, cause))
+    })
+    .transpose()
 }
 
 /// Marks it refused (不予受理) and closed now, never dispatched.

@@ -31,7 +31,13 @@ pub async fn refer(
     .bind(at)
     .execute(&mut **tx)
     .await?;
-    crate::tickets::store::close_at_acceptance(tx, ticket_no, "referred", at).await
+    crate::tickets::store::close_at_acceptance(
+        tx,
+        ticket_no,
+        crate::visits::closure::ClosureCause::Referred,
+        at,
+    )
+    .await
 }
 
 /// The referral of a ticket, if it was referred.

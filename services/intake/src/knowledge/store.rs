@@ -428,7 +428,13 @@ pub async fn answer_directly(
     .bind(at)
     .execute(&mut **tx)
     .await?;
-    crate::tickets::store::close_at_acceptance(tx, ticket_no, "direct_answer", at).await
+    crate::tickets::store::close_at_acceptance(
+        tx,
+        ticket_no,
+        crate::visits::closure::ClosureCause::DirectAnswer,
+        at,
+    )
+    .await
 }
 
 /// The article a ticket was answered from directly, if it was.

@@ -59,13 +59,17 @@ pub async fn view(
         Some(p) => TicketNo::parse(p).map_err(ApiError::internal)?,
         None => no.clone(),
     };
-    let assignments = app.undertaking.assignments(&handled).await?;
+    // A refused request never reached a unit: undertaking is not asked.
+    let assignments = match ticket.refusal {
+        Some(_) => Vec::new(),
+        None => app.undertaking.assignments(&handled).await?,
+    };
     let (status, routing) = crate::tickets::standing(app, &handled, Some(&assignments)).await?;
     let lead = routing
         .as_ref()
         .and_then(|r| rules::lead_in_force(&assignments, r.hop));
-    let direct = match ticket.closure_cause.as_deref() {
-        Some("direct_answer") => {
+    let direct = match ticket.closure_cause {
+        Some(crate::visits::closure::ClosureCause::DirectAnswer) => {
             crate::knowledge::store::direct_answer_text(pool, no.as_str()).await?
         }
         _ => None,

@@ -317,9 +317,9 @@ pub async fn get_ticket(
         t.summary.requester = Some(privacy::requester_for(&who, holds_open, &r));
     }
     // Read only for the tickets closed that way at acceptance.
-    let closed_as = t.closure_cause.as_deref();
-    let direct_answer = match closed_as {
-        Some("direct_answer") => {
+    use crate::visits::closure::ClosureCause;
+    let direct_answer = match t.closure_cause {
+        Some(ClosureCause::DirectAnswer) => {
             crate::knowledge::store::direct_answer_of(app.tickets.pool(), no.as_str()).await?
         }
         _ => None,
@@ -329,8 +329,8 @@ pub async fn get_ticket(
         article_version,
         note: String::new(),
     });
-    let referral = match closed_as {
-        Some("referred") => {
+    let referral = match t.closure_cause {
+        Some(ClosureCause::Referred) => {
             crate::diversion::store::referral_of(app.tickets.pool(), no.as_str()).await?
         }
         _ => None,

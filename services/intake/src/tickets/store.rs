@@ -23,6 +23,7 @@ use super::rules::AtOnce;
 use super::rules::{self, NewTicket};
 use crate::diversion::store as diversion;
 use crate::knowledge::store as knowledge;
+use crate::visits::closure::ClosureCause;
 
 /// Tickets accepted and not yet handed to dispatch.
 pub const DISPATCH_OUTBOX: Outbox = Outbox::new("dispatch_outbox");
@@ -40,9 +41,8 @@ pub struct StoredTicket {
     pub times_raised: i32,
     /// Why it was not accepted (不予受理), if it was refused.
     pub refusal: Option<hotline_proto::intake::v1::Refusal>,
-    /// Why intake closed it, as stored ('direct_answer', 'referred', …);
-    /// `None` while open.
-    pub closure_cause: Option<String>,
+    /// Why intake closed it; `None` while open.
+    pub closure_cause: Option<ClosureCause>,
 }
 
 /// Intake's own facts of where a ticket stands (`Tickets::own_standing`).
@@ -176,7 +176,11 @@ pub(crate) fn ticket_from_row(row: &sqlx::postgres::PgRow) -> Result<StoredTicke
         repeat_of: row.get("repeat_of"),
         times_raised: row.get("times_raised"),
         refusal: refusal_from_row(row)?,
-        closure_cause: row.get("closure_cause"),
+        closure_cause: row
+            .get::<Option<String>, _>("closure_cause")
+            .as_deref()
+            .map(ClosureCause::from_sql)
+            .transpose()?,
     })
 }
 
@@ -538,11 +542,11 @@ impl Tickets {
 }
 
 /// Marks a ticket closed at its acceptance (hop and round 0: it was never
-/// dispatched), with the cause as stored ('direct_answer', 'referred').
+/// dispatched), with its cause.
 pub async fn close_at_acceptance(
     tx: &mut Transaction<'_, Postgres>,
     ticket_no: &str,
-    cause: &str,
+    cause: ClosureCause,
     at: DateTime<Utc>,
 ) -> Result<(), ApiError> {
     sqlx::query(
@@ -551,7 +555,7 @@ pub async fn close_at_acceptance(
     )
     .bind(ticket_no)
     .bind(at)
-    .bind(cause)
+    .bind(cause.as_sql())
     .execute(&mut **tx)
     .await?;
     Ok(())

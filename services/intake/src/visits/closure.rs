@@ -24,11 +24,16 @@ use crate::ratings::rules::stored;
 use hotline_common::ApiError;
 
 stored!(
-    /// Why a ticket was closed.
+    /// Why a ticket was closed: by its return visit (the first three), or
+    /// at acceptance, never dispatched (the others).
     ClosureCause, ev::ClosureCause, "closure cause", {
         NotVisited = "not_visited",
         Visited = "visited",
         NotReopened = "not_reopened",
+        DirectAnswer = "direct_answer",
+        Referred = "referred",
+        WithParent = "with_parent",
+        Refused = "refused",
     }
 );
 
@@ -218,6 +223,10 @@ mod tests {
             ClosureCause::NotVisited,
             ClosureCause::Visited,
             ClosureCause::NotReopened,
+            ClosureCause::DirectAnswer,
+            ClosureCause::Referred,
+            ClosureCause::WithParent,
+            ClosureCause::Refused,
         ] {
             assert_eq!(ClosureCause::from_sql(c.as_sql()).unwrap(), c);
             assert_eq!(ClosureCause::from_proto(c.to_proto() as i32), Some(c));
